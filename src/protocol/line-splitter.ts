@@ -1,0 +1,79 @@
+/**
+ * Theory of operation: bytes arrive in arbitrary TCP chunks; SMTP is line based. The splitter reassembles lines and
+ * reports how each ended, because the ending matters: only CRLF "." CRLF ends a message (RFC 5321 §4.1.1.4), and a
+ * bare-LF "." must stay message text or the server is open to SMTP smuggling.
+ *
+ * Lines are returned as latin1 strings so that every byte maps to one char and back (bytes are kept 1:1; decoding to
+ * UTF-8 is the reader's choice). Memory is bounded by the caller's limit: a longer line is never held whole.
+ *  - mode 'truncate' (commands): the excess is dropped up to the line end, and the line is returned once, with
+ *    `overflow: true`, so the session answers it once.
+ *  - mode 'split' (message text): the line is returned in pieces of at most the limit, each but the last with
+ *    ending 'none', so a long line streams through without being refused.
+ */
+export type LineEnding = 'crlf' | 'lf' | 'none';
+export type Line = Readonly<{ text: string; ending: LineEnding; overflow: boolean }>;
+export type OverlongMode = 'truncate' | 'split';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const EMPTY = Buffer.alloc(0);
+
+export class LineSplitter {
+  #buf: Buffer = EMPTY;
+  /** Set while dropping the rest of an over-long command line; holds the prefix to report at its end. */
+  #discarding: string | null = null;
+
+  push(chunk: Buffer): void {
+    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+  }
+
+  /** Bytes received but not yet returned as lines (a partial line waiting for its end). */
+  get pendingBytes(): number {
+    return this.#buf.length;
+  }
+
+  /**
+   * The next complete line, or null when more bytes are needed. `maxBytes` counts the line's text without its ending.
+   * The limit and mode can change between calls: the caller passes those of the session's current phase.
+   */
+  next(maxBytes: number, mode: OverlongMode): Line | null {
+    const buf = this.#buf;
+    if (buf.length === 0) return null;
+    const lf = buf.indexOf(LF);
+
+    if (this.#discarding !== null) {
+      if (lf === -1) {
+        this.#buf = EMPTY;
+        return null;
+      }
+      const text = this.#discarding;
+      this.#discarding = null;
+      this.#buf = buf.subarray(lf + 1);
+      return { text, ending: lf > 0 && buf[lf - 1] === CR ? 'crlf' : 'lf', overflow: true };
+    }
+
+    // A CR LF pair counts as the line's end, not its text, so the limit is checked on the text alone.
+    const textEnd = lf === -1 ? buf.length : lf > 0 && buf[lf - 1] === CR ? lf - 1 : lf;
+    if (textEnd > maxBytes || (lf === -1 && buf.length > maxBytes + 1)) {
+      if (mode === 'split') {
+        // Keep a trailing CR with the next piece, so "...\r" + "\n" is still seen as CRLF.
+        const cut = maxBytes > 1 && buf[maxBytes - 1] === CR ? maxBytes - 1 : maxBytes;
+        const text = buf.toString('latin1', 0, cut);
+        this.#buf = buf.subarray(cut);
+        return { text, ending: 'none', overflow: false };
+      }
+      const prefix = buf.toString('latin1', 0, maxBytes);
+      if (lf === -1) {
+        this.#discarding = prefix;
+        this.#buf = EMPTY;
+        return null;
+      }
+      this.#buf = buf.subarray(lf + 1);
+      return { text: prefix, ending: textEnd === lf ? 'lf' : 'crlf', overflow: true };
+    }
+    if (lf === -1) return null;
+    const text = buf.toString('latin1', 0, textEnd);
+    this.#buf = lf + 1 === buf.length ? EMPTY : buf.subarray(lf + 1);
+    return { text, ending: textEnd === lf ? 'lf' : 'crlf', overflow: false };
+  }
+}
