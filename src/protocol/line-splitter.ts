@@ -22,6 +22,8 @@ export class LineSplitter {
   #buf: Buffer = EMPTY;
   /** Set while dropping the rest of an over-long command line; holds the prefix to report at its end. */
   #discarding: string | null = null;
+  /** Whether the last byte dropped was a CR, so a CRLF split across chunks is still seen as CRLF. */
+  #droppedCr = false;
 
   push(chunk: Buffer): void {
     this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
@@ -43,13 +45,15 @@ export class LineSplitter {
 
     if (this.#discarding !== null) {
       if (lf === -1) {
+        this.#droppedCr = buf[buf.length - 1] === CR;
         this.#buf = EMPTY;
         return null;
       }
       const text = this.#discarding;
+      const crlf = lf > 0 ? buf[lf - 1] === CR : this.#droppedCr;
       this.#discarding = null;
       this.#buf = buf.subarray(lf + 1);
-      return { text, ending: lf > 0 && buf[lf - 1] === CR ? 'crlf' : 'lf', overflow: true };
+      return { text, ending: crlf ? 'crlf' : 'lf', overflow: true };
     }
 
     // A CR LF pair counts as the line's end, not its text, so the limit is checked on the text alone.
@@ -65,6 +69,7 @@ export class LineSplitter {
       const prefix = buf.toString('latin1', 0, maxBytes);
       if (lf === -1) {
         this.#discarding = prefix;
+        this.#droppedCr = buf[buf.length - 1] === CR;
         this.#buf = EMPTY;
         return null;
       }

@@ -1,0 +1,13 @@
+/** The `mailwire` command: argv → a subcommand. The only layer that reads process.argv and process.env. */
+import { Command } from 'commander';
+import { registerClientCommand } from './client-command.js';
+import { registerServerCommand } from './server-command.js';
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = new Command('mailwire')
+    .description('An SMTP toolkit: the simplified SMTP server and client, and more to come.')
+    .showHelpAfterError();
+  registerServerCommand(program);
+  registerClientCommand(program);
+  await program.parseAsync([...argv]);
+}

@@ -1,0 +1,3 @@
+/** Defaults in one place. The port is the one constant the text lets server and client share. */
+export const DEFAULT_PORT = 1025;
+export const DEFAULT_HOST = '127.0.0.1';

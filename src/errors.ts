@@ -1,0 +1,31 @@
+/** Errors: replies are values; exceptions mean misuse, an I/O failure, or (client side) a server that said no. */
+import type { Reply } from './protocol/reply.js';
+
+export class MailwireError extends Error {
+  override name = 'MailwireError';
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Client side: the server answered a command with a reply other than the one expected (go-smtp's SMTPError). */
+export class SmtpReplyError extends MailwireError {
+  override name = 'SmtpReplyError' as const;
+  readonly command: string;
+  readonly reply: Reply;
+  constructor(command: string, reply: Reply) {
+    super('ERR_SMTP_REPLY', `${command} → ${reply.code} ${reply.lines.join(' ')}`);
+    this.command = command;
+    this.reply = reply;
+  }
+  get temporary(): boolean {
+    return Math.floor(this.reply.code / 100) === 4;
+  }
+}
+
+/** Client side: the connection could not be made, or ended before the reply. */
+export class SmtpConnectionError extends MailwireError {
+  override name = 'SmtpConnectionError' as const;
+}

@@ -1,0 +1,16 @@
+import type { Socket } from 'node:net';
+
+/** "::ffff:127.0.0.1" → "127.0.0.1": an IPv4 peer on a dual-stack socket is shown as the IPv4 address it is. */
+export const plainAddress = (address: string | undefined): string =>
+  address === undefined ? 'unknown' : address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+
+/** "127.0.0.1:5025" or "[::1]:5025". */
+export const hostPort = (address: string, port: number | undefined): string =>
+  `${address.includes(':') ? `[${address}]` : address}:${port ?? '?'}`;
+
+export const peerOf = (socket: Socket) => ({
+  clientAddress: plainAddress(socket.remoteAddress),
+  clientPort: socket.remotePort ?? 0,
+  serverAddress: plainAddress(socket.localAddress),
+  serverPort: socket.localPort ?? 0,
+});

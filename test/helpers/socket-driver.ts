@@ -1,0 +1,100 @@
+/** Drives the real server over a real TCP socket with the same transcripts the pure tests use. */
+import { connect, type Socket } from 'node:net';
+import { LineSplitter } from '../../src/protocol/line-splitter.js';
+import { simplifiedDialect } from '../../src/protocol/dialects/simplified.js';
+import { resolveLimits, type Limits } from '../../src/protocol/limits.js';
+import { quietDisplay, type Display } from '../../src/server/display.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+import type { MessageSink } from '../../src/store/types.js';
+import { createCaptureSink } from './capture-sink.js';
+import { checkReplies, fill, type Names, type TranscriptStep } from './transcript.js';
+
+export const LOOPBACK_NAMES: Names = { server: '127.0.0.1', client: '127.0.0.1' };
+
+export async function startTestServer(opts: { sink?: MessageSink; limits?: Partial<Limits>; display?: Display } = {}) {
+  const sink = opts.sink ?? createCaptureSink();
+  const server: RunningServer = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    dialect: simplifiedDialect,
+    limits: resolveLimits(opts.limits),
+    sink,
+    display: opts.display ?? quietDisplay,
+    recordSessions: true,
+  });
+  return { server, sink };
+}
+
+/** Reads lines from a socket, each with a deadline so that a missing reply fails the test instead of hanging it. */
+export class SocketLines {
+  readonly socket: Socket;
+  readonly #splitter = new LineSplitter();
+  readonly #lines: string[] = [];
+  #wake: (() => void) | null = null;
+  #ended = false;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      this.#splitter.push(chunk);
+      for (let l = this.#splitter.next(1 << 16, 'truncate'); l; l = this.#splitter.next(1 << 16, 'truncate')) this.#lines.push(l.text);
+      this.#wake?.();
+    });
+    socket.on('close', () => {
+      this.#ended = true;
+      this.#wake?.();
+    });
+    socket.on('error', () => {});
+  }
+
+  static open(port: number): Promise<SocketLines> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => resolve(new SocketLines(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  write(bytes: string | Buffer): void {
+    this.socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
+  }
+
+  /** The next line from the server, or null once it has closed the connection. */
+  async next(timeoutMs = 5000): Promise<string | null> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#lines.length === 0 && !this.#ended) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no line from the server within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.#wake = null;
+    }
+    return this.#lines.shift() ?? null;
+  }
+
+  /** Resolves once the server has closed the connection (within the deadline). */
+  async closedByServer(timeoutMs = 5000): Promise<boolean> {
+    return (await this.next(timeoutMs)) === null;
+  }
+}
+
+/** Plays a transcript over a socket, step by step (each expectation waits for its line), then checks it. */
+export async function socketTranscript(port: number, steps: readonly TranscriptStep[]): Promise<SocketLines> {
+  const conn = await SocketLines.open(port);
+  const got: string[] = [];
+  for (const step of steps) {
+    if (step.kind === 'send') conn.write(step.bytes);
+    else {
+      const line = await conn.next();
+      got.push(line ?? '(connection closed)');
+      const want = fill(step.line, LOOPBACK_NAMES);
+      if (line === null || !(step.prefix ? line.startsWith(want) : line === want)) break;
+    }
+  }
+  checkReplies(steps, got, LOOPBACK_NAMES);
+  return conn;
+}
