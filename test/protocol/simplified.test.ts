@@ -22,6 +22,18 @@ const ACCEPTED = {
   DATA: '354 Start mail input; end with <CRLF>.<CRLF>',
 } as const;
 
+/** Greeting to 354, for transcripts about message text. */
+const INTO_DATA = `
+  S~ 220
+  C: HELO a.test
+  S~ 250
+  C: MAIL FROM: <a@a.test>
+  S~ 250
+  C: RCPT TO: <b@b.test>
+  S~ 250
+  C: DATA
+  S~ 354`;
+
 const REPLIES_BEFORE = ['HELO', 'MAIL', 'RCPT'].map((k) => ACCEPTED[k as keyof typeof ACCEPTED]);
 
 /** Every line that is not the phase's own command: other verbs, look-alikes, empty lines and garbage. */
@@ -104,15 +116,7 @@ describe('simplified dialect: the exact texts of the user\'s requirement', () =>
 
   it('inside a message, QUIT and 503-worthy lines are message text', () => {
     const r = run(transcript`
-      S~ 220
-      C: HELO a.test
-      S~ 250
-      C: MAIL FROM: <a@a.test>
-      S~ 250
-      C: RCPT TO: <b@b.test>
-      S~ 250
-      C: DATA
-      S~ 354
+      ${INTO_DATA}
       C: QUIT
       C: HELO x
       C: .
@@ -196,15 +200,7 @@ describe('simplified dialect: the exact texts of the user\'s requirement', () =>
 
   it('undoes dot-stuffing: "..x" is ".x", ".." is ".", and a lone dot ends only after CRLF', () => {
     const r = run(transcript`
-      S~ 220
-      C: HELO a.test
-      S~ 250
-      C: MAIL FROM: <a@a.test>
-      S~ 250
-      C: RCPT TO: <b@b.test>
-      S~ 250
-      C: DATA
-      S~ 354
+      ${INTO_DATA}
       C: ..x
       C: ..
       C: ...
@@ -217,15 +213,7 @@ describe('simplified dialect: the exact texts of the user\'s requirement', () =>
 
   it('a bare-LF "." is message text, never the end of data (SMTP smuggling)', () => {
     const r = run(transcript`
-      S~ 220
-      C: HELO a.test
-      S~ 250
-      C: MAIL FROM: <a@a.test>
-      S~ 250
-      C: RCPT TO: <b@b.test>
-      S~ 250
-      C: DATA
-      S~ 354
+      ${INTO_DATA}
       L: line one
       C: .
       L: .
@@ -239,15 +227,7 @@ describe('simplified dialect: the exact texts of the user\'s requirement', () =>
 
   it('keeps bare CR and 8-bit bytes in message text exactly', () => {
     const r = run(transcript`
-      S~ 220
-      C: HELO a.test
-      S~ 250
-      C: MAIL FROM: <a@a.test>
-      S~ 250
-      C: RCPT TO: <b@b.test>
-      S~ 250
-      C: DATA
-      S~ 354
+      ${INTO_DATA}
       C: caf\u00c3\u00a9 a\rb
       C: .
       S: 250 Message received and to be delivered
@@ -258,15 +238,7 @@ describe('simplified dialect: the exact texts of the user\'s requirement', () =>
   it('streams a text line longer than 998 octets through whole', () => {
     const long = 'y'.repeat(5000);
     const r = run(transcript`
-      S~ 220
-      C: HELO a.test
-      S~ 250
-      C: MAIL FROM: <a@a.test>
-      S~ 250
-      C: RCPT TO: <b@b.test>
-      S~ 250
-      C: DATA
-      S~ 354
+      ${INTO_DATA}
       C: .${long}
       C: .
       S: 250 Message received and to be delivered
@@ -286,15 +258,7 @@ describe('simplified dialect: the exact texts of the user\'s requirement', () =>
 
   it('reads a message past the size limit to its end, keeps nothing and answers 552', () => {
     const r = run(transcript`
-      S~ 220
-      C: HELO a.test
-      S~ 250
-      C: MAIL FROM: <a@a.test>
-      S~ 250
-      C: RCPT TO: <b@b.test>
-      S~ 250
-      C: DATA
-      S~ 354
+      ${INTO_DATA}
       C: ${'z'.repeat(60)}
       C: ${'z'.repeat(60)}
       C: .
