@@ -73,19 +73,23 @@ const v2: Migration = (db) => {
     );
     CREATE INDEX sessions_started_at ON sessions(started_at);
   `);
-  const old = db.prepare('SELECT seq, id, received_at, size, read, envelope, connection, parsed, raw FROM messages_v1 ORDER BY seq');
+  // In pages, not iterate(): a connection cannot write while one of its statements is still reading.
+  const page = db.prepare('SELECT seq, id, received_at, size, read, envelope, connection, parsed, raw FROM messages_v1 WHERE seq > ? ORDER BY seq LIMIT 500');
   type V1Row = { seq: number; id: string; received_at: number; size: number; read: number; envelope: string; connection: string; parsed: string; raw: Buffer };
-  for (const row of old.iterate() as IterableIterator<V1Row>) {
-    let parsed: ParsedMessage;
-    try {
-      parsed = { ...EMPTY_PARSE, ...(JSON.parse(row.parsed) as Partial<ParsedMessage>) };
-    } catch {
-      parsed = EMPTY_PARSE;
+  for (let last = -1, rows = page.all(last) as V1Row[]; rows.length > 0; rows = page.all(last) as V1Row[]) {
+    for (const row of rows) {
+      let parsed: ParsedMessage;
+      try {
+        parsed = { ...EMPTY_PARSE, ...(JSON.parse(row.parsed) as Partial<ParsedMessage>) };
+      } catch {
+        parsed = EMPTY_PARSE;
+      }
+      insertRows(db, {
+        seq: row.seq, id: row.id, receivedAt: row.received_at, size: row.size, read: row.read === 1,
+        envelope: JSON.parse(row.envelope) as Envelope, connection: JSON.parse(row.connection) as ConnectionInfo, raw: row.raw,
+      }, parsed);
+      last = row.seq;
     }
-    insertRows(db, {
-      seq: row.seq, id: row.id, receivedAt: row.received_at, size: row.size, read: row.read === 1,
-      envelope: JSON.parse(row.envelope) as Envelope, connection: JSON.parse(row.connection) as ConnectionInfo, raw: row.raw,
-    }, parsed);
   }
   db.exec('DROP TABLE messages_v1');
 };
