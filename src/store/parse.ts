@@ -103,7 +103,8 @@ export function searchFields(p: ParsedMessage, env: Envelope): SearchFields {
 
 export function snippetOf(p: ParsedMessage): string {
   const body = p.text !== '' ? p.text : htmlToText(p.html);
-  return body.replace(/\s+/g, ' ').trim().slice(0, SNIPPET_CHARS);
+  // Cut first: the whitespace pass then touches a few hundred characters, not the whole body.
+  return body.slice(0, SNIPPET_CHARS * 4).replace(/\s+/g, ' ').trim().slice(0, SNIPPET_CHARS);
 }
 
 /** Rough HTML to text for indexing and snippets only (the API serves the HTML itself untouched). */

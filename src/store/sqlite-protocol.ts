@@ -19,15 +19,16 @@ export type OpResult = Readonly<{ ok: true; count: number; ids: string[] }> | Re
 export type WorkerConfig = Readonly<{ file: string; maxMessages: number; maxAgeMs: number }>;
 
 export type ToWorker =
-  | Readonly<{ type: 'batch'; batch: number; ops: WriteOp[] }>
+  /** Ops numbered by the main thread; the worker commits whatever has arrived and been parsed, together. */
+  | Readonly<{ type: 'ops'; ops: { n: number; op: WriteOp }[] }>
   | Readonly<{ type: 'prune'; request: number }>
   | Readonly<{ type: 'close' }>;
 
 export type FromWorker =
   | Readonly<{ type: 'ready'; version: number }>
   | Readonly<{ type: 'open-failed'; error: string }>
-  /** `committed` false: the transaction rolled back and every op failed with `error`. */
-  | Readonly<{ type: 'done'; batch: number; committed: true; results: OpResult[] }>
-  | Readonly<{ type: 'done'; batch: number; committed: false; error: string }>
+  /** One transaction: `committed` false means it rolled back and every op in `ns` failed with `error`. */
+  | Readonly<{ type: 'done'; committed: true; ns: number[]; results: OpResult[] }>
+  | Readonly<{ type: 'done'; committed: false; ns: number[]; error: string }>
   | Readonly<{ type: 'pruned'; request: number; messages: number; sessions: number }>
   | Readonly<{ type: 'closed' }>;

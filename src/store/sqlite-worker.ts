@@ -1,11 +1,13 @@
 /**
- * The SQLite writer thread. Theory of operation: this thread owns the only write connection. The main thread sends
- * it one batch at a time (everything that arrived while the previous batch was committing: group commit). For a
- * batch it parses each new message (MIME parsing is CPU work the SMTP event loop should not do), then applies every
- * op in ONE transaction, each op in its own savepoint so one bad op fails alone, and commits; with WAL and
- * synchronous=FULL the commit returns only after fsync. Only then does it answer, so every save()'s promise
- * resolves after its bytes are on disk. If the commit itself fails, the whole batch is rolled back and every op
- * in it fails. Retention runs after answering, in small transactions of its own, off the commit path.
+ * The SQLite writer thread. Theory of operation: this thread owns the only write connection. The main thread
+ * forwards every write op as it comes (saves made in the same tick travel in one message). Each op is parsed on
+ * arrival (MIME parsing is CPU work the SMTP event loop should not do) and queued; a commit is scheduled with
+ * setImmediate, so it runs once the port's queued messages have all been handled, and takes every parsed op in
+ * ONE transaction: group commit. While a commit (and its fsync: WAL + synchronous=FULL) blocks this thread, new ops
+ * pile up in the port and become the next group. Only after the commit returns does the worker answer, so every
+ * save() resolves after its bytes are on disk. Ops run without savepoints first; if one fails the transaction is
+ * rolled back and replayed with a SAVEPOINT per op, so one bad op fails alone and leaves nothing. If the commit
+ * itself fails, every op in it fails. Retention runs after answering, in small transactions of its own.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -28,6 +30,9 @@ try {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL'); // fsync the WAL at every commit: a resolved save survives power loss
   db.pragma('busy_timeout = 5000');
+  // Checkpoints move WAL pages into the database file; done by us after answering (see checkpointSoon), never
+  // inside a commit that senders are waiting on.
+  db.pragma('wal_autocheckpoint = 0');
   const version = migrate(db);
   post({ type: 'ready', version });
 } catch (e) {
@@ -103,12 +108,20 @@ function applyOp(op: WriteOp, parsed: ParsedMessage | undefined, delta: Delta): 
   }
 }
 
-const applyOne = db.transaction(applyOp); // nested inside applyBatch: a SAVEPOINT per op
-const applyBatch = db.transaction((ops: readonly WriteOp[], parsed: ReadonlyMap<number, ParsedMessage>, delta: Delta): OpResult[] =>
-  ops.map((op, i): OpResult => {
+const applyOne = db.transaction(applyOp); // nested inside a batch: a SAVEPOINT per op
+
+type Ready = { n: number; op: WriteOp; parsed: ParsedMessage | undefined };
+
+/** The fast path: every op straight into one transaction; any failure throws and rolls it all back. */
+const applyAll = db.transaction((ops: readonly Ready[], delta: Delta): OpResult[] =>
+  ops.map(({ op, parsed }): OpResult => ({ ok: true, ...applyOp(op, parsed, delta) })));
+
+/** The careful path, after a failure: each op in its own savepoint, so only the bad ones fail. */
+const applyEach = db.transaction((ops: readonly Ready[], delta: Delta): OpResult[] =>
+  ops.map(({ op, parsed }): OpResult => {
     const opDelta: Delta = { messages: 0, sessions: 0 };
     try {
-      const r = applyOne(op, parsed.get(i), opDelta);
+      const r = applyOne(op, parsed, opDelta);
       delta.messages += opDelta.messages;
       delta.sessions += opDelta.sessions;
       return { ok: true, ...r };
@@ -119,19 +132,61 @@ const applyBatch = db.transaction((ops: readonly WriteOp[], parsed: ReadonlyMap<
   }),
 );
 
-async function runBatch(batch: number, ops: readonly WriteOp[]): Promise<void> {
-  const parsed = new Map<number, ParsedMessage>();
-  for (const [i, op] of ops.entries()) if (op.op === 'message') parsed.set(i, await parseMessage(op.raw));
-  const delta: Delta = { messages: 0, sessions: 0 };
+let ready: Ready[] = [];
+let commitScheduled = false;
+
+async function receive(ops: readonly { n: number; op: WriteOp }[]): Promise<void> {
+  for (const { n, op } of ops) {
+    let parsed: ParsedMessage | undefined;
+    if (op.op === 'message') parsed = await parseMessage(op.raw);
+    ready.push({ n, op, parsed });
+  }
+  scheduleCommit();
+}
+
+function scheduleCommit(): void {
+  if (commitScheduled || ready.length === 0) return;
+  commitScheduled = true;
+  setImmediate(commit);
+}
+
+function commit(): void {
+  commitScheduled = false;
+  const group = ready;
+  ready = [];
+  if (group.length === 0) return;
+  const ns = group.map((r) => r.n);
   try {
-    const results = applyBatch(ops, parsed, delta);
+    let delta: Delta = { messages: 0, sessions: 0 };
+    let results: OpResult[];
+    try {
+      results = applyAll(group, delta);
+    } catch {
+      delta = { messages: 0, sessions: 0 };
+      results = applyEach(group, delta);
+    }
     counts.messages += delta.messages;
     counts.sessions += delta.sessions;
-    post({ type: 'done', batch, committed: true, results });
+    post({ type: 'done', committed: true, ns, results });
   } catch (e) {
-    post({ type: 'done', batch, committed: false, error: message(e) });
+    post({ type: 'done', committed: false, ns, error: message(e) });
   }
   if (overLimit()) schedulePrune();
+  if (++commitsSinceCheckpoint >= CHECKPOINT_EVERY) checkpointSoon();
+}
+
+const CHECKPOINT_EVERY = 100;
+let commitsSinceCheckpoint = 0;
+let checkpointScheduled = false;
+function checkpointSoon(): void {
+  if (checkpointScheduled) return;
+  checkpointScheduled = true;
+  setImmediate(() => {
+    checkpointScheduled = false;
+    if (closing) return;
+    commitsSinceCheckpoint = 0;
+    db.pragma('wal_checkpoint(PASSIVE)');
+  });
 }
 
 // ---- retention ---------------------------------------------------------------------------------------------------
@@ -187,8 +242,8 @@ port.on('message', (m: ToWorker) => {
 
 async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
-    case 'batch':
-      return runBatch(m.batch, m.ops);
+    case 'ops':
+      return receive(m.ops);
     case 'prune': {
       const total: Delta = { messages: 0, sessions: 0 };
       // Bounded: each step deletes at least one row or ends the loop.
@@ -202,6 +257,7 @@ async function handle(m: ToWorker): Promise<void> {
       return;
     }
     case 'close':
+      commit(); // anything parsed but not yet committed was promised
       closing = true;
       if (ageTimer !== null) clearInterval(ageTimer);
       db.close();

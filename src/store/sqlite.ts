@@ -1,8 +1,9 @@
 /**
- * The SQLite store, main-thread side. Writes go to the writer worker (./sqlite-worker.ts) through a queue: at most
- * one batch is in flight, and everything that arrives meanwhile becomes the next batch (group commit), so twenty
- * concurrent senders share one fsync instead of paying twenty. Reads use a read-only connection of their own on
- * this thread: WAL lets it read committed data while the worker writes.
+ * The SQLite store, main-thread side. Writes go to the writer worker (./sqlite-worker.ts): the ops made in one tick
+ * travel together in one message, and the worker commits everything that reached it while its previous commit was
+ * running in one transaction (group commit), so twenty concurrent senders share an fsync instead of paying twenty.
+ * Reads use a read-only connection of their own on this thread: WAL lets it read committed data while the worker
+ * writes.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,15 +23,12 @@ import type {
 import type { Envelope } from '../protocol/types.js';
 
 export const SQLITE_FILE_NAME = 'mailwire.sqlite';
-/** A batch stops growing here; the rest waits for the next one. */
-const MAX_BATCH_OPS = 2000;
-const MAX_BATCH_BYTES = 64 * 2 ** 20;
 const MAX_ID_LENGTH = 200;
 
 export type SqliteStoreOptions = Readonly<{ dataDir: string; maxMessages: number; maxAgeMs: number }>;
 
 type Done = Readonly<{ count: number; ids: string[] }>;
-type Pending = { op: WriteOp; bytes: number; resolve: (r: Done) => void; reject: (e: Error) => void };
+type Pending = { resolve: (r: Done) => void; reject: (e: Error) => void };
 
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<MessageStore> {
   mkdirSync(options.dataDir, { recursive: true });
@@ -66,9 +64,11 @@ class SqliteStore implements MessageStore {
   readonly kind = 'sqlite' as const;
   readonly #worker: Worker;
   readonly #read: Database.Database;
-  readonly #queue: Pending[] = [];
-  #inFlight: { batch: number; items: Pending[] } | null = null;
-  #nextBatch = 1;
+  /** Sent to the worker, awaiting its commit, by op number. */
+  readonly #pending = new Map<number, Pending>();
+  /** Made this tick, not yet sent. */
+  #outbox: { n: number; op: WriteOp }[] = [];
+  #nextOp = 1;
   #nextPrune = 1;
   readonly #prunes = new Map<number, (r: PruneResult) => void>();
   #broken: Error | null = null;
@@ -93,7 +93,7 @@ class SqliteStore implements MessageStore {
         op: 'message', id, receivedAt: message.receivedAt.getTime(), raw: message.raw,
         envelope: { helo: message.envelope.helo, from: message.envelope.from, to: [...message.envelope.to] },
         connection: { ...message.connection },
-      }, message.raw.byteLength);
+      });
     } catch (e) {
       this.#stats.failed++;
       throw e;
@@ -108,22 +108,22 @@ class SqliteStore implements MessageStore {
       op: 'session', id, startedAt: s.startedAt.getTime(), endedAt: s.endedAt.getTime(), end: s.end,
       connection: { ...s.connection }, messageIds: [...s.messageIds], transcript: s.transcript.map((l) => ({ ...l })),
       truncated: s.truncated,
-    }, 0);
+    });
     return id;
   }
 
   async setRead(id: string, read: boolean): Promise<boolean> {
     if (!validId(id)) return false;
-    return (await this.#write({ op: 'set-read', id, read }, 0)).count > 0;
+    return (await this.#write({ op: 'set-read', id, read })).count > 0;
   }
 
   async deleteMessage(id: string): Promise<boolean> {
     if (!validId(id)) return false;
-    return (await this.#write({ op: 'delete', id }, 0)).count > 0;
+    return (await this.#write({ op: 'delete', id })).count > 0;
   }
 
   async deleteMessages(query = ''): Promise<string[]> {
-    return (await this.#write({ op: 'delete-query', query: parseQuery(query) }, 0)).ids;
+    return (await this.#write({ op: 'delete-query', query: parseQuery(query) })).ids;
   }
 
   prune(): Promise<PruneResult> {
@@ -139,28 +139,22 @@ class SqliteStore implements MessageStore {
     return { ...this.#stats };
   }
 
-  #write(op: WriteOp, bytes: number): Promise<Done> {
+  #write(op: WriteOp): Promise<Done> {
     if (this.#broken) return Promise.reject(this.#broken);
     if (this.#closing) return Promise.reject(new StoreWriteError('store is closing'));
     return new Promise<Done>((resolve, reject) => {
-      this.#queue.push({ op, bytes, resolve, reject });
-      this.#pump();
+      const n = this.#nextOp++;
+      this.#pending.set(n, { resolve, reject });
+      if (this.#outbox.length === 0) queueMicrotask(() => this.#flush());
+      this.#outbox.push({ n, op });
     });
   }
 
-  /** Sends the next batch if none is in flight: all that queued up while the last one committed. */
-  #pump(): void {
-    if (this.#inFlight !== null || this.#queue.length === 0 || this.#broken) return;
-    let n = 0;
-    let bytes = 0;
-    while (n < this.#queue.length && n < MAX_BATCH_OPS && (n === 0 || bytes + (this.#queue[n]?.bytes ?? 0) <= MAX_BATCH_BYTES)) {
-      bytes += this.#queue[n]?.bytes ?? 0;
-      n++;
-    }
-    const items = this.#queue.splice(0, n);
-    const batch = this.#nextBatch++;
-    this.#inFlight = { batch, items };
-    this.#post({ type: 'batch', batch, ops: items.map((p) => p.op) });
+  /** One postMessage for all the ops of this tick. */
+  #flush(): void {
+    const ops = this.#outbox;
+    this.#outbox = [];
+    if (ops.length > 0 && !this.#broken) this.#post({ type: 'ops', ops });
   }
 
   #post(m: ToWorker): void {
@@ -170,17 +164,15 @@ class SqliteStore implements MessageStore {
   #onMessage(m: FromWorker): void {
     switch (m.type) {
       case 'done': {
-        const flight = this.#inFlight;
-        if (flight === null || flight.batch !== m.batch) return;
-        this.#inFlight = null;
-        if (m.committed) {
-          this.#stats.transactions++;
-          flight.items.forEach((p, i) => settle(p, m.results[i]));
-        } else {
-          const error = new StoreWriteError(`commit failed: ${m.error}`);
-          for (const p of flight.items) p.reject(error);
-        }
-        this.#pump();
+        const error = m.committed ? null : new StoreWriteError(`commit failed: ${m.error}`);
+        if (m.committed) this.#stats.transactions++;
+        m.ns.forEach((n, i) => {
+          const p = this.#pending.get(n);
+          this.#pending.delete(n);
+          if (p === undefined) return;
+          if (error !== null) p.reject(error);
+          else settle(p, m.committed ? m.results[i] : undefined);
+        });
         return;
       }
       case 'pruned': {
@@ -199,24 +191,18 @@ class SqliteStore implements MessageStore {
   #fail(error: Error): void {
     if (this.#broken) return;
     this.#broken = error;
-    const flight = this.#inFlight;
-    this.#inFlight = null;
-    for (const p of [...(flight?.items ?? []), ...this.#queue.splice(0)]) p.reject(error);
+    this.#outbox = [];
+    for (const p of this.#pending.values()) p.reject(error);
+    this.#pending.clear();
+    for (const resolve of this.#prunes.values()) resolve({ messages: 0, sessions: 0 });
+    this.#prunes.clear();
   }
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      // Let queued writes finish: they were promised. Bounded by the batches already queued.
-      for (let i = 0; i < 1_000_000 && (this.#inFlight !== null || this.#queue.length > 0) && !this.#broken; i++) {
-        await new Promise<void>((resolve) => {
-          const check = (m: FromWorker): void => {
-            if (m.type === 'done') { this.#worker.off('message', check); resolve(); }
-          };
-          this.#worker.on('message', check);
-          this.#worker.once('exit', () => resolve());
-        });
-      }
+      this.#flush();
       if (!this.#broken) {
+        // The worker commits what it was sent before it closes, and answers for it: those writes were promised.
         const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
         this.#post({ type: 'close' });
         await exited;
