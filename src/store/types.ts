@@ -39,6 +39,8 @@ export type TranscriptLine = Readonly<{
 export type SessionEnd = 'quit' | 'client-closed' | 'timeout' | 'shutdown' | 'error' | 'refused';
 
 export type SessionRecord = Readonly<{
+  /** Optional: the server may name the session itself (so it can emit `session-ended` at once); else the store does. */
+  id?: string;
   connection: ConnectionInfo;
   startedAt: Date;
   endedAt: Date;
@@ -54,7 +56,132 @@ export type SessionRecord = Readonly<{
 export interface MessageSink {
   /** Resolves with the message's id only once it is durable: the server sends its 250 after this, never before. */
   save(message: IncomingMessage): Promise<string>;
-  /** Records a finished session; best effort, never delays a reply. */
-  saveSession(session: SessionRecord): Promise<void>;
+  /** Records a finished session; best effort, never delays a reply. Resolves with the session's id ('' for none). */
+  saveSession(session: SessionRecord): Promise<string | void>;
   close(): Promise<void>;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// What the API reads back. Everything is plain JSON-able data (dates as ISO strings) so it can cross a worker
+// boundary or an HTTP response unchanged.
+
+export type Mailbox = Readonly<{ name: string; address: string }>;
+
+export type AttachmentInfo = Readonly<{
+  /** Position among the message's attachments, from 0: the `{n}` of the download URL. */
+  index: number;
+  filename: string;
+  contentType: string;
+  /** Decoded size in bytes. */
+  size: number;
+  contentId: string | null;
+  disposition: 'attachment' | 'inline' | null;
+}>;
+
+/** What a listing shows: parsed once at ingest, never from the raw bytes again. */
+export type MessageSummary = Readonly<{
+  id: string;
+  /** ISO 8601. */
+  receivedAt: string;
+  /** Raw size in bytes. */
+  size: number;
+  read: boolean;
+  from: Mailbox | null;
+  to: readonly Mailbox[];
+  cc: readonly Mailbox[];
+  subject: string;
+  /** The Date: header as ISO 8601, or null when absent or unparsable. */
+  date: string | null;
+  messageId: string | null;
+  attachmentCount: number;
+  /** The start of the text body, whitespace collapsed. */
+  snippet: string;
+  envelope: Envelope;
+}>;
+
+export type MessageDetail = MessageSummary &
+  Readonly<{
+    connection: ConnectionInfo;
+    headers: readonly Readonly<{ name: string; value: string }>[];
+    text: string;
+    html: string;
+    attachments: readonly AttachmentInfo[];
+  }>;
+
+export type AttachmentContent = Readonly<{ info: AttachmentInfo; content: Buffer }>;
+
+export type SessionSummary = Readonly<{
+  id: string;
+  startedAt: string;
+  endedAt: string;
+  end: SessionEnd;
+  connection: ConnectionInfo;
+  messageIds: readonly string[];
+  truncated: boolean;
+}>;
+
+export type SessionDetail = SessionSummary & Readonly<{ transcript: readonly TranscriptLine[] }>;
+
+/** One page, newest first; `nextCursor` is opaque and null on the last page. */
+export type Page<T> = Readonly<{ items: readonly T[]; nextCursor: string | null }>;
+
+export type ListOptions = Readonly<{
+  /** Search syntax of ./query.ts; empty or absent lists everything. */
+  query?: string;
+  /** 1..1000, default 50. */
+  limit?: number;
+  cursor?: string | null;
+}>;
+
+export type StoreStats = Readonly<{
+  /** save() calls that resolved. */
+  saved: number;
+  /** Write transactions committed: with group commit this is at most `saved`, usually far fewer. */
+  transactions: number;
+  /** save() calls that rejected. */
+  failed: number;
+}>;
+
+export type PruneResult = Readonly<{ messages: number; sessions: number }>;
+
+/**
+ * The whole store: what the server writes through (MessageSink) and what the API reads. No SQL here, so a
+ * PostgreSQL backend fits behind the same interface. Unknown or malformed ids give null/false, never a throw;
+ * a malformed query or cursor throws a StoreInputError (the API's 400).
+ */
+export interface MessageStore extends MessageSink {
+  readonly kind: 'sqlite' | 'memory';
+  saveSession(session: SessionRecord): Promise<string>;
+  listMessages(options?: ListOptions): Promise<Page<MessageSummary>>;
+  getMessage(id: string): Promise<MessageDetail | null>;
+  getRaw(id: string): Promise<Buffer | null>;
+  /** The n-th attachment (from 0), decoded; null if the message or the attachment does not exist. */
+  getAttachment(id: string, index: number): Promise<AttachmentContent | null>;
+  /** False when no such message. */
+  setRead(id: string, read: boolean): Promise<boolean>;
+  deleteMessage(id: string): Promise<boolean>;
+  /** Deletes every message the query matches (all of them for an empty query); resolves with their ids. */
+  deleteMessages(query?: string): Promise<string[]>;
+  /**
+   * For long-polling: with `after` null, the newest message matching `query`; with a cursor, the oldest matching
+   * message stored after it. `cursor` names the returned message's position, to pass as the next `after`.
+   */
+  nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null>;
+  listSessions(options?: Omit<ListOptions, 'query'>): Promise<Page<SessionSummary>>;
+  getSession(id: string): Promise<SessionDetail | null>;
+  /** Applies retention now (it also runs by itself after commits); resolves once done. */
+  prune(): Promise<PruneResult>;
+  stats(): StoreStats;
+}
+
+export type StoreKind = 'sqlite' | 'memory' | 'none';
+
+export type StoreOptions = Readonly<{
+  kind: StoreKind;
+  /** For sqlite: the directory holding mailwire.sqlite; created if missing. Default ./data. */
+  dataDir?: string;
+  /** Keep at most this many messages (and as many sessions); 0 = unlimited. Default 10,000. */
+  maxMessages?: number;
+  /** Drop messages and sessions older than this; 0 or absent = forever. */
+  maxAgeMs?: number;
+}>;

@@ -1,0 +1,37 @@
+/**
+ * New-mail notifications: one emitter handed to the server (which emits) and the web app (which listens), so
+ * neither imports the other and the store imports neither.
+ */
+import { EventEmitter } from 'node:events';
+
+export type MailwireEventMap = {
+  'message-stored': Readonly<{ id: string }>;
+  'message-deleted': Readonly<{ id: string }>;
+  'session-ended': Readonly<{ id: string }>;
+};
+export type MailwireEventName = keyof MailwireEventMap;
+export const EVENT_NAMES: readonly MailwireEventName[] = ['message-stored', 'message-deleted', 'session-ended'];
+
+export class MailwireEvents {
+  readonly #emitter = new EventEmitter();
+
+  constructor() {
+    this.#emitter.setMaxListeners(0); // every open SSE stream and long-poll listens
+  }
+
+  /** Subscribes; returns the function that unsubscribes. */
+  on<K extends MailwireEventName>(name: K, listener: (payload: MailwireEventMap[K]) => void): () => void {
+    this.#emitter.on(name, listener);
+    return () => this.#emitter.off(name, listener);
+  }
+
+  emit<K extends MailwireEventName>(name: K, payload: MailwireEventMap[K]): void {
+    this.#emitter.emit(name, payload);
+  }
+
+  listenerCount(name: MailwireEventName): number {
+    return this.#emitter.listenerCount(name);
+  }
+}
+
+export const createEvents = (): MailwireEvents => new MailwireEvents();

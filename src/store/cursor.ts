@@ -1,0 +1,26 @@
+/** Opaque paging cursors: a position in insertion order, base64url so callers don't build them by hand. */
+import { StoreInputError } from './errors.js';
+
+export type CursorKind = 'm' | 's';
+
+export function encodeCursor(kind: CursorKind, position: number): string {
+  return Buffer.from(`${kind}${position}`, 'latin1').toString('base64url');
+}
+
+/** The position a cursor names; null/empty means "from the start". Anything else malformed throws (the API's 400). */
+export function decodeCursor(kind: CursorKind, cursor: string | null | undefined): number | null {
+  if (cursor === null || cursor === undefined || cursor === '') return null;
+  const text = /^[A-Za-z0-9_-]{1,24}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('latin1') : '';
+  const m = /^([ms])(\d{1,15})$/.exec(text);
+  if (m === null || m[1] !== kind) throw new StoreInputError('bad_cursor', 'malformed cursor');
+  return Number(m[2]);
+}
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 1000;
+
+/** Page sizes the stores accept: 1..1000, default 50 (the API rejects out-of-range values before this). */
+export function clampLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_PAGE_SIZE;
+  return Math.min(Math.max(Math.trunc(limit), 1), MAX_PAGE_SIZE);
+}

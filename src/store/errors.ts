@@ -1,0 +1,25 @@
+/** A caller's mistake the store can name: a malformed search query or cursor. The API answers these with 400. */
+export class StoreInputError extends Error {
+  override name = 'StoreInputError';
+  readonly code: 'bad_query' | 'bad_cursor';
+  constructor(code: 'bad_query' | 'bad_cursor', message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export class QueryError extends StoreInputError {
+  override name = 'QueryError' as const;
+  /** Character offset in the query where the problem starts. */
+  readonly position: number;
+  constructor(message: string, position: number) {
+    super('bad_query', message);
+    this.position = position;
+  }
+}
+
+/** The write path failed (disk full, I/O error, worker gone): the server turns this into 451 4.3.0. */
+export class StoreWriteError extends Error {
+  override name = 'StoreWriteError' as const;
+  readonly code = 'ERR_STORE_WRITE';
+}

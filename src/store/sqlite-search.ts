@@ -1,0 +1,54 @@
+/** A parsed SearchQuery as an SQL condition over `messages m`: every user value is a bound parameter. */
+import { ftsPhrase, type SearchQuery } from './query.js';
+
+export type SqlCondition = Readonly<{ sql: string; params: (string | number)[] }>;
+
+const FIELD_COLUMN = { from: 'm.from_lc', to: 'm.to_lc', subject: 'm.subject_lc' } as const;
+
+export function searchCondition(q: SearchQuery): SqlCondition {
+  const parts: string[] = [];
+  const params: (string | number)[] = [];
+  const must: string[] = [];
+  for (const c of q.clauses) {
+    switch (c.kind) {
+      case 'text': {
+        const phrase = ftsPhrase(c.value);
+        if (phrase === null) break; // only punctuation: nothing to look for, so it narrows nothing
+        if (c.negate) {
+          parts.push('m.seq NOT IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)');
+          params.push(phrase);
+        } else must.push(phrase);
+        break;
+      }
+      case 'field':
+        parts.push(`instr(${FIELD_COLUMN[c.field]}, ?) ${c.negate ? '=' : '>'} 0`);
+        params.push(c.value);
+        break;
+      case 'before':
+        parts.push('m.received_at < ?');
+        params.push(c.at);
+        break;
+      case 'after':
+        parts.push('m.received_at >= ?');
+        params.push(c.at);
+        break;
+      case 'has-attachment':
+        parts.push(`m.has_attachment = ${c.negate ? 0 : 1}`);
+        break;
+      case 'read':
+        parts.push(`m.read = ${c.read ? 1 : 0}`);
+        break;
+      default:
+        assertNever(c);
+    }
+  }
+  if (must.length > 0) {
+    parts.unshift('m.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)');
+    params.unshift(must.join(' AND '));
+  }
+  return { sql: parts.length === 0 ? '1' : parts.join(' AND '), params };
+}
+
+export function assertNever(x: never): never {
+  throw new Error(`unexpected ${JSON.stringify(x)}`);
+}

@@ -1,0 +1,277 @@
+/**
+ * The HTTP API as a fetch handler: `app.fetch(new Request(...))` answers without a socket (tests do exactly that),
+ * and ./server.ts puts it on node:http. It reads the store and listens to the events; it never imports the server.
+ * Errors are always JSON `{ error: { code, message } }`; any unknown id is a 404 whatever its form; a malformed
+ * query or parameter is a 400 saying why; nothing else ever shows a stack.
+ */
+import { Hono, type Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { EVENT_NAMES, type MailwireEvents } from '../events.js';
+import { createMetrics, type Metrics } from '../metrics.js';
+import { StoreInputError } from '../store/errors.js';
+import { parseQuery } from '../store/query.js';
+import { MAX_PAGE_SIZE } from '../store/cursor.js';
+import type { MessageStore } from '../store/types.js';
+import { extractCodes, extractLinks } from './extract.js';
+import { OPENAPI } from './openapi.js';
+
+export type WebAppOptions = Readonly<{
+  store: MessageStore;
+  events: MailwireEvents;
+  /** Shared with the server, which records into it; one is made when absent. */
+  metrics?: Metrics;
+  /** Longest long-poll a client may ask for, in seconds. Default 300. */
+  maxWaitSeconds?: number;
+  /** SSE comment sent this often to keep proxies from closing an idle stream. Default 15,000 ms. */
+  sseHeartbeatMs?: number;
+}>;
+
+export type WebApp = Readonly<{ fetch: (request: Request) => Promise<Response> }>;
+
+export const DEFAULT_WAIT_SECONDS = 30;
+
+class HttpError extends Error {
+  readonly status: ContentfulStatusCode;
+  readonly code: string;
+  constructor(status: ContentfulStatusCode, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+const notFound = (what: string): HttpError => new HttpError(404, 'not_found', `no such ${what}`);
+const badRequest = (message: string): HttpError => new HttpError(400, 'bad_request', message);
+
+export function createWebApp(options: WebAppOptions): WebApp {
+  const { store, events } = options;
+  const metrics = options.metrics ?? createMetrics({ storeStats: () => store.stats() });
+  const maxWait = options.maxWaitSeconds ?? 300;
+  const heartbeatMs = options.sseHeartbeatMs ?? 15_000;
+  const app = new Hono();
+
+  const fail = (c: Context, status: ContentfulStatusCode, code: string, message: string): Response =>
+    c.json({ error: { code, message } }, status);
+
+  app.onError((err, c) => {
+    if (err instanceof HttpError) return fail(c, err.status, err.code, err.message);
+    if (err instanceof StoreInputError) return fail(c, 400, err.code, err.message);
+    console.error('mailwire web:', err);
+    return fail(c, 500, 'internal', 'internal error');
+  });
+  app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/metrics', async (c) =>
+    c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
+  app.get('/api/openapi.json', (c) => c.json(OPENAPI));
+
+  // ---- messages ------------------------------------------------------------------------------------------------
+
+  app.get('/api/v1/messages', async (c) => {
+    const page = await store.listMessages({ query: c.req.query('query') ?? '', limit: limitParam(c.req.query('limit')), cursor: c.req.query('cursor') ?? null });
+    return c.json({ messages: page.items, nextCursor: page.nextCursor });
+  });
+
+  app.delete('/api/v1/messages', async (c) => {
+    const ids = await store.deleteMessages(c.req.query('query') ?? '');
+    for (const id of ids) events.emit('message-deleted', { id });
+    return c.json({ deleted: ids.length, ids });
+  });
+
+  // Before /messages/:id, which would otherwise take "wait" for an id.
+  app.get('/api/v1/messages/wait', async (c) => {
+    const query = c.req.query('query') ?? '';
+    parseQuery(query); // a malformed query is a 400 now, not after the wait
+    const after = c.req.query('after') ?? null;
+    const timeout = timeoutParam(c.req.query('timeout'), maxWait);
+    const deadline = Date.now() + timeout * 1000;
+    const signal = c.req.raw.signal;
+
+    let dirty = false;
+    let wake: (() => void) | null = null;
+    const off = events.on('message-stored', () => { dirty = true; wake?.(); });
+    try {
+      // Bounded: each pass ends with a store check, and waits are cut by the deadline or the client leaving.
+      for (let pass = 0; pass < 1_000_000; pass++) {
+        dirty = false;
+        const hit = await store.nextMatch(query, after);
+        if (hit) {
+          const m = await store.getMessage(hit.message.id);
+          if (m) {
+            return c.json({
+              message: m, cursor: hit.cursor, links: extractLinks(m.text, m.html), codes: extractCodes(m.subject, m.text, m.html),
+            });
+          }
+          continue; // deleted between the two reads: look again
+        }
+        const remaining = deadline - Date.now();
+        if (remaining <= 0 || signal.aborted) break;
+        if (dirty) continue;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, remaining);
+          signal.addEventListener('abort', done, { once: true });
+          wake = done;
+          function done(): void {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', done);
+            wake = null;
+            resolve();
+          }
+        });
+      }
+    } finally {
+      off();
+    }
+    return fail(c, 408, 'timeout', `no matching message within ${timeout} s`);
+  });
+
+  app.get('/api/v1/messages/:id', async (c) => {
+    const m = await store.getMessage(c.req.param('id'));
+    if (!m) throw notFound('message');
+    return c.json(m);
+  });
+
+  app.patch('/api/v1/messages/:id', async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw badRequest('body must be JSON: {"read": true|false}');
+    }
+    if (typeof body !== 'object' || body === null || typeof (body as { read?: unknown }).read !== 'boolean') {
+      throw badRequest('body must be {"read": true|false}');
+    }
+    const read = (body as { read: boolean }).read;
+    const id = c.req.param('id');
+    if (!(await store.setRead(id, read))) throw notFound('message');
+    return c.json({ id, read });
+  });
+
+  app.delete('/api/v1/messages/:id', async (c) => {
+    const id = c.req.param('id');
+    if (!(await store.deleteMessage(id))) throw notFound('message');
+    events.emit('message-deleted', { id });
+    return c.body(null, 204);
+  });
+
+  app.get('/api/v1/messages/:id/raw', async (c) => {
+    const raw = await store.getRaw(c.req.param('id'));
+    if (!raw) throw notFound('message');
+    return new Response(new Uint8Array(raw), {
+      status: 200,
+      headers: { 'Content-Type': 'message/rfc822', 'Content-Length': String(raw.byteLength), 'X-Content-Type-Options': 'nosniff' },
+    });
+  });
+
+  app.get('/api/v1/messages/:id/html', async (c) => {
+    const m = await store.getMessage(c.req.param('id'));
+    if (!m) throw notFound('message');
+    if (m.html === '') throw new HttpError(404, 'not_found', 'message has no HTML part');
+    return new Response(withoutScripts(m.html), {
+      status: 200,
+      headers: {
+        'Content-Type': 'text/html; charset=utf-8',
+        // sandbox without allow-scripts: nothing in the mail runs, even what the stripping below missed
+        'Content-Security-Policy': "sandbox; default-src 'none'; img-src data: cid:; style-src 'unsafe-inline'",
+        'X-Content-Type-Options': 'nosniff',
+        'Referrer-Policy': 'no-referrer',
+      },
+    });
+  });
+
+  app.get('/api/v1/messages/:id/attachments/:n', async (c) => {
+    const n = c.req.param('n');
+    if (!/^\d{1,6}$/.test(n)) throw notFound('attachment');
+    const a = await store.getAttachment(c.req.param('id'), Number(n));
+    if (!a) throw notFound('attachment');
+    const type = /^[\w.+-]+\/[\w.+-]+$/.test(a.info.contentType) ? a.info.contentType.toLowerCase() : 'application/octet-stream';
+    // Images may show inline; SVG can carry script, so it downloads like everything else.
+    const inline = type.startsWith('image/') && type !== 'image/svg+xml';
+    const name = a.info.filename || `attachment-${n}`;
+    return new Response(new Uint8Array(a.content), {
+      status: 200,
+      headers: {
+        'Content-Type': type,
+        'Content-Length': String(a.content.byteLength),
+        'Content-Disposition': `${inline ? 'inline' : 'attachment'}; ${dispositionFilename(name)}`,
+        'X-Content-Type-Options': 'nosniff',
+        'Content-Security-Policy': 'sandbox',
+      },
+    });
+  });
+
+  // ---- sessions ------------------------------------------------------------------------------------------------
+
+  app.get('/api/v1/sessions', async (c) => {
+    const page = await store.listSessions({ limit: limitParam(c.req.query('limit')), cursor: c.req.query('cursor') ?? null });
+    return c.json({ sessions: page.items, nextCursor: page.nextCursor });
+  });
+
+  app.get('/api/v1/sessions/:id', async (c) => {
+    const s = await store.getSession(c.req.param('id'));
+    if (!s) throw notFound('session');
+    return c.json(s);
+  });
+
+  // ---- events --------------------------------------------------------------------------------------------------
+
+  app.get('/api/v1/events', (c) => {
+    const encoder = new TextEncoder();
+    const cleanups: (() => void)[] = [];
+    const stop = (): void => { for (const f of cleanups.splice(0)) f(); };
+    const stream = new ReadableStream<Uint8Array>({
+      // Subscribed before the Response is returned, so no event between "connected" and "listening" is lost.
+      start(controller) {
+        const send = (text: string): void => {
+          try {
+            controller.enqueue(encoder.encode(text));
+          } catch {
+            stop();
+          }
+        };
+        send(': connected\nretry: 2000\n\n');
+        for (const name of EVENT_NAMES) cleanups.push(events.on(name, (payload) => send(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`)));
+        const ping = setInterval(() => send(': ping\n\n'), heartbeatMs);
+        cleanups.push(() => clearInterval(ping));
+        c.req.raw.signal.addEventListener('abort', () => {
+          stop();
+          try { controller.close(); } catch { /* already closed */ }
+        }, { once: true });
+      },
+      cancel: stop,
+    });
+    return new Response(stream, {
+      status: 200,
+      headers: { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' },
+    });
+  });
+
+  return { fetch: async (request) => app.fetch(request) };
+}
+
+function limitParam(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > MAX_PAGE_SIZE) throw badRequest(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+  return Number(v);
+}
+
+function timeoutParam(v: string | undefined, max: number): number {
+  if (v === undefined || v === '') return Math.min(DEFAULT_WAIT_SECONDS, max);
+  const n = /^\d{1,6}(\.\d{1,3})?$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 0 && n <= max)) throw badRequest(`timeout must be a number of seconds from 0 to ${max}`);
+  return n;
+}
+
+/** Defence in depth behind the CSP sandbox: no script elements, no inline handlers, no javascript: URLs. */
+export function withoutScripts(html: string): string {
+  return html
+    .replace(/<script\b[\s\S]*?<\/script\s*>/gi, '')
+    .replace(/<script\b[^>]*>/gi, '')
+    .replace(/\s+on[a-z]+\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)/gi, '')
+    .replace(/(href|src)\s*=\s*(["']?)\s*javascript:/gi, '$1=$2#');
+}
+
+function dispositionFilename(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}

@@ -1,0 +1,110 @@
+/** The API described for clients: served at /api/openapi.json. Kept by hand beside app.ts; a test checks paths. */
+const error = { $ref: '#/components/responses/Error' };
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'Message id; any unknown id gives 404' };
+const cursorParam = { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'Opaque: the nextCursor of the previous page' };
+const limitParam = { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 50 } };
+const queryParam = {
+  name: 'query', in: 'query', schema: { type: 'string', maxLength: 1000 },
+  description: 'Words (full text over subject, addresses, body; "quoted phrase"), from:, to: (To, Cc, Bcc and envelope recipients), ' +
+    'subject: (case-insensitive substring, "quoted values"), before:/after: (YYYY-MM-DD UTC or ISO time), has:attachment, ' +
+    'is:read, is:unread; a leading - negates. Malformed: 400 bad_query.',
+};
+const json = (schema: object): object => ({ content: { 'application/json': { schema } } });
+const ref = (name: string): object => ({ $ref: `#/components/schemas/${name}` });
+
+export const OPENAPI = {
+  openapi: '3.1.0',
+  info: { title: 'mailwire API', version: '1.0.0', description: 'Messages and SMTP sessions caught by mailwire.' },
+  paths: {
+    '/api/v1/messages': {
+      get: {
+        summary: 'List messages, newest first', parameters: [queryParam, limitParam, cursorParam],
+        responses: { 200: { description: 'A page', ...json({ type: 'object', required: ['messages', 'nextCursor'], properties: { messages: { type: 'array', items: ref('MessageSummary') }, nextCursor: { type: ['string', 'null'] } } }) }, 400: error },
+      },
+      delete: {
+        summary: 'Delete every message the query matches (all without a query)', parameters: [queryParam],
+        responses: { 200: { description: 'Deleted', ...json({ type: 'object', properties: { deleted: { type: 'integer' }, ids: { type: 'array', items: { type: 'string' } } } }) }, 400: error },
+      },
+    },
+    '/api/v1/messages/wait': {
+      get: {
+        summary: 'Long-poll for a message matching the query',
+        description: 'Without `after`: returns the newest matching message at once if there is one, else waits for the next. ' +
+          'With `after` (the `cursor` of a previous answer): the oldest matching message stored after it. ' +
+          'On timeout answers 408 with error code "timeout".',
+        parameters: [queryParam,
+          { name: 'timeout', in: 'query', schema: { type: 'number', minimum: 0, maximum: 300, default: 30 }, description: 'Seconds' },
+          { name: 'after', in: 'query', schema: { type: 'string' }, description: 'A cursor from a previous wait' }],
+        responses: {
+          200: { description: 'The message, with links and numeric one-time codes (4-8 digits) found in its subject, text and HTML', ...json({
+            type: 'object', required: ['message', 'cursor', 'links', 'codes'],
+            properties: { message: ref('MessageDetail'), cursor: { type: 'string' }, links: { type: 'array', items: { type: 'string' } }, codes: { type: 'array', items: { type: 'string' } } },
+          }) },
+          400: error, 408: { description: 'No matching message in time', ...json(ref('Error')) },
+        },
+      },
+    },
+    '/api/v1/messages/{id}': {
+      get: { summary: 'One message: summary, headers, text, HTML, attachments, envelope, read flag, size', parameters: [idParam], responses: { 200: { description: 'The message', ...json(ref('MessageDetail')) }, 404: error } },
+      patch: {
+        summary: 'Mark read or unread', parameters: [idParam],
+        requestBody: { required: true, ...json({ type: 'object', required: ['read'], properties: { read: { type: 'boolean' } } }) },
+        responses: { 200: { description: 'Updated', ...json({ type: 'object', properties: { id: { type: 'string' }, read: { type: 'boolean' } } }) }, 400: error, 404: error },
+      },
+      delete: { summary: 'Delete one message', parameters: [idParam], responses: { 204: { description: 'Deleted' }, 404: error } },
+    },
+    '/api/v1/messages/{id}/raw': {
+      get: { summary: 'The message exactly as received', parameters: [idParam], responses: { 200: { description: 'Raw bytes', content: { 'message/rfc822': {} } }, 404: error } },
+    },
+    '/api/v1/messages/{id}/html': {
+      get: { summary: 'The HTML part, scripts removed, under Content-Security-Policy: sandbox', parameters: [idParam], responses: { 200: { description: 'HTML', content: { 'text/html': {} } }, 404: error } },
+    },
+    '/api/v1/messages/{id}/attachments/{n}': {
+      get: {
+        summary: 'Download an attachment (from 0); images other than SVG inline, the rest as attachment; nosniff',
+        parameters: [idParam, { name: 'n', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } }],
+        responses: { 200: { description: 'Decoded bytes' }, 404: error },
+      },
+    },
+    '/api/v1/sessions': {
+      get: { summary: 'List SMTP sessions, newest first', parameters: [limitParam, cursorParam], responses: { 200: { description: 'A page', ...json({ type: 'object', properties: { sessions: { type: 'array', items: ref('SessionSummary') }, nextCursor: { type: ['string', 'null'] } } }) }, 400: error } },
+    },
+    '/api/v1/sessions/{id}': {
+      get: { summary: 'One session with its transcript', parameters: [{ ...idParam, description: 'Session id' }], responses: { 200: { description: 'The session', ...json(ref('SessionDetail')) }, 404: error } },
+    },
+    '/api/v1/events': {
+      get: { summary: 'Server-Sent Events: message-stored, message-deleted, session-ended, each with data {"id": …}', responses: { 200: { description: 'Event stream', content: { 'text/event-stream': {} } } } },
+    },
+    '/healthz': { get: { summary: 'Liveness', responses: { 200: { description: '{"status":"ok"}' } } } },
+    '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Text exposition format', content: { 'text/plain': {} } } } } },
+  },
+  components: {
+    responses: { Error: { description: 'Error', ...json(ref('Error')) } },
+    schemas: {
+      Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', examples: ['not_found', 'bad_request', 'bad_query', 'bad_cursor', 'timeout'] }, message: { type: 'string' } } } } },
+      Mailbox: { type: 'object', properties: { name: { type: 'string' }, address: { type: 'string' } } },
+      Envelope: { type: 'object', properties: { helo: { type: 'string' }, from: { type: 'string' }, to: { type: 'array', items: { type: 'string' } } } },
+      MessageSummary: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' }, receivedAt: { type: 'string', format: 'date-time' }, size: { type: 'integer' }, read: { type: 'boolean' },
+          from: { oneOf: [ref('Mailbox'), { type: 'null' }] }, to: { type: 'array', items: ref('Mailbox') }, cc: { type: 'array', items: ref('Mailbox') },
+          subject: { type: 'string' }, date: { type: ['string', 'null'] }, messageId: { type: ['string', 'null'] }, attachmentCount: { type: 'integer' },
+          snippet: { type: 'string' }, envelope: ref('Envelope'),
+        },
+      },
+      MessageDetail: {
+        allOf: [ref('MessageSummary'), {
+          type: 'object',
+          properties: {
+            connection: { type: 'object' }, headers: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, value: { type: 'string' } } } },
+            text: { type: 'string' }, html: { type: 'string' },
+            attachments: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, filename: { type: 'string' }, contentType: { type: 'string' }, size: { type: 'integer' }, contentId: { type: ['string', 'null'] }, disposition: { type: ['string', 'null'] } } } },
+          },
+        }],
+      },
+      SessionSummary: { type: 'object', properties: { id: { type: 'string' }, startedAt: { type: 'string' }, endedAt: { type: 'string' }, end: { type: 'string' }, connection: { type: 'object' }, messageIds: { type: 'array', items: { type: 'string' } }, truncated: { type: 'boolean' } } },
+      SessionDetail: { allOf: [ref('SessionSummary'), { type: 'object', properties: { transcript: { type: 'array', items: { type: 'object' } } } }] },
+    },
+  },
+} as const;

@@ -1,0 +1,135 @@
+/** What only the SQLite store has: a schema history, a writer thread with group commit, and a file that outlives it. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { openStore } from '../../src/store/open.js';
+import { migrate, SCHEMA_VERSION } from '../../src/store/sqlite-schema.js';
+import { SQLITE_FILE_NAME } from '../../src/store/sqlite.js';
+import { StoreWriteError } from '../../src/store/errors.js';
+import { CONN, MULTIPART, SIMPLE, crlf, incoming, tempDir } from '../helpers/mail.js';
+
+describe('sqlite store', () => {
+  it('keeps messages across close and reopen', async () => {
+    const dir = tempDir();
+    try {
+      const s1 = await openStore({ kind: 'sqlite', dataDir: dir });
+      const id = await s1.save(incoming(MULTIPART));
+      await s1.close();
+      const s2 = await openStore({ kind: 'sqlite', dataDir: dir });
+      assert.deepEqual(await s2.getRaw(id), MULTIPART);
+      assert.equal((await s2.getMessage(id))?.subject, 'Quarterly report');
+      await s2.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('batches concurrent saves into fewer transactions (group commit)', async () => {
+    const dir = tempDir();
+    const store = await openStore({ kind: 'sqlite', dataDir: dir, maxMessages: 0 });
+    try {
+      const raws = Array.from({ length: 50 }, (_, i) => crlf([`Subject: m${i}`, '', `body number${i}`]));
+      const ids = await Promise.all(raws.map((raw) => store.save(incoming(raw))));
+      const stats = store.stats();
+      assert.equal(stats.saved, 50);
+      assert.equal(stats.failed, 0);
+      assert.ok(stats.transactions >= 1 && stats.transactions < 50, `transactions: ${stats.transactions}`);
+      assert.equal(new Set(ids).size, 50);
+      for (const [i, id] of ids.entries()) assert.deepEqual(await store.getRaw(id), raws[i]);
+      assert.equal((await store.listMessages({ query: 'number17' })).items[0]?.id, ids[17]);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects a save whose write fails and leaves nothing of it, while the rest of its batch commits', async () => {
+    const dir = tempDir();
+    const store = await openStore({ kind: 'sqlite', dataDir: dir, maxMessages: 0 });
+    const side = new Database(join(dir, SQLITE_FILE_NAME));
+    try {
+      // Fails after the `messages` row went in, in the middle of the message's writes.
+      side.exec(`CREATE TRIGGER fail_boom BEFORE INSERT ON message_body WHEN NEW.text LIKE '%boom%'
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+      const good = crlf(['Subject: fine', '', 'all good']);
+      const bad = crlf(['Subject: doomed', '', 'boom']);
+      const results = await Promise.allSettled([store.save(incoming(good)), store.save(incoming(bad)), store.save(incoming(good))]);
+      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+      const reason = (results[1] as PromiseRejectedResult).reason as unknown;
+      assert.ok(reason instanceof StoreWriteError);
+      assert.match(reason.message, /injected failure/);
+      assert.deepEqual(side.prepare('SELECT count(*) AS n FROM messages').get(), { n: 2 });
+      assert.deepEqual(side.prepare('SELECT count(*) AS n FROM message_body').get(), { n: 2 });
+      assert.deepEqual(side.prepare("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'doomed OR boom'").all(), []);
+      assert.deepEqual(store.stats(), { saved: 2, failed: 1, transactions: store.stats().transactions });
+
+      // Every write failing: every save rejects, nothing is stored, and the store carries on once the fault is gone.
+      side.exec(`CREATE TRIGGER fail_all BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'disk says no'); END`);
+      const all = await Promise.allSettled([1, 2, 3].map(() => store.save(incoming(good))));
+      assert.deepEqual(all.map((r) => r.status), ['rejected', 'rejected', 'rejected']);
+      assert.deepEqual(side.prepare('SELECT count(*) AS n FROM messages').get(), { n: 2 });
+      side.exec('DROP TRIGGER fail_all; DROP TRIGGER fail_boom');
+      const id = await store.save(incoming(bad));
+      assert.deepEqual(await store.getRaw(id), bad);
+    } finally {
+      side.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('migrates a file made by schema v1, backfilling search', async () => {
+    const dir = tempDir();
+    try {
+      const db = new Database(join(dir, SQLITE_FILE_NAME));
+      assert.equal(migrate(db, 1), 1);
+      // A row as v1 wrote it: everything parsed in one JSON column, the raw bytes beside it.
+      const parsed = {
+        from: { name: 'Ann Example', address: 'ann@a.test' }, to: [{ name: 'Bob', address: 'bob@b.test' }], cc: [], bcc: [],
+        subject: 'Lunch plans', date: '2024-05-01T09:59:00.000Z', messageId: '<lunch-1@a.test>',
+        headers: [{ name: 'Subject', value: 'Lunch plans' }], text: 'Shall we meet at noon?\n', html: '', attachments: [],
+      };
+      db.prepare(`INSERT INTO messages (id, received_at, size, read, envelope, connection, parsed, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run('legacy-1', Date.UTC(2024, 4, 1, 10), SIMPLE.byteLength, 1,
+          JSON.stringify({ helo: 'client.test', from: 'ann@a.test', to: ['bob@b.test', 'bcc@x.test'] }), JSON.stringify(CONN),
+          JSON.stringify(parsed), SIMPLE);
+      db.close();
+
+      const store = await openStore({ kind: 'sqlite', dataDir: dir });
+      try {
+        const check = new Database(join(dir, SQLITE_FILE_NAME), { readonly: true });
+        assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+        assert.deepEqual(check.prepare("SELECT count(*) AS n FROM pragma_table_info('messages') WHERE name = 'parsed'").get(), { n: 0 });
+        check.close();
+        assert.deepEqual(await store.getRaw('legacy-1'), SIMPLE);
+        const m = await store.getMessage('legacy-1');
+        assert.equal(m?.subject, 'Lunch plans');
+        assert.equal(m?.read, true);
+        assert.equal(m?.snippet, 'Shall we meet at noon?');
+        for (const q of ['noon', 'from:ann', 'to:bcc@x.test', 'subject:lunch', 'is:read']) {
+          assert.deepEqual((await store.listMessages({ query: q })).items.map((x) => x.id), ['legacy-1'], q);
+        }
+        const id = await store.save(incoming(MULTIPART));
+        assert.deepEqual((await store.listMessages()).items.map((x) => x.id), [id, 'legacy-1']);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a file from a newer schema', async () => {
+    const dir = tempDir();
+    try {
+      const db = new Database(join(dir, SQLITE_FILE_NAME));
+      db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+      db.close();
+      await assert.rejects(openStore({ kind: 'sqlite', dataDir: dir }), /newer than this mailwire understands/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

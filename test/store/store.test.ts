@@ -1,0 +1,271 @@
+/** Behaviour both stores share, run against SQLite in a temp dir and against memory. */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  BACKENDS, CONN, ENCODED_SUBJECT, GARBAGE, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, type Opened,
+} from '../helpers/mail.js';
+import { StoreInputError } from '../../src/store/errors.js';
+
+for (const backend of BACKENDS) {
+  describe(`${backend.name} store`, () => {
+    let o: Opened;
+    before(async () => { o = await backend.open(); });
+    after(async () => { await o.cleanup(); });
+
+    it('returns the raw bytes exactly as saved, bare CRs and NULs included', async () => {
+      for (const raw of [SIMPLE, MULTIPART, GARBAGE]) {
+        const id = await o.store.save(incoming(raw));
+        assert.deepEqual(await o.store.getRaw(id), raw);
+      }
+    });
+
+    it('keeps the envelope and connection and parses the summary once', async () => {
+      const id = await o.store.save(incoming(SIMPLE, { to: ['bob@b.test', 'hidden@bcc.test'] }));
+      const m = await o.store.getMessage(id);
+      assert.ok(m);
+      assert.deepEqual(
+        { ...m, headers: undefined },
+        {
+          id, receivedAt: '2024-05-01T10:00:00.000Z', size: SIMPLE.byteLength, read: false,
+          from: { name: 'Ann Example', address: 'ann@a.test' }, to: [{ name: 'Bob', address: 'bob@b.test' }], cc: [],
+          subject: 'Lunch plans', date: '2024-05-01T09:59:00.000Z', messageId: '<lunch-1@a.test>', attachmentCount: 0,
+          snippet: 'Shall we meet at noon? .leading dot kept Your code is 482913.',
+          envelope: { helo: 'client.test', from: 'ann@a.test', to: ['bob@b.test', 'hidden@bcc.test'] },
+          connection: CONN, text: 'Shall we meet at noon?\n.leading dot kept\nYour code is 482913.\n', html: '', attachments: [],
+          headers: undefined,
+        },
+      );
+      assert.deepEqual(m.headers.map((h) => h.name), ['From', 'To', 'Subject', 'Date', 'Message-ID']);
+    });
+
+    it('decodes encoded-word subjects and names', async () => {
+      const m = await o.store.getMessage(await o.store.save(incoming(ENCODED_SUBJECT)));
+      assert.equal(m?.subject, 'Café résumé💳');
+      assert.deepEqual(m?.from, { name: 'Renée', address: 'renee@c.test' });
+      assert.deepEqual(m?.cc, [{ name: 'Dan', address: 'dan@d.test' }]);
+    });
+
+    it('decodes UTF-8 text bodies', async () => {
+      const m = await o.store.getMessage(await o.store.save(incoming(UTF8_TEXT)));
+      assert.equal(m?.text, 'Grüße aus Köln — 東京\nzweite Zeile\n');
+    });
+
+    it('lists attachments of a multipart message and serves their decoded bytes', async () => {
+      const id = await o.store.save(incoming(MULTIPART));
+      const m = await o.store.getMessage(id);
+      assert.deepEqual(m?.attachments, [
+        { index: 0, filename: 'report.pdf', contentType: 'application/pdf', size: PDF_BYTES.byteLength, contentId: null, disposition: 'attachment' },
+        { index: 1, filename: 'logo.png', contentType: 'image/png', size: PNG_BYTES.byteLength, contentId: '<logo@g.test>', disposition: 'inline' },
+      ]);
+      assert.equal(m?.text, 'See the report: https://example.test/r?id=7 and confirm with 5531.\n');
+      assert.match(m?.html ?? '', /<a href="https:\/\/example.test\/r\?id=7">/);
+      assert.deepEqual((await o.store.getAttachment(id, 0))?.content, PDF_BYTES);
+      assert.deepEqual((await o.store.getAttachment(id, 1))?.content, PNG_BYTES);
+      assert.equal(await o.store.getAttachment(id, 2), null);
+      assert.equal(await o.store.getAttachment(id, -1), null);
+    });
+
+    it('stores what it cannot parse, with an empty summary', async () => {
+      const id = await o.store.save(incoming(GARBAGE));
+      const m = await o.store.getMessage(id);
+      assert.equal(m?.subject, '');
+      assert.equal(m?.from, null);
+      assert.deepEqual(await o.store.getRaw(id), GARBAGE);
+    });
+
+    it('answers unknown and malformed ids with null/false, never a throw', async () => {
+      for (const id of ['nope', '', "' OR 1=1 --", 'x'.repeat(5000), '00000000-0000-0000-0000-000000000000']) {
+        assert.equal(await o.store.getMessage(id), null);
+        assert.equal(await o.store.getRaw(id), null);
+        assert.equal(await o.store.getAttachment(id, 0), null);
+        assert.equal(await o.store.setRead(id, true), false);
+        assert.equal(await o.store.deleteMessage(id), false);
+        assert.equal(await o.store.getSession(id), null);
+      }
+    });
+  });
+
+  describe(`${backend.name} search`, () => {
+    let o: Opened;
+    const ids: Record<string, string> = {};
+    before(async () => {
+      o = await backend.open();
+      ids.simple = await o.store.save(incoming(SIMPLE, {}, new Date('2024-05-01T10:00:00Z')));
+      ids.encoded = await o.store.save(incoming(ENCODED_SUBJECT, { from: 'bounce@c.test', to: ['carol@d.test'] }, new Date('2024-05-02T10:00:00Z')));
+      ids.utf8 = await o.store.save(incoming(UTF8_TEXT, { from: 'eve@e.test', to: ['frank@f.test', 'secret@bcc.test'] }, new Date('2024-05-03T10:00:00Z')));
+      ids.multi = await o.store.save(incoming(MULTIPART, { from: 'gina@g.test', to: ['hank@h.test'] }, new Date('2024-05-04T10:00:00Z')));
+      await o.store.setRead(ids.simple, true);
+    });
+    after(async () => { await o.cleanup(); });
+
+    const table: readonly (readonly [string, readonly string[]])[] = [
+      ['', ['multi', 'utf8', 'encoded', 'simple']],
+      ['noon', ['simple']],
+      ['NOON', ['simple']],
+      ['"meet at noon"', ['simple']],
+      ['"noon at meet"', []],
+      ['lunch plans', ['simple']],
+      ['cafe', ['encoded']], // diacritics folded
+      ['köln', ['utf8']],
+      ['東京', ['utf8']],
+      ['ann@a.test', ['simple']],
+      ['hank@h.test', ['multi']],
+      ['-noon', ['multi', 'utf8', 'encoded']],
+      ['from:ann', ['simple']],
+      ['from:"Ann Example"', ['simple']],
+      ['from:bounce@c.test', ['encoded']], // the envelope sender
+      ['from:RENÉE', ['encoded']],
+      ['to:dan@d.test', ['encoded']], // Cc
+      ['to:secret@bcc.test', ['utf8']], // only in the envelope: a BCC
+      ['-to:secret', ['multi', 'encoded', 'simple']],
+      ['subject:"quarterly rep"', ['multi']],
+      ['subject:résumé', ['encoded']],
+      ['before:2024-05-02', ['simple']],
+      ['after:2024-05-03', ['multi', 'utf8']],
+      ['after:2024-05-02 before:2024-05-04', ['utf8', 'encoded']],
+      ['after:2024-05-04T10:00:00Z', ['multi']],
+      ['has:attachment', ['multi']],
+      ['-has:attachment', ['utf8', 'encoded', 'simple']],
+      ['is:read', ['simple']],
+      ['is:unread', ['multi', 'utf8', 'encoded']],
+      ['report has:attachment from:gina', ['multi']],
+      ['report from:ann', []],
+      ['- -- @ : "" "-"', ['multi', 'utf8', 'encoded', 'simple']], // punctuation alone narrows nothing and breaks nothing
+      ['"OR" NEAR AND*', []],
+      ['a-b:c x:y', []],
+    ];
+    for (const [query, want] of table) {
+      it(`finds ${JSON.stringify(want)} for ${JSON.stringify(query)}`, async () => {
+        const page = await o.store.listMessages({ query });
+        assert.deepEqual(page.items.map((m) => Object.entries(ids).find(([, v]) => v === m.id)?.[0]), want);
+      });
+    }
+
+    it('rejects a malformed query with a StoreInputError', async () => {
+      await assert.rejects(o.store.listMessages({ query: 'from:"x' }), (e: unknown) => e instanceof StoreInputError && e.code === 'bad_query');
+      await assert.rejects(o.store.deleteMessages('is:maybe'), StoreInputError);
+      await assert.rejects(o.store.listMessages({ cursor: 'garbage!' }), (e: unknown) => e instanceof StoreInputError && e.code === 'bad_cursor');
+    });
+
+    it('pages newest first with an opaque cursor', async () => {
+      const p1 = await o.store.listMessages({ limit: 3 });
+      assert.deepEqual(p1.items.map((m) => m.id), [ids.multi, ids.utf8, ids.encoded]);
+      assert.equal(typeof p1.nextCursor, 'string');
+      const p2 = await o.store.listMessages({ limit: 3, cursor: p1.nextCursor });
+      assert.deepEqual(p2.items.map((m) => m.id), [ids.simple]);
+      assert.equal(p2.nextCursor, null);
+      const filtered = await o.store.listMessages({ limit: 1, query: '-has:attachment' });
+      assert.deepEqual(filtered.items.map((m) => m.id), [ids.utf8]);
+      const next = await o.store.listMessages({ limit: 5, query: '-has:attachment', cursor: filtered.nextCursor });
+      assert.deepEqual(next.items.map((m) => m.id), [ids.encoded, ids.simple]);
+    });
+
+    it('finds the next match after a cursor, oldest first, for long-polling', async () => {
+      const newest = await o.store.nextMatch('-has:attachment', null);
+      assert.equal(newest?.message.id, ids.utf8);
+      const first = await o.store.listMessages({ limit: 4 });
+      const oldestCursor = (await o.store.nextMatch('from:ann', null))?.cursor ?? '';
+      const afterOldest = await o.store.nextMatch('', oldestCursor);
+      assert.equal(afterOldest?.message.id, ids.encoded);
+      assert.equal(await o.store.nextMatch('', (await o.store.nextMatch('', null))?.cursor ?? ''), null);
+      assert.equal(first.items.length, 4);
+    });
+  });
+
+  describe(`${backend.name} writes`, () => {
+    it('sets and clears the read flag', async () => {
+      const o = await backend.open();
+      try {
+        const id = await o.store.save(incoming(SIMPLE));
+        assert.equal(await o.store.setRead(id, true), true);
+        assert.equal((await o.store.getMessage(id))?.read, true);
+        assert.equal(await o.store.setRead(id, false), true);
+        assert.equal((await o.store.getMessage(id))?.read, false);
+      } finally {
+        await o.cleanup();
+      }
+    });
+
+    it('deletes one message, and many by query, and all with no query', async () => {
+      const o = await backend.open();
+      try {
+        const a = await o.store.save(incoming(SIMPLE));
+        const b = await o.store.save(incoming(MULTIPART));
+        const c = await o.store.save(incoming(UTF8_TEXT));
+        const d = await o.store.save(incoming(ENCODED_SUBJECT));
+        assert.equal(await o.store.deleteMessage(a), true);
+        assert.equal(await o.store.deleteMessage(a), false);
+        assert.equal(await o.store.getRaw(a), null);
+        assert.deepEqual(await o.store.listMessages({ query: 'noon' }), { items: [], nextCursor: null });
+        assert.deepEqual(await o.store.deleteMessages('has:attachment'), [b]);
+        assert.deepEqual((await o.store.listMessages()).items.map((m) => m.id), [d, c]);
+        assert.deepEqual(await o.store.deleteMessages(), [c, d]);
+        assert.deepEqual(await o.store.listMessages({ query: 'köln' }), { items: [], nextCursor: null });
+        const e = await o.store.save(incoming(UTF8_TEXT));
+        assert.deepEqual((await o.store.listMessages({ query: 'köln' })).items.map((m) => m.id), [e]);
+      } finally {
+        await o.cleanup();
+      }
+    });
+
+    it('keeps at most maxMessages, pruning the oldest first', async () => {
+      const o = await backend.open({ maxMessages: 3 });
+      try {
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) ids.push(await o.store.save(incoming(crlf([`Subject: n${i}`, '', `body ${i}`]))));
+        await o.store.prune();
+        assert.deepEqual((await o.store.listMessages()).items.map((m) => m.subject), ['n4', 'n3', 'n2']);
+        assert.equal(await o.store.getRaw(ids[0] ?? ''), null);
+        assert.deepEqual((await o.store.listMessages({ query: 'body' })).items.length, 3);
+      } finally {
+        await o.cleanup();
+      }
+    });
+
+    it('drops messages and sessions older than maxAgeMs', async () => {
+      const o = await backend.open({ maxAgeMs: 60 * 60_000 });
+      try {
+        const now = Date.now();
+        await o.store.save(incoming(crlf(['Subject: old', '', 'x']), {}, new Date(now - 2 * 60 * 60_000)));
+        const fresh = await o.store.save(incoming(crlf(['Subject: fresh', '', 'x']), {}, new Date(now)));
+        const session = { connection: CONN, end: 'quit' as const, messageIds: [], transcript: [], truncated: false };
+        await o.store.saveSession({ ...session, startedAt: new Date(now - 3 * 60 * 60_000), endedAt: new Date(now - 3 * 60 * 60_000) });
+        const keep = await o.store.saveSession({ ...session, startedAt: new Date(now), endedAt: new Date(now) });
+        await o.store.prune();
+        assert.deepEqual((await o.store.listMessages()).items.map((m) => m.id), [fresh]);
+        assert.deepEqual((await o.store.listSessions()).items.map((s) => s.id), [keep]);
+      } finally {
+        await o.cleanup();
+      }
+    });
+
+    it('records sessions with their transcripts, newest first, paged', async () => {
+      const o = await backend.open();
+      try {
+        const transcript = [
+          { at: 1714557600000, dir: 'server' as const, text: '220 mailwire ESMTP' },
+          { at: 1714557600010, dir: 'client' as const, text: 'EHLO client.test' },
+          { at: 1714557600011, dir: 'server' as const, text: '250 mailwire', responseMs: 0.4 },
+        ];
+        const base = { connection: CONN, startedAt: new Date('2024-05-01T10:00:00Z'), endedAt: new Date('2024-05-01T10:00:01Z'), truncated: false };
+        const s1 = await o.store.saveSession({ ...base, end: 'quit', messageIds: ['m1'], transcript });
+        const s2 = await o.store.saveSession({ ...base, id: 'chosen-by-server', end: 'timeout', messageIds: [], transcript: [] });
+        assert.equal(s2, 'chosen-by-server');
+        const p1 = await o.store.listSessions({ limit: 1 });
+        assert.deepEqual(p1.items, [{
+          id: s2, startedAt: '2024-05-01T10:00:00.000Z', endedAt: '2024-05-01T10:00:01.000Z', end: 'timeout', connection: CONN,
+          messageIds: [], truncated: false,
+        }]);
+        const p2 = await o.store.listSessions({ limit: 1, cursor: p1.nextCursor });
+        assert.deepEqual(p2.items.map((s) => s.id), [s1]);
+        assert.equal(p2.nextCursor, null);
+        assert.deepEqual(await o.store.getSession(s1), {
+          id: s1, startedAt: '2024-05-01T10:00:00.000Z', endedAt: '2024-05-01T10:00:01.000Z', end: 'quit', connection: CONN,
+          messageIds: ['m1'], truncated: false, transcript,
+        });
+      } finally {
+        await o.cleanup();
+      }
+    });
+  });
+}
