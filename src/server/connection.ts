@@ -25,8 +25,22 @@ export type ConnectionOptions = Readonly<{
   display: Display;
   /** Keep a transcript of each session for the store (off for the discard store: it costs a little per line). */
   recordSessions: boolean;
-  onStored?: (id: string) => void;
+  observer?: ServerObserver;
 }>;
+
+/** What the server tells the outside as it works (events for the web app, metrics); every hook optional. */
+export type ServerObserver = Readonly<{
+  messageStored?(id: string, bytes: number): void;
+  /** `id` is the stored session's id, when the store keeps sessions. */
+  sessionEnded?(id: string | undefined, end: SessionEnd): void;
+  /** A reply sent: its code, the command it answered ('CONNECT' for the greeting, 'MESSAGE' for end of data), and how long the answer took. */
+  replied?(code: number, verb: string, seconds: number): void;
+}>;
+
+/** Verbs named in metrics; anything else counts as OTHER, so a client cannot grow the label set. */
+const KNOWN_VERBS: ReadonlySet<string> = new Set([
+  'HELO', 'EHLO', 'MAIL', 'RCPT', 'DATA', 'RSET', 'NOOP', 'QUIT', 'VRFY', 'EXPN', 'HELP', 'STARTTLS', 'AUTH', 'BDAT',
+]);
 
 /** How many transcript lines a session keeps; enough for a long session, bounded against a flood. */
 const TRANSCRIPT_CAP = 300;
@@ -49,7 +63,8 @@ export class Connection {
   #end: SessionEnd = 'client-closed';
   #truncated = false;
   /** When the command being answered arrived (performance.now()), for the transcript's response times. */
-  #commandAt = 0;
+  #commandAt = performance.now();
+  #verb = 'CONNECT';
   #dataTimer: NodeJS.Timeout | undefined;
   #closedResolve!: () => void;
   /** Resolves once the socket is closed and the session recorded. */
@@ -110,9 +125,15 @@ export class Connection {
     const text = decodeUtf8Line(line.text) ?? line.text;
     if (isMessageText) {
       this.#opts.display.messageLine(this.#tag, text);
+      if (line.ending === 'crlf' && line.text === '.') {
+        this.#commandAt = performance.now();
+        this.#verb = 'MESSAGE';
+      }
       return;
     }
     this.#commandAt = performance.now();
+    const verb = /^\s*(\S+)/.exec(text)?.[1]?.toUpperCase() ?? '';
+    this.#verb = KNOWN_VERBS.has(verb) ? verb : 'OTHER';
     this.#opts.display.command(this.#tag, text);
     this.#note('client', /^\s*AUTH\b/i.test(text) ? text.replace(/^(\s*AUTH\s+\S+).*$/i, '$1 [redacted]') : text);
   }
@@ -122,8 +143,10 @@ export class Connection {
       switch (action.type) {
         case 'reply': {
           const text = describeReply(action.reply);
+          const tookMs = performance.now() - this.#commandAt;
           this.#opts.display.reply(this.#tag, text);
-          this.#note('server', text, performance.now() - this.#commandAt);
+          this.#note('server', text, tookMs);
+          this.#opts.observer?.replied?.(action.reply.code, this.#verb, tookMs / 1000);
           if (action.reply.code === 354) this.#startDataTimer();
           if (!this.#socket.write(formatReply(action.reply))) {
             // The client is not reading its replies (a pipelining flood): stop reading until it does.
@@ -165,7 +188,7 @@ export class Connection {
       .then(
         (id) => {
           this.#messageIds.push(id);
-          this.#opts.onStored?.(id);
+          this.#opts.observer?.messageStored?.(id, raw.length);
           return this.#session.feed({ type: 'stored', id });
         },
         (error: unknown) => this.#session.feed({ type: 'store-failed', reason: String(error) }),
@@ -217,6 +240,9 @@ export class Connection {
           truncated: this.#truncated,
         })
       : Promise.resolve();
-    done.catch(() => {}).finally(() => this.#closedResolve());
+    done
+      .then((id) => this.#opts.observer?.sessionEnded?.(typeof id === 'string' ? id : undefined, this.#end))
+      .catch(() => this.#opts.observer?.sessionEnded?.(undefined, this.#end))
+      .finally(() => this.#closedResolve());
   }
 }

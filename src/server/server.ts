@@ -7,7 +7,7 @@ import type { Dialect } from '../protocol/types.js';
 import type { Limits } from '../protocol/limits.js';
 import type { MessageSink } from '../store/types.js';
 import { plainAddress } from './address.js';
-import { Connection } from './connection.js';
+import { Connection, type ServerObserver } from './connection.js';
 import type { Display } from './display.js';
 
 export type ServerOptions = Readonly<{
@@ -19,7 +19,7 @@ export type ServerOptions = Readonly<{
   sink: MessageSink;
   display: Display;
   recordSessions: boolean;
-  onStored?: (id: string) => void;
+  observer?: ServerObserver;
   /** The kernel's queue of connections not yet accepted; Node's default (511) drops part of a burst. */
   backlog?: number;
 }>;
