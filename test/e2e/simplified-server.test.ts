@@ -155,6 +155,22 @@ describe('many clients at once', () => {
     }
   });
 
+  it('a store that fails gets the client 451 4.3.0, and the session goes on', async () => {
+    const failing = { ...createCaptureSink(), save: () => Promise.reject(new Error('disk full')) };
+    const { server } = await startTestServer({ sink: failing });
+    try {
+      const conn = await SocketLines.open(server.port);
+      await conn.next();
+      conn.write('HELO a.test\r\nMAIL FROM: <a@a.test>\r\nRCPT TO: <b@b.test>\r\nDATA\r\nx\r\n.\r\nHELO a.test\r\n');
+      const got: (string | null)[] = [];
+      for (let i = 0; i < 6; i++) got.push(await conn.next());
+      assert.deepEqual(got.slice(4), ['451 4.3.0 Message not stored; try again later', '250 127.0.0.1 Hello 127.0.0.1']);
+      conn.socket.destroy();
+    } finally {
+      await server.close(2000);
+    }
+  });
+
   it('refuses connections over --max-clients with 421 and serves the rest', async () => {
     const { server } = await startTestServer({ limits: { maxClients: 2 } });
     try {

@@ -1,0 +1,178 @@
+/**
+ * The mail catcher end to end: mail sent over real SMTP to the real server, read back over real HTTP, and the
+ * durability promise checked by killing the server process right after its 250.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { rmSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { simplifiedDialect } from '../../src/protocol/dialects/simplified.js';
+import { resolveLimits } from '../../src/protocol/limits.js';
+import { quietDisplay } from '../../src/server/display.js';
+import { startService, type RunningService } from '../../src/service.js';
+import { openStore } from '../../src/store/open.js';
+import { SmtpConnection } from '../../src/client/connection.js';
+import { MULTIPART, PDF_BYTES, SIMPLE, crlf, tempDir } from '../helpers/mail.js';
+import { sendSimplified } from '../helpers/send.js';
+
+type Page = { messages: { id: string; subject: string; read: boolean; envelope: { to: string[] } }[]; nextCursor: string | null };
+
+describe('catcher over real SMTP and real HTTP', () => {
+  let dir: string;
+  let service: RunningService;
+  let api: string;
+  let smtpPort: number;
+  const get = (path: string, init?: RequestInit): Promise<Response> => fetch(api + path, init);
+  const page = async (path: string): Promise<Page> => (await (await get(path)).json()) as Page;
+
+  before(async () => {
+    dir = tempDir();
+    service = await startService({
+      smtp: { host: '127.0.0.1', port: 0, dialect: simplifiedDialect, limits: resolveLimits(), display: quietDisplay },
+      store: { kind: 'sqlite', dataDir: dir, maxMessages: 0 },
+      http: { host: '127.0.0.1', port: 0 },
+    });
+    assert.ok(service.http);
+    api = `http://127.0.0.1:${service.http.port}`;
+    smtpPort = service.smtp.port;
+  });
+  after(async () => {
+    await service.close(2000);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stores what SMTP delivered, byte for byte, and lists it newest first with paging', async () => {
+    const codes = await sendSimplified(smtpPort, [
+      { from: 'ann@a.test', to: 'bob@b.test', raw: SIMPLE },
+      { from: 'gina@g.test', to: 'hank@h.test', raw: MULTIPART },
+      { from: 'ann@a.test', to: 'secret-bcc@b.test', raw: crlf(['Subject: third', '', 'third body']) },
+    ]);
+    assert.deepEqual(codes, [250, 250, 250]);
+    const first = await page('/api/v1/messages?limit=2');
+    assert.deepEqual(first.messages.map((m) => m.subject), ['third', 'Quarterly report']);
+    assert.ok(first.nextCursor);
+    const second = await page(`/api/v1/messages?limit=2&cursor=${encodeURIComponent(first.nextCursor)}`);
+    assert.deepEqual(second.messages.map((m) => m.subject), ['Lunch plans']);
+    assert.equal(second.nextCursor, null);
+
+    const lunch = second.messages[0]!;
+    const raw = await get(`/api/v1/messages/${lunch.id}/raw`);
+    assert.equal(raw.headers.get('content-type')?.split(';')[0], 'message/rfc822');
+    assert.deepEqual(Buffer.from(await raw.arrayBuffer()), SIMPLE); // dot-stuffed on the wire, unstuffed in the store
+  });
+
+  it('finds BCC\'d mail by its envelope recipient, and serves detail, attachment and sandboxed HTML', async () => {
+    const bcc = await page('/api/v1/messages?query=to:secret-bcc@b.test');
+    assert.deepEqual(bcc.messages.map((m) => m.envelope.to), [['secret-bcc@b.test']]);
+
+    const report = (await page('/api/v1/messages?query=subject:quarterly')).messages[0]!;
+    const detail = (await (await get(`/api/v1/messages/${report.id}`)).json()) as { attachments: { filename: string }[]; text: string };
+    assert.deepEqual(detail.attachments.map((a) => a.filename), ['report.pdf', 'logo.png']);
+    assert.match(detail.text, /See the report/);
+    const pdf = await get(`/api/v1/messages/${report.id}/attachments/0`);
+    assert.equal(pdf.headers.get('x-content-type-options'), 'nosniff');
+    assert.deepEqual(Buffer.from(await pdf.arrayBuffer()), PDF_BYTES);
+    const html = await get(`/api/v1/messages/${report.id}/html`);
+    assert.match(html.headers.get('content-security-policy') ?? '', /sandbox/);
+    assert.doesNotMatch(await html.text(), /<script/i);
+  });
+
+  it('marks read, deletes one, and answers 404 and 400 as JSON', async () => {
+    const lunch = (await page('/api/v1/messages?query=subject:lunch')).messages[0]!;
+    const patched = await get(`/api/v1/messages/${lunch.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"read":true}' });
+    assert.equal(patched.status, 200);
+    assert.deepEqual((await page('/api/v1/messages?query=is:read')).messages.map((m) => m.id), [lunch.id]);
+    assert.equal((await get(`/api/v1/messages/${lunch.id}`, { method: 'DELETE' })).status, 204);
+    const gone = await get(`/api/v1/messages/${lunch.id}`);
+    assert.equal(gone.status, 404);
+    assert.equal(((await gone.json()) as { error: { code: string } }).error.code, 'not_found');
+    const bad = await get('/api/v1/messages?query=before:not-a-date');
+    assert.equal(bad.status, 400);
+  });
+
+  it('a waiting test gets the mail that arrives later, with its links and one-time code', async () => {
+    const waiting = get('/api/v1/messages/wait?query=to:late@b.test&timeout=20');
+    // The long-poll is registered before the mail is sent: the server answers only when it is stored.
+    await sendSimplified(smtpPort, [{ from: 'ann@a.test', to: 'late@b.test', raw: crlf(['Subject: confirm', '', 'Code 771234 at https://x.test/c?t=1']) }]);
+    const res = await waiting;
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { message: { subject: string }; codes: string[]; links: string[] };
+    assert.equal(body.message.subject, 'confirm');
+    assert.deepEqual(body.codes, ['771234']);
+    assert.deepEqual(body.links, ['https://x.test/c?t=1']);
+  });
+
+  it('streams a message-stored event and records the session with its timed transcript', async () => {
+    const controller = new AbortController();
+    const events = await get('/api/v1/events', { signal: controller.signal });
+    const reader = events.body!.getReader();
+    const ended: string[] = [];
+    const off = service.events.on('session-ended', ({ id }) => ended.push(id));
+    await sendSimplified(smtpPort, [{ from: 'ann@a.test', to: 'sse@b.test', raw: crlf(['Subject: sse', '', 'x']) }]);
+    let text = '';
+    for (let i = 0; i < 50 && !/event: message-stored/.test(text); i++) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    assert.match(text, /event: message-stored\ndata: \{"id":"[^"]+"\}/);
+
+    // Sessions are recorded when they end, just after the client's QUIT: find this one among those announced.
+    type SessionDetail = { end: string; transcript: { dir: string; text: string; responseMs?: number }[] };
+    let detail: SessionDetail | undefined;
+    for (let i = 0; i < 100 && detail === undefined; i++) {
+      for (const id of ended) {
+        const d = (await (await get(`/api/v1/sessions/${id}`)).json()) as SessionDetail;
+        if (d.transcript.some((l) => l.text === 'RCPT TO: <sse@b.test>')) detail = d;
+      }
+      if (detail === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    off();
+    assert.ok(detail, 'the session was never announced');
+    assert.equal(detail.end, 'quit');
+    const lines = detail.transcript.filter((l) => l.dir !== 'info').map((l) => l.text);
+    assert.deepEqual(lines.slice(0, 3), ['220 127.0.0.1 mailwire Simplified SMTP service ready', 'HELO a.test', '250 127.0.0.1 Hello 127.0.0.1']);
+    assert.ok(detail.transcript.filter((l) => l.dir === 'server').every((l) => typeof l.responseMs === 'number'));
+  });
+
+  it('counts messages and command response times in /metrics, and deletes by query', async () => {
+    const metrics = await (await get('/metrics')).text();
+    assert.match(metrics, /^mailwire_messages_stored_total [5-9]$/m);
+    assert.match(metrics, /^mailwire_command_response_seconds_count\{verb="HELO"\} [5-9]$/m);
+    const del = await get('/api/v1/messages?query=from:ann@a.test', { method: 'DELETE' });
+    assert.equal(del.status, 200);
+    assert.deepEqual((await page('/api/v1/messages?query=from:ann@a.test')).messages, []);
+  });
+});
+
+describe('durability', () => {
+  it('a message acknowledged with 250 survives SIGKILL of the server right after', async () => {
+    const dir = tempDir();
+    let child: ChildProcess | undefined;
+    try {
+      child = spawn(process.execPath, ['bin/mailwire.js', 'server', '--quiet', '--port', '0', '--no-http', '--data-dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+      for (let i = 0; i < 250 && !/listening on/.test(out); i++) await new Promise((r) => setTimeout(r, 20));
+      const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
+      const body = crlf(['Subject: must survive', '', 'acknowledged means on disk']);
+      const { connection } = await SmtpConnection.connect({ host: '127.0.0.1', port });
+      for (const line of ['HELO a.test', 'MAIL FROM: <a@a.test>', 'RCPT TO: <b@b.test>', 'DATA']) await connection.command(line);
+      const done = await connection.send('message', Buffer.concat([body, Buffer.from('.\r\n')]));
+      assert.equal(done.reply.code, 250);
+      child.kill('SIGKILL'); // no shutdown, no flush: only what was committed before the 250 is there
+      await once(child, 'exit');
+      connection.close();
+
+      const store = await openStore({ kind: 'sqlite', dataDir: dir });
+      try {
+        const listed = await store.listMessages({});
+        assert.equal(listed.items.length, 1);
+        assert.deepEqual(await store.getRaw(listed.items[0]!.id), body);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      if (child?.exitCode === null) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
