@@ -312,7 +312,7 @@ function auth(phase: DialectPhase, arg: string, cfg: SessionConfig, ctx: Session
   const mechanism = mech.toUpperCase();
   if (mechanism !== 'PLAIN' && mechanism !== 'LOGIN') return answer(phase, SMTP_REPLIES.unknownMechanism);
   const waiting: Extract<Phase, { kind: 'auth' }> = { kind: 'auth', helo: phase.helo, mechanism, user: null };
-  if (initial === undefined) return answer(waiting, mechanism === 'PLAIN' ? reply(334, ' ') : LOGIN_USER);
+  if (initial === undefined) return answer(waiting, mechanism === 'PLAIN' ? reply(334, '') : LOGIN_USER);
   return authAnswer(waiting, { text: initial, ending: 'crlf', overflow: false }, cfg, ctx);
 }
 
