@@ -371,7 +371,7 @@ describe('smtp dialect: attack bytes', () => {
       C: BDAT 12 LAST
       C: 0123456789
       S: 552 5.3.4 Message size exceeds fixed maximum message size
-      C: BDAT 1 LAST
+      C: BDAT 2 LAST
       C: 
       S: 503 5.5.1 Need MAIL command first
     `, { maxMessageBytes: 10 });
