@@ -63,6 +63,11 @@ export class SocketLines {
     socket.on('error', () => {});
   }
 
+  /** Reads lines from a socket already open (a TLSSocket after STARTTLS, for instance). */
+  static wrap(socket: Socket): SocketLines {
+    return new SocketLines(socket);
+  }
+
   static open(port: number): Promise<SocketLines> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host: '127.0.0.1', port }, () => resolve(new SocketLines(socket)));
