@@ -4,17 +4,14 @@
  */
 import { createEvents, type MailwireEvents } from './events.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import type { Dialect } from './protocol/types.js';
-import type { Limits } from './protocol/limits.js';
-import type { Display } from './server/display.js';
-import { startServer, type RunningServer } from './server/server.js';
+import { startServer, type RunningServer, type ServerOptions } from './server/server.js';
 import { isMessageStore, openStore } from './store/open.js';
 import type { MessageSink, MessageStore, StoreOptions } from './store/types.js';
 import { createWebApp } from './web/app.js';
 import { startHttpServer, type RunningHttpServer } from './web/server.js';
 
 export type ServiceConfig = Readonly<{
-  smtp: Readonly<{ host: string; port: number; hostname?: string; dialect: Dialect; limits: Limits; display: Display }>;
+  smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer'>;
   store: StoreOptions;
   /** null: no HTTP API. */
   http: Readonly<{ host: string; port: number }> | null;

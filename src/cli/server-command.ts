@@ -1,9 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_PORT } from '../config.js';
 import { simplifiedDialect } from '../protocol/dialects/simplified.js';
+import { smtpDialect } from '../protocol/dialects/smtp.js';
 import { DEFAULT_LIMITS, resolveLimits } from '../protocol/limits.js';
-import { createConsoleDisplay, quietDisplay } from '../server/display.js';
+import { createAuthenticator, parseCredential, parseCredentialFile, type Credential } from '../server/auth.js';
+import { createConsoleDisplay, createSummaryDisplay, createVerboseDisplay, quietDisplay, type Display } from '../server/display.js';
+import { createJsonDisplay } from '../server/json-display.js';
 import { hostPort } from '../server/address.js';
+import { selfSignedPem, type PemPair } from '../server/tls.js';
 import { startService } from '../service.js';
 import { DEFAULT_DATA_DIR, DEFAULT_MAX_MESSAGES } from '../store/open.js';
 import type { StoreKind } from '../store/types.js';
@@ -13,11 +18,28 @@ type ServerFlags = {
   host: string;
   port: number;
   hostname?: string;
+  dialect: 'simplified' | 'smtp';
   quiet?: boolean;
+  verbose?: boolean;
+  logFormat: 'text' | 'json';
   maxMessageSize: number;
-  maxClients: number;
+  maxConnections: number;
+  maxClients?: number;
+  maxClientsPerIp: number;
+  maxRecipients: number;
+  maxCommandLength: number;
+  maxLineLength: number;
+  maxErrors: number;
   idleTimeout: number;
+  dataTimeout: number;
   shutdownGrace: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsSelfSigned?: boolean;
+  tlsPort?: number;
+  auth: string[];
+  authFile?: string;
+  authInsecure?: boolean;
   store: StoreKind;
   dataDir: string;
   maxMessages: number;
@@ -27,18 +49,65 @@ type ServerFlags = {
   httpPort: number;
 };
 
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+function displayFor(flags: ServerFlags, write: (line: string) => void): Display {
+  if (flags.quiet === true) return quietDisplay;
+  if (flags.logFormat === 'json') return createJsonDisplay(flags.verbose === true);
+  // The simplified dialect shows every line (its text asks for it); the smtp dialect one line per session.
+  if (flags.dialect === 'simplified') return createConsoleDisplay(write);
+  return flags.verbose === true ? createVerboseDisplay(write) : createSummaryDisplay(write);
+}
+
+async function pemFor(flags: ServerFlags): Promise<PemPair | undefined> {
+  if (flags.tlsCert !== undefined || flags.tlsKey !== undefined) {
+    if (flags.tlsCert === undefined || flags.tlsKey === undefined) throw new Error('--tls-cert and --tls-key go together');
+    return { cert: readFileSync(flags.tlsCert, 'utf8'), key: readFileSync(flags.tlsKey, 'utf8') };
+  }
+  if (flags.tlsSelfSigned === true) return selfSignedPem([...new Set([flags.hostname ?? 'localhost', 'localhost', '127.0.0.1', '::1'])]);
+  return undefined;
+}
+
+function credentialsFor(flags: ServerFlags): Credential[] {
+  const out: Credential[] = [];
+  for (const text of flags.auth) {
+    const c = parseCredential(text);
+    if (c === null) throw new Error(`--auth ${JSON.stringify(text)}: expected user:password`);
+    out.push(c);
+  }
+  if (flags.authFile !== undefined) out.push(...parseCredentialFile(readFileSync(flags.authFile, 'utf8')));
+  return out;
+}
+
 export function registerServerCommand(program: Command): void {
   program
     .command('server')
-    .description('run the SMTP server (the simplified dialect of the user\'s text)')
+    .description('run the SMTP server: the simplified dialect of the user\'s text (default) or standards SMTP (--dialect smtp)')
     .option('--host <address>', 'address to listen on (0.0.0.0 or :: for all)', DEFAULT_HOST)
     .option('--port <port>', 'port to listen on; 0 picks a free one and prints it', parsePort, DEFAULT_PORT)
-    .option('--hostname <name>', 'name to use in the 220, 250 and 221 replies instead of the IP address')
-    .option('--quiet', 'do not display the conversation (for benchmarks and services)')
+    .option('--hostname <name>', 'name to use in replies instead of the IP address')
+    .addOption(new Option('--dialect <name>', 'simplified: the text\'s protocol; smtp: RFC 5321 with ESMTP').choices(['simplified', 'smtp']).default('simplified'))
+    .option('--quiet', 'display nothing')
+    .option('--verbose', 'smtp dialect: display the whole conversation, not one line per session')
+    .addOption(new Option('--log-format <format>', 'text for people, json (pino) for log collectors').choices(['text', 'json']).default('text'))
     .addOption(new Option('--max-message-size <bytes>', 'largest message accepted; larger ones get 552').argParser(parseByteSize).default(DEFAULT_LIMITS.maxMessageBytes, '25MiB'))
-    .addOption(new Option('--max-clients <n>', 'connections served at once; more get 421').argParser(parsePositiveInt).default(DEFAULT_LIMITS.maxClients))
+    .addOption(new Option('--max-connections <n>', 'connections served at once; more get 421').argParser(parsePositiveInt).default(DEFAULT_LIMITS.maxClients))
+    .addOption(new Option('--max-clients <n>', 'the same as --max-connections').argParser(parsePositiveInt))
+    .addOption(new Option('--max-clients-per-ip <n>', 'connections at once from one address; more get 421 (0: no limit)').argParser(parseCount).default(DEFAULT_LIMITS.maxClientsPerIp))
+    .addOption(new Option('--max-recipients <n>', 'smtp: recipients per mail; more get 452').argParser(parsePositiveInt).default(DEFAULT_LIMITS.maxRecipients))
+    .addOption(new Option('--max-command-length <bytes>', 'a command line with its CRLF; longer get 500 (RFC 5321 §4.5.3.1.4)').argParser(parsePositiveInt).default(DEFAULT_LIMITS.maxCommandBytes))
+    .addOption(new Option('--max-line-length <bytes>', 'a message text line without its CRLF (RFC 5321 §4.5.3.1.6)').argParser(parsePositiveInt).default(DEFAULT_LIMITS.maxLineBytes))
+    .addOption(new Option('--max-errors <n>', 'smtp: bad commands before 421 and disconnect').argParser(parsePositiveInt).default(DEFAULT_LIMITS.maxErrors))
     .addOption(new Option('--idle-timeout <duration>', 'close a session silent this long (RFC 5321 §4.5.3.2.7)').argParser(parseDuration).default(DEFAULT_LIMITS.idleTimeoutMs, '5m'))
+    .addOption(new Option('--data-timeout <duration>', 'bound on the whole DATA phase of one message').argParser(parseDuration).default(DEFAULT_LIMITS.dataTimeoutMs, '10m'))
     .addOption(new Option('--shutdown-grace <duration>', 'on SIGINT/SIGTERM, how long a message in progress may take to finish').argParser(parseDuration).default(10_000, '10s'))
+    .option('--tls-cert <file>', 'smtp: PEM certificate (chain) for STARTTLS and --tls-port')
+    .option('--tls-key <file>', 'smtp: PEM private key for --tls-cert')
+    .option('--tls-self-signed', 'smtp: make a self-signed certificate at start')
+    .option('--tls-port <port>', 'smtp: also listen for implicit TLS (port-465 style) on this port', parsePort)
+    .option('--auth <user:password>', 'smtp: accept this login for AUTH PLAIN/LOGIN (repeatable)', collect, [] as string[])
+    .option('--auth-file <file>', 'smtp: logins for AUTH, one user:password a line')
+    .option('--auth-insecure', 'smtp: offer AUTH without TLS')
     .addOption(new Option('--store <kind>', 'where mail is kept: sqlite (durable, in --data-dir), memory, or none (discard, for benchmarks)').choices(['sqlite', 'memory', 'none']).default('sqlite'))
     .option('--data-dir <dir>', 'directory of the sqlite store', DEFAULT_DATA_DIR)
     .addOption(new Option('--max-messages <n>', 'keep at most this many messages, oldest pruned first; 0 = unlimited').argParser(parseCount).default(DEFAULT_MAX_MESSAGES))
@@ -48,34 +117,54 @@ export function registerServerCommand(program: Command): void {
     .option('--no-http', 'no HTTP API')
     .action(async (flags: ServerFlags) => {
       const write = (line: string): void => void process.stdout.write(`${line}\n`);
+      const smtp = flags.dialect === 'smtp';
+      const pem = smtp ? await pemFor(flags) : undefined;
+      if (flags.tlsPort !== undefined && pem === undefined) throw new Error('--tls-port needs --tls-cert/--tls-key or --tls-self-signed');
+      const credentials = smtp ? credentialsFor(flags) : [];
+      const display = displayFor(flags, write);
       const service = await startService({
         smtp: {
           host: flags.host,
           port: flags.port,
           ...(flags.hostname === undefined ? {} : { hostname: flags.hostname }),
-          dialect: simplifiedDialect,
-          limits: resolveLimits({ maxMessageBytes: flags.maxMessageSize, maxClients: flags.maxClients, idleTimeoutMs: flags.idleTimeout }),
-          display: flags.quiet === true ? quietDisplay : createConsoleDisplay(write),
+          dialect: smtp ? smtpDialect : simplifiedDialect,
+          limits: resolveLimits({
+            maxMessageBytes: flags.maxMessageSize,
+            maxClients: flags.maxClients ?? flags.maxConnections,
+            maxClientsPerIp: flags.maxClientsPerIp,
+            maxRecipients: flags.maxRecipients,
+            maxCommandBytes: flags.maxCommandLength,
+            maxLineBytes: flags.maxLineLength,
+            maxErrors: flags.maxErrors,
+            idleTimeoutMs: flags.idleTimeout,
+            dataTimeoutMs: flags.dataTimeout,
+          }),
+          display,
+          ...(pem ? { tls: pem } : {}),
+          ...(flags.tlsPort === undefined ? {} : { tlsPort: flags.tlsPort }),
+          ...(credentials.length > 0 ? { auth: createAuthenticator(credentials, flags.authInsecure === true) } : {}),
         },
         store: { kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge },
         http: flags.http && flags.store !== 'none' ? { host: flags.httpHost, port: flags.httpPort } : null,
       });
       const server = service.smtp;
-      write(`mailwire: simplified SMTP server listening on ${hostPort(server.host, server.port)}`);
-      write(`mailwire: store ${describeStore(flags)}`);
-      if (service.http) write(`mailwire: HTTP API on http://${hostPort(flags.httpHost, service.http.port)}/api/v1/messages`);
-      else if (service.httpError) write(`mailwire: warning: no HTTP API, ${service.httpError.message}; SMTP goes on`);
+      const say = (line: string): void => (flags.quiet === true ? write(line) : display.info(line));
+      say(`mailwire: ${smtp ? 'standards' : 'simplified'} SMTP server listening on ${hostPort(server.host, server.port)}` +
+        (server.tlsPort === undefined ? '' : `, implicit TLS on ${hostPort(server.host, server.tlsPort)}`));
+      say(`mailwire: store ${describeStore(flags)}`);
+      if (service.http) say(`mailwire: HTTP API on http://${hostPort(flags.httpHost, service.http.port)}/api/v1/messages`);
+      else if (service.httpError) say(`mailwire: warning: no HTTP API, ${service.httpError.message}; SMTP goes on`);
 
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) {
-          write(`mailwire: ${signal} again, exiting now`);
+          say(`mailwire: ${signal} again, exiting now`);
           process.exit(1);
         }
         stopping = true;
-        write(`mailwire: ${signal} received, shutting down`);
+        say(`mailwire: ${signal} received, shutting down`);
         void service.close(flags.shutdownGrace).then(() => {
-          write('mailwire: stopped');
+          say('mailwire: stopped');
           process.exit(0);
         });
       };

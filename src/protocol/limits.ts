@@ -8,6 +8,8 @@ export type Limits = Readonly<{
   idleTimeoutMs: number;
   dataTimeoutMs: number;
   maxClients: number;
+  /** Connections at once from one client address; 0: no per-address limit. */
+  maxClientsPerIp: number;
 }>;
 
 export const DEFAULT_LIMITS = {
@@ -19,6 +21,7 @@ export const DEFAULT_LIMITS = {
   idleTimeoutMs: 5 * 60_000, // RFC 5321 §4.5.3.2.7: server timeout between commands
   dataTimeoutMs: 10 * 60_000, // bound on the whole DATA phase
   maxClients: 10_000,
+  maxClientsPerIp: 0, // opt-in: all test traffic comes from 127.0.0.1
 } as const satisfies Limits;
 
 export const resolveLimits = (over: Partial<Limits> = {}): Limits => Object.freeze({ ...DEFAULT_LIMITS, ...over });

@@ -35,6 +35,19 @@ export class LineSplitter {
   }
 
   /**
+   * Up to `max` raw bytes (latin1), whatever they are, or null when none are buffered: a BDAT chunk (RFC 3030) is
+   * octets, not lines. Called only between lines, never while an over-long line is being dropped.
+   */
+  take(max: number): string | null {
+    const buf = this.#buf;
+    if (buf.length === 0 || max <= 0) return null;
+    const n = Math.min(max, buf.length);
+    const out = buf.toString('latin1', 0, n);
+    this.#buf = n === buf.length ? EMPTY : buf.subarray(n);
+    return out;
+  }
+
+  /**
    * The next complete line, or null when more bytes are needed. `maxBytes` counts the line's text without its ending.
    * The limit and mode can change between calls: the caller passes those of the session's current phase.
    */

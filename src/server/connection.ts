@@ -3,18 +3,25 @@
  * This is the only place a connection's bytes are read or written; the session decides, this file carries it out.
  * Node's form of the text's "a new thread for every client": each connection has its own session and state, and the
  * event loop interleaves them, so a slow or silent client never delays another.
+ *
+ * STARTTLS (RFC 3207): on the session's 'starttls' action the bytes read but not yet fed are dropped (a client, or a
+ * man in the middle, that pipelines commands after STARTTLS must not have them run inside TLS: CVE-2011-0411), the
+ * 220 is flushed, and a TLSSocket wraps the same socket; 'tls-ready' is fed once the handshake is done.
  */
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { TLSSocket, type SecureContext } from 'node:tls';
 import { decodeUtf8Line } from '../protocol/command.js';
 import { LineSplitter, type Line } from '../protocol/line-splitter.js';
 import { describeReply, formatReply } from '../protocol/reply.js';
 import { SmtpSession, assertNever } from '../protocol/session.js';
-import type { Action, Dialect, Envelope } from '../protocol/types.js';
+import { receivedHeader } from '../protocol/trace.js';
+import type { Action, Authenticator, Dialect, Envelope, Trace } from '../protocol/types.js';
 import type { Limits } from '../protocol/limits.js';
 import type { ConnectionInfo, MessageSink, SessionEnd, TranscriptLine } from '../store/types.js';
 import { hostPort, peerOf } from './address.js';
-import type { Display } from './display.js';
+import type { Display, MessageSummary } from './display.js';
 
 export type ConnectionOptions = Readonly<{
   dialect: Dialect;
@@ -26,6 +33,10 @@ export type ConnectionOptions = Readonly<{
   /** Keep a transcript of each session for the store (off for the discard store: it costs a little per line). */
   recordSessions: boolean;
   observer?: ServerObserver;
+  /** When set, the smtp dialect offers STARTTLS and the upgrade uses this certificate. */
+  secureContext?: SecureContext;
+  /** When set, the smtp dialect offers AUTH PLAIN LOGIN (after STARTTLS unless allowInsecure). */
+  auth?: Authenticator;
 }>;
 
 /** What the server tells the outside as it works (events for the web app, metrics); every hook optional. */
@@ -46,22 +57,28 @@ const KNOWN_VERBS: ReadonlySet<string> = new Set([
 const TRANSCRIPT_CAP = 300;
 
 export class Connection {
-  readonly #socket: Socket;
+  #socket: Socket;
   readonly #opts: ConnectionOptions;
   readonly #session: SmtpSession;
-  readonly #splitter = new LineSplitter();
+  #splitter = new LineSplitter();
   readonly #tag: string;
-  readonly #info: ConnectionInfo;
+  #info: ConnectionInfo;
   readonly #startedAt = new Date();
   readonly #transcript: TranscriptLine[] = [];
   readonly #messageIds: string[] = [];
+  readonly #messages: MessageSummary[] = [];
   /** Message bytes streamed so far (latin1 strings), committed on 'deliver', dropped on 'discard'. */
   #draft: string[] = [];
+  /** Set while the store works or the TLS handshake runs: no input is fed to the session meanwhile. */
+  #waiting = false;
   #storing = false;
   #closed = false;
+  #cleanedUp = false;
   #shuttingDown = false;
   #end: SessionEnd = 'client-closed';
   #truncated = false;
+  /** The last hello the session took, for the session summary. */
+  #helo: string | null = null;
   /** When the command being answered arrived (performance.now()), for the transcript's response times. */
   #commandAt = performance.now();
   #verb = 'CONNECT';
@@ -70,21 +87,33 @@ export class Connection {
   /** Resolves once the socket is closed and the session recorded. */
   readonly closed = new Promise<void>((resolve) => (this.#closedResolve = resolve));
 
-  constructor(socket: Socket, opts: ConnectionOptions) {
+  /** `implicitTls`: the socket is a TLSSocket whose handshake is done (the port-465 style listener). */
+  constructor(socket: Socket, opts: ConnectionOptions, implicitTls = false) {
     this.#socket = socket;
     this.#opts = opts;
     const peer = peerOf(socket);
     this.#tag = hostPort(peer.clientAddress, peer.clientPort);
-    this.#info = { ...peer, dialect: opts.dialect.name, tls: false };
-    this.#session = new SmtpSession({
-      dialect: opts.dialect,
-      serverName: opts.hostname ?? peer.serverAddress,
-      clientAddress: peer.clientAddress,
-      limits: opts.limits,
-    });
+    this.#info = { ...peer, dialect: opts.dialect.name, tls: implicitTls };
+    this.#session = new SmtpSession(
+      {
+        dialect: opts.dialect,
+        serverName: opts.hostname ?? peer.serverAddress,
+        clientAddress: peer.clientAddress,
+        limits: opts.limits,
+        starttls: opts.secureContext !== undefined && !implicitTls,
+        ...(opts.auth ? { auth: opts.auth } : {}),
+      },
+      { tls: implicitTls },
+    );
+    this.#attach(socket);
+    opts.display.connected(this.#tag);
+    this.#note('info', `connected from ${this.#tag}`);
+    this.#apply(this.#session.greet());
+  }
 
+  #attach(socket: Socket): void {
     socket.setNoDelay(true);
-    socket.setTimeout(opts.limits.idleTimeoutMs, () => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'));
+    socket.setTimeout(this.#opts.limits.idleTimeoutMs, () => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'));
     socket.on('data', (chunk: Buffer) => {
       this.#splitter.push(chunk);
       this.#pump();
@@ -92,16 +121,13 @@ export class Connection {
     socket.on('end', () => this.#apply(this.#session.feed({ type: 'eof' }), 'client-closed'));
     socket.on('error', () => socket.destroy()); // ECONNRESET and kin: 'close' follows and cleans up
     socket.on('close', () => this.#cleanup());
-
-    opts.display.connected(this.#tag);
-    this.#note('info', `connected from ${this.#tag}`);
-    this.#apply(this.#session.greet());
   }
 
   /** Graceful shutdown: an idle session is told 421 and closed now; one in a message is told once it is done. */
   shutdown(): void {
     this.#shuttingDown = true;
-    if (!this.#closed && !this.#storing && this.#session.phase.kind !== 'in-data') {
+    const kind = this.#session.phase.kind;
+    if (!this.#closed && !this.#storing && kind !== 'in-data' && kind !== 'in-chunk' && kind !== 'skip-chunk') {
       this.#apply(this.#session.feed({ type: 'shutdown' }), 'shutdown');
     }
   }
@@ -110,19 +136,30 @@ export class Connection {
     this.#socket.destroy();
   }
 
-  /** Feed every complete line to the session, until the input runs dry or a message is being stored. */
+  /** Feed every complete line (or BDAT octets) to the session, until the input runs dry or the session must wait. */
   #pump(): void {
-    while (!this.#storing && !this.#closed) {
-      const rule = this.#session.lineRule;
-      const line = this.#splitter.next(rule.maxBytes, rule.mode);
-      if (line === null) return;
-      this.#show(line, rule.mode === 'split');
-      this.#apply(this.#session.feed({ type: 'line', line }));
+    while (!this.#waiting && !this.#closed) {
+      const wanted = this.#session.octetsWanted;
+      if (wanted > 0) {
+        const bytes = this.#splitter.take(wanted);
+        if (bytes === null) return;
+        this.#opts.display.messageLine(this.#tag, `(${bytes.length} octets of a BDAT chunk)`);
+        this.#apply(this.#session.feed({ type: 'octets', bytes }));
+      } else {
+        const rule = this.#session.lineRule;
+        const line = this.#splitter.next(rule.maxBytes, rule.mode);
+        if (line === null) return;
+        this.#show(line, rule.mode === 'split', this.#session.secretInput);
+        this.#apply(this.#session.feed({ type: 'line', line }));
+      }
+      const phase = this.#session.phase;
+      if (phase.kind === 'await-mail') this.#helo = phase.helo;
+      if (this.#shuttingDown) this.shutdown(); // a message that was in progress has ended
     }
   }
 
-  #show(line: Line, isMessageText: boolean): void {
-    const text = decodeUtf8Line(line.text) ?? line.text;
+  #show(line: Line, isMessageText: boolean, secret: boolean): void {
+    const text = secret ? '[redacted]' : (decodeUtf8Line(line.text) ?? line.text);
     if (isMessageText) {
       this.#opts.display.messageLine(this.#tag, text);
       if (line.ending === 'crlf' && line.text === '.') {
@@ -134,8 +171,9 @@ export class Connection {
     this.#commandAt = performance.now();
     const verb = /^\s*(\S+)/.exec(text)?.[1]?.toUpperCase() ?? '';
     this.#verb = KNOWN_VERBS.has(verb) ? verb : 'OTHER';
-    this.#opts.display.command(this.#tag, text);
-    this.#note('client', /^\s*AUTH\b/i.test(text) ? text.replace(/^(\s*AUTH\s+\S+).*$/i, '$1 [redacted]') : text);
+    const shown = /^\s*AUTH\s+\S+\s+\S/i.test(text) ? text.replace(/^(\s*AUTH\s+\S+).*$/i, '$1 [redacted]') : text;
+    this.#opts.display.command(this.#tag, shown);
+    this.#note('client', shown);
   }
 
   #apply(actions: Action[], end?: SessionEnd): void {
@@ -150,8 +188,11 @@ export class Connection {
           if (action.reply.code === 354) this.#startDataTimer();
           if (!this.#socket.write(formatReply(action.reply))) {
             // The client is not reading its replies (a pipelining flood): stop reading until it does.
-            this.#socket.pause();
-            this.#socket.once('drain', () => this.#socket.resume());
+            const socket = this.#socket;
+            socket.pause();
+            socket.once('drain', () => {
+              if (!this.#waiting) socket.resume();
+            });
           }
           break;
         }
@@ -164,7 +205,10 @@ export class Connection {
           break;
         case 'deliver':
           this.#stopDataTimer();
-          this.#deliver(action.env);
+          this.#deliver(action.env, action.trace);
+          break;
+        case 'starttls':
+          this.#startTls();
           break;
         case 'close':
           this.#end = end ?? (this.#shuttingDown ? 'shutdown' : 'quit');
@@ -177,24 +221,66 @@ export class Connection {
     }
   }
 
-  #deliver(env: Envelope): void {
-    const raw = Buffer.from(this.#draft.join(''), 'latin1');
+  #startTls(): void {
+    const plain = this.#socket;
+    const secureContext = this.#opts.secureContext;
+    this.#waiting = true;
+    // RFC 3207 §4.2 / CVE-2011-0411: whatever arrived with or after STARTTLS, before the handshake, is dropped.
+    this.#splitter = new LineSplitter();
+    plain.pause();
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('end');
+    plain.setTimeout(0);
+    if (secureContext === undefined) {
+      plain.destroy(); // the session only asks when the shell said it can; defensive
+      return;
+    }
+    // Flush the 220 on the plain socket first: the write callback runs after every earlier write went out.
+    plain.write('', () => {
+      if (this.#closed || plain.destroyed) return;
+      const secure = new TLSSocket(plain, { isServer: true, secureContext });
+      this.#socket = secure;
+      this.#attach(secure);
+      secure.once('secure', () => {
+        this.#info = { ...this.#info, tls: true };
+        this.#note('info', `TLS ${secure.getProtocol() ?? ''} ${secure.getCipher().name}`);
+        this.#waiting = false;
+        this.#apply(this.#session.feed({ type: 'tls-ready' }));
+        this.#pump();
+      });
+    });
+  }
+
+  #deliver(env: Envelope, trace: Trace | undefined): void {
+    const body = Buffer.from(this.#draft.join(''), 'latin1');
     this.#draft = [];
+    const receivedAt = new Date();
+    const header = trace ? Buffer.from(receivedHeader(trace, randomBytes(6).toString('hex'), receivedAt), 'utf8') : null;
+    const raw = header ? Buffer.concat([header, body]) : body;
     this.#note('info', `message: ${raw.length} bytes`);
+    const ctx = this.#session.context;
+    const connection: ConnectionInfo = { ...this.#info, tls: ctx.tls, ...(ctx.authUser === null ? {} : { authUser: ctx.authUser }) };
+    const summary = (result: string): void => void this.#messages.push({ from: env.from, to: env.to, size: raw.length, result });
     this.#storing = true;
+    this.#waiting = true;
     this.#socket.pause(); // back-pressure: nothing more is read until the store has answered
     this.#opts.sink
-      .save({ envelope: env, connection: this.#info, receivedAt: new Date(), raw })
+      .save({ envelope: env, connection, receivedAt, raw })
       .then(
         (id) => {
           this.#messageIds.push(id);
           this.#opts.observer?.messageStored?.(id, raw.length);
+          summary(`stored as ${id}`);
           return this.#session.feed({ type: 'stored', id });
         },
-        (error: unknown) => this.#session.feed({ type: 'store-failed', reason: String(error) }),
+        (error: unknown) => {
+          summary(`store failed: ${String(error)}`);
+          return this.#session.feed({ type: 'store-failed', reason: String(error) });
+        },
       )
       .then((actions) => {
         this.#storing = false;
+        this.#waiting = false;
         this.#apply(actions);
         if (this.#closed) return;
         this.#socket.resume();
@@ -222,18 +308,32 @@ export class Connection {
   }
 
   #cleanup(): void {
+    if (this.#cleanedUp) return; // after STARTTLS both the plain and the TLS socket report their close
+    this.#cleanedUp = true;
     this.#stopDataTimer();
     this.#draft = [];
     if (!this.#closed) {
       this.#closed = true;
       this.#session.feed({ type: 'eof' }); // frees a message in progress
     }
+    const endedAt = new Date();
     this.#opts.display.disconnected(this.#tag, this.#end);
+    const ctx = this.#session.context;
+    this.#opts.display.session?.({
+      tag: this.#tag,
+      client: this.#info.clientAddress,
+      helo: this.#helo,
+      tls: ctx.tls,
+      authUser: ctx.authUser,
+      messages: this.#messages,
+      end: this.#end,
+      durationMs: endedAt.getTime() - this.#startedAt.getTime(),
+    });
     const done = this.#opts.recordSessions
       ? this.#opts.sink.saveSession({
           connection: this.#info,
           startedAt: this.#startedAt,
-          endedAt: new Date(),
+          endedAt,
           end: this.#end,
           messageIds: this.#messageIds,
           transcript: this.#transcript,

@@ -1,7 +1,22 @@
 /**
- * The server's display of what crosses the wire (spec: display every command and message line). One writer, one
- * format, every line tagged with the client's address and port so that interleaved clients can be told apart.
+ * The server's display of what crosses the wire. The simplified dialect shows every command and message line (the
+ * text asks for it); the smtp dialect shows one summary line per session unless --verbose. One writer, one format,
+ * every line tagged with the client's address and port so that interleaved clients can be told apart.
  */
+export type MessageSummary = Readonly<{ from: string; to: readonly string[]; size: number; result: string }>;
+
+/** One finished session, for the one-line-per-session display and for structured logs. */
+export type SessionSummary = Readonly<{
+  tag: string;
+  client: string;
+  helo: string | null;
+  tls: boolean;
+  authUser: string | null;
+  messages: readonly MessageSummary[];
+  end: string;
+  durationMs: number;
+}>;
+
 export type Display = Readonly<{
   connected(tag: string): void;
   disconnected(tag: string, why: string): void;
@@ -9,6 +24,8 @@ export type Display = Readonly<{
   messageLine(tag: string, text: string): void;
   reply(tag: string, text: string): void;
   info(text: string): void;
+  /** Once per session, when it ends (displays that show every line leave this out). */
+  session?(summary: SessionSummary): void;
 }>;
 
 export function createConsoleDisplay(write: (line: string) => void): Display {
@@ -26,3 +43,20 @@ const nothing = (): void => {};
 export const quietDisplay: Display = {
   connected: nothing, disconnected: nothing, command: nothing, messageLine: nothing, reply: nothing, info: nothing,
 };
+
+/** "[127.0.0.1:5301] helo=x.test tls auth=alice <a@x.test> → <b@y.test>,<c@y.test> 1234 B: 250 2.0.0 OK … | quit 12 ms" */
+export function formatSessionSummary(s: SessionSummary): string {
+  const who = [s.helo === null ? 'no hello' : `helo=${s.helo}`, ...(s.tls ? ['tls'] : []), ...(s.authUser === null ? [] : [`auth=${s.authUser}`])];
+  const mails = s.messages.map((m) => `<${m.from}> → ${m.to.map((t) => `<${t}>`).join(',')} ${m.size} B: ${m.result}`);
+  return `[${s.tag}] ${who.join(' ')}${mails.length === 0 ? ' no mail' : ` ${mails.join('; ')}`} | ${s.end} ${Math.round(s.durationMs)} ms`;
+}
+
+/** The smtp dialect's default: one line per session, nothing else. */
+export function createSummaryDisplay(write: (line: string) => void): Display {
+  return { ...quietDisplay, info: (text) => write(text), session: (s) => write(formatSessionSummary(s)) };
+}
+
+/** --verbose for the smtp dialect: every line, and the summary at the end. */
+export function createVerboseDisplay(write: (line: string) => void): Display {
+  return { ...createConsoleDisplay(write), session: (s) => write(formatSessionSummary(s)) };
+}

@@ -1,9 +1,12 @@
 /**
- * The SMTP listener: accepts connections, enforces the connection limit, and shuts down gracefully.
+ * The SMTP listener: accepts connections, enforces the connection limits (in total and, opt-in, per client address),
+ * and shuts down gracefully. With a certificate it also listens for implicit TLS on a second port (port-465 style,
+ * RFC 8314), feeding the same Connection shell.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createSecureContext, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { formatReply, reply } from '../protocol/reply.js';
-import type { Dialect } from '../protocol/types.js';
+import type { Authenticator, Dialect } from '../protocol/types.js';
 import type { Limits } from '../protocol/limits.js';
 import type { MessageSink } from '../store/types.js';
 import { plainAddress } from './address.js';
@@ -22,51 +25,92 @@ export type ServerOptions = Readonly<{
   observer?: ServerObserver;
   /** The kernel's queue of connections not yet accepted; Node's default (511) drops part of a burst. */
   backlog?: number;
+  /** The certificate (PEM) for STARTTLS and the implicit-TLS port (smtp dialect). */
+  tls?: Readonly<{ cert: string; key: string }>;
+  /** Also listen for implicit TLS on this port (0: a free one); needs `tls`. */
+  tlsPort?: number;
+  /** Offer AUTH PLAIN LOGIN (smtp dialect). */
+  auth?: Authenticator;
 }>;
 
 export type RunningServer = Readonly<{
   host: string;
   port: number;
+  /** The implicit-TLS port, when one was asked for. */
+  tlsPort?: number;
   /** Live connections, for tests and metrics. */
   connectionCount(): number;
   /** Stop accepting, let messages in progress finish (within graceMs), close every session. */
   close(graceMs?: number): Promise<void>;
 }>;
 
+function listen(server: Server, host: string, port: number, backlog: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, backlog }, () => {
+      server.off('error', reject);
+      const bound = server.address();
+      resolve(typeof bound === 'object' && bound !== null ? bound.port : port);
+    });
+  });
+}
+
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const connections = new Set<Connection>();
+  const perAddress = new Map<string, number>();
   let closing = false;
 
-  const server: Server = createServer({ noDelay: true }, (socket: Socket) => {
-    if (closing || connections.size >= opts.limits.maxClients) {
+  const tlsOptions = opts.tls === undefined ? undefined : { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' as const };
+  const connectionOptions = { ...opts, ...(tlsOptions ? { secureContext: createSecureContext(tlsOptions) } : {}) };
+
+  const accept = (socket: Socket, implicitTls: boolean): void => {
+    const client = plainAddress(socket.remoteAddress);
+    const fromThere = perAddress.get(client) ?? 0;
+    const { maxClients, maxClientsPerIp } = opts.limits;
+    if (closing || connections.size >= maxClients || (maxClientsPerIp > 0 && fromThere >= maxClientsPerIp)) {
       const name = opts.hostname ?? plainAddress(socket.localAddress);
-      const why = closing ? `4.3.2 ${name} Service shutting down` : `4.7.0 ${name} Too many connections, try again later`;
+      const why = closing
+        ? `4.3.2 ${name} Service shutting down`
+        : connections.size >= maxClients
+          ? `4.7.0 ${name} Too many connections, try again later`
+          : `4.7.0 ${name} Too many connections from your address, try again later`;
       socket.on('error', () => socket.destroy());
       socket.end(formatReply(reply(421, why)));
       return;
     }
-    const connection = new Connection(socket, opts);
+    perAddress.set(client, fromThere + 1);
+    const connection = new Connection(socket, connectionOptions, implicitTls);
     connections.add(connection);
-    void connection.closed.then(() => connections.delete(connection));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: opts.host, port: opts.port, backlog: opts.backlog ?? 4096 }, () => {
-      server.off('error', reject);
-      resolve();
+    void connection.closed.then(() => {
+      connections.delete(connection);
+      const left = (perAddress.get(client) ?? 1) - 1;
+      if (left === 0) perAddress.delete(client);
+      else perAddress.set(client, left);
     });
-  });
-  const bound = server.address();
-  const port = typeof bound === 'object' && bound !== null ? bound.port : opts.port;
+  };
+
+  const backlog = opts.backlog ?? 4096;
+  const server: Server = createServer({ noDelay: true }, (socket: Socket) => accept(socket, false));
+  const port = await listen(server, opts.host, opts.port, backlog);
+
+  let tlsServer: Server | undefined;
+  let tlsPort: number | undefined;
+  if (opts.tlsPort !== undefined) {
+    if (tlsOptions === undefined) throw new Error('an implicit-TLS port needs a certificate');
+    const secure = createTlsServer(tlsOptions, (socket: TLSSocket) => accept(socket, true));
+    secure.on('tlsClientError', (_error, socket) => socket.destroy()); // a failed handshake is the client's problem
+    tlsServer = secure;
+    tlsPort = await listen(secure, opts.host, opts.tlsPort, backlog);
+  }
 
   return {
     host: opts.host,
     port,
+    ...(tlsPort === undefined ? {} : { tlsPort }),
     connectionCount: () => connections.size,
     async close(graceMs = 10_000) {
       closing = true;
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      const stopped = Promise.all([server, ...(tlsServer ? [tlsServer] : [])].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       for (const c of connections) c.shutdown();
       const allClosed = Promise.all([...connections].map((c) => c.closed));
       let timer: NodeJS.Timeout | undefined;

@@ -6,21 +6,37 @@ import { resolveLimits, type Limits } from '../../src/protocol/limits.js';
 import { quietDisplay, type Display } from '../../src/server/display.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import type { MessageSink } from '../../src/store/types.js';
+import type { Authenticator, Dialect } from '../../src/protocol/types.js';
 import { createCaptureSink } from './capture-sink.js';
 import { checkReplies, fill, type Names, type TranscriptStep } from './transcript.js';
 
 export const LOOPBACK_NAMES: Names = { server: '127.0.0.1', client: '127.0.0.1' };
 
-export async function startTestServer(opts: { sink?: MessageSink; limits?: Partial<Limits>; display?: Display } = {}) {
+export type TestServerOptions = {
+  sink?: MessageSink;
+  limits?: Partial<Limits>;
+  display?: Display;
+  /** simplified unless said otherwise */
+  dialect?: Dialect;
+  tls?: Readonly<{ cert: string; key: string }>;
+  tlsPort?: number;
+  auth?: Authenticator;
+  recordSessions?: boolean;
+};
+
+export async function startTestServer(opts: TestServerOptions = {}) {
   const sink = opts.sink ?? createCaptureSink();
   const server: RunningServer = await startServer({
     host: '127.0.0.1',
     port: 0,
-    dialect: simplifiedDialect,
+    dialect: opts.dialect ?? simplifiedDialect,
+    ...(opts.tls ? { tls: opts.tls } : {}),
+    ...(opts.tlsPort === undefined ? {} : { tlsPort: opts.tlsPort }),
+    ...(opts.auth ? { auth: opts.auth } : {}),
     limits: resolveLimits(opts.limits),
     sink,
     display: opts.display ?? quietDisplay,
-    recordSessions: true,
+    recordSessions: opts.recordSessions ?? true,
   });
   return { server, sink };
 }
@@ -45,6 +61,11 @@ export class SocketLines {
       this.#wake?.();
     });
     socket.on('error', () => {});
+  }
+
+  /** Reads lines from a socket already open (a TLSSocket after STARTTLS, for instance). */
+  static wrap(socket: Socket): SocketLines {
+    return new SocketLines(socket);
   }
 
   static open(port: number): Promise<SocketLines> {

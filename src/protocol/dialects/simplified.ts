@@ -6,8 +6,8 @@
  */
 import { parseCommand, type Command } from '../command.js';
 import { reply, type Reply } from '../reply.js';
-import { startData } from '../session.js';
-import type { CommandPhase, Dialect, SessionConfig, Step } from '../types.js';
+import { SessionMisuseError, startData } from '../session.js';
+import type { CommandPhase, Dialect, DialectPhase, SessionConfig, Step } from '../types.js';
 import type { Line } from '../line-splitter.js';
 
 const need = (text: string): Reply => reply(503, text);
@@ -24,7 +24,9 @@ const SENDER_OK = reply(250, '2.1.0 Sender OK');
 const RECIPIENT_OK = reply(250, '2.1.5 Recipient OK');
 const START_INPUT = reply(354, 'Start mail input; end with <CRLF>.<CRLF>');
 
-function command(phase: CommandPhase, line: Line, cfg: SessionConfig): Step {
+function command(phase: DialectPhase, line: Line, cfg: SessionConfig): Step {
+  // BDAT and AUTH phases belong to the smtp dialect; this one never enters them.
+  if (phase.kind === 'chunking' || phase.kind === 'auth') throw new SessionMisuseError(`simplified dialect in phase '${phase.kind}'`);
   const refused: Step = { phase, actions: [{ type: 'reply', reply: SIMPLIFIED_ORDER[phase.kind].refuse }] };
   if (line.overflow) return refused;
   const cmd = parseCommand(line.text);

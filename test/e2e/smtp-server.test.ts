@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect as tlsConnect } from 'node:tls';
+import { after, before, describe, it } from 'node:test';
+import { smtpDialect } from '../../src/protocol/dialects/smtp.js';
+import { createAuthenticator } from '../../src/server/auth.js';
+import { selfSignedPem } from '../../src/server/tls.js';
+import { createCaptureSink } from '../helpers/capture-sink.js';
+import { SocketLines, startTestServer } from '../helpers/socket-driver.js';
+
+const EHLO = ['250-127.0.0.1 Hello 127.0.0.1', '250-PIPELINING', '250-SIZE 26214400', '250-8BITMIME', '250-SMTPUTF8', '250-ENHANCEDSTATUSCODES', '250-CHUNKING'];
+const afterReceived = (raw: Buffer | undefined): string => (raw?.toString('latin1') ?? '').replace(/^Received: [^\r]*\r\n(?:\t[^\r]*\r\n)*/, '');
+
+async function lines(conn: SocketLines, n: number): Promise<(string | null)[]> {
+  const out: (string | null)[] = [];
+  for (let i = 0; i < n; i++) out.push(await conn.next());
+  return out;
+}
+
+describe('smtp server over real sockets', () => {
+  const sink = createCaptureSink();
+  let t: Awaited<ReturnType<typeof startTestServer>>;
+  before(async () => {
+    t = await startTestServer({ sink, dialect: smtpDialect, tls: await selfSignedPem(['localhost']), auth: createAuthenticator([{ user: 'u', password: 'p' }], false) });
+  });
+  after(() => t.server.close(2000));
+
+  it('answers a whole pipelined session, sent in one write, in order and byte for byte', async () => {
+    const conn = await SocketLines.open(t.server.port);
+    const chunks: Buffer[] = [];
+    conn.socket.on('data', (c: Buffer) => chunks.push(c));
+    assert.equal(await conn.next(), '220 127.0.0.1 ESMTP mailwire ready');
+    conn.write('EHLO p.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nRCPT TO:<c@y.test>\r\nDATA\r\nSubject: p\r\n\r\n..dot\r\n.\r\nNOOP\r\nQUIT\r\n');
+    const want = [...EHLO, '250 STARTTLS', '250 2.1.0 Sender OK', '250 2.1.5 Recipient OK', '250 2.1.5 Recipient OK',
+      '354 End data with <CR><LF>.<CR><LF>', '250 2.0.0 OK: queued as ' + String(sink.messages.length + 1), '250 2.0.0 OK', '221 2.0.0 127.0.0.1 closing connection'];
+    assert.deepEqual(await lines(conn, want.length), want);
+    assert.equal(await conn.closedByServer(), true);
+    assert.equal(Buffer.concat(chunks).toString('latin1'), ['220 127.0.0.1 ESMTP mailwire ready', ...want].map((l) => `${l}\r\n`).join(''));
+    assert.equal(afterReceived(sink.messages.at(-1)?.raw), 'Subject: p\r\n\r\n.dot\r\n');
+  });
+
+  it('drops commands pipelined behind STARTTLS and starts over inside TLS (CVE-2011-0411)', async () => {
+    const conn = await SocketLines.open(t.server.port);
+    await conn.next();
+    conn.write('EHLO a.test\r\nSTARTTLS\r\nMAIL FROM:<evil@x.test>\r\nRCPT TO:<evil@y.test>\r\n');
+    assert.deepEqual(await lines(conn, 9), [...EHLO, '250 STARTTLS', '220 2.0.0 Ready to start TLS']);
+    conn.socket.removeAllListeners('data');
+    const secure = tlsConnect({ socket: conn.socket, rejectUnauthorized: false });
+    await once(secure, 'secureConnect');
+    const tls = SocketLines.wrap(secure);
+    tls.write('MAIL FROM:<a@x.test>\r\nEHLO a.test\r\nAUTH PLAIN AHUAcA==\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nBDAT 11 LAST\r\n\0\r\n.\r\nxyz\r\nQUIT\r\n');
+    assert.deepEqual(await lines(tls, 13), [
+      '503 5.5.1 Send EHLO or HELO first', ...EHLO.slice(0, 6), '250-CHUNKING', '250 AUTH PLAIN LOGIN', '235 2.7.0 Authentication successful',
+      '250 2.1.0 Sender OK', '250 2.1.5 Recipient OK', `250 2.0.0 OK: queued as ${sink.messages.length}`,
+    ]);
+    assert.equal(await tls.next(), '221 2.0.0 127.0.0.1 closing connection');
+    const m = sink.messages.at(-1);
+    assert.match(m?.raw.toString('latin1') ?? '', /^Received: from a\.test \(\[127\.0\.0\.1\]\)\r\n\tby \[127\.0\.0\.1\] with ESMTPSA id /);
+    assert.equal(afterReceived(m?.raw), '\0\r\n.\r\nxyz\r\n');
+    assert.deepEqual([m?.connection.tls, m?.connection.authUser], [true, 'u']);
+    assert.ok(!sink.messages.some((x) => x.envelope.from.startsWith('evil')));
+  });
+});
+
+describe('smtp server limits and shutdown', () => {
+  it('refuses a second connection from one address with --max-clients-per-ip 1', async () => {
+    const { server } = await startTestServer({ dialect: smtpDialect, limits: { maxClientsPerIp: 1 } });
+    try {
+      const a = await SocketLines.open(server.port);
+      assert.equal(await a.next(), '220 127.0.0.1 ESMTP mailwire ready');
+      const b = await SocketLines.open(server.port);
+      assert.equal(await b.next(), '421 4.7.0 127.0.0.1 Too many connections from your address, try again later');
+      assert.equal(await b.closedByServer(), true);
+      a.write('QUIT\r\n');
+      assert.equal(await a.next(), '221 2.0.0 127.0.0.1 closing connection');
+    } finally {
+      await server.close(2000);
+    }
+  });
+
+  it('on shutdown tells idle sessions 421 at once and lets a message in DATA finish first', async () => {
+    const sink = createCaptureSink();
+    const { server } = await startTestServer({ dialect: smtpDialect, sink });
+    const idle = await SocketLines.open(server.port);
+    const busy = await SocketLines.open(server.port);
+    await idle.next();
+    await busy.next();
+    busy.write('HELO b.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nfirst half\r\n');
+    await lines(busy, 4);
+    const closing = server.close(10_000);
+    assert.equal(await idle.next(), '421 4.3.2 127.0.0.1 Service shutting down, closing connection');
+    assert.equal(await idle.closedByServer(), true);
+    busy.write('second half\r\n.\r\n');
+    assert.deepEqual(await lines(busy, 2), ['250 2.0.0 OK: queued as 1', '421 4.3.2 127.0.0.1 Service shutting down, closing connection']);
+    assert.equal(await busy.closedByServer(), true);
+    await closing;
+    assert.equal(afterReceived(sink.messages[0]?.raw), 'first half\r\nsecond half\r\n');
+  });
+});
+
+describe('the server program with --dialect smtp', () => {
+  async function program(args: string[], session: string, expect: number): Promise<string> {
+    const child = spawn(process.execPath, ['bin/mailwire.js', 'server', '--dialect', 'smtp', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    try {
+      for (let i = 0; i < 500 && !/listening on 127\.0\.0\.1:\d+/.test(out); i++) await new Promise((r) => setTimeout(r, 20));
+      const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
+      assert.ok(port > 0, out);
+      const conn = await SocketLines.open(port);
+      await conn.next();
+      conn.write(session);
+      await lines(conn, expect);
+      assert.equal(await conn.closedByServer(), true);
+      for (let i = 0; i < 250 && !out.includes(' | quit ') && !out.includes('"end":"quit"'); i++) await new Promise((r) => setTimeout(r, 20));
+      child.kill('SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0);
+      return out;
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }
+  const SESSION = 'EHLO d.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nhello\r\n.\r\nQUIT\r\n';
+
+  it('shows one line per session by default', async () => {
+    const out = await program([], SESSION, 12);
+    const summary = out.split('\n').filter((l) => l.startsWith('[127.0.0.1:'));
+    assert.equal(summary.length, 1, out);
+    assert.match(summary[0] ?? '', /^\[127\.0\.0\.1:\d+\] helo=d\.test <a@x\.test> → <b@y\.test> \d+ B: stored as discarded-1 \| quit \d+ ms$/);
+  });
+
+  it('logs JSON with --log-format json', async () => {
+    const out = await program(['--log-format', 'json'], SESSION, 12);
+    const records = out.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; session?: { helo: string; end: string; messages: unknown[] } });
+    const s = records.find((r) => r.msg === 'session')?.session;
+    assert.deepEqual([s?.helo, s?.end, s?.messages.length], ['d.test', 'quit', 1]);
+  });
+});
