@@ -193,7 +193,7 @@ describe('many clients at once', () => {
 
 describe('the server program', () => {
   it('prints the port it bound, shows every line tagged with the client, and stops on SIGTERM with exit 0', async () => {
-    const child = spawn(process.execPath, ['bin/mailwire.js', 'server', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/mailwire.js', 'server', '--port', '0', '--store', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     try {

@@ -101,7 +101,7 @@ describe('smtp server limits and shutdown', () => {
 
 describe('the server program with --dialect smtp', () => {
   async function program(args: string[], session: string, expect: number): Promise<string> {
-    const child = spawn(process.execPath, ['bin/mailwire.js', 'server', '--dialect', 'smtp', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/mailwire.js', 'server', '--dialect', 'smtp', '--port', '0', '--store', 'none', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     try {
