@@ -21,7 +21,7 @@ import {
 import { encodeDataSection, toCrlf } from '../protocol/message.js';
 import type { Reply } from '../protocol/reply.js';
 import { formatServerAddress, parseServerAddress, type ServerAddress } from '../protocol/server-address.js';
-import { MailwireError, SmtpCapabilityError, SmtpReplyError, SmtpTlsError } from '../errors.js';
+import { MailwireError, SmtpCapabilityError, SmtpConnectionError, SmtpReplyError, SmtpTlsError } from '../errors.js';
 import { SmtpConnection, type LookupFunction, type TlsInfo, type TlsOptions } from './connection.js';
 
 export type ClientMode = 'standard' | 'simplified';
@@ -425,4 +425,27 @@ export function relayMessage(opts: RelayOptions): Promise<SessionOutcome> {
     },
     { from: opts.from, to: opts.to, raw: opts.raw },
   );
+}
+
+/** Where a session failed, for exit codes and load reports. */
+export type FailureKind = 'usage' | 'connection' | 'tls' | 'auth' | 'mail' | 'rcpt' | 'data' | 'refused' | 'unknown';
+
+export function classifyFailure(e: unknown): FailureKind {
+  if (e instanceof SmtpTlsError) return 'tls';
+  if (e instanceof SmtpConnectionError) return 'connection';
+  if (e instanceof SmtpReplyError) {
+    switch ((e.command.split(' ')[0] ?? '').toUpperCase()) {
+      case 'STARTTLS': return 'tls';
+      case 'AUTH': return 'auth';
+      case 'MAIL': return 'mail';
+      case 'RCPT': return 'rcpt';
+      case 'DATA':
+      case 'BDAT':
+      case '(MESSAGE)': return 'data';
+      default: return 'refused'; // the greeting, EHLO/HELO or RSET
+    }
+  }
+  if (e instanceof SmtpCapabilityError) return e.code === 'ERR_AUTH_UNAVAILABLE' ? 'auth' : e.code === 'ERR_BAD_ADDRESS' || e.code === 'ERR_NO_RECIPIENT' ? 'usage' : 'refused';
+  if (e instanceof MailwireError && (e.code === 'ERR_USAGE' || e.code === 'ERR_ONE_RECIPIENT')) return 'usage';
+  return 'unknown';
 }
