@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import { sendOnce, SmtpClient, type ClientOptions, type SessionOutcome } from '../../src/client/client.js';
+import { relayMessage, sendOnce, SmtpClient, type ClientOptions, type SessionOutcome } from '../../src/client/client.js';
+import { runInteractiveClient } from '../../src/client/interactive.js';
 import { SmtpCapabilityError, SmtpConnectionError, SmtpReplyError, SmtpTlsError } from '../../src/errors.js';
 import { selfSignedCert } from '../helpers/cert.js';
 import { script, startScriptedServer, type ScriptResult, type ScriptStep } from '../helpers/scripted-server.js';
@@ -520,5 +521,60 @@ describe('IPv6', () => {
     assert.equal(server.error, undefined);
     assert.ok(got.ok);
     assert.ok(got.transcript.some((e) => e.type === 'info' && e.text.startsWith('connected to [::1]:')));
+  });
+});
+
+describe('library entry points', () => {
+  it('relayMessage sends a stored message as it is, in the standard mode, and returns the transcript', async () => {
+    const { got, server } = await withServer(script`
+      ${GREET_EHLO(['PIPELINING'])}
+      C: MAIL FROM:<a@x.test>
+      C: RCPT TO:<b@y.test>
+      C: DATA
+      S: 250 ok
+      S: 250 ok
+      S: 354 go
+      D:
+      S: 250 queued as 42
+      C: QUIT
+      S: 221 bye
+    `, (port) => relayMessage({ server: `127.0.0.1:${port}`, from: 'a@x.test', to: ['b@y.test'], raw: Buffer.from(RAW), clientName: 'client.test' }));
+    assert.equal(server.error, undefined);
+    assert.ok(got.ok);
+    assert.deepEqual(got.reply, { code: 250, lines: ['queued as 42'] });
+    assert.deepEqual(server.messages, [RAW]);
+    assert.ok(got.transcript.some((e) => e.type === 'sent' && e.text === 'MAIL FROM:<a@x.test>'));
+  });
+
+  it('the interactive client reports a refusal with the step it was at, and goes on to the next question', async () => {
+    const s = await startScriptedServer(script`
+      S: 220 mx ready
+      C: HELO x.test
+      S: 250 hello
+      C: MAIL FROM: <a@x.test>
+      S: 250 ok
+      C: RCPT TO: <b@y.test>
+      S: 550 5.1.1 no such user
+      C: QUIT
+      S: 221 bye
+    `);
+    try {
+      const answers = ['a@x.test', 'b@y.test', 'Hi', 'body', '.', 'n'];
+      const printed: string[] = [];
+      const code = await runInteractiveClient({
+        readLine: () => Promise.resolve(answers.shift() ?? null),
+        prompt: () => {},
+        print: (line) => void printed.push(line),
+      }, { host: '127.0.0.1', port: s.port, timeoutMs: 5000 });
+      assert.equal(code, 0);
+      assert.equal((await s.done).error, undefined);
+      assert.deepEqual(printed.filter((l) => !l.startsWith('RTT = ') && !l.startsWith('Email contents')), [
+        '220 mx ready', '250 hello', '250 ok', '550 5.1.1 no such user',
+        'The server refused RCPT TO (expected 250); this message was not sent.', '221 bye',
+      ]);
+      assert.equal(printed.filter((l) => l.startsWith('RTT = ')).length, 3);
+    } finally {
+      await s.close();
+    }
   });
 });
