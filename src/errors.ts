@@ -29,3 +29,16 @@ export class SmtpReplyError extends MailwireError {
 export class SmtpConnectionError extends MailwireError {
   override name = 'SmtpConnectionError' as const;
 }
+
+/** Client side: the TLS handshake failed (an untrusted certificate included), or STARTTLS was asked for and not offered. */
+export class SmtpTlsError extends MailwireError {
+  override name = 'SmtpTlsError' as const;
+}
+
+/**
+ * Client side: the message or the options need what the server does not offer (8BITMIME, SMTPUTF8, CHUNKING, an AUTH
+ * mechanism) or the message is over its SIZE. Raised before the command that would have needed it is sent.
+ */
+export class SmtpCapabilityError extends MailwireError {
+  override name = 'SmtpCapabilityError' as const;
+}

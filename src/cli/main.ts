@@ -1,6 +1,7 @@
 /** The `mailwire` command: argv → a subcommand. The only layer that reads process.argv and process.env. */
 import { Command } from 'commander';
 import { registerClientCommand } from './client-command.js';
+import { registerSendCommand } from './send-command.js';
 import { registerServerCommand } from './server-command.js';
 
 export async function main(argv: readonly string[]): Promise<void> {
@@ -9,5 +10,6 @@ export async function main(argv: readonly string[]): Promise<void> {
     .showHelpAfterError();
   registerServerCommand(program);
   registerClientCommand(program);
+  registerSendCommand(program);
   await program.parseAsync([...argv]);
 }

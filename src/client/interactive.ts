@@ -5,9 +5,9 @@
  */
 import { checkMailbox } from '../protocol/address.js';
 import { simplifiedTransaction } from '../protocol/client-session.js';
-import { encodeDataSection } from '../protocol/message.js';
 import type { Reply } from '../protocol/reply.js';
-import { SmtpConnection, type Exchange } from './connection.js';
+import { SmtpReplyError } from '../errors.js';
+import { Recorder, SmtpClient } from './client.js';
 import { composeSimpleMessage, headerInjection } from './compose.js';
 
 export type InteractiveIO = Readonly<{
@@ -43,11 +43,17 @@ export async function runInteractiveClient(io: InteractiveIO, opts: InteractiveO
     host = answer.trim();
   }
 
-  let connection: SmtpConnection;
+  // Every reply is printed as it arrives; the five exchanges of a mail are followed by their RTT.
+  const shown = { rtt: false };
+  const recorder = new Recorder((e) => {
+    if (e.type !== 'received') return;
+    printReply(io, e.reply);
+    if (shown.rtt) io.print(formatRtt(e.rttMs));
+  }, { keep: false });
+
+  let client: SmtpClient;
   try {
-    const connected = await SmtpConnection.connect({ host, port: opts.port, timeoutMs: opts.timeoutMs ?? 60_000 });
-    connection = connected.connection;
-    printReply(io, connected.greeting.reply);
+    client = await SmtpClient.open({ host, port: opts.port, mode: 'simplified', timeoutMs: opts.timeoutMs ?? 60_000 }, recorder);
   } catch (error) {
     io.print(`Error: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
@@ -57,16 +63,15 @@ export async function runInteractiveClient(io: InteractiveIO, opts: InteractiveO
     for (;;) {
       const mail = await askForMail(io);
       if (mail === null) break;
-      await sendMail(io, connection, mail);
+      shown.rtt = true;
+      await sendMail(io, client, mail).finally(() => (shown.rtt = false));
       if (!(await askYesNo(io, 'Send another message? (y/n): '))) break;
     }
-    const quit = await connection.command('QUIT');
-    printReply(io, quit.reply);
-    connection.close();
+    await client.quit();
     return 0;
   } catch (error) {
     io.print(`Error: ${error instanceof Error ? error.message : String(error)}`);
-    connection.close();
+    client.destroy();
     return 1;
   }
 }
@@ -122,19 +127,14 @@ async function askYesNo(io: InteractiveIO, prompt: string): Promise<boolean> {
   }
 }
 
-/** Step 4.a–e: the five exchanges, each reply printed verbatim and followed by its RTT. */
-async function sendMail(io: InteractiveIO, connection: SmtpConnection, mail: Mail): Promise<void> {
+/** Step 4.a–e: the five exchanges of the library's simplified mode; a refusal ends this message, not the session. */
+async function sendMail(io: InteractiveIO, client: SmtpClient, mail: Mail): Promise<void> {
   const message = await composeSimpleMessage(mail);
-  for (const step of simplifiedTransaction(mail.from, mail.to)) {
-    const exchange: Exchange =
-      step.kind === 'command'
-        ? await connection.command(step.line)
-        : await connection.send(step.label, Buffer.from(encodeDataSection(message.toString('latin1')), 'latin1'));
-    printReply(io, exchange.reply);
-    io.print(formatRtt(exchange.rttMs));
-    if (exchange.reply.code !== step.expect) {
-      io.print(`The server refused ${step.label} (expected ${step.expect}); this message was not sent.`);
-      return;
-    }
+  try {
+    await client.send({ from: mail.from, to: [mail.to], raw: message });
+  } catch (error) {
+    if (!(error instanceof SmtpReplyError)) throw error;
+    const step = simplifiedTransaction(mail.from, mail.to).find((s) => (s.kind === 'command' ? s.line : '(message)') === error.command);
+    io.print(`The server refused ${step?.label ?? error.command} (expected ${step?.expect ?? '?'}); this message was not sent.`);
   }
 }
