@@ -16,7 +16,11 @@ export type OverlongMode = 'truncate' | 'split';
 
 const LF = 0x0a;
 const CR = 0x0d;
+const DOT = 0x2e;
+const LF_DOT = Buffer.from('\n.', 'latin1');
 const EMPTY = Buffer.alloc(0);
+/** The most message text returned in one piece by nextText(). */
+export const TEXT_RUN_BYTES = 64 * 1024;
 
 export class LineSplitter {
   #buf: Buffer = EMPTY;
@@ -45,6 +49,26 @@ export class LineSplitter {
     const out = buf.toString('latin1', 0, n);
     this.#buf = n === buf.length ? EMPTY : buf.subarray(n);
     return out;
+  }
+
+  /**
+   * Message text, fast: a run of whole lines in one piece (up to TEXT_RUN_BYTES), its `text` holding the line ends
+   * of all but the last line, whose ending is `ending`. The run stops before any line that starts with '.', so such
+   * a line (dot-stuffed text, or the end of data) always comes alone, as next(maxLineBytes, 'split') would return it;
+   * that is also what is returned when no whole line is waiting. Per line, the session then has nothing to do but
+   * count: this is how a 100 KB message costs a few calls instead of 1,300.
+   */
+  nextText(maxLineBytes: number): Line | null {
+    const buf = this.#buf;
+    if (buf.length === 0 || buf[0] === DOT || this.#discarding !== null) return this.next(maxLineBytes, 'split');
+    const dotLine = buf.indexOf(LF_DOT);
+    const limit = Math.min(dotLine === -1 ? buf.length : dotLine + 1, TEXT_RUN_BYTES);
+    const lf = limit === 0 ? -1 : buf.lastIndexOf(LF, limit - 1);
+    if (lf === -1) return this.next(maxLineBytes, 'split');
+    const crlf = lf > 0 && buf[lf - 1] === CR;
+    const text = buf.toString('latin1', 0, crlf ? lf - 1 : lf);
+    this.#buf = lf + 1 === buf.length ? EMPTY : buf.subarray(lf + 1);
+    return { text, ending: crlf ? 'crlf' : 'lf', overflow: false };
   }
 
   /**

@@ -3,6 +3,8 @@
  * text asks for it); the smtp dialect shows one summary line per session unless --verbose. One writer, one format,
  * every line tagged with the client's address and port so that interleaved clients can be told apart.
  */
+import { decodeUtf8Line } from '../protocol/command.js';
+
 export type MessageSummary = Readonly<{ from: string; to: readonly string[]; size: number; result: string }>;
 
 /** One finished session, for the one-line-per-session display and for structured logs. */
@@ -21,7 +23,8 @@ export type Display = Readonly<{
   connected(tag: string): void;
   disconnected(tag: string, why: string): void;
   command(tag: string, text: string): void;
-  messageLine(tag: string, text: string): void;
+  /** Message text as it came over the wire (latin1: one char a byte): one line, or a run of lines joined by their line ends. */
+  messageText(tag: string, latin1: string): void;
   reply(tag: string, text: string): void;
   info(text: string): void;
   /** Once per session, when it ends (displays that show every line leave this out). */
@@ -33,7 +36,9 @@ export function createConsoleDisplay(write: (line: string) => void): Display {
     connected: (tag) => write(`[${tag}] connected`),
     disconnected: (tag, why) => write(`[${tag}] disconnected (${why})`),
     command: (tag, text) => write(`[${tag}] C: ${text}`),
-    messageLine: (tag, text) => write(`[${tag}] M: ${text}`),
+    messageText: (tag, latin1) => {
+      for (const line of latin1.split(/\r?\n/)) write(`[${tag}] M: ${decodeUtf8Line(line) ?? line}`);
+    },
     reply: (tag, text) => write(`[${tag}] S: ${text}`),
     info: (text) => write(text),
   };
@@ -41,7 +46,7 @@ export function createConsoleDisplay(write: (line: string) => void): Display {
 
 const nothing = (): void => {};
 export const quietDisplay: Display = {
-  connected: nothing, disconnected: nothing, command: nothing, messageLine: nothing, reply: nothing, info: nothing,
+  connected: nothing, disconnected: nothing, command: nothing, messageText: nothing, reply: nothing, info: nothing,
 };
 
 /** "[127.0.0.1:5301] helo=x.test tls auth=alice <a@x.test> → <b@y.test>,<c@y.test> 1234 B: 250 2.0.0 OK … | quit 12 ms" */

@@ -17,7 +17,7 @@ import { createCaptureSink } from '../helpers/capture-sink.js';
 import { runChild } from '../helpers/child.js';
 import { startTestServer } from '../helpers/socket-driver.js';
 
-const RECEIVED = /^Received: from (\S+) \(\[127\.0\.0\.1\]\)\r\n\tby \[127\.0\.0\.1\] with (\S+) id [0-9a-f]{12};\r\n\t\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000\r\n/;
+const RECEIVED = /^Received: from (\S+) \(\[127\.0\.0\.1\]\)\r\n\tby \[127\.0\.0\.1\] with (\S+) id [0-9a-f]{16};\r\n\t\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000\r\n/;
 
 /** The stored message split into its Received: header's facts and the bytes that followed it. */
 function unwrap(m: IncomingMessage | undefined): { helo: string; protocol: string; body: Buffer } {

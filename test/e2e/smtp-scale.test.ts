@@ -94,7 +94,7 @@ describe('smtp dialect at scale', { concurrency: false }, () => {
         assert.deepEqual(replies, ['250 127.0.0.1 Hello 127.0.0.1', '250 2.1.0 Sender OK', '250 2.1.5 Recipient OK',
           '354 End data with <CR><LF>.<CR><LF>', '250 2.0.0 OK: queued as 1', '221 2.0.0 127.0.0.1 closing connection']);
         const stored = sink.messages[0]?.raw.toString('latin1') ?? '';
-        assert.match(stored, /^Received: from scale\.test \(\[127\.0\.0\.1\]\)\r\n\tby \[127\.0\.0\.1\] with SMTP id [0-9a-f]{12};\r\n\t.+\r\nunder the limit\r\n$/);
+        assert.match(stored, /^Received: from scale\.test \(\[127\.0\.0\.1\]\)\r\n\tby \[127\.0\.0\.1\] with SMTP id [0-9a-f]{16};\r\n\t.+\r\nunder the limit\r\n$/);
       } finally {
         await release(child);
       }

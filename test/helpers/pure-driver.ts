@@ -88,7 +88,7 @@ export function runPure(dialect: Dialect, bytes: string | readonly string[], opt
           continue;
         }
         const rule = session.lineRule;
-        const line = splitter.next(rule.maxBytes, rule.mode);
+        const line = rule.mode === 'split' ? splitter.nextText(rule.maxBytes) : splitter.next(rule.maxBytes, rule.mode);
         if (line === null) break;
         apply(session.feed({ type: 'line', line }));
       }

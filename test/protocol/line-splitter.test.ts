@@ -62,3 +62,35 @@ describe('LineSplitter', () => {
     }
   });
 });
+
+describe('LineSplitter.nextText (message text in runs)', () => {
+  /** Pulls message text as the server does in DATA, fed in chunks of `chunk` bytes. */
+  function runs(bytes: string, chunk: number, maxLine = 50): Line[] {
+    const s = new LineSplitter();
+    const out: Line[] = [];
+    const buf = Buffer.from(bytes, 'latin1');
+    for (let i = 0; i < buf.length; i += chunk) {
+      s.push(buf.subarray(i, i + chunk));
+      for (let l = s.nextText(maxLine); l; l = s.nextText(maxLine)) out.push(l);
+    }
+    return out;
+  }
+  const ENDINGS = { crlf: '\r\n', lf: '\n', none: '' } as const;
+  const rejoin = (lines: Line[]): string => lines.map((l) => l.text + ENDINGS[l.ending]).join('');
+
+  const text = 'Subject: x\r\n\r\nplain\r\n..stuffed\r\nbare lf\n.\nmid.dot\r\n' + 'w'.repeat(120) + '\r\n.\r\n';
+  it('gives back every byte, whatever the packet boundaries', () => {
+    for (let chunk = 1; chunk <= text.length; chunk += 1) assert.equal(rejoin(runs(text, chunk)), text, `chunk size ${chunk}`);
+  });
+
+  it('returns every line that starts with a dot alone, so the session sees stuffing and the end of data', () => {
+    for (let chunk = 1; chunk <= text.length; chunk += 1) {
+      const dotted = runs(text, chunk).filter((l) => l.text.startsWith('.') || l.text.includes('\n.'));
+      assert.deepEqual(dotted.map((l) => [l.text, l.ending]), [['..stuffed', 'crlf'], ['.', 'lf'], ['.', 'crlf']], `chunk size ${chunk}`);
+    }
+  });
+
+  it('joins plain lines into one run when they arrive together', () => {
+    assert.deepEqual(runs('a\r\nb\nc\r\n.\r\n', 100), [line('a\r\nb\nc', 'crlf'), line('.', 'crlf')]);
+  });
+});
