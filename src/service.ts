@@ -6,8 +6,11 @@ import { createEvents, type MailwireEvents } from './events.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { startServer, type RunningServer, type ServerOptions } from './server/server.js';
 import { isMessageStore, openStore } from './store/open.js';
-import type { MessageSink, MessageStore, StoreOptions } from './store/types.js';
-import { createWebApp } from './web/app.js';
+import type { MessageSink, MessageStore, StoreOptions, TranscriptLine } from './store/types.js';
+import { relayMessage, type RelayOptions, type TraceEvent } from './client/index.js';
+import { describeReply } from './protocol/reply.js';
+import { hostPort } from './server/address.js';
+import { createWebApp, type Relay } from './web/app.js';
 import { startHttpServer, type RunningHttpServer } from './web/server.js';
 
 export type ServiceConfig = Readonly<{
@@ -15,6 +18,8 @@ export type ServiceConfig = Readonly<{
   store: StoreOptions;
   /** null: no HTTP API. */
   http: Readonly<{ host: string; port: number }> | null;
+  /** Where the API's release sends stored messages; absent: release is refused (409). */
+  relay?: Omit<RelayOptions, 'from' | 'to' | 'raw'>;
 }>;
 
 export type RunningService = Readonly<{
@@ -65,7 +70,8 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   let httpError: Error | null = null;
   if (config.http && queryable) {
     try {
-      http = await startHttpServer({ app: createWebApp({ store: queryable, events, metrics }), ...config.http });
+      const relay = config.relay === undefined ? {} : { relay: createRelay(config.relay, queryable, events) };
+      http = await startHttpServer({ app: createWebApp({ store: queryable, events, metrics, ...relay }), ...config.http });
     } catch (error) {
       httpError = error instanceof Error ? error : new Error(String(error));
     }
@@ -79,3 +85,37 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     },
   };
 }
+
+/** Release through the client library, each one recorded as a session so the UI shows how it went. */
+function createRelay(options: Omit<RelayOptions, 'from' | 'to' | 'raw'>, store: MessageStore, events: MailwireEvents): Relay {
+  const target = typeof options.server === 'string' ? options.server : hostPort(options.server.host, options.server.port);
+  return {
+    target,
+    async send(m) {
+      const startedAt = new Date();
+      const lines: TranscriptLine[] = [{ at: startedAt.getTime(), dir: 'info', text: `release of message ${m.id} to ${target}: ${m.to.join(', ')}` }];
+      const outcome = await relayMessage({ ...options, from: m.from, to: m.to, raw: m.raw }, (e) => {
+        const at = Date.now();
+        if (e.type === 'received') lines.push({ at, dir: 'server', text: describeReply(e.reply), responseMs: e.rttMs });
+        else lines.push({ at, dir: e.type === 'sent' ? 'client' : 'info', text: e.text });
+      });
+      const endedAt = new Date();
+      const transcript = outcome.transcript.map(traceLine);
+      const result = outcome.ok ? describeReply(outcome.reply) : outcome.error.message;
+      const sessionId = await store.saveSession({
+        connection: { clientAddress: 'release', clientPort: 0, serverAddress: target, serverPort: 0, dialect: 'smtp', tls: options.tls !== undefined && options.tls !== 'none' },
+        startedAt,
+        endedAt,
+        end: outcome.ok ? 'quit' : 'error',
+        messageIds: [m.id],
+        transcript: lines,
+        truncated: false,
+      });
+      events.emit('session-ended', { id: sessionId });
+      return { ok: outcome.ok, result, transcript, sessionId };
+    },
+  };
+}
+
+const traceLine = (e: TraceEvent): string =>
+  e.type === 'sent' ? `-> ${e.text}` : e.type === 'received' ? `<- ${describeReply(e.reply)}` : `== ${e.text}`;

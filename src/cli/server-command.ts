@@ -9,7 +9,9 @@ import { createConsoleDisplay, createSummaryDisplay, createVerboseDisplay, quiet
 import { createJsonDisplay } from '../server/json-display.js';
 import { hostPort } from '../server/address.js';
 import { selfSignedPem, type PemPair } from '../server/tls.js';
-import { startService } from '../service.js';
+import { startService, type ServiceConfig } from '../service.js';
+import type { TlsMode } from '../client/index.js';
+import { parseServerAddress } from '../protocol/server-address.js';
 import { DEFAULT_DATA_DIR, DEFAULT_MAX_MESSAGES } from '../store/open.js';
 import type { StoreKind } from '../store/types.js';
 import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt } from './parse.js';
@@ -47,6 +49,10 @@ type ServerFlags = {
   http: boolean;
   httpHost: string;
   httpPort: number;
+  relay?: string;
+  relayTls: TlsMode;
+  relayTlsInsecure?: boolean;
+  relayAuth?: string;
 };
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -115,6 +121,10 @@ export function registerServerCommand(program: Command): void {
     .option('--http-host <address>', 'address of the HTTP API', DEFAULT_HOST)
     .addOption(new Option('--http-port <port>', 'port of the HTTP API; 0 picks a free one').argParser(parsePort).default(DEFAULT_HTTP_PORT))
     .option('--no-http', 'no HTTP API')
+    .option('--relay <host[:port]>', 'where the API\'s release sends stored messages (port 25 by default); without it, release answers 409')
+    .addOption(new Option('--relay-tls <mode>', 'TLS to the relay').choices(['none', 'starttls', 'implicit']).default('none'))
+    .option('--relay-tls-insecure', 'do not verify the relay\'s certificate')
+    .option('--relay-auth <user:pass>', 'AUTH to the relay (or set MAILWIRE_RELAY_AUTH=user:pass); never shown')
     .action(async (flags: ServerFlags) => {
       const write = (line: string): void => void process.stdout.write(`${line}\n`);
       const smtp = flags.dialect === 'smtp';
@@ -146,6 +156,7 @@ export function registerServerCommand(program: Command): void {
         },
         store: { kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge },
         http: flags.http && flags.store !== 'none' ? { host: flags.httpHost, port: flags.httpPort } : null,
+        ...relayFor(flags),
       });
       const server = service.smtp;
       const say = (line: string): void => (flags.quiet === true ? write(line) : display.info(line));
@@ -153,6 +164,7 @@ export function registerServerCommand(program: Command): void {
         (server.tlsPort === undefined ? '' : `, implicit TLS on ${hostPort(server.host, server.tlsPort)}`));
       say(`mailwire: store ${describeStore(flags)}`);
       if (service.http) say(`mailwire: HTTP API on http://${hostPort(flags.httpHost, service.http.port)}/api/v1/messages`);
+      if (service.http && flags.relay !== undefined) say(`mailwire: release sends to ${flags.relay} (TLS: ${flags.relayTls})`);
       else if (service.httpError) say(`mailwire: warning: no HTTP API, ${service.httpError.message}; SMTP goes on`);
 
       let stopping = false;
@@ -180,4 +192,21 @@ function describeStore(flags: ServerFlags): string {
   const count = flags.maxMessages === 0 ? 'no message limit' : `keeping the newest ${flags.maxMessages} messages`;
   const age = flags.maxAge === 0 ? 'no age limit' : `pruning after ${flags.maxAge / 1000}s`;
   return `${where}, ${count}, ${age}`;
+}
+
+/** The relay for the API's release, from --relay and its options; the request itself never names a server. */
+function relayFor(flags: ServerFlags): { relay?: ServiceConfig['relay'] } {
+  if (flags.relay === undefined) return {};
+  const server = parseServerAddress(flags.relay, 25); // throws a clear error for a malformed address
+  const authText = flags.relayAuth ?? process.env['MAILWIRE_RELAY_AUTH'];
+  const colon = authText?.indexOf(':') ?? -1;
+  if (authText !== undefined && colon <= 0) throw new Error('--relay-auth (or MAILWIRE_RELAY_AUTH) must be user:pass');
+  return {
+    relay: {
+      server: { host: server.host, port: server.port },
+      tls: flags.relayTls,
+      ...(flags.relayTlsInsecure === true ? { tlsOptions: { insecure: true } } : {}),
+      ...(authText === undefined ? {} : { auth: { user: authText.slice(0, colon), pass: authText.slice(colon + 1) } }),
+    },
+  };
 }

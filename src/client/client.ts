@@ -410,7 +410,7 @@ export type RelayOptions = Readonly<{
 }>;
 
 /** Relays a stored message to another server in the standard mode (for the HTTP API's release). */
-export function relayMessage(opts: RelayOptions): Promise<SessionOutcome> {
+export function relayMessage(opts: RelayOptions, onEvent?: (e: TraceEvent) => void): Promise<SessionOutcome> {
   const server = typeof opts.server === 'string' ? parseServerAddress(opts.server, 25) : opts.server;
   return sendOnce(
     {
@@ -424,6 +424,7 @@ export function relayMessage(opts: RelayOptions): Promise<SessionOutcome> {
       ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
     },
     { from: opts.from, to: opts.to, raw: opts.raw },
+    onEvent,
   );
 }
 

@@ -90,7 +90,8 @@ class SqliteStore implements MessageStore {
     const id = randomUUID();
     try {
       await this.#write({
-        op: 'message', id, receivedAt: message.receivedAt.getTime(), raw: message.raw,
+        // A copy of its own: a small Buffer is a view into a shared 8 KiB pool, which would otherwise be cloned whole.
+        op: 'message', id, receivedAt: message.receivedAt.getTime(), raw: new Uint8Array(message.raw),
         envelope: { helo: message.envelope.helo, from: message.envelope.from, to: [...message.envelope.to] },
         connection: { ...message.connection },
       });

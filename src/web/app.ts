@@ -12,6 +12,7 @@ import { StoreInputError } from '../store/errors.js';
 import { parseQuery } from '../store/query.js';
 import { MAX_PAGE_SIZE } from '../store/cursor.js';
 import type { MessageStore } from '../store/types.js';
+import { checkMailbox } from '../protocol/address.js';
 import { extractCodes, extractLinks } from './extract.js';
 import { OPENAPI } from './openapi.js';
 
@@ -24,6 +25,27 @@ export type WebAppOptions = Readonly<{
   maxWaitSeconds?: number;
   /** SSE comment sent this often to keep proxies from closing an idle stream. Default 15,000 ms. */
   sseHeartbeatMs?: number;
+  /** Sends a stored message on to the configured relay (--relay); absent: release answers 409. */
+  relay?: Relay;
+}>;
+
+/**
+ * Release: a stored message sent on to the one server the operator configured. The request names recipients, never
+ * a server, so the API cannot be used as an open relay.
+ */
+export type Relay = Readonly<{
+  /** "host:port" of the relay, for messages. */
+  target: string;
+  send(message: Readonly<{ id: string; from: string; to: readonly string[]; raw: Buffer }>): Promise<RelayResult>;
+}>;
+export type RelayResult = Readonly<{
+  ok: boolean;
+  /** The relay's last reply, as "250 2.0.0 OK", or the failure. */
+  result: string;
+  /** The conversation, "-> command" and "<- reply" lines. */
+  transcript: readonly string[];
+  /** The session recorded for it, when the store keeps sessions. */
+  sessionId?: string;
 }>;
 
 export type WebApp = Readonly<{ fetch: (request: Request) => Promise<Response> }>;
@@ -152,6 +174,31 @@ export function createWebApp(options: WebAppOptions): WebApp {
     if (!(await store.deleteMessage(id))) throw notFound('message');
     events.emit('message-deleted', { id });
     return c.body(null, 204);
+  });
+
+  app.post('/api/v1/messages/:id/release', async (c) => {
+    const relay = options.relay;
+    if (relay === undefined) {
+      return fail(c, 409, 'relay_not_configured', 'no relay is configured: start the server with --relay host:port to release messages');
+    }
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw badRequest('body must be JSON: {"to": ["address", ...], "from"?: "address"}');
+    }
+    const { to, from } = (typeof body === 'object' && body !== null ? body : {}) as { to?: unknown; from?: unknown };
+    if (!Array.isArray(to) || to.length === 0 || !to.every((a): a is string => typeof a === 'string' && checkMailbox(a).ok)) {
+      throw badRequest('"to" must be a non-empty list of valid addresses');
+    }
+    if (from !== undefined && (typeof from !== 'string' || (from !== '' && !checkMailbox(from).ok))) {
+      throw badRequest('"from" must be a valid address, or "" for the null sender');
+    }
+    const id = c.req.param('id');
+    const [message, raw] = await Promise.all([store.getMessage(id), store.getRaw(id)]);
+    if (!message || !raw) throw notFound('message');
+    const result = await relay.send({ id, from: typeof from === 'string' ? from : message.envelope.from, to, raw });
+    return c.json({ released: result.ok, relay: relay.target, ...result }, result.ok ? 200 : 502);
   });
 
   app.get('/api/v1/messages/:id/raw', async (c) => {

@@ -53,6 +53,25 @@ export const OPENAPI = {
       },
       delete: { summary: 'Delete one message', parameters: [idParam], responses: { 204: { description: 'Deleted' }, 404: error } },
     },
+    '/api/v1/messages/{id}/release': {
+      post: {
+        summary: 'Send the stored message on to the relay configured with --relay (the request names recipients, never a server)',
+        parameters: [idParam],
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { type: 'object', required: ['to'], properties: {
+            to: { type: 'array', items: { type: 'string' }, minItems: 1 },
+            from: { type: 'string', description: 'Envelope sender; default: the one the message came with' },
+          } } } },
+        },
+        responses: {
+          200: { description: 'Relayed: { released: true, relay, result, transcript, sessionId }' },
+          400: error, 404: error,
+          409: { description: 'No relay configured (start the server with --relay host:port)' },
+          502: { description: 'The relay refused or could not be reached: { released: false, relay, result, transcript }' },
+        },
+      },
+    },
     '/api/v1/messages/{id}/raw': {
       get: { summary: 'The message exactly as received', parameters: [idParam], responses: { 200: { description: 'Raw bytes', content: { 'message/rfc822': {} } }, 404: error } },
     },

@@ -176,3 +176,54 @@ describe('durability', () => {
     }
   });
 });
+
+describe('release to a configured relay', () => {
+  it('sends a stored message on to the relay only, recording the session; 409 without a relay, 400 and 404 as JSON', async () => {
+    const { smtpDialect } = await import('../../src/protocol/dialects/smtp.js');
+    const smtp = { host: '127.0.0.1', port: 0, limits: resolveLimits(), display: quietDisplay };
+    const relayTarget = await startService({ smtp: { ...smtp, dialect: smtpDialect }, store: { kind: 'memory' }, http: null });
+    const withRelay = await startService({
+      smtp: { ...smtp, dialect: simplifiedDialect }, store: { kind: 'memory' }, http: { host: '127.0.0.1', port: 0 },
+      relay: { server: { host: '127.0.0.1', port: relayTarget.smtp.port } },
+    });
+    const withoutRelay = await startService({ smtp: { ...smtp, dialect: simplifiedDialect }, store: { kind: 'memory' }, http: { host: '127.0.0.1', port: 0 } });
+    try {
+      const body = crlf(['Subject: release me', '', 'held for review']);
+      await sendSimplified(withRelay.smtp.port, [{ from: 'ann@a.test', to: 'bob@b.test', raw: body }]);
+      await sendSimplified(withoutRelay.smtp.port, [{ from: 'ann@a.test', to: 'bob@b.test', raw: body }]);
+      const api = (s: RunningService): string => `http://127.0.0.1:${s.http?.port}`;
+      const idOf = async (s: RunningService): Promise<string> =>
+        ((await (await fetch(`${api(s)}/api/v1/messages`)).json()) as Page).messages[0]!.id;
+      const release = (s: RunningService, id: string, json: unknown): Promise<Response> =>
+        fetch(`${api(s)}/api/v1/messages/${id}/release`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(json) });
+
+      const refused = await release(withoutRelay, await idOf(withoutRelay), { to: ['carol@c.test'] });
+      assert.equal(refused.status, 409);
+      assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'relay_not_configured');
+
+      const id = await idOf(withRelay);
+      assert.equal((await release(withRelay, id, { to: ['not an address'] })).status, 400);
+      assert.equal((await release(withRelay, 'no-such-id', { to: ['carol@c.test'] })).status, 404);
+
+      const ok = await release(withRelay, id, { to: ['carol@c.test', 'dan@c.test'] });
+      const result = (await ok.json()) as { released: boolean; result: string; transcript: string[]; sessionId: string };
+      assert.equal(ok.status, 200);
+      assert.equal(result.released, true);
+      assert.match(result.result, /^250 /);
+      assert.ok(result.transcript.includes('-> RCPT TO:<dan@c.test>'), result.transcript.join('\n'));
+
+      const store = relayTarget.store as import('../../src/store/types.js').MessageStore;
+      const caught = (await store.listMessages({})).items;
+      assert.equal(caught.length, 1);
+      assert.deepEqual(caught[0]!.envelope.to, ['carol@c.test', 'dan@c.test']);
+      assert.equal(caught[0]!.envelope.from, 'ann@a.test');
+      const relayed = (await store.getRaw(caught[0]!.id))!.toString('latin1');
+      assert.equal(relayed.replace(/^Received: [^\r]*\r\n(?:\t[^\r]*\r\n)*/, ''), body.toString('latin1'));
+
+      const session = (await (await fetch(`${api(withRelay)}/api/v1/sessions/${result.sessionId}`)).json()) as { transcript: { dir: string; text: string }[] };
+      assert.match(session.transcript[0]!.text, /^release of message .+ to 127\.0\.0\.1:\d+: carol@c\.test, dan@c\.test$/);
+    } finally {
+      await Promise.all([withRelay.close(1000), withoutRelay.close(1000), relayTarget.close(1000)]);
+    }
+  });
+});
