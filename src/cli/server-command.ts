@@ -63,7 +63,10 @@ export function registerServerCommand(program: Command): void {
       const server = service.smtp;
       write(`mailwire: simplified SMTP server listening on ${hostPort(server.host, server.port)}`);
       write(`mailwire: store ${describeStore(flags)}`);
-      if (service.http) write(`mailwire: HTTP API on http://${hostPort(flags.httpHost, service.http.port)}/api/v1/messages`);
+      if (service.http) {
+        write(`mailwire: web UI on http://${hostPort(flags.httpHost, service.http.port)}/`);
+        write(`mailwire: HTTP API on http://${hostPort(flags.httpHost, service.http.port)}/api/v1/messages`);
+      }
       else if (service.httpError) write(`mailwire: warning: no HTTP API, ${service.httpError.message}; SMTP goes on`);
 
       let stopping = false;
