@@ -108,8 +108,10 @@ function Shell(): JSX.Element {
     if (!l.next || l.loading) return;
     setList({ ...l, loading: true });
     api.listMessages(l.query, l.next, PAGE).then((page) => {
-      setList((cur) => cur.query !== l.query ? cur : {
-        ...cur, items: [...cur.items, ...page.items.filter((m) => !cur.items.some((o) => o.id === m.id))], next: page.nextCursor, loading: false,
+      setList((cur) => {
+        if (cur.query !== l.query) return cur;
+        const known = new Set(cur.items.map((m) => m.id)); // a message that moved pages (new mail on top) once only
+        return { ...cur, items: [...cur.items, ...page.items.filter((m) => !known.has(m.id))], next: page.nextCursor, loading: false };
       });
     }, (e: unknown) => {
       setBanner(`Could not load more messages: ${errorText(e)}`);
