@@ -19,6 +19,7 @@ import { PNG_16, compose, sendRaw } from '../helpers/smtp-send.js';
 // The page functions below run in the browser; the tests compile without the DOM library, so these stand in.
 declare const document: { title: string; querySelectorAll(selector: string): { length: number }; documentElement: { scrollWidth: number } };
 declare const window: Record<string, unknown>;
+declare function getComputedStyle(el: unknown): { backgroundColor: string };
 
 /** The parts of an HTMLImageElement the checks read (the tests compile without the DOM library). */
 type Img = { complete: boolean; naturalWidth: number; onload: (() => void) | null; onerror: (() => void) | null };
@@ -240,6 +241,19 @@ describe('web UI in headless Chromium', () => {
       await r.waitFor();
     } finally {
       await phone.close();
+    }
+  });
+
+  it('follows the system into a dark theme', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    try {
+      const bg = await page.locator('.topbar').evaluate((el) => getComputedStyle(el).backgroundColor);
+      const [r = 255, g = 255, b = 255] = (bg.match(/\d+/g) ?? []).map(Number);
+      assert.ok(r + g + b < 150, `top bar background in dark mode: ${bg}`);
+      await page.locator('.toast').waitFor({ state: 'detached' });
+      await page.screenshot({ path: join(shots, 'ui-dark.png') });
+    } finally {
+      await page.emulateMedia({ colorScheme: 'light' });
     }
   });
 
