@@ -154,6 +154,20 @@ describe('web UI in headless Chromium', () => {
     await page.locator('.search input').press('Escape');
   });
 
+  it('deletes only the search results, after asking', async () => {
+    await page.locator('.search input').fill('subject:lunch');
+    await page.waitForFunction(() => document.querySelectorAll('.list-scroll .row').length === 1);
+    await page.getByRole('button', { name: 'Delete results' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('Every message matching “subject:lunch” will be deleted').waitFor();
+    await dialog.getByRole('button', { name: 'Delete results' }).click();
+    await page.getByText('No messages match').waitFor();
+    await page.locator('.search input').fill('');
+    await page.waitForFunction(() => document.querySelectorAll('.list-scroll .row').length === 2);
+    assert.deepEqual(await rows().locator('.row-subject').allInnerTexts(), ['Password reset', 'Quarterly report']);
+    await page.locator('.search input').press('Escape');
+  });
+
   it('deletes the open message with the Delete key and from the store', async () => {
     await row('Password reset').click();
     await page.locator('.view-subject', { hasText: 'Password reset' }).waitFor();
@@ -209,7 +223,7 @@ describe('web UI in headless Chromium', () => {
     await dialog.getByText('Every stored message will be deleted').waitFor();
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'detached' });
-    assert.equal(await rows().count(), 2);
+    assert.equal(await rows().count(), 1);
     await page.getByRole('button', { name: 'Delete all' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Delete all' }).click();
     await page.getByText('No mail yet').waitFor();
