@@ -4,6 +4,7 @@
  * Errors are always JSON `{ error: { code, message } }`; any unknown id is a 404 whatever its form; a malformed
  * query or parameter is a 400 saying why; nothing else ever shows a stack.
  */
+import { fileURLToPath } from 'node:url';
 import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { EVENT_NAMES, type MailwireEvents } from '../events.js';
@@ -11,10 +12,11 @@ import { createMetrics, type Metrics } from '../metrics.js';
 import { StoreInputError } from '../store/errors.js';
 import { parseQuery } from '../store/query.js';
 import { MAX_PAGE_SIZE } from '../store/cursor.js';
-import type { MessageStore } from '../store/types.js';
+import type { AttachmentInfo, MessageStore } from '../store/types.js';
 import { checkMailbox } from '../protocol/address.js';
 import { extractCodes, extractLinks } from './extract.js';
 import { OPENAPI } from './openapi.js';
+import { mountUi } from './ui-assets.js';
 
 export type WebAppOptions = Readonly<{
   store: MessageStore;
@@ -27,6 +29,8 @@ export type WebAppOptions = Readonly<{
   sseHeartbeatMs?: number;
   /** Sends a stored message on to the configured relay (--relay); absent: release answers 409. */
   relay?: Relay;
+  /** The built web UI (index.html + assets/), served at /. Default: dist/ui beside the compiled server; null: none. */
+  uiDir?: string | null;
 }>;
 
 /**
@@ -51,6 +55,8 @@ export type RelayResult = Readonly<{
 export type WebApp = Readonly<{ fetch: (request: Request) => Promise<Response> }>;
 
 export const DEFAULT_WAIT_SECONDS = 30;
+/** This file runs as dist/src/web/app.js; `vite build` writes the UI to dist/ui. */
+export const DEFAULT_UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
 
 class HttpError extends Error {
   readonly status: ContentfulStatusCode;
@@ -69,6 +75,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
   const metrics = options.metrics ?? createMetrics({ storeStats: () => store.stats() });
   const maxWait = options.maxWaitSeconds ?? 300;
   const heartbeatMs = options.sseHeartbeatMs ?? 15_000;
+  const uiDir = options.uiDir === undefined ? DEFAULT_UI_DIR : options.uiDir;
   const app = new Hono();
 
   const fail = (c: Context, status: ContentfulStatusCode, code: string, message: string): Response =>
@@ -83,6 +90,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  if (uiDir !== null) mountUi(app, uiDir);
   app.get('/metrics', async (c) =>
     c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
   app.get('/api/openapi.json', (c) => c.json(OPENAPI));
@@ -214,14 +222,26 @@ export function createWebApp(options: WebAppOptions): WebApp {
     const m = await store.getMessage(c.req.param('id'));
     if (!m) throw notFound('message');
     if (m.html === '') throw new HttpError(404, 'not_found', 'message has no HTML part');
-    return new Response(withoutScripts(m.html), {
+    const images = c.req.query('images') ?? 'blocked';
+    if (images !== 'blocked' && images !== 'remote') throw badRequest('images must be "blocked" or "remote"');
+    // cid: URLs point at the message's own parts: rewritten to absolute attachment URLs on this origin, which
+    // img-src then names (a sandboxed document has an opaque origin, so 'self' would not do).
+    const origin = new URL(c.req.url).origin;
+    const base = `${origin}/api/v1/messages/${encodeURIComponent(m.id)}/attachments/`;
+    const html = withBaseTarget(resolveCids(withoutScripts(m.html), m.attachments, base));
+    const imgSrc = images === 'remote' ? `data: ${origin} https: http:` : `data: ${origin}`;
+    return new Response(html, {
       status: 200,
       headers: {
         'Content-Type': 'text/html; charset=utf-8',
-        // sandbox without allow-scripts: nothing in the mail runs, even what the stripping below missed
-        'Content-Security-Policy': "sandbox; default-src 'none'; img-src data: cid:; style-src 'unsafe-inline'",
+        // sandbox without allow-scripts: nothing in the mail runs, even what the stripping below missed. Popups are
+        // allowed (and escape the sandbox) so that links open in a new tab as ordinary pages. Remote images and
+        // stylesheets load only when asked for (images=remote): they tell the sender the mail was opened.
+        'Content-Security-Policy': `sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; img-src ${imgSrc}; ` +
+          `style-src 'unsafe-inline'${images === 'remote' ? ' https:' : ''}; font-src data:${images === 'remote' ? ' https:' : ''}; form-action 'none'`,
         'X-Content-Type-Options': 'nosniff',
         'Referrer-Policy': 'no-referrer',
+        'Cache-Control': 'no-store',
       },
     });
   });
@@ -316,6 +336,29 @@ export function withoutScripts(html: string): string {
     .replace(/<script\b[^>]*>/gi, '')
     .replace(/\s+on[a-z]+\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)/gi, '')
     .replace(/(href|src)\s*=\s*(["']?)\s*javascript:/gi, '$1=$2#');
+}
+
+/** Rewrites `cid:` references (RFC 2392) to the URLs of the attachments with those Content-IDs; unknown ones stay. */
+export function resolveCids(html: string, attachments: readonly AttachmentInfo[], baseUrl: string): string {
+  const byCid = new Map<string, number>();
+  for (const a of attachments) if (a.contentId) byCid.set(a.contentId.replace(/^<|>$/g, '').toLowerCase(), a.index);
+  if (byCid.size === 0) return html;
+  return html.replace(/cid:([^\s"'<>)]+)/gi, (whole, id: string) => {
+    let key = id;
+    try { key = decodeURIComponent(id); } catch { /* keep it as written */ }
+    const n = byCid.get(key.toLowerCase());
+    return n === undefined ? whole : `${baseUrl}${n}`;
+  });
+}
+
+/** Links open in a new tab: a <base target> in the head (or first, when the mail has no head). */
+export function withBaseTarget(html: string): string {
+  const tag = '<base target="_blank">';
+  // After <head>, else after <html> or the doctype (a tag before the doctype would switch to quirks mode).
+  const at = /<head\b[^>]*>/i.exec(html) ?? /<html\b[^>]*>/i.exec(html) ?? /^\s*<!doctype[^>]*>/i.exec(html);
+  if (!at) return tag + html;
+  const end = at.index + at[0].length;
+  return html.slice(0, end) + tag + html.slice(end);
 }
 
 function dispositionFilename(name: string): string {

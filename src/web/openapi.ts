@@ -76,7 +76,13 @@ export const OPENAPI = {
       get: { summary: 'The message exactly as received', parameters: [idParam], responses: { 200: { description: 'Raw bytes', content: { 'message/rfc822': {} } }, 404: error } },
     },
     '/api/v1/messages/{id}/html': {
-      get: { summary: 'The HTML part, scripts removed, under Content-Security-Policy: sandbox', parameters: [idParam], responses: { 200: { description: 'HTML', content: { 'text/html': {} } }, 404: error } },
+      get: {
+        summary: 'The HTML part, scripts removed, under Content-Security-Policy: sandbox (popups allowed, scripts never)',
+        description: 'cid: references are rewritten to this message\'s attachment URLs; links get target="_blank" (a <base>). ' +
+          'Remote images, stylesheets and fonts are blocked by the CSP unless images=remote.',
+        parameters: [idParam, { name: 'images', in: 'query', schema: { type: 'string', enum: ['blocked', 'remote'], default: 'blocked' } }],
+        responses: { 200: { description: 'HTML', content: { 'text/html': {} } }, 400: error, 404: error },
+      },
     },
     '/api/v1/messages/{id}/attachments/{n}': {
       get: {

@@ -99,9 +99,11 @@ describe('web API over a temp SQLite store', () => {
   it('serves HTML sandboxed and without scripts', async () => {
     const r = await call(`/api/v1/messages/${ids.multi}/html`);
     assert.equal(r.status, 200);
-    assert.match(r.headers.get('content-security-policy') ?? '', /^sandbox(;|$)/);
+    const csp = r.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /^sandbox allow-popups allow-popups-to-escape-sandbox;/);
+    assert.doesNotMatch(csp, /allow-scripts|allow-same-origin/);
     assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
-    assert.equal(await r.text(), '<p>See <a href="https://example.test/r?id=7">the report</a></p>\n');
+    assert.equal(await r.text(), '<base target="_blank"><p>See <a href="https://example.test/r?id=7">the report</a></p>\n');
   });
 
   it('sets and clears the read flag with PATCH, and filters on it', async () => {

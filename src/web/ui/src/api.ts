@@ -1,0 +1,107 @@
+/**
+ * The UI's only way to the server: the HTTP API of src/web/openapi.ts. Types mirror its JSON (src/store/types.ts);
+ * they are restated here because the UI is compiled for the browser, apart from the server.
+ * Every failure becomes an ApiError carrying the server's `{ error: { code, message } }`, or `network` when the
+ * server could not be reached, so the UI can always say what went wrong.
+ */
+export type Mailbox = { name: string; address: string };
+export type Envelope = { helo: string; from: string; to: string[] };
+export type ConnectionInfo = {
+  clientAddress: string; clientPort: number; serverAddress: string; serverPort: number;
+  dialect: 'simplified' | 'smtp'; tls: boolean; authUser?: string;
+};
+export type MessageSummary = {
+  id: string; receivedAt: string; size: number; read: boolean; from: Mailbox | null; to: Mailbox[]; cc: Mailbox[];
+  subject: string; date: string | null; messageId: string | null; attachmentCount: number; snippet: string; envelope: Envelope;
+};
+export type AttachmentInfo = {
+  index: number; filename: string; contentType: string; size: number; contentId: string | null; disposition: 'attachment' | 'inline' | null;
+};
+export type MessageDetail = MessageSummary & {
+  connection: ConnectionInfo; headers: { name: string; value: string }[]; text: string; html: string; attachments: AttachmentInfo[];
+};
+export type TranscriptLine = { at: number; dir: 'client' | 'server' | 'info'; text: string; responseMs?: number };
+export type SessionEnd = 'quit' | 'client-closed' | 'timeout' | 'shutdown' | 'error' | 'refused';
+export type SessionSummary = {
+  id: string; startedAt: string; endedAt: string; end: SessionEnd; connection: ConnectionInfo; messageIds: string[]; truncated: boolean;
+};
+export type SessionDetail = SessionSummary & { transcript: TranscriptLine[] };
+export type Page<T> = { items: T[]; nextCursor: string | null };
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function call(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      body: body === undefined ? null : JSON.stringify(body),
+      signal: signal ?? null,
+    });
+  } catch (e) {
+    if (e instanceof DOMException && e.name === 'AbortError') throw e;
+    throw new ApiError(0, 'network', 'cannot reach the mailwire server');
+  }
+  if (!res.ok) {
+    let code = 'http_' + res.status;
+    let message = `${method} ${path}: HTTP ${res.status}`;
+    try {
+      const j = (await res.json()) as { error?: { code?: string; message?: string } };
+      if (j.error?.code) code = j.error.code;
+      if (j.error?.message) message = j.error.message;
+    } catch { /* not JSON: keep the status line */ }
+    throw new ApiError(res.status, code, message);
+  }
+  return res;
+}
+
+const json = async <T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> =>
+  (await (await call(method, path, body, signal)).json()) as T;
+
+const qs = (params: Record<string, string | number | null | undefined>): string => {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined && v !== '') u.set(k, String(v));
+  const s = u.toString();
+  return s ? `?${s}` : '';
+};
+
+const enc = encodeURIComponent;
+
+export const api = {
+  async listMessages(query: string, cursor: string | null, limit: number, signal?: AbortSignal): Promise<Page<MessageSummary>> {
+    const r = await json<{ messages: MessageSummary[]; nextCursor: string | null }>('GET', `/api/v1/messages${qs({ query, cursor, limit })}`, undefined, signal);
+    return { items: r.messages, nextCursor: r.nextCursor };
+  },
+  getMessage: (id: string, signal?: AbortSignal): Promise<MessageDetail> => json('GET', `/api/v1/messages/${enc(id)}`, undefined, signal),
+  setRead: (id: string, read: boolean): Promise<{ id: string; read: boolean }> => json('PATCH', `/api/v1/messages/${enc(id)}`, { read }),
+  async deleteMessage(id: string): Promise<void> {
+    await call('DELETE', `/api/v1/messages/${enc(id)}`);
+  },
+  deleteMatching: (query: string): Promise<{ deleted: number; ids: string[] }> => json('DELETE', `/api/v1/messages${qs({ query })}`),
+  async raw(id: string, signal?: AbortSignal): Promise<string> {
+    return (await call('GET', rawUrl(id), undefined, signal)).text();
+  },
+  async listSessions(cursor: string | null, limit: number, signal?: AbortSignal): Promise<Page<SessionSummary>> {
+    const r = await json<{ sessions: SessionSummary[]; nextCursor: string | null }>('GET', `/api/v1/sessions${qs({ cursor, limit })}`, undefined, signal);
+    return { items: r.sessions, nextCursor: r.nextCursor };
+  },
+  getSession: (id: string, signal?: AbortSignal): Promise<SessionDetail> => json('GET', `/api/v1/sessions/${enc(id)}`, undefined, signal),
+};
+
+export const rawUrl = (id: string): string => `/api/v1/messages/${enc(id)}/raw`;
+export const htmlUrl = (id: string, remoteImages: boolean): string => `/api/v1/messages/${enc(id)}/html${remoteImages ? '?images=remote' : ''}`;
+export const attachmentUrl = (id: string, n: number): string => `/api/v1/messages/${enc(id)}/attachments/${n}`;
+export const EVENTS_URL = '/api/v1/events';
+
+export const errorText = (e: unknown): string =>
+  e instanceof ApiError ? e.message : e instanceof Error ? e.message : String(e);
