@@ -35,6 +35,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     name: 'mailwire_command_response_seconds', help: 'Time from a command to its reply', labelNames: ['verb'], registers: [registry],
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   });
+  const responseByVerb = new Map<string, ReturnType<typeof response.labels>>();
   const statsOf = options.storeStats;
   if (statsOf) {
     const gauge = (name: string, help: string, key: keyof StoreStats): void => {
@@ -49,6 +50,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     messageStored: (n) => { stored.inc(); bytes.inc(n); },
     sessionEnded: (end) => sessions.inc({ end }),
     rejection: (code) => rejections.inc({ code: String(code) }),
-    commandResponse: (verb, seconds) => response.observe({ verb: verb.toUpperCase() }, seconds),
+    commandResponse: (verb, seconds) => {
+      // One labelled child per verb, looked up once: observe() with a label object hashes it on every call.
+      const key = verb.toUpperCase();
+      let child = responseByVerb.get(key);
+      if (child === undefined) responseByVerb.set(key, (child = response.labels({ verb: key })));
+      child.observe(seconds);
+    },
   };
 }
