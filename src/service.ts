@@ -3,7 +3,8 @@
  * emitter and one metrics registry. The CLI calls this with parsed flags; end-to-end tests call it directly.
  */
 import { createEvents, type MailwireEvents } from './events.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, type Metrics, type MetricsOptions } from './metrics.js';
+import type { ServerObserver } from './server/connection.js';
 import { startServer, type RunningServer, type ServerOptions } from './server/server.js';
 import { isMessageStore, openStore } from './store/open.js';
 import type { MessageSink, MessageStore, StoreOptions, TranscriptLine } from './store/types.js';
@@ -33,37 +34,23 @@ export type RunningService = Readonly<{
   close(graceMs?: number): Promise<void>;
 }>;
 
-export async function startService(config: ServiceConfig): Promise<RunningService> {
+/** The part of a service that is not SMTP: the store, the HTTP API over it, the events and metrics joining them. */
+export type Backend = Readonly<{
+  store: MessageSink | MessageStore;
+  /** The store when it can be queried (sqlite, memory); null for the discard sink. */
+  queryable: MessageStore | null;
+  events: MailwireEvents;
+  metrics: Metrics;
+  http: RunningHttpServer | null;
+  httpError: Error | null;
+  close(): Promise<void>;
+}>;
+
+export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsOptions: MetricsOptions = {}): Promise<Backend> {
   const store = await openStore(config.store);
   const queryable = isMessageStore(store) ? store : null;
   const events = createEvents();
-  const metrics = createMetrics(queryable ? { storeStats: () => queryable.stats() } : {});
-
-  let smtp: RunningServer;
-  try {
-    smtp = await startServer({
-      ...config.smtp,
-      sink: store,
-      recordSessions: queryable !== null,
-      observer: {
-        messageStored(id, bytes) {
-          metrics.messageStored(bytes);
-          events.emit('message-stored', { id });
-        },
-        sessionEnded(id, end) {
-          metrics.sessionEnded(end);
-          if (id !== undefined) events.emit('session-ended', { id });
-        },
-        replied(code, verb, seconds) {
-          if (code >= 400) metrics.rejection(code);
-          metrics.commandResponse(verb, seconds);
-        },
-      },
-    });
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
+  const metrics = createMetrics({ ...metricsOptions, ...(queryable ? { storeStats: () => queryable.stats() } : {}) });
 
   // A busy HTTP port is a warning, not a failure: catching mail matters more than browsing it.
   let http: RunningHttpServer | null = null;
@@ -76,12 +63,53 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       httpError = error instanceof Error ? error : new Error(String(error));
     }
   }
-
   return {
-    smtp, http, httpError, store, events, metrics,
-    async close(graceMs) {
+    store, queryable, events, metrics, http, httpError,
+    async close() {
       await http?.close();
-      await smtp.close(graceMs); // closes the store once the last session is done
+      await store.close();
+    },
+  };
+}
+
+/** How the SMTP server reports to events and metrics when both live in this process. */
+export function observerFor(backend: Pick<Backend, 'events' | 'metrics'>): ServerObserver {
+  const { events, metrics } = backend;
+  return {
+    messageStored(id, bytes) {
+      metrics.messageStored(bytes);
+      events.emit('message-stored', { id });
+    },
+    sessionEnded(id, end) {
+      metrics.sessionEnded(end);
+      if (id !== undefined) events.emit('session-ended', { id });
+    },
+    replied(code, verb, seconds) {
+      if (code >= 400) metrics.rejection(code);
+      metrics.commandResponse(verb, seconds);
+    },
+  };
+}
+
+export async function startService(config: ServiceConfig): Promise<RunningService> {
+  const backend = await startBackend(config);
+  let smtp: RunningServer;
+  try {
+    smtp = await startServer({
+      ...config.smtp,
+      sink: { save: (m) => backend.store.save(m), saveSession: (s) => backend.store.saveSession(s), close: () => Promise.resolve() },
+      recordSessions: backend.queryable !== null,
+      observer: observerFor(backend),
+    });
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
+  return {
+    smtp, http: backend.http, httpError: backend.httpError, store: backend.store, events: backend.events, metrics: backend.metrics,
+    async close(graceMs) {
+      await smtp.close(graceMs); // every session done, every message in progress stored or refused
+      await backend.close();
     },
   };
 }

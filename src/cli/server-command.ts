@@ -10,6 +10,7 @@ import { createJsonDisplay } from '../server/json-display.js';
 import { hostPort } from '../server/address.js';
 import { selfSignedPem, type PemPair } from '../server/tls.js';
 import { startService, type ServiceConfig } from '../service.js';
+import { isClusterWorker, runClusterWorker, startClusterPrimary } from '../cluster.js';
 import type { TlsMode } from '../client/index.js';
 import { parseServerAddress } from '../protocol/server-address.js';
 import { DEFAULT_DATA_DIR, DEFAULT_MAX_MESSAGES } from '../store/open.js';
@@ -53,6 +54,7 @@ type ServerFlags = {
   relayTls: TlsMode;
   relayTlsInsecure?: boolean;
   relayAuth?: string;
+  workers: number;
 };
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -121,6 +123,7 @@ export function registerServerCommand(program: Command): void {
     .option('--http-host <address>', 'address of the HTTP API', DEFAULT_HOST)
     .addOption(new Option('--http-port <port>', 'port of the HTTP API; 0 picks a free one').argParser(parsePort).default(DEFAULT_HTTP_PORT))
     .option('--no-http', 'no HTTP API')
+    .addOption(new Option('--workers <n>', 'SMTP worker processes (node:cluster) sharing the port, for more than one core; the store and HTTP API stay in one process').argParser(parsePositiveInt).default(1))
     .option('--relay <host[:port]>', 'where the API\'s release sends stored messages (port 25 by default); without it, release answers 409')
     .addOption(new Option('--relay-tls <mode>', 'TLS to the relay').choices(['none', 'starttls', 'implicit']).default('none'))
     .option('--relay-tls-insecure', 'do not verify the relay\'s certificate')
@@ -132,7 +135,7 @@ export function registerServerCommand(program: Command): void {
       if (flags.tlsPort !== undefined && pem === undefined) throw new Error('--tls-port needs --tls-cert/--tls-key or --tls-self-signed');
       const credentials = smtp ? credentialsFor(flags) : [];
       const display = displayFor(flags, write);
-      const service = await startService({
+      const config: ServiceConfig = {
         smtp: {
           host: flags.host,
           port: flags.port,
@@ -157,12 +160,15 @@ export function registerServerCommand(program: Command): void {
         store: { kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge },
         http: flags.http && flags.store !== 'none' ? { host: flags.httpHost, port: flags.httpPort } : null,
         ...relayFor(flags),
-      });
+      };
+      if (isClusterWorker()) return runClusterWorker(config, flags.workers);
+      const service = flags.workers > 1 ? await startClusterPrimary(config, flags.workers) : await startService(config);
       const server = service.smtp;
       const say = (line: string): void => (flags.quiet === true ? write(line) : display.info(line));
       say(`mailwire: ${smtp ? 'standards' : 'simplified'} SMTP server listening on ${hostPort(server.host, server.port)}` +
         (server.tlsPort === undefined ? '' : `, implicit TLS on ${hostPort(server.host, server.tlsPort)}`));
       say(`mailwire: store ${describeStore(flags)}`);
+      if (flags.workers > 1) say(`mailwire: ${flags.workers} SMTP worker processes; store and HTTP API in this one (pid ${process.pid})`);
       if (service.http) {
         say(`mailwire: web UI on http://${hostPort(flags.httpHost, service.http.port)}/`);
         say(`mailwire: HTTP API on http://${hostPort(flags.httpHost, service.http.port)}/api/v1/messages`);

@@ -92,7 +92,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   if (uiDir !== null) mountUi(app, uiDir);
   app.get('/metrics', async (c) =>
-    c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }));
+    c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));
   app.get('/api/openapi.json', (c) => c.json(OPENAPI));
 
   // ---- messages ------------------------------------------------------------------------------------------------
