@@ -134,7 +134,8 @@ export class SmtpConnection {
   async batch(items: readonly Readonly<{ label: string; bytes: string | Buffer }>[]): Promise<Exchange[]> {
     if (this.#failure) throw this.#failure;
     const started = performance.now();
-    this.#write(Buffer.concat(items.map((i) => toBuffer(i.bytes))));
+    // One item (a message's data section, say) is written as it is: Buffer.concat would copy it.
+    this.#write(items.length === 1 && items[0] !== undefined ? toBuffer(items[0].bytes) : Buffer.concat(items.map((i) => toBuffer(i.bytes))));
     const out: Exchange[] = [];
     for (const item of items) {
       const { reply, at } = await this.#nextReply();
