@@ -14,12 +14,12 @@ function bucketOf(us: number): number {
   return SUB + (e - SUB_BITS) * SUB + ((us >>> (e - SUB_BITS)) - SUB);
 }
 
-/** The largest value (µs) that falls in bucket b. */
-function bucketHigh(b: number): number {
+/** The smallest value (µs) that falls in bucket b. */
+function bucketLow(b: number): number {
   if (b < SUB) return b;
   const e = Math.floor((b - SUB) / SUB) + SUB_BITS;
   const sub = ((b - SUB) % SUB) + SUB;
-  return ((sub + 1) * 2 ** (e - SUB_BITS)) - 1;
+  return sub * 2 ** (e - SUB_BITS);
 }
 
 export type LatencySummary = Readonly<{ count: number; min: number; mean: number; p50: number; p90: number; p99: number; max: number }>;
@@ -46,16 +46,18 @@ export class Histogram {
   }
 
   /**
-   * Nearest-rank percentile in milliseconds (as src/client/stats.ts percentile()): the highest value of the bucket
-   * that holds the rank, never above the largest value recorded. NaN when empty.
+   * Nearest-rank percentile in milliseconds (as src/client/stats.ts percentile()): the lowest value of the bucket
+   * that holds the rank (so a value recorded exactly is reported exactly), within the smallest and the largest value
+   * recorded; the last rank is the largest. NaN when empty.
    */
   percentile(p: number): number {
     if (this.#count === 0) return Number.NaN;
     const rank = Math.min(this.#count, Math.max(1, Math.ceil((p / 100) * this.#count)));
+    if (rank === this.#count) return this.#maxUs / 1000;
     let seen = 0;
     for (let b = 0; b < BUCKETS; b++) {
       seen += this.#counts[b] ?? 0;
-      if (seen >= rank) return Math.min(bucketHigh(b), this.#maxUs) / 1000;
+      if (seen >= rank) return Math.min(Math.max(bucketLow(b), this.#minUs), this.#maxUs) / 1000;
     }
     return this.#maxUs / 1000;
   }
