@@ -170,8 +170,9 @@ export class SmtpConnection {
     }
   }
 
-  /** Ends the connection politely (after QUIT). */
+  /** Ends the connection politely (after QUIT): no more commands. */
   close(): void {
+    if (this.#failure === null) this.#fail(CLOSED_BY_US);
     this.#socket.end();
   }
 
@@ -198,7 +199,11 @@ export class SmtpConnection {
     };
     const onData = (chunk: Buffer): void => this.#onData(chunk);
     const onError = (e: Error): void => this.#fail(new SmtpConnectionError('ERR_CONNECTION', e.message, { cause: e }));
-    const onClose = (): void => this.#fail(new SmtpConnectionError('ERR_CLOSED', 'the server closed the connection'));
+    // Only the first failure counts; building an error (its stack) for every ordinary close costs a load generator
+    // that opens thousands of connections a second.
+    const onClose = (): void => {
+      if (this.#failure === null) this.#fail(new SmtpConnectionError('ERR_CLOSED', 'the server closed the connection'));
+    };
     socket.setTimeout(this.#timeoutMs, onTimeout);
     socket.on('data', onData);
     socket.on('error', onError);
@@ -251,6 +256,9 @@ export class SmtpConnection {
     for (const w of this.#waiters.splice(0)) w.reject(this.#failure);
   }
 }
+
+/** The state after close(), shared: nothing went wrong, and no stack is worth capturing for it. */
+const CLOSED_BY_US = new SmtpConnectionError('ERR_CLOSED', 'the connection was closed by the client (after QUIT)');
 
 const toBuffer = (bytes: string | Buffer): Buffer => (typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes);
 
