@@ -128,7 +128,7 @@ const TARGETS: Target[] = [
 ];
 if (SMTP_SINK !== null) {
   TARGETS.push({
-    id: 'smtp-sink', label: 'Postfix smtp-sink (ceiling)', simplified: false,
+    id: 'smtp-sink', label: 'Postfix smtp-sink', simplified: false,
     start: async () => {
       const port = await freePort();
       const asRoot = process.getuid?.() === 0 ? ['-u', 'nobody'] : [];
