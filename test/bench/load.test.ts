@@ -94,6 +94,7 @@ describe('mailwire bench --json against our own server', () => {
       try {
         const run = await bench(['--server', `127.0.0.1:${server.port}`, '--connections', '3', '--messages', '30', '--size', '2KB', '--json', '--timeout', '5s', ...extra]);
         assert.equal(run.code, 0, run.stderr);
+        assert.equal(run.stderr, '', 'no progress bar when the outputs are not terminals');
         const out = JSON.parse(run.stdout) as Record<string, unknown> & { latencyMs: { message: { count: number }; commands: Record<string, { count: number }> } };
         const warm = extra.includes('--warmup') ? 5 : 0;
         assert.equal(out['accepted'], 30);
