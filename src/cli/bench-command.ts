@@ -164,14 +164,14 @@ function startProgress(tally: BenchTally, amount: Amount): () => void {
   const byCount = 'messages' in amount;
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,
-    format: byCount ? ' {bar} {value}/{total} messages | {rate} msg/s | {errors} errors' : ' {bar} {elapsed}/{seconds} s | {value} messages | {rate} msg/s | {errors} errors',
+    format: byCount ? ' {bar} {value}/{total} messages | {rate} msg/s | {errors} errors' : ' {bar} {elapsed}/{seconds} s | {sent} messages | {rate} msg/s | {errors} errors',
     hideCursor: true,
     clearOnComplete: true,
     fps: 5,
   }, cliProgress.Presets.shades_classic);
   const started = performance.now();
   const total = byCount ? amount.messages : Math.round(amount.durationMs / 1000);
-  bar.start(byCount ? total : Math.max(1, total), 0, { rate: '-', errors: 0, seconds: total, elapsed: 0 });
+  bar.start(byCount ? total : Math.max(1, total), 0, { rate: '-', errors: 0, seconds: total, elapsed: 0, sent: 0 });
   let lastCount = 0;
   let lastAt = started;
   const timer = setInterval(() => {
@@ -181,7 +181,7 @@ function startProgress(tally: BenchTally, amount: Amount): () => void {
     lastCount = count;
     lastAt = now;
     const elapsed = Math.round((now - started) / 1000);
-    bar.update(byCount ? count : Math.min(total, elapsed), { rate: rate.toFixed(0), errors: tally.failed, elapsed, value: count });
+    bar.update(byCount ? count : Math.min(total, elapsed), { rate: rate.toFixed(0), errors: tally.failed, elapsed, sent: count });
   }, 250);
   return () => {
     clearInterval(timer);
