@@ -1,5 +1,6 @@
 /** The `mailwire` command: argv → a subcommand. The only layer that reads process.argv and process.env. */
 import { Command } from 'commander';
+import { registerBenchCommand } from './bench-command.js';
 import { registerClientCommand } from './client-command.js';
 import { registerSendCommand } from './send-command.js';
 import { registerServerCommand } from './server-command.js';
@@ -11,5 +12,6 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerServerCommand(program);
   registerClientCommand(program);
   registerSendCommand(program);
+  registerBenchCommand(program);
   await program.parseAsync([...argv]);
 }

@@ -15,14 +15,14 @@
  */
 import { performance } from 'node:perf_hooks';
 import {
-  authExchanges, chooseAuth, ehloRefused, HELO_ONLY, messageFacts, parseEhloReply, planTransaction, simplifiedTransaction,
+  authExchanges, chooseAuth, ehloRefused, HELO_ONLY, parseEhloReply, planTransaction, simplifiedTransaction,
   type AuthMechanism, type Capabilities, type PipeliningPolicy, type WireStep,
 } from '../protocol/client-session.js';
-import { encodeDataSection, toCrlf } from '../protocol/message.js';
 import type { Reply } from '../protocol/reply.js';
 import { formatServerAddress, parseServerAddress, type ServerAddress } from '../protocol/server-address.js';
 import { MailwireError, SmtpCapabilityError, SmtpConnectionError, SmtpReplyError, SmtpTlsError } from '../errors.js';
 import { SmtpConnection, type LookupFunction, type TlsInfo, type TlsOptions } from './connection.js';
+import { PreparedMessage } from './prepared.js';
 
 export type ClientMode = 'standard' | 'simplified';
 /** 'starttls': RFC 3207 upgrade after EHLO; 'implicit': TLS from the first byte (RFC 8314, port 465 style). */
@@ -59,7 +59,8 @@ export type TraceEvent =
 /** One timed phase: 'dns', 'connect', 'tls', 'greeting', then each command ('EHLO', 'MAIL', 'RCPT', 'RCPT 2', …). */
 export type Timing = Readonly<{ phase: string; ms: number }>;
 
-export type Mail = Readonly<{ from: string; to: readonly string[]; raw: Buffer | string }>;
+/** `raw` as a PreparedMessage skips the per-message encoding (see src/client/prepared.ts). */
+export type Mail = Readonly<{ from: string; to: readonly string[]; raw: Buffer | string | PreparedMessage }>;
 
 export type MailResult = Readonly<{
   /** This message's commands, in order (MAIL, RCPT…, DATA, message or BDAT…, plus RSET/HELO before it if sent). */
@@ -176,7 +177,7 @@ export class SmtpClient {
   async send(mail: Mail): Promise<MailResult> {
     const started = performance.now();
     // RFC 5321 §2.3.8: no bare CR or LF on the wire; latin1 keeps every octet as it is.
-    const raw = Buffer.from(toCrlf((typeof mail.raw === 'string' ? Buffer.from(mail.raw, 'utf8') : mail.raw).toString('latin1')), 'latin1');
+    const message = mail.raw instanceof PreparedMessage ? mail.raw : PreparedMessage.from(mail.raw);
     const timings: Timing[] = [];
     let steps: readonly (readonly WireStep[])[];
     if ((this.#opts.mode ?? 'standard') === 'simplified') {
@@ -194,7 +195,7 @@ export class SmtpClient {
         caps: this.#caps,
         from: mail.from,
         to: mail.to,
-        message: messageFacts(raw),
+        message: message.facts,
         pipelining: this.#opts.pipelining ?? 'auto',
         chunking: this.#opts.chunking ?? false,
         ...(this.#opts.chunkSize === undefined ? {} : { chunkSize: this.#opts.chunkSize }),
@@ -207,7 +208,7 @@ export class SmtpClient {
     const counts = new Map<string, number>();
     let last: Reply | null = null;
     for (const batch of steps) {
-      const items = batch.map((step) => wireItem(step, raw));
+      const items = batch.map((step) => wireItem(step, message));
       for (const item of items) this.#rec.event({ type: 'sent', text: item.shown });
       const exchanges = await this.#conn.batch(items);
       let failed: { step: WireStep; reply: Reply; label: string } | null = null;
@@ -343,14 +344,15 @@ export class SmtpClient {
   }
 }
 
-function wireItem(step: WireStep, raw: Buffer): { label: string; shown: string; bytes: Buffer } {
+function wireItem(step: WireStep, message: PreparedMessage): { label: string; shown: string; bytes: Buffer } {
+  const raw = message.raw;
   switch (step.stage) {
     case 'MAIL':
     case 'RCPT':
     case 'DATA':
       return { label: step.line, shown: step.line, bytes: Buffer.from(`${step.line}\r\n`, 'utf8') };
     case 'message': {
-      const bytes = Buffer.from(encodeDataSection(raw.toString('latin1')), 'latin1');
+      const bytes = message.dataSection;
       return { label: '(message)', shown: `[message: ${raw.length} octets, ${bytes.length} on the wire with dot-stuffing and the final "."]`, bytes };
     }
     case 'BDAT':

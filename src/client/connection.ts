@@ -134,7 +134,8 @@ export class SmtpConnection {
   async batch(items: readonly Readonly<{ label: string; bytes: string | Buffer }>[]): Promise<Exchange[]> {
     if (this.#failure) throw this.#failure;
     const started = performance.now();
-    this.#write(Buffer.concat(items.map((i) => toBuffer(i.bytes))));
+    // One item (a message's data section, say) is written as it is: Buffer.concat would copy it.
+    this.#write(items.length === 1 && items[0] !== undefined ? toBuffer(items[0].bytes) : Buffer.concat(items.map((i) => toBuffer(i.bytes))));
     const out: Exchange[] = [];
     for (const item of items) {
       const { reply, at } = await this.#nextReply();
@@ -169,8 +170,9 @@ export class SmtpConnection {
     }
   }
 
-  /** Ends the connection politely (after QUIT). */
+  /** Ends the connection politely (after QUIT): no more commands. */
   close(): void {
+    if (this.#failure === null) this.#fail(CLOSED_BY_US);
     this.#socket.end();
   }
 
@@ -197,7 +199,11 @@ export class SmtpConnection {
     };
     const onData = (chunk: Buffer): void => this.#onData(chunk);
     const onError = (e: Error): void => this.#fail(new SmtpConnectionError('ERR_CONNECTION', e.message, { cause: e }));
-    const onClose = (): void => this.#fail(new SmtpConnectionError('ERR_CLOSED', 'the server closed the connection'));
+    // Only the first failure counts; building an error (its stack) for every ordinary close costs a load generator
+    // that opens thousands of connections a second.
+    const onClose = (): void => {
+      if (this.#failure === null) this.#fail(new SmtpConnectionError('ERR_CLOSED', 'the server closed the connection'));
+    };
     socket.setTimeout(this.#timeoutMs, onTimeout);
     socket.on('data', onData);
     socket.on('error', onError);
@@ -250,6 +256,9 @@ export class SmtpConnection {
     for (const w of this.#waiters.splice(0)) w.reject(this.#failure);
   }
 }
+
+/** The state after close(), shared: nothing went wrong, and no stack is worth capturing for it. */
+const CLOSED_BY_US = new SmtpConnectionError('ERR_CLOSED', 'the connection was closed by the client (after QUIT)');
 
 const toBuffer = (bytes: string | Buffer): Buffer => (typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes);
 

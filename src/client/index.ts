@@ -5,6 +5,7 @@ export {
   type SessionOutcome, type Timing, type TlsMode, type TraceEvent,
 } from './client.js';
 export { SmtpConnection, type ConnectOptions, type ConnectTimings, type Exchange, type LookupFunction, type TlsInfo, type TlsOptions } from './connection.js';
+export { PreparedMessage } from './prepared.js';
 export { composeMessage, composeSimpleMessage, type MailSpec, type SimpleMail } from './compose.js';
 export { percentile, summarize, summarizePhases, type Summary } from './stats.js';
 export { MailwireError, SmtpCapabilityError, SmtpConnectionError, SmtpReplyError, SmtpTlsError } from '../errors.js';
