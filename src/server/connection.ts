@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { decodeUtf8Line } from '../protocol/command.js';
 import { LineSplitter, type Line } from '../protocol/line-splitter.js';
-import { describeReply, formatReply } from '../protocol/reply.js';
+import { describeReply, formatReply, type Reply } from '../protocol/reply.js';
 import { SmtpSession, assertNever } from '../protocol/session.js';
 import { receivedHeader } from '../protocol/trace.js';
 import type { Action, Authenticator, Dialect, Envelope, Trace } from '../protocol/types.js';
@@ -58,6 +58,14 @@ const TRACE_PREFIX = randomBytes(4).toString('hex');
 let traceCounter = 0;
 const nextTraceId = (): string => `${TRACE_PREFIX}${(++traceCounter).toString(16).padStart(8, '0')}`;
 
+/** Wire bytes of each reply, made once for the constant replies that most commands get. */
+const REPLY_BYTES = new WeakMap<Reply, Buffer>();
+function replyBytes(r: Reply): Buffer {
+  let bytes = REPLY_BYTES.get(r);
+  if (bytes === undefined) REPLY_BYTES.set(r, (bytes = Buffer.from(formatReply(r), 'utf8')));
+  return bytes;
+}
+
 /** How many transcript lines a session keeps; enough for a long session, bounded against a flood. */
 const TRANSCRIPT_CAP = 300;
 
@@ -84,6 +92,8 @@ export class Connection {
   #truncated = false;
   /** The last hello the session took, for the session summary. */
   #helo: string | null = null;
+  /** Whether anyone reads the text of commands and replies (a display that shows them, or a kept transcript). */
+  readonly #describes: boolean;
   /** When the command being answered arrived (performance.now()), for the transcript's response times. */
   #commandAt = performance.now();
   #verb = 'CONNECT';
@@ -96,6 +106,7 @@ export class Connection {
   constructor(socket: Socket, opts: ConnectionOptions, implicitTls = false) {
     this.#socket = socket;
     this.#opts = opts;
+    this.#describes = opts.recordSessions || opts.display.showsLines !== false;
     const peer = peerOf(socket);
     this.#tag = hostPort(peer.clientAddress, peer.clientPort);
     this.#info = { ...peer, dialect: opts.dialect.name, tls: implicitTls };
@@ -176,11 +187,13 @@ export class Connection {
       }
       return;
     }
-    const text = secret ? '[redacted]' : (decodeUtf8Line(line.text) ?? line.text);
     this.#commandAt = performance.now();
-    const verb = /^\s*(\S+)/.exec(text)?.[1]?.toUpperCase() ?? '';
+    const space = line.text.indexOf(' ');
+    const verb = (space === -1 ? line.text : line.text.slice(0, space)).trim().toUpperCase();
     this.#verb = KNOWN_VERBS.has(verb) ? verb : 'OTHER';
-    const shown = /^\s*AUTH\s+\S+\s+\S/i.test(text) ? text.replace(/^(\s*AUTH\s+\S+).*$/i, '$1 [redacted]') : text;
+    if (!this.#describes) return;
+    const text = secret ? '[redacted]' : (decodeUtf8Line(line.text) ?? line.text);
+    const shown = verb === 'AUTH' && /^\s*AUTH\s+\S+\s+\S/i.test(text) ? text.replace(/^(\s*AUTH\s+\S+).*$/i, '$1 [redacted]') : text;
     this.#opts.display.command(this.#tag, shown);
     this.#note('client', shown);
   }
@@ -189,13 +202,15 @@ export class Connection {
     for (const action of actions) {
       switch (action.type) {
         case 'reply': {
-          const text = describeReply(action.reply);
           const tookMs = performance.now() - this.#commandAt;
-          this.#opts.display.reply(this.#tag, text);
-          this.#note('server', text, tookMs);
+          if (this.#describes) {
+            const text = describeReply(action.reply);
+            this.#opts.display.reply(this.#tag, text);
+            this.#note('server', text, tookMs);
+          }
           this.#opts.observer?.replied?.(action.reply.code, this.#verb, tookMs / 1000);
           if (action.reply.code === 354) this.#startDataTimer();
-          if (!this.#socket.write(formatReply(action.reply))) {
+          if (!this.#socket.write(replyBytes(action.reply))) {
             // The client is not reading its replies (a pipelining flood): stop reading until it does.
             const socket = this.#socket;
             socket.pause();

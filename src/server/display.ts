@@ -29,6 +29,8 @@ export type Display = Readonly<{
   info(text: string): void;
   /** Once per session, when it ends (displays that show every line leave this out). */
   session?(summary: SessionSummary): void;
+  /** false: command and reply lines are not shown, so the server need not format them for display. */
+  showsLines?: boolean;
 }>;
 
 export function createConsoleDisplay(write: (line: string) => void): Display {
@@ -47,6 +49,7 @@ export function createConsoleDisplay(write: (line: string) => void): Display {
 const nothing = (): void => {};
 export const quietDisplay: Display = {
   connected: nothing, disconnected: nothing, command: nothing, messageText: nothing, reply: nothing, info: nothing,
+  showsLines: false,
 };
 
 /** "[127.0.0.1:5301] helo=x.test tls auth=alice <a@x.test> → <b@y.test>,<c@y.test> 1234 B: 250 2.0.0 OK … | quit 12 ms" */

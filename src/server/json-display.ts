@@ -15,5 +15,6 @@ export function createJsonDisplay(verbose: boolean, logger: Logger = pino({ base
     reply: verbose ? (tag, text) => logger.info({ client: tag, dir: 'S' }, text) : nothing,
     info: (text) => logger.info(text),
     session: (s) => logger.info({ session: s }, 'session'),
+    showsLines: verbose,
   };
 }
