@@ -92,8 +92,10 @@ export class Connection {
   #truncated = false;
   /** The last hello the session took, for the session summary. */
   #helo: string | null = null;
-  /** Whether anyone reads the text of commands and replies (a display that shows them, or a kept transcript). */
-  readonly #describes: boolean;
+  /** Whether anyone reads the text of commands and replies: a display that shows them, or a transcript not yet full. */
+  get #describes(): boolean {
+    return this.#opts.display.showsLines !== false || (this.#opts.recordSessions && this.#transcript.length < TRANSCRIPT_CAP);
+  }
   /** When the command being answered arrived (performance.now()), for the transcript's response times. */
   #commandAt = performance.now();
   #verb = 'CONNECT';
@@ -106,7 +108,6 @@ export class Connection {
   constructor(socket: Socket, opts: ConnectionOptions, implicitTls = false) {
     this.#socket = socket;
     this.#opts = opts;
-    this.#describes = opts.recordSessions || opts.display.showsLines !== false;
     const peer = peerOf(socket);
     this.#tag = hostPort(peer.clientAddress, peer.clientPort);
     this.#info = { ...peer, dialect: opts.dialect.name, tls: implicitTls };

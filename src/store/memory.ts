@@ -2,7 +2,7 @@
  * The in-memory store: the same behaviour as SQLite (search semantics included) with nothing on disk; for tests
  * and for a catcher that need not survive a restart. Every write "commits" on its own, so it has no group commit.
  */
-import { randomUUID } from 'node:crypto';
+import { timeOrderedId } from './ids.js';
 import { attachmentBytes, parseMessage, searchFields, snippetOf, type ParsedMessage, type SearchFields } from './parse.js';
 import { parseQuery, textTokens, type SearchQuery } from './query.js';
 import { clampLimit, decodeCursor, encodeCursor } from './cursor.js';
@@ -52,7 +52,7 @@ class MemoryStore implements MessageStore {
     const raw = Buffer.from(message.raw); // a copy: the caller may reuse its buffer
     const parsed = await parseMessage(raw);
     const search = searchFields(parsed, message.envelope);
-    const id = randomUUID();
+    const id = timeOrderedId();
     this.#messages.push({
       seq: ++this.#seq, id, receivedAt: message.receivedAt.getTime(), read: false, raw, message, parsed, search,
       fts: [search.ftsSubject, search.ftsAddresses, search.ftsBody].map((t) => ` ${textTokens(t).join(' ')} `),
@@ -65,7 +65,7 @@ class MemoryStore implements MessageStore {
 
   async saveSession(s: SessionRecord): Promise<string> {
     if (this.#closed) throw new StoreWriteError('store is closed');
-    const id = s.id ?? randomUUID();
+    const id = s.id ?? timeOrderedId();
     this.#sessions.push({
       seq: ++this.#seq,
       detail: {

@@ -11,6 +11,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { useMemoryBlob } from './memory-blob.js';
 import { parseMessage, type ParsedMessage } from './parse.js';
 import { insertRows, migrate } from './sqlite-schema.js';
 import { searchCondition, assertNever } from './sqlite-search.js';
@@ -19,6 +20,7 @@ import type { FromWorker, OpResult, ToWorker, WorkerConfig, WriteOp } from './sq
 const PRUNE_BATCH = 1000;
 
 if (parentPort === null) throw new Error('sqlite-worker must run as a worker thread');
+useMemoryBlob(); // before any parse: see memory-blob.ts
 const port = parentPort;
 const cfg = workerData as WorkerConfig;
 const post = (m: FromWorker): void => port.postMessage(m);

@@ -7,7 +7,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { timeOrderedId } from './ids.js';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { attachmentBytes } from './parse.js';
@@ -87,7 +87,7 @@ class SqliteStore implements MessageStore {
   // ---- writes ----------------------------------------------------------------------------------------------------
 
   async save(message: IncomingMessage): Promise<string> {
-    const id = randomUUID();
+    const id = timeOrderedId();
     try {
       await this.#write({
         // A copy of its own: a small Buffer is a view into a shared 8 KiB pool, which would otherwise be cloned whole.
@@ -104,7 +104,7 @@ class SqliteStore implements MessageStore {
   }
 
   async saveSession(s: SessionRecord): Promise<string> {
-    const id = s.id ?? randomUUID();
+    const id = s.id ?? timeOrderedId();
     await this.#write({
       op: 'session', id, startedAt: s.startedAt.getTime(), endedAt: s.endedAt.getTime(), end: s.end,
       connection: { ...s.connection }, messageIds: [...s.messageIds], transcript: s.transcript.map((l) => ({ ...l })),
