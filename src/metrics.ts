@@ -2,7 +2,7 @@
  * Prometheus metrics. One registry per instance (no prom-client globals), handed to the server, which records,
  * and to the web app, which serves /metrics.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { StoreStats } from './store/types.js';
 
 export type Metrics = Readonly<{
@@ -41,11 +41,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const bytes = new Counter({ name: 'mailwire_message_bytes_total', help: 'Raw bytes of messages stored', registers: traffic });
   const sessions = new Counter({ name: 'mailwire_sessions_total', help: 'SMTP sessions ended, by how they ended', labelNames: ['end'], registers: traffic });
   const rejections = new Counter({ name: 'mailwire_rejections_total', help: 'Replies with a 4xx or 5xx code, by code', labelNames: ['code'], registers: traffic });
-  const response = new Histogram({
-    name: 'mailwire_command_response_seconds', help: 'Time from a command to its reply', labelNames: ['verb'], registers: traffic,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-  });
-  const responseByVerb = new Map<string, ReturnType<typeof response.labels>>();
+  const response = new VerbHistogram(
+    'mailwire_command_response_seconds', 'Time from a command to its reply',
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  );
+  for (const r of traffic) r.registerMetric(response as unknown as Metric);
   const statsOf = options.storeStats;
   if (statsOf) {
     const gauge = (name: string, help: string, key: keyof StoreStats): void => {
@@ -62,12 +62,58 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     messageStored: (n) => { stored.inc(); bytes.inc(n); },
     sessionEnded: (end) => sessions.inc({ end }),
     rejection: (code) => rejections.inc({ code: String(code) }),
-    commandResponse: (verb, seconds) => {
-      // One labelled child per verb, looked up once: observe() with a label object hashes it on every call.
-      const key = verb.toUpperCase();
-      let child = responseByVerb.get(key);
-      if (child === undefined) responseByVerb.set(key, (child = response.labels({ verb: key })));
-      child.observe(seconds);
-    },
+    commandResponse: (verb, seconds) => response.observe(verb.toUpperCase(), seconds),
   };
+}
+
+/**
+ * A histogram labelled by SMTP verb, observed on every reply. prom-client's Histogram hashes and validates its labels
+ * on each observe(), about 2 µs, several times a message; this keeps plain counts per verb and hands prom-client the
+ * same histogram (cumulative `le` buckets, `_sum`, `_count`) only when it is scraped.
+ */
+type SeriesValue = { metricName: string; labels: Record<string, string | number>; value: number };
+
+class VerbHistogram {
+  readonly type = 'histogram' as const;
+  readonly aggregator = 'sum' as const;
+  readonly name: string;
+  readonly help: string;
+  readonly #bounds: readonly number[];
+  readonly #series = new Map<string, { counts: Float64Array; sum: number }>();
+
+  constructor(name: string, help: string, bounds: readonly number[]) {
+    this.name = name;
+    this.help = help;
+    this.#bounds = bounds;
+  }
+
+  observe(verb: string, value: number): void {
+    let s = this.#series.get(verb);
+    if (s === undefined) this.#series.set(verb, (s = { counts: new Float64Array(this.#bounds.length + 1), sum: 0 }));
+    let i = 0;
+    while (i < this.#bounds.length && value > (this.#bounds[i] ?? Infinity)) i++;
+    s.counts[i] = (s.counts[i] ?? 0) + 1;
+    s.sum += value;
+  }
+
+  /** What prom-client's registry reads from a metric (its own Histogram.get() gives the same shape). */
+  get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: SeriesValue[] }> {
+    const values: SeriesValue[] = [];
+    for (const [verb, s] of this.#series) {
+      let cumulative = 0;
+      this.#bounds.forEach((le, i) => {
+        cumulative += s.counts[i] ?? 0;
+        values.push({ metricName: `${this.name}_bucket`, labels: { le, verb }, value: cumulative });
+      });
+      cumulative += s.counts[this.#bounds.length] ?? 0;
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', verb }, value: cumulative });
+      values.push({ metricName: `${this.name}_sum`, labels: { verb }, value: s.sum });
+      values.push({ metricName: `${this.name}_count`, labels: { verb }, value: cumulative });
+    }
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator });
+  }
+
+  reset(): void {
+    this.#series.clear();
+  }
 }
