@@ -101,15 +101,15 @@ async function waitForPort(port: number, deadlineMs: number): Promise<void> {
   throw new Error(`nothing listens on port ${port}`);
 }
 
-function ours(store: 'sqlite' | 'none', dialect: 'smtp' | 'simplified'): Target {
+function ours(store: 'sqlite' | 'none', dialect: 'smtp' | 'simplified', workers = 1): Target {
   return {
-    id: `ours-${store}-${dialect}`,
-    label: `mailwire ${dialect}, ${store === 'sqlite' ? 'SQLite (durable)' : '--store none'}`,
+    id: `ours-${store}-${dialect}${workers > 1 ? `-w${workers}` : ''}`,
+    label: `mailwire ${dialect}, ${store === 'sqlite' ? 'SQLite (durable)' : '--store none'}${workers > 1 ? `, --workers ${workers}` : ''}`,
     simplified: dialect === 'simplified',
     start: async () => {
       const dir = store === 'sqlite' ? mkdtempSync(join(tmpdir(), 'mailwire-bench-')) : null;
       const args = [MAILWIRE, 'server', '--quiet', '--no-http', '--port', '0', '--dialect', dialect, '--store', store,
-        ...(dir === null ? [] : ['--data-dir', dir, '--max-messages', '0'])];
+        ...(dir === null ? [] : ['--data-dir', dir, '--max-messages', '0']), ...(workers > 1 ? ['--workers', String(workers)] : [])];
       const r = await startListening(process.execPath, args);
       return { ...r, cleanup: () => { if (dir !== null) rmSync(dir, { recursive: true, force: true }); } };
     },
@@ -120,6 +120,7 @@ const TARGETS: Target[] = [
   ours('sqlite', 'smtp'),
   ours('sqlite', 'simplified'),
   ours('none', 'smtp'),
+  ours('none', 'smtp', 2),
   ours('none', 'simplified'),
   {
     id: 'smtp-server', label: 'nodemailer smtp-server (sink)', simplified: false,
