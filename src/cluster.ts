@@ -138,7 +138,10 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
 /** In a worker: the SMTP server alone, storing through the primary. Returns once listening; exits on 'shutdown'. */
 export async function runClusterWorker(config: ServiceConfig, workers: number): Promise<void> {
   const metrics = createMetrics({ processMetrics: false });
-  AggregatorRegistry.setRegistries([metrics.registry]); // the primary's /metrics asks every worker for these
+  // The primary's /metrics asks every worker for these; constructing an AggregatorRegistry is what makes prom-client
+  // answer those requests in a worker.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([metrics.registry]);
   const keeps = config.store.kind !== 'none';
   const sink = keeps ? createPrimarySink() : createDiscardSink();
   const smtp = await startServer({
