@@ -97,6 +97,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   try {
     smtp = await startServer({
       ...config.smtp,
+      // The backend owns the store and closes it after the server (the server closes its sink when it stops).
       sink: { save: (m) => backend.store.save(m), saveSession: (s) => backend.store.saveSession(s), close: () => Promise.resolve() },
       recordSessions: backend.queryable !== null,
       observer: observerFor(backend),
