@@ -48,7 +48,8 @@ describe('sqlite store', () => {
   it('rejects a save whose write fails and leaves nothing of it, while the rest of its batch commits', async () => {
     const dir = tempDir();
     const store = await openStore({ kind: 'sqlite', dataDir: dir, maxMessages: 0 });
-    const side = new Database(join(dir, SQLITE_FILE_NAME));
+    // A busy timeout like the store's own: the writer may hold the lock for a moment when this connection changes the schema.
+    const side = new Database(join(dir, SQLITE_FILE_NAME), { timeout: 5000 });
     try {
       // Fails after the `messages` row went in, in the middle of the message's writes.
       side.exec(`CREATE TRIGGER fail_boom BEFORE INSERT ON message_body WHEN NEW.text LIKE '%boom%'
