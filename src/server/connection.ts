@@ -84,7 +84,6 @@ export class Connection {
   #draft: string[] = [];
   /** Set while the store works or the TLS handshake runs: no input is fed to the session meanwhile. */
   #waiting = false;
-  #storing = false;
   #closed = false;
   #cleanedUp = false;
   #shuttingDown = false;
@@ -144,13 +143,13 @@ export class Connection {
     socket.on('close', () => this.#cleanup());
   }
 
-  /** Graceful shutdown: an idle session is told 421 and closed now; one in a message is told once it is done. */
+  /**
+   * Graceful shutdown: the session decides (an idle one answers 421 and closes; one in a message or being stored goes
+   * on), and is asked again after each input until it has closed.
+   */
   shutdown(): void {
     this.#shuttingDown = true;
-    const kind = this.#session.phase.kind;
-    if (!this.#closed && !this.#storing && kind !== 'in-data' && kind !== 'in-chunk' && kind !== 'skip-chunk') {
-      this.#apply(this.#session.feed({ type: 'shutdown' }), 'shutdown');
-    }
+    if (!this.#closed) this.#apply(this.#session.feed({ type: 'shutdown' }), 'shutdown');
   }
 
   destroy(): void {
@@ -286,7 +285,6 @@ export class Connection {
     const ctx = this.#session.context;
     const connection: ConnectionInfo = { ...this.#info, tls: ctx.tls, ...(ctx.authUser === null ? {} : { authUser: ctx.authUser }) };
     const summary = (result: string): void => void this.#messages.push({ from: env.from, to: env.to, size: raw.length, result });
-    this.#storing = true;
     this.#waiting = true;
     this.#socket.pause(); // back-pressure: nothing more is read until the store has answered
     this.#opts.sink
@@ -304,7 +302,6 @@ export class Connection {
         },
       )
       .then((actions) => {
-        this.#storing = false;
         this.#waiting = false;
         this.#apply(actions);
         if (this.#closed) return;
