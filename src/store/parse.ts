@@ -102,9 +102,32 @@ export function searchFields(p: ParsedMessage, env: Envelope): SearchFields {
 }
 
 export function snippetOf(p: ParsedMessage): string {
-  const body = p.text !== '' ? p.text : htmlToText(p.html);
-  // Cut first: the whitespace pass then touches a few hundred characters, not the whole body.
-  return body.slice(0, SNIPPET_CHARS * 4).replace(/\s+/g, ' ').trim().slice(0, SNIPPET_CHARS);
+  return collapseWhitespace(p.text !== '' ? p.text : htmlToText(p.html), SNIPPET_CHARS);
+}
+
+/**
+ * The first `max` characters of `s` with every run of whitespace (as /\s/ defines it) made one space and none at the
+ * ends. A scan that stops once it has enough: a regular expression over the body's start cost ~20 µs per message
+ * at ingest, a tenth of the writer's budget.
+ */
+export function collapseWhitespace(s: string, max: number): string {
+  let out = '';
+  for (let i = 0; i < s.length && out.length < max;) {
+    while (i < s.length && isWhitespace(s.charCodeAt(i))) i++;
+    let j = i;
+    while (j < s.length && !isWhitespace(s.charCodeAt(j))) j++;
+    if (j === i) break;
+    out += (out === '' ? '' : ' ') + s.slice(i, j);
+    i = j;
+  }
+  return out.length > max ? out.slice(0, max).trimEnd() : out;
+}
+
+function isWhitespace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0xa0) return false;
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f ||
+    c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
 
 /** Rough HTML to text for indexing and snippets only (the API serves the HTML itself untouched). */
