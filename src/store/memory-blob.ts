@@ -38,6 +38,7 @@ class MemoryBlob {
 }
 
 function toBytes(part: Part): Uint8Array {
+  if (part instanceof Uint8Array) return part; // postal-mime's usual part: one per line, so no view made for each
   if (typeof part === 'string') return Buffer.from(part, 'utf8');
   if (part instanceof MemoryBlob) return part.bytes();
   if (part instanceof ArrayBuffer) return new Uint8Array(part);

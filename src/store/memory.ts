@@ -3,7 +3,7 @@
  * and for a catcher that need not survive a restart. Every write "commits" on its own, so it has no group commit.
  */
 import { timeOrderedId } from './ids.js';
-import { attachmentBytes, parseMessage, searchFields, snippetOf, type ParsedMessage, type SearchFields } from './parse.js';
+import { parseMessage, readAttachment, searchFields, snippetOf, type ParsedMessage, type SearchFields } from './parse.js';
 import { parseQuery, textTokens, type SearchQuery } from './query.js';
 import { clampLimit, decodeCursor, encodeCursor } from './cursor.js';
 import { assertNever } from './sqlite-search.js';
@@ -121,9 +121,7 @@ class MemoryStore implements MessageStore {
 
   async getAttachment(id: string, index: number): Promise<AttachmentContent | null> {
     const m = this.#find(id);
-    const info = Number.isSafeInteger(index) && index >= 0 ? m?.parsed.attachments[index] : undefined;
-    const content = m && info ? await attachmentBytes(m.raw, index) : null;
-    return info && content ? { info, content } : null;
+    return m && Number.isSafeInteger(index) && index >= 0 ? readAttachment(m.raw, index) : null;
   }
 
   async setRead(id: string, read: boolean): Promise<boolean> {

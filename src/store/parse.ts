@@ -3,9 +3,9 @@
  * plus the lowercased text the search filters and the full-text index read. A message postal-mime cannot parse
  * is still stored, with an empty summary: the raw bytes are what matters.
  */
-import PostalMime, { type Address, type Email } from 'postal-mime';
+import PostalMime, { type Address, type Attachment, type Email } from 'postal-mime';
 import type { Envelope } from '../protocol/types.js';
-import type { AttachmentInfo, Mailbox } from './types.js';
+import type { AttachmentContent, AttachmentInfo, Mailbox } from './types.js';
 
 export type ParsedMessage = Readonly<{
   from: Mailbox | null;
@@ -59,19 +59,23 @@ export async function parseMessage(raw: Uint8Array): Promise<ParsedMessage> {
     headers: email.headers.map((h) => ({ name: h.originalKey || h.key, value: h.value })),
     text: email.text ?? '',
     html: email.html ?? '',
-    attachments: email.attachments.map((a, index) => ({
-      index,
-      filename: a.filename ?? '',
-      contentType: a.mimeType || 'application/octet-stream',
-      size: byteLength(a.content),
-      contentId: a.contentId ?? null,
-      disposition: a.disposition === 'inline' ? 'inline' : a.disposition === 'attachment' ? 'attachment' : null,
-    })),
+    attachments: email.attachments.map(describe),
   };
 }
 
-/** Decoded bytes of the n-th attachment, parsing again (downloads are rare; storing every part twice is not). */
-export async function attachmentBytes(raw: Uint8Array, index: number): Promise<Buffer | null> {
+function describe(a: Attachment, index: number): AttachmentInfo {
+  return {
+    index,
+    filename: a.filename ?? '',
+    contentType: a.mimeType || 'application/octet-stream',
+    size: byteLength(a.content),
+    contentId: a.contentId ?? null,
+    disposition: a.disposition === 'inline' ? 'inline' : a.disposition === 'attachment' ? 'attachment' : null,
+  };
+}
+
+/** The n-th attachment's description and decoded bytes, from one parse of the raw bytes (stores keep no parts). */
+export async function readAttachment(raw: Uint8Array, index: number): Promise<AttachmentContent | null> {
   let email: Email;
   try {
     email = await PostalMime.parse(raw, { attachmentEncoding: 'arraybuffer' });
@@ -81,8 +85,9 @@ export async function attachmentBytes(raw: Uint8Array, index: number): Promise<B
   const a = email.attachments[index];
   if (a === undefined) return null;
   const c = a.content;
-  if (typeof c === 'string') return Buffer.from(c, a.encoding === 'base64' ? 'base64' : 'utf8');
-  return c instanceof ArrayBuffer ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+  const content = typeof c === 'string' ? Buffer.from(c, a.encoding === 'base64' ? 'base64' : 'utf8')
+    : c instanceof ArrayBuffer ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+  return { info: describe(a, index), content };
 }
 
 export function searchFields(p: ParsedMessage, env: Envelope): SearchFields {

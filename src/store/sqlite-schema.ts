@@ -6,6 +6,9 @@
  * v2 splits the row: `messages` holds what lists and filters scan (small rows), `message_body` the bodies, headers
  * and raw bytes; adds the FTS5 index and the `sessions` table, and backfills both derived columns and the index
  * from the v1 JSON.
+ * v3 keeps only the raw bytes beside the row (`message_raw`): bodies, headers and the attachment list are parsed from
+ * them when a message is read. Storing them too wrote every body twice into each commit and each checkpoint, the
+ * largest share of the writer's time per message; a message is read far less often than one is received.
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { ConnectionInfo } from './types.js';
@@ -73,6 +76,7 @@ const v2: Migration = (db) => {
     );
     CREATE INDEX sessions_started_at ON sessions(started_at);
   `);
+  const v2Body = db.prepare('INSERT INTO message_body (seq, detail, text, html, raw) VALUES (?, ?, ?, ?, ?)');
   // In pages, not iterate(): a connection cannot write while one of its statements is still reading.
   const page = db.prepare('SELECT seq, id, received_at, size, read, envelope, connection, parsed, raw FROM messages_v1 WHERE seq > ? ORDER BY seq LIMIT 500');
   type V1Row = { seq: number; id: string; received_at: number; size: number; read: number; envelope: string; connection: string; parsed: string; raw: Buffer };
@@ -84,17 +88,28 @@ const v2: Migration = (db) => {
       } catch {
         parsed = EMPTY_PARSE;
       }
-      insertRows(db, {
+      insertMessage(db, {
         seq: row.seq, id: row.id, receivedAt: row.received_at, size: row.size, read: row.read === 1,
         envelope: JSON.parse(row.envelope) as Envelope, connection: JSON.parse(row.connection) as ConnectionInfo, raw: row.raw,
-      }, parsed);
+      }, parsed, (seq) => {
+        v2Body.run(seq, JSON.stringify({ headers: parsed.headers, attachments: parsed.attachments, bcc: parsed.bcc }), parsed.text,
+          parsed.html, row.raw);
+      });
       last = row.seq;
     }
   }
   db.exec('DROP TABLE messages_v1');
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2];
+const v3: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE message_raw (seq INTEGER PRIMARY KEY, raw BLOB NOT NULL);
+    INSERT INTO message_raw (seq, raw) SELECT seq, raw FROM message_body;
+    DROP TABLE message_body;
+  `);
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Brings `db` to `target` (default: the latest), one transaction per step. Refuses a file from a newer release. */
@@ -125,35 +140,39 @@ export type MessageRow = Readonly<{
   raw: Uint8Array;
 }>;
 
-/** Writes one message into the latest schema (used by v2's backfill and by the writer). Returns its seq. */
+/** Writes one message into the latest schema (used by the writer). Returns its seq. */
 export function insertRows(db: Database, m: MessageRow, p: ParsedMessage): number {
+  return insertMessage(db, m, p, (seq) => prepared(db, 'INSERT INTO message_raw (seq, raw) VALUES (?, ?)').run(seq, m.raw));
+}
+
+/**
+ * The message row and its full-text entry, which every schema since v2 has in the same shape; `writeBody` stores the
+ * bytes (and, for v2's backfill, that version's parsed columns).
+ */
+function insertMessage(db: Database, m: MessageRow, p: ParsedMessage, writeBody: (seq: number) => void): number {
   const s = searchFields(p, m.envelope);
   const summary = {
     from: p.from, to: p.to, cc: p.cc, subject: p.subject, date: p.date, messageId: p.messageId,
     attachmentCount: p.attachments.length, snippet: snippetOf(p),
   };
-  const st = statements(db);
-  const info = st.message.run(m.seq ?? null, m.id, m.receivedAt, m.size, m.read ? 1 : 0, JSON.stringify(m.envelope),
-    JSON.stringify(m.connection), JSON.stringify(summary), s.fromLc, s.toLc, s.subjectLc, s.hasAttachment ? 1 : 0);
+  const info = prepared(db, `INSERT INTO messages (seq, id, received_at, size, read, envelope, connection, summary,
+      from_lc, to_lc, subject_lc, has_attachment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    .run(m.seq ?? null, m.id, m.receivedAt, m.size, m.read ? 1 : 0, JSON.stringify(m.envelope),
+      JSON.stringify(m.connection), JSON.stringify(summary), s.fromLc, s.toLc, s.subjectLc, s.hasAttachment ? 1 : 0);
   const seq = Number(info.lastInsertRowid);
-  st.body.run(seq, JSON.stringify({ headers: p.headers, attachments: p.attachments, bcc: p.bcc }), p.text, p.html, m.raw);
-  st.fts.run(seq, s.ftsSubject, s.ftsAddresses, s.ftsBody);
+  writeBody(seq);
+  prepared(db, 'INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)')
+    .run(seq, s.ftsSubject, s.ftsAddresses, s.ftsBody);
   return seq;
 }
 
-type InsertStatements = Readonly<{ message: Statement; body: Statement; fts: Statement }>;
-const cache = new WeakMap<Database, InsertStatements>();
+const cache = new WeakMap<Database, Map<string, Statement>>();
 
-function statements(db: Database): InsertStatements {
-  let st = cache.get(db);
-  if (st === undefined) {
-    st = {
-      message: db.prepare(`INSERT INTO messages (seq, id, received_at, size, read, envelope, connection, summary,
-        from_lc, to_lc, subject_lc, has_attachment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      body: db.prepare('INSERT INTO message_body (seq, detail, text, html, raw) VALUES (?, ?, ?, ?, ?)'),
-      fts: db.prepare('INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)'),
-    };
-    cache.set(db, st);
-  }
+/** Prepared once per connection and SQL text; each on first use, so a migration prepares only what exists yet. */
+function prepared(db: Database, sql: string): Statement {
+  let statements = cache.get(db);
+  if (statements === undefined) cache.set(db, (statements = new Map()));
+  let st = statements.get(sql);
+  if (st === undefined) statements.set(sql, (st = db.prepare(sql)));
   return st;
 }

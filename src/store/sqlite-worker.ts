@@ -53,7 +53,7 @@ const sql = {
   setRead: db.prepare('UPDATE messages SET read = ? WHERE id = ?'),
   seqOf: db.prepare('SELECT seq FROM messages WHERE id = ?').pluck(),
   delMessage: db.prepare('DELETE FROM messages WHERE seq = ?'),
-  delBody: db.prepare('DELETE FROM message_body WHERE seq = ?'),
+  delRaw: db.prepare('DELETE FROM message_raw WHERE seq = ?'),
   delFts: db.prepare('DELETE FROM messages_fts WHERE rowid = ?'),
   oldestMessages: db.prepare('SELECT seq FROM messages ORDER BY seq LIMIT ?').pluck(),
   expiredMessages: db.prepare('SELECT seq FROM messages WHERE received_at < ? ORDER BY received_at LIMIT ?').pluck(),
@@ -68,7 +68,7 @@ function deleteSeqs(seqs: readonly number[]): number {
   let n = 0;
   for (const seq of seqs) {
     n += sql.delMessage.run(seq).changes;
-    sql.delBody.run(seq);
+    sql.delRaw.run(seq);
     sql.delFts.run(seq);
   }
   return n;
@@ -100,7 +100,7 @@ function applyOp(op: WriteOp, parsed: ParsedMessage | undefined, delta: Delta): 
       const cond = searchCondition(op.query);
       const rows = db.prepare(`SELECT m.seq, m.id FROM messages m WHERE ${cond.sql} ORDER BY m.seq`).all(...cond.params) as { seq: number; id: string }[];
       if (op.query.clauses.length === 0) {
-        db.exec("DELETE FROM messages; DELETE FROM message_body; INSERT INTO messages_fts(messages_fts) VALUES('delete-all');");
+        db.exec("DELETE FROM messages; DELETE FROM message_raw; INSERT INTO messages_fts(messages_fts) VALUES('delete-all');");
       } else deleteSeqs(rows.map((r) => r.seq));
       delta.messages -= rows.length;
       return { count: rows.length, ids: rows.map((r) => r.id) };

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { timeOrderedId } from './ids.js';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { attachmentBytes } from './parse.js';
+import { parseMessage, readAttachment } from './parse.js';
 import { parseQuery } from './query.js';
 import { searchCondition } from './sqlite-search.js';
 import { clampLimit, decodeCursor, encodeCursor } from './cursor.js';
@@ -251,31 +251,32 @@ class SqliteStore implements MessageStore {
   async getMessage(id: string): Promise<MessageDetail | null> {
     if (!validId(id)) return null;
     const row = this.#stmt(
-      `SELECT m.seq, m.id, m.received_at, m.size, m.read, m.envelope, m.summary, m.connection, b.detail, b.text, b.html
-       FROM messages m JOIN message_body b ON b.seq = m.seq WHERE m.id = ?`,
-    ).get(id) as (SummaryRow & { connection: string; detail: string; text: string; html: string }) | undefined;
+      `SELECT m.seq, m.id, m.received_at, m.size, m.read, m.envelope, m.summary, m.connection, r.raw
+       FROM messages m JOIN message_raw r ON r.seq = m.seq WHERE m.id = ?`,
+    ).get(id) as (SummaryRow & { connection: string; raw: Buffer }) | undefined;
     if (!row) return null;
-    const detail = JSON.parse(row.detail) as { headers: { name: string; value: string }[]; attachments: AttachmentInfo[] };
+    const parsed = await parseMessage(row.raw); // only the raw bytes are stored: see sqlite-schema.ts, v3
     return {
       ...toSummary(row), connection: JSON.parse(row.connection) as ConnectionInfo,
-      headers: detail.headers, text: row.text, html: row.html, attachments: detail.attachments,
+      headers: parsed.headers, text: parsed.text, html: parsed.html, attachments: parsed.attachments,
     };
   }
 
   async getRaw(id: string): Promise<Buffer | null> {
     if (!validId(id)) return null;
-    const raw = this.#stmt('SELECT b.raw FROM messages m JOIN message_body b ON b.seq = m.seq WHERE m.id = ?').pluck().get(id);
-    return Buffer.isBuffer(raw) ? raw : null;
+    const raw = this.#rawOf(id);
+    return raw ?? null;
   }
 
   async getAttachment(id: string, index: number): Promise<AttachmentContent | null> {
     if (!validId(id) || !Number.isSafeInteger(index) || index < 0) return null;
-    const row = this.#stmt('SELECT b.detail, b.raw FROM messages m JOIN message_body b ON b.seq = m.seq WHERE m.id = ?')
-      .get(id) as { detail: string; raw: Buffer } | undefined;
-    if (!row) return null;
-    const info = (JSON.parse(row.detail) as { attachments: AttachmentInfo[] }).attachments[index];
-    const content = info ? await attachmentBytes(row.raw, index) : null;
-    return info && content ? { info, content } : null;
+    const raw = this.#rawOf(id);
+    return raw === undefined ? null : readAttachment(raw, index);
+  }
+
+  #rawOf(id: string): Buffer | undefined {
+    const raw = this.#stmt('SELECT r.raw FROM messages m JOIN message_raw r ON r.seq = m.seq WHERE m.id = ?').pluck().get(id);
+    return Buffer.isBuffer(raw) ? raw : undefined;
   }
 
   async listSessions(options: Omit<ListOptions, 'query'> = {}): Promise<Page<SessionSummary>> {

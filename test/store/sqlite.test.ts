@@ -8,7 +8,7 @@ import { openStore } from '../../src/store/open.js';
 import { migrate, SCHEMA_VERSION } from '../../src/store/sqlite-schema.js';
 import { SQLITE_FILE_NAME } from '../../src/store/sqlite.js';
 import { StoreWriteError } from '../../src/store/errors.js';
-import { CONN, MULTIPART, SIMPLE, crlf, incoming, tempDir } from '../helpers/mail.js';
+import { CONN, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, crlf, incoming, tempDir } from '../helpers/mail.js';
 
 describe('sqlite store', () => {
   it('keeps messages across close and reopen', async () => {
@@ -52,7 +52,7 @@ describe('sqlite store', () => {
     const side = new Database(join(dir, SQLITE_FILE_NAME), { timeout: 5000 });
     try {
       // Fails after the `messages` row went in, in the middle of the message's writes.
-      side.exec(`CREATE TRIGGER fail_boom BEFORE INSERT ON message_body WHEN NEW.text LIKE '%boom%'
+      side.exec(`CREATE TRIGGER fail_boom BEFORE INSERT ON message_raw WHEN CAST(NEW.raw AS TEXT) LIKE '%boom%'
                  BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
       const good = crlf(['Subject: fine', '', 'all good']);
       const bad = crlf(['Subject: doomed', '', 'boom']);
@@ -62,7 +62,7 @@ describe('sqlite store', () => {
       assert.ok(reason instanceof StoreWriteError);
       assert.match(reason.message, /injected failure/);
       assert.deepEqual(side.prepare('SELECT count(*) AS n FROM messages').get(), { n: 2 });
-      assert.deepEqual(side.prepare('SELECT count(*) AS n FROM message_body').get(), { n: 2 });
+      assert.deepEqual(side.prepare('SELECT count(*) AS n FROM message_raw').get(), { n: 2 });
       assert.deepEqual(side.prepare("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'doomed OR boom'").all(), []);
       assert.deepEqual(store.stats(), { saved: 2, failed: 1, transactions: store.stats().transactions });
 
@@ -114,6 +114,43 @@ describe('sqlite store', () => {
         }
         const id = await store.save(incoming(MULTIPART));
         assert.deepEqual((await store.listMessages()).items.map((x) => x.id), [id, 'legacy-1']);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('migrates a file made by schema v2: the bytes move to message_raw, bodies and attachments are then read from them', async () => {
+    const dir = tempDir();
+    try {
+      const db = new Database(join(dir, SQLITE_FILE_NAME));
+      migrate(db, 1);
+      db.prepare(`INSERT INTO messages (id, received_at, size, read, envelope, connection, parsed, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run('legacy-2', Date.UTC(2024, 4, 1, 10), MULTIPART.byteLength, 0,
+          JSON.stringify({ helo: 'client.test', from: 'gina@g.test', to: ['hank@h.test'] }), JSON.stringify(CONN),
+          JSON.stringify({ subject: 'Quarterly report', text: 'as v2 stored it', attachments: [] }), MULTIPART);
+      assert.equal(migrate(db, 2), 2); // a file as v2 made it: parsed bodies stored beside the bytes
+      assert.deepEqual(db.prepare('SELECT text FROM message_body').get(), { text: 'as v2 stored it' });
+      db.close();
+
+      const store = await openStore({ kind: 'sqlite', dataDir: dir });
+      try {
+        const check = new Database(join(dir, SQLITE_FILE_NAME), { readonly: true });
+        assert.equal(check.pragma('user_version', { simple: true }), 3);
+        assert.deepEqual(check.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'message_body'").get(), { n: 0 });
+        assert.deepEqual(check.prepare('SELECT raw FROM message_raw').get(), { raw: MULTIPART });
+        check.close();
+        const m = await store.getMessage('legacy-2');
+        assert.equal(m?.text, 'See the report: https://example.test/r?id=7 and confirm with 5531.\n');
+        assert.match(m?.html ?? '', /<a href="https:\/\/example.test\/r\?id=7">the report<\/a>/);
+        assert.deepEqual(m?.attachments.map((a) => [a.filename, a.contentType, a.size]), [['report.pdf', 'application/pdf', PDF_BYTES.byteLength], ['logo.png', 'image/png', PNG_BYTES.byteLength]]);
+        assert.deepEqual((await store.getAttachment('legacy-2', 0))?.content, PDF_BYTES);
+        assert.equal(await store.getAttachment('legacy-2', 2), null);
+        assert.deepEqual((await store.listMessages({ query: 'subject:quarterly' })).items.map((x) => x.id), ['legacy-2']);
+        assert.deepEqual(await store.deleteMessages('subject:quarterly'), ['legacy-2']);
+        assert.equal(await store.getRaw('legacy-2'), null);
       } finally {
         await store.close();
       }
