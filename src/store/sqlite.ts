@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { timeOrderedId } from './ids.js';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { parseMessage, readAttachment } from './parse.js';
+import { ParserThread } from './parse-thread.js';
 import { parseQuery } from './query.js';
 import { searchCondition } from './sqlite-search.js';
 import { clampLimit, decodeCursor, encodeCursor } from './cursor.js';
@@ -75,6 +75,8 @@ class SqliteStore implements MessageStore {
   #closing: Promise<void> | null = null;
   readonly #stats = { saved: 0, transactions: 0, failed: 0 };
   readonly #statements = new Map<string, Database.Statement>();
+  /** Reads parse the stored bytes there, off this (the SMTP) thread. */
+  readonly #parser = new ParserThread();
 
   constructor(worker: Worker, read: Database.Database) {
     this.#worker = worker;
@@ -209,6 +211,7 @@ class SqliteStore implements MessageStore {
         await exited;
       }
       this.#read.close();
+      await this.#parser.close();
     })();
     return this.#closing;
   }
@@ -255,7 +258,7 @@ class SqliteStore implements MessageStore {
        FROM messages m JOIN message_raw r ON r.seq = m.seq WHERE m.id = ?`,
     ).get(id) as (SummaryRow & { connection: string; raw: Buffer }) | undefined;
     if (!row) return null;
-    const parsed = await parseMessage(row.raw); // only the raw bytes are stored: see sqlite-schema.ts, v3
+    const parsed = await this.#parser.message(row.raw); // only the raw bytes are stored: see sqlite-schema.ts, v3
     return {
       ...toSummary(row), connection: JSON.parse(row.connection) as ConnectionInfo,
       headers: parsed.headers, text: parsed.text, html: parsed.html, attachments: parsed.attachments,
@@ -271,7 +274,7 @@ class SqliteStore implements MessageStore {
   async getAttachment(id: string, index: number): Promise<AttachmentContent | null> {
     if (!validId(id) || !Number.isSafeInteger(index) || index < 0) return null;
     const raw = this.#rawOf(id);
-    return raw === undefined ? null : readAttachment(raw, index);
+    return raw === undefined ? null : this.#parser.attachment(raw, index);
   }
 
   #rawOf(id: string): Buffer | undefined {
