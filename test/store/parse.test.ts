@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { collapseWhitespace } from '../../src/store/parse.js';
+import { ParserThread } from '../../src/store/parse-thread.js';
+import { GARBAGE, MULTIPART, PDF_BYTES, SIMPLE } from '../helpers/mail.js';
 
 describe('collapseWhitespace (list snippets)', () => {
   const cases: [input: string, max: number, expected: string][] = [
@@ -19,4 +21,25 @@ describe('collapseWhitespace (list snippets)', () => {
       assert.equal(collapseWhitespace(input, max), expected);
     });
   }
+});
+
+describe('ParserThread (MIME parsing for reads, off the calling thread)', () => {
+  it('answers concurrent requests, each with its own result, and starts a new thread after close', async () => {
+    const parser = new ParserThread();
+    try {
+      const [simple, pdf, missing, garbage] = await Promise.all([
+        parser.message(SIMPLE), parser.attachment(MULTIPART, 0), parser.attachment(MULTIPART, 5), parser.message(GARBAGE),
+      ]);
+      assert.equal(simple.subject, 'Lunch plans');
+      assert.equal(simple.text, 'Shall we meet at noon?\n.leading dot kept\nYour code is 482913.\n');
+      assert.deepEqual(pdf?.info, { index: 0, filename: 'report.pdf', contentType: 'application/pdf', size: PDF_BYTES.byteLength, contentId: null, disposition: 'attachment' });
+      assert.ok(Buffer.isBuffer(pdf?.content) && pdf.content.equals(PDF_BYTES));
+      assert.equal(missing, null);
+      assert.equal(garbage.subject, '');
+      await parser.close();
+      assert.equal((await parser.message(SIMPLE)).from?.address, 'ann@a.test');
+    } finally {
+      await parser.close();
+    }
+  });
 });
