@@ -208,14 +208,15 @@ class SqliteStore implements MessageStore {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#flush();
+      // Readers first: the last connection to close checkpoints the WAL and removes it, and only the writer can.
+      this.#read.close();
+      await this.#parser.close();
       if (!this.#broken) {
         // The worker commits what it was sent before it closes, and answers for it: those writes were promised.
         const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
         this.#post({ type: 'close' });
         await exited;
       }
-      this.#read.close();
-      await this.#parser.close();
     })();
     return this.#closing;
   }

@@ -1,7 +1,7 @@
 /** What only the SQLite store has: a schema history, a writer thread with group commit, and a file that outlives it. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
@@ -22,6 +22,8 @@ describe('sqlite store', () => {
       assert.deepEqual(await s2.getRaw(id), MULTIPART);
       assert.equal((await s2.getMessage(id))?.subject, 'Quarterly report');
       await s2.close();
+      // Closed cleanly, after reads: everything is in the database file, no write-ahead log is left beside it.
+      assert.deepEqual(readdirSync(dir), [SQLITE_FILE_NAME]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
