@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { timeOrderedId } from './ids.js';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { ParseCache } from './parse-cache.js';
 import { ParserThread } from './parse-thread.js';
+import type { ParsedMessage } from './parse.js';
 import { parseQuery } from './query.js';
 import { searchCondition } from './sqlite-search.js';
 import { clampLimit, decodeCursor, encodeCursor } from './cursor.js';
@@ -81,6 +83,7 @@ class SqliteStore implements MessageStore {
   readonly #statements = new Map<string, Database.Statement>();
   /** Reads parse the stored bytes there, off this (the SMTP) thread. */
   readonly #parser = new ParserThread();
+  readonly #parsed = new ParseCache<ParsedMessage | null>({ entries: 16, bytes: 64 * 1024 * 1024 });
 
   constructor(worker: Worker, read: Database.Database) {
     this.#worker = worker;
@@ -259,14 +262,18 @@ class SqliteStore implements MessageStore {
   async getMessage(id: string): Promise<MessageDetail | null> {
     if (!validId(id)) return null;
     const row = this.#stmt(
-      `SELECT m.seq, m.id, m.received_at, m.size, m.read, m.envelope, m.summary, m.connection, r.raw
-       FROM messages m JOIN message_raw r ON r.seq = m.seq WHERE m.id = ?`,
-    ).get(id) as (SummaryRow & { connection: string; raw: Buffer }) | undefined;
+      'SELECT m.seq, m.id, m.received_at, m.size, m.read, m.envelope, m.summary, m.connection FROM messages m WHERE m.id = ?',
+    ).get(id) as (SummaryRow & { connection: string }) | undefined;
     if (!row) return null;
-    const parsed = await this.#parser.message(row.raw); // only the raw bytes are stored: see sqlite-schema.ts, v3
+    // Only the raw bytes are stored (see sqlite-schema.ts, v3): parsed on the parser thread, or found parsed here.
+    const parsed = await this.#parsed.get(row.id, row.size, async () => {
+      const raw = this.#rawOf(row.id);
+      return raw === undefined ? null : this.#parser.message(raw); // undefined: deleted since the row was read
+    });
+    if (parsed === null) return null;
     return {
       ...toSummary(row), connection: JSON.parse(row.connection) as ConnectionInfo,
-      headers: parsed.headers, text: parsed.text, html: parsed.html, attachments: parsed.attachments,
+      headers: parsed.headers, text: parsed.text, html: parsed.html, attachments: parsed.attachments, // read-only types: shared
     };
   }
 

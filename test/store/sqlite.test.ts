@@ -199,6 +199,22 @@ describe('sqlite store', () => {
     }
   });
 
+  it('serves a message read again from its cached parse, and not once the message is deleted', async () => {
+    const dir = tempDir();
+    const store = await openStore({ kind: 'sqlite', dataDir: dir });
+    try {
+      const id = await store.save(incoming(MULTIPART));
+      const [first, again] = await Promise.all([store.getMessage(id), store.getMessage(id)]);
+      assert.deepEqual(again, first);
+      assert.equal(first?.attachments[0]?.filename, 'report.pdf');
+      assert.equal(await store.deleteMessage(id), true);
+      assert.equal(await store.getMessage(id), null);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a file from a newer schema', async () => {
     const dir = tempDir();
     try {
