@@ -10,7 +10,7 @@ import { isMessageStore, openStore } from './store/open.js';
 import type { MessageSink, MessageStore, StoreOptions, TranscriptLine } from './store/types.js';
 import { relayMessage, type RelayOptions, type TraceEvent } from './client/index.js';
 import { describeReply } from './protocol/reply.js';
-import { hostPort } from './server/address.js';
+import { hostPort } from './server/peer-address.js';
 import { createWebApp, type Relay } from './web/app.js';
 import { startHttpServer, type RunningHttpServer } from './web/server.js';
 

@@ -11,12 +11,12 @@ import { DEFAULT_PORT } from '../config.js';
 import { PreparedMessage } from '../client/prepared.js';
 import type { ClientOptions } from '../client/client.js';
 import type { PipeliningPolicy } from '../protocol/client-session.js';
-import { formatServerAddress, parseServerAddress } from '../protocol/server-address.js';
-import { checkDomain } from '../protocol/address.js';
-import { runLoad, type Amount } from '../bench/load.js';
-import { benchMessage } from '../bench/message.js';
-import { BenchTally, type BenchReport } from '../bench/tally.js';
-import type { LatencySummary } from '../bench/histogram.js';
+import { formatServerAddress, parseServerAddress } from '../protocol/host-port.js';
+import { checkDomain } from '../protocol/mailbox-syntax.js';
+import { runLoad, type Amount } from '../loadgen/load.js';
+import { benchMessage } from '../loadgen/message.js';
+import { BenchTally, type BenchReport } from '../loadgen/tally.js';
+import type { LatencySummary } from '../loadgen/histogram.js';
 import { parseByteSize, parseDuration, parsePositiveInt } from './parse.js';
 
 type BenchFlags = {

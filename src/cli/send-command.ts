@@ -13,9 +13,9 @@ import { classifyFailure, sendOnce, type ClientOptions, type FailureKind, type S
 import { composeMessage, specProblem, type MailSpec } from '../client/compose.js';
 import { summarizePhases } from '../client/stats.js';
 import { SmtpReplyError } from '../errors.js';
-import { checkDomain, checkMailbox } from '../protocol/address.js';
+import { checkDomain, checkMailbox } from '../protocol/mailbox-syntax.js';
 import type { AuthMechanism } from '../protocol/client-session.js';
-import { formatServerAddress, parseServerAddress } from '../protocol/server-address.js';
+import { formatServerAddress, parseServerAddress } from '../protocol/host-port.js';
 import { formatEvent, formatSummary, formatTimings } from './send-output.js';
 import { parseDuration, parsePositiveInt } from './parse.js';
 

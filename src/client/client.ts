@@ -19,7 +19,7 @@ import {
   type AuthMechanism, type Capabilities, type PipeliningPolicy, type WireStep,
 } from '../protocol/client-session.js';
 import type { Reply } from '../protocol/reply.js';
-import { formatServerAddress, parseServerAddress, type ServerAddress } from '../protocol/server-address.js';
+import { formatServerAddress, parseServerAddress, type ServerAddress } from '../protocol/host-port.js';
 import { MailwireError, SmtpCapabilityError, SmtpConnectionError, SmtpReplyError, SmtpTlsError } from '../errors.js';
 import { SmtpConnection, type LookupFunction, type TlsInfo, type TlsOptions } from './connection.js';
 import { PreparedMessage } from './prepared.js';

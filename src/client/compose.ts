@@ -1,6 +1,6 @@
 /** Builds the RFC 5322 message the interactive client sends, with nodemailer's composer (headers, encoded words). */
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
-import { toCrlf } from '../protocol/message.js';
+import { toCrlf } from '../protocol/dot-stuffing.js';
 
 export type SimpleMail = Readonly<{
   from: string;

@@ -3,7 +3,7 @@
  * sender, receiver, subject and contents, run the five exchanges printing each reply and its RTT, ask whether to
  * continue, and QUIT. Input and output are handed in, so a pipe, a terminal and a test all drive the same code.
  */
-import { checkMailbox } from '../protocol/address.js';
+import { checkMailbox } from '../protocol/mailbox-syntax.js';
 import { simplifiedTransaction } from '../protocol/client-session.js';
 import type { Reply } from '../protocol/reply.js';
 import { SmtpReplyError } from '../errors.js';

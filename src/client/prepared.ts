@@ -4,7 +4,7 @@
  * same message N times pays for the line-end normalization, the 8-bit scan and the dot-stuffing once, not N times.
  */
 import { messageFacts, type MessageFacts } from '../protocol/client-session.js';
-import { encodeDataSection, toCrlf } from '../protocol/message.js';
+import { encodeDataSection, toCrlf } from '../protocol/dot-stuffing.js';
 
 export class PreparedMessage {
   /** The message with CRLF line ends (RFC 5321 §2.3.8): what SIZE= counts and what BDAT sends. */

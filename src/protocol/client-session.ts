@@ -2,7 +2,7 @@
  * Client side, pure: which commands a transaction sends and which reply each expects. The interactive client and
  * the load generator both walk such a plan; the shell does the sending and the timing.
  */
-import { domainOf } from './address.js';
+import { domainOf } from './mailbox-syntax.js';
 import type { Reply } from './reply.js';
 
 export type PlannedStep = Readonly<

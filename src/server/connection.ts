@@ -20,7 +20,7 @@ import { receivedHeader } from '../protocol/trace.js';
 import type { Action, Authenticator, Dialect, Envelope, Trace } from '../protocol/types.js';
 import type { Limits } from '../protocol/limits.js';
 import type { ConnectionInfo, MessageSink, SessionEnd, TranscriptLine } from '../store/types.js';
-import { hostPort, peerOf } from './address.js';
+import { hostPort, peerOf } from './peer-address.js';
 import type { Display, MessageSummary } from './display.js';
 
 export type ConnectionOptions = Readonly<{

@@ -9,7 +9,7 @@ import { formatReply, reply } from '../protocol/reply.js';
 import type { Authenticator, Dialect } from '../protocol/types.js';
 import type { Limits } from '../protocol/limits.js';
 import type { MessageSink } from '../store/types.js';
-import { plainAddress } from './address.js';
+import { plainAddress } from './peer-address.js';
 import { Connection, type ServerObserver } from './connection.js';
 import type { Display } from './display.js';
 

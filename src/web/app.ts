@@ -13,7 +13,7 @@ import { StoreInputError } from '../store/errors.js';
 import { parseQuery } from '../store/query.js';
 import { MAX_PAGE_SIZE } from '../store/cursor.js';
 import type { AttachmentInfo, MessageStore } from '../store/types.js';
-import { checkMailbox } from '../protocol/address.js';
+import { checkMailbox } from '../protocol/mailbox-syntax.js';
 import { extractCodes, extractLinks } from './extract.js';
 import { OPENAPI } from './openapi.js';
 import { mountUi } from './ui-assets.js';

@@ -5,7 +5,7 @@ import {
 } from '../../src/protocol/client-session.js';
 import { ReplyReader } from '../../src/protocol/reply-reader.js';
 import { reply } from '../../src/protocol/reply.js';
-import { parseServerAddress } from '../../src/protocol/server-address.js';
+import { parseServerAddress } from '../../src/protocol/host-port.js';
 
 const EHLO = reply(250, 'mx.test Hello', 'PIPELINING', 'SIZE 10240000', '8BITMIME', 'SMTPUTF8', 'STARTTLS', 'AUTH PLAIN LOGIN', 'auth=login', 'CHUNKING', 'ENHANCEDSTATUSCODES');
 const FULL = parseEhloReply(EHLO);

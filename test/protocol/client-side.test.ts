@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkMailbox } from '../../src/protocol/address.js';
+import { checkMailbox } from '../../src/protocol/mailbox-syntax.js';
 import { simplifiedTransaction } from '../../src/protocol/client-session.js';
-import { encodeDataSection } from '../../src/protocol/message.js';
+import { encodeDataSection } from '../../src/protocol/dot-stuffing.js';
 import { ReplyParser } from '../../src/protocol/reply-parser.js';
 import { formatReply, reply } from '../../src/protocol/reply.js';
 

@@ -8,7 +8,7 @@
  * Extensions: PIPELINING (the shell answers in order), SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531),
  * ENHANCEDSTATUSCODES (RFC 2034), CHUNKING (RFC 3030), STARTTLS (RFC 3207), AUTH PLAIN LOGIN (RFC 4954).
  */
-import { checkMailbox } from '../address.js';
+import { checkMailbox } from '../mailbox-syntax.js';
 import { parseCommand, type Command } from '../command.js';
 import type { Line } from '../line-splitter.js';
 import { reply, type Reply } from '../reply.js';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Histogram } from '../../src/bench/histogram.js';
-import { Budget } from '../../src/bench/load.js';
-import { benchMessage } from '../../src/bench/message.js';
-import { BenchTally } from '../../src/bench/tally.js';
+import { Histogram } from '../../src/loadgen/histogram.js';
+import { Budget } from '../../src/loadgen/load.js';
+import { benchMessage } from '../../src/loadgen/message.js';
+import { BenchTally } from '../../src/loadgen/tally.js';
 import { percentile } from '../../src/client/stats.js';
 
 describe('the load generator histogram', () => {

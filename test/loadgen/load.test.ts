@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { runLoad } from '../../src/bench/load.js';
-import { benchMessage } from '../../src/bench/message.js';
+import { runLoad } from '../../src/loadgen/load.js';
+import { benchMessage } from '../../src/loadgen/message.js';
 import { PreparedMessage } from '../../src/client/prepared.js';
 import { smtpDialect } from '../../src/protocol/dialects/smtp.js';
 import { createCaptureSink } from '../helpers/capture-sink.js';
