@@ -10,7 +10,7 @@ import { assertNever } from './sqlite-search.js';
 import { StoreWriteError } from './errors.js';
 import type {
   AttachmentContent, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
-  SessionDetail, SessionRecord, SessionSummary, StoreStats,
+  SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from './types.js';
 
 type Stored = {
@@ -42,6 +42,7 @@ class MemoryStore implements MessageStore {
   #seq = 0;
   #closed = false;
   readonly #stats = { saved: 0, transactions: 0, failed: 0 };
+  readonly #indexed = new Set<(m: MessageSummary) => void>();
 
   constructor(options: MemoryStoreOptions) {
     this.#opts = options;
@@ -60,6 +61,8 @@ class MemoryStore implements MessageStore {
     this.#stats.saved++;
     this.#stats.transactions++;
     this.#pruneNow();
+    const stored = this.#find(id);
+    if (stored !== undefined) for (const listener of this.#indexed) listener(summary(stored));
     return id;
   }
 
@@ -181,6 +184,15 @@ class MemoryStore implements MessageStore {
 
   stats(): StoreStats {
     return { ...this.#stats };
+  }
+
+  onIndexed(listener: (message: MessageSummary) => void): () => void {
+    this.#indexed.add(listener);
+    return () => this.#indexed.delete(listener);
+  }
+
+  health(): StoreHealth {
+    return { ok: !this.#closed, reason: this.#closed ? 'store is closed' : null, indexBacklog: 0, indexLagMs: 0 };
   }
 
   async close(): Promise<void> {

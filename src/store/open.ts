@@ -1,13 +1,14 @@
 import { createDiscardSink } from './discard.js';
 import { createMemoryStore } from './memory.js';
+import { openPostgresStore } from './postgres.js';
 import { openSqliteStore } from './sqlite.js';
-import type { MessageSink, MessageStore, StoreOptions } from './types.js';
+import { DEFAULT_STORE_TIMEOUT_MS, type MessageSink, type MessageStore, type StoreOptions } from './types.js';
 
 export const DEFAULT_DATA_DIR = './data';
 export const DEFAULT_MAX_MESSAGES = 10_000;
 
 /** Opens the store `kind` names. 'none' gives a sink that keeps nothing (and has no query side). */
-export function openStore(options: StoreOptions & { kind: 'sqlite' | 'memory' }): Promise<MessageStore>;
+export function openStore(options: StoreOptions & { kind: 'sqlite' | 'memory' | 'postgres' }): Promise<MessageStore>;
 export function openStore(options: StoreOptions): Promise<MessageStore | MessageSink>;
 export async function openStore(options: StoreOptions): Promise<MessageStore | MessageSink> {
   const maxMessages = options.maxMessages ?? DEFAULT_MAX_MESSAGES;
@@ -19,12 +20,17 @@ export async function openStore(options: StoreOptions): Promise<MessageStore | M
       return openSqliteStore({ dataDir: options.dataDir ?? DEFAULT_DATA_DIR, maxMessages, maxAgeMs });
     case 'memory':
       return createMemoryStore({ maxMessages, maxAgeMs });
+    case 'postgres': {
+      if (options.databaseUrl === undefined || options.databaseUrl === '') throw new RangeError('the postgres store needs a database URL (postgres://…)');
+      const storeTimeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+      return openPostgresStore({ databaseUrl: options.databaseUrl, maxMessages, maxAgeMs, storeTimeoutMs });
+    }
     case 'none':
       return createDiscardSink();
   }
 }
 
-/** True for stores with a query side (sqlite, memory), false for the discard sink. */
+/** True for stores with a query side (sqlite, memory, postgres), false for the discard sink. */
 export function isMessageStore(s: MessageSink): s is MessageStore {
   return 'listMessages' in s && typeof (s as Partial<MessageStore>).listMessages === 'function';
 }

@@ -20,7 +20,7 @@ import { StoreWriteError } from './errors.js';
 import type { FromWorker, OpResult, ToWorker, WorkerConfig, WriteOp } from './sqlite-protocol.js';
 import type {
   AttachmentContent, ConnectionInfo, IncomingMessage, ListOptions, MessageDetail, MessageStore,
-  MessageSummary, Page, PruneResult, SessionDetail, SessionEnd, SessionRecord, SessionSummary, StoreStats, TranscriptLine,
+  MessageSummary, Page, PruneResult, SessionDetail, SessionEnd, SessionRecord, SessionSummary, StoreHealth, StoreStats, TranscriptLine,
 } from './types.js';
 import type { Envelope } from '../protocol/types.js';
 
@@ -80,6 +80,7 @@ class SqliteStore implements MessageStore {
   #broken: Error | null = null;
   #closing: Promise<void> | null = null;
   readonly #stats = { saved: 0, transactions: 0, failed: 0 };
+  readonly #indexed = new Set<(m: MessageSummary) => void>();
   readonly #statements = new Map<string, Database.Statement>();
   /** Reads parse the stored bytes there, off this (the SMTP) thread. */
   readonly #parser = new ParserThread();
@@ -109,7 +110,22 @@ class SqliteStore implements MessageStore {
       throw e;
     }
     this.#stats.saved++;
+    if (this.#indexed.size > 0) {
+      const row = this.#stmt(`SELECT m.seq, m.id, m.received_at, m.size, m.read, m.envelope, m.summary FROM messages m WHERE m.id = ?`)
+        .get(id) as SummaryRow | undefined;
+      if (row !== undefined) for (const listener of this.#indexed) listener(toSummary(row));
+    }
     return id;
+  }
+
+  onIndexed(listener: (message: MessageSummary) => void): () => void {
+    this.#indexed.add(listener);
+    return () => this.#indexed.delete(listener);
+  }
+
+  health(): StoreHealth {
+    const why = this.#broken?.message ?? null;
+    return { ok: why === null, reason: why, indexBacklog: 0, indexLagMs: 0 };
   }
 
   async saveSession(s: SessionRecord): Promise<string> {
