@@ -15,6 +15,7 @@ import type { TlsMode } from '../client/index.js';
 import { parseServerAddress } from '../protocol/host-port.js';
 import { DEFAULT_DATA_DIR, DEFAULT_MAX_MESSAGES } from '../store/open.js';
 import type { StoreKind } from '../store/types.js';
+import { withEnvironment } from './env-options.js';
 import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt } from './parse.js';
 
 type ServerFlags = {
@@ -88,8 +89,7 @@ function credentialsFor(flags: ServerFlags): Credential[] {
 }
 
 export function registerServerCommand(program: Command): void {
-  program
-    .command('server')
+  withEnvironment(program.command('server'))
     .description('run the SMTP server: the simplified dialect of the user\'s text (default) or standards SMTP (--dialect smtp)')
     .option('--host <address>', 'address to listen on (0.0.0.0 or :: for all)', DEFAULT_HOST)
     .option('--port <port>', 'port to listen on; 0 picks a free one and prints it', parsePort, DEFAULT_PORT)
@@ -127,7 +127,7 @@ export function registerServerCommand(program: Command): void {
     .option('--relay <host[:port]>', 'where the API\'s release sends stored messages (port 25 by default); without it, release answers 409')
     .addOption(new Option('--relay-tls <mode>', 'TLS to the relay').choices(['none', 'starttls', 'implicit']).default('none'))
     .option('--relay-tls-insecure', 'do not verify the relay\'s certificate')
-    .option('--relay-auth <user:pass>', 'AUTH to the relay (or set MAILWIRE_RELAY_AUTH=user:pass); never shown')
+    .option('--relay-auth <user:pass>', 'AUTH to the relay, never shown (best given as MAILWIRE_RELAY_AUTH, out of sight of ps)')
     .action(async (flags: ServerFlags) => {
       const write = (line: string): void => void process.stdout.write(`${line}\n`);
       const smtp = flags.dialect === 'smtp';
@@ -206,7 +206,7 @@ function describeStore(flags: ServerFlags): string {
 function relayFor(flags: ServerFlags): { relay?: ServiceConfig['relay'] } {
   if (flags.relay === undefined) return {};
   const server = parseServerAddress(flags.relay, 25); // throws a clear error for a malformed address
-  const authText = flags.relayAuth ?? process.env['MAILWIRE_RELAY_AUTH'];
+  const authText = flags.relayAuth;
   const colon = authText?.indexOf(':') ?? -1;
   if (authText !== undefined && colon <= 0) throw new Error('--relay-auth (or MAILWIRE_RELAY_AUTH) must be user:pass');
   return {
