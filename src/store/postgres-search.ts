@@ -14,7 +14,7 @@
  */
 import { textTokens, type SearchQuery } from './query.js';
 import type { SearchFields } from './parse.js';
-import { assertNever } from './sqlite-search.js';
+import { assertNever } from '../assert-never.js';
 
 export type PgCondition = Readonly<{ sql: string; params: unknown[] }>;
 
