@@ -189,23 +189,32 @@ class PostgresStore implements MessageStore {
 
   /** Runs a query on any pooled connection; a lost database becomes StoreUnavailableError and marks the store down. */
   async #query<R extends QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    const c = await this.#connect();
+    let broken = false;
     try {
-      const r = await this.#pool.query<R>(sql, params);
+      const r = await c.query<R>(sql, params);
       this.#up();
       return r;
     } catch (e) {
+      broken = unavailable(e);
       throw this.#failure(e);
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  /** A pooled connection; failing to get one always means the database is unavailable, whatever the error's code. */
+  async #connect(): Promise<PoolClient> {
+    try {
+      return await this.#pool.connect();
+    } catch (e) {
+      throw this.#failure(e, true);
     }
   }
 
   /** One transaction on one connection; rolled back on any failure. A connection that failed is not reused. */
   async #tx<T>(work: (c: PoolClient) => Promise<T>): Promise<T> {
-    let c: PoolClient;
-    try {
-      c = await this.#pool.connect();
-    } catch (e) {
-      throw this.#failure(e);
-    }
+    const c = await this.#connect();
     let broken = false;
     try {
       await c.query('BEGIN');
@@ -222,9 +231,9 @@ class PostgresStore implements MessageStore {
     }
   }
 
-  #failure(e: unknown): Error {
+  #failure(e: unknown, connecting = false): Error {
     if (e instanceof StoreWriteError) return e;
-    if (!unavailable(e)) return e instanceof Error ? e : new Error(String(e));
+    if (!connecting && !unavailable(e)) return e instanceof Error ? e : new Error(String(e));
     const reason = `PostgreSQL unavailable: ${reasonOf(e)}`;
     this.#down = reason;
     return new StoreUnavailableError(reason);
@@ -327,6 +336,7 @@ class PostgresStore implements MessageStore {
       return;
     }
     this.#stats.transactions++;
+    this.#backlog = { ...this.#backlog, count: this.#backlog.count + batch.length };
     for (const job of batch) {
       if (!job.settled) this.#stats.saved++;
       job.resolve(job.id);
@@ -346,10 +356,9 @@ class PostgresStore implements MessageStore {
       params.push(id, m.receivedAt.getTime(), m.raw.byteLength, JSON.stringify({ helo: env.helo, from: env.from, to: env.to }),
         JSON.stringify(m.connection), m.raw);
     }
-    await this.#pool.query(
+    await this.#query(
       `WITH m AS (INSERT INTO messages (id, received_at, size, envelope, connection, raw) VALUES ${values.join(', ')} RETURNING seq)
        INSERT INTO index_queue (seq) SELECT seq FROM m`, params);
-    this.#up();
   }
 
   saveSession(session: SessionRecord): Promise<string> {
@@ -534,6 +543,8 @@ class PostgresStore implements MessageStore {
       await c.query('SELECT pg_notify($1, $2)', [INDEXED_CHANNEL, String(last)]);
       return entries.map((e, i): IndexedRow => ({ ...e.row, summary: e.summary, indexed_seq: order[i] ?? 0 }));
     });
+    // The gauge between polls: nothing left that this instance could claim means no backlog it can see.
+    this.#backlog = announced.length === 0 ? { count: 0, lagMs: 0 } : { ...this.#backlog, count: Math.max(0, this.#backlog.count - announced.length) };
     if (announced.length > 0) this.#announceLocal(announced);
     return announced.length;
   }
