@@ -206,7 +206,11 @@ class PostgresStore implements MessageStore {
   /** A pooled connection; failing to get one always means the database is unavailable, whatever the error's code. */
   async #connect(): Promise<PoolClient> {
     try {
-      return await this.#pool.connect();
+      const c = await this.#pool.connect();
+      // A connection cut while checked out but between queries (the indexer parsing) reports on the client, not on a
+      // query: the next query on it fails and says so; the pool handles idle ones.
+      if (!c.listeners('error').includes(ignore)) c.on('error', ignore);
+      return c;
     } catch (e) {
       throw this.#failure(e, true);
     }
@@ -730,6 +734,8 @@ class PostgresStore implements MessageStore {
     return this.#closing;
   }
 }
+
+const ignore = (): void => undefined;
 
 /** `n` values of a sequence, in the order drawn. */
 async function nextValues(c: PoolClient, sequence: string, n: number): Promise<number[]> {

@@ -10,7 +10,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DEFAULT_WAIT_SECONDS, MAX_PAGE_SIZE, MAX_WAIT_SECONDS, SSE_HEARTBEAT_MS } from '../config.js';
 import { EVENT_NAMES, type MailwireEvents } from '../events.js';
 import { createMetrics, type Metrics } from '../metrics.js';
-import { StoreInputError, parseQuery, type AttachmentInfo, type MessageStore } from '../store/index.js';
+import { StoreInputError, StoreUnavailableError, parseQuery, type AttachmentInfo, type MessageStore } from '../store/index.js';
 import { checkMailbox } from '../protocol/mailbox-syntax.js';
 import { extractCodes, extractLinks } from './extract.js';
 import { previewHtml } from './html-rewrite.js';
@@ -82,12 +82,18 @@ export function createWebApp(options: WebAppOptions): WebApp {
   app.onError((err, c) => {
     if (err instanceof HttpError) return fail(c, err.status, err.code, err.message);
     if (err instanceof StoreInputError) return fail(c, 400, err.code, err.message);
+    // The database is away (PostgreSQL down, a writer restarting): try again later, as SMTP's 451 says.
+    if (err instanceof StoreUnavailableError) return fail(c, 503, 'store_unavailable', err.message);
     console.error('mailwire web:', err);
     return fail(c, 500, 'internal', 'internal error');
   });
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  // 503 while the store cannot take mail (its reason says why); the index backlog and lag either way.
+  app.get('/healthz', (c) => {
+    const health = store.health();
+    return c.json({ status: health.ok ? 'ok' : 'unavailable', store: health }, health.ok ? 200 : 503);
+  });
   if (uiDir !== null) mountUi(app, uiDir);
   app.get('/metrics', async (c) =>
     c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));

@@ -240,7 +240,7 @@ describe('web API over a temp SQLite store', () => {
       'mailwire_sessions_total{end="quit"} 1', 'mailwire_command_response_seconds_bucket{le="0.0005",verb="MAIL"} 1',
       'mailwire_command_response_seconds_count{verb="MAIL"} 1',
     ]) assert.ok(text.split('\n').includes(line), `missing ${line}`);
-    assert.deepEqual(await json('/healthz'), [200, { status: 'ok' }]);
+    assert.deepEqual(await json('/healthz'), [200, { status: 'ok', store: { ok: true, reason: null, indexBacklog: 0, indexLagMs: 0 } }]);
   });
 
   it('serves an OpenAPI document naming every route', async () => {
