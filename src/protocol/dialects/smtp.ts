@@ -351,8 +351,14 @@ function authAnswer(p: Extract<Phase, { kind: 'auth' }>, line: Line, cfg: Sessio
     user = authc;
     password = pass;
   }
-  const ok = cfg.auth?.verify(user, password) === true;
-  return ok ? answer(back, SMTP_REPLIES.authOk, { ...ctx, authUser: user }) : answer(back, SMTP_REPLIES.authFailed);
+  // The shell checks the password (it may take a while: bcrypt, an outside service) and feeds 'verified'.
+  return { phase: { kind: 'verifying', helo: p.helo, user }, actions: [{ type: 'verify', user, password }] };
+}
+
+function verified(p: Extract<Phase, { kind: 'verifying' }>, ok: boolean, cfg: SessionConfig, ctx: SessionContext): Step {
+  const back: Phase = { kind: 'await-mail', helo: p.helo };
+  if (ok) return answer(back, SMTP_REPLIES.authOk, { ...ctx, authUser: p.user });
+  return countErrors(answer(back, SMTP_REPLIES.authFailed), cfg, ctx);
 }
 
 /** RFC 3848 / RFC 6531 §4.3: the "with" protocol name: ESMTP, plus S for TLS and A for AUTH. */
@@ -366,6 +372,7 @@ export const smtpDialect: Dialect = {
   name: 'smtp',
   greeting: (cfg) => reply(220, `${cfg.serverName} ESMTP mailwire ready`),
   command,
+  verified,
   // §4.1.4: after a transaction the next MAIL needs no new hello.
   afterMessage: (env) => ({ kind: 'await-mail', helo: env.helo }),
   trace: (env, cfg, ctx) => ({ helo: env.helo, clientAddress: cfg.clientAddress, serverName: cfg.serverName, protocol: protocolName(env, ctx) }),
