@@ -6,8 +6,7 @@ import { createEvents, type MailwireEvents } from './events.js';
 import { createMetrics, type Metrics, type MetricsOptions } from './metrics.js';
 import type { ServerObserver } from './server/connection.js';
 import { startServer, type RunningServer, type ServerOptions } from './server/server.js';
-import { isMessageStore, openStore } from './store/open.js';
-import type { MessageSink, MessageStore, StoreOptions, TranscriptLine } from './store/types.js';
+import { isMessageStore, openStore, type MessageSink, type MessageStore, type StoreOptions, type TranscriptLine } from './store/index.js';
 import { relayMessage, type RelayOptions, type TraceEvent } from './client/index.js';
 import { describeReply } from './protocol/reply.js';
 import { hostPort } from './server/peer-address.js';
@@ -90,17 +89,19 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
   };
 }
 
-/** How the SMTP server reports to events and metrics when both live in this process. */
-export function observerFor(backend: Pick<Backend, 'events' | 'metrics'>): ServerObserver {
-  const { events, metrics } = backend;
+/**
+ * How the SMTP server reports: to its metrics always, and to the events when the store and the HTTP API live in the
+ * same process (null in a cluster worker, whose events the primary emits as it stores).
+ */
+export function observerFor(metrics: Metrics, events: MailwireEvents | null): ServerObserver {
   return {
     messageStored(id, bytes) {
       metrics.messageStored(bytes);
-      events.emit('message-stored', { id });
+      events?.emit('message-stored', { id });
     },
     sessionEnded(id, end) {
       metrics.sessionEnded(end);
-      if (id !== undefined) events.emit('session-ended', { id });
+      if (id !== undefined) events?.emit('session-ended', { id });
     },
     replied(code, verb, seconds) {
       if (code >= 400) metrics.rejection(code);
@@ -115,10 +116,9 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   try {
     smtp = await startServer({
       ...config.smtp,
-      // The backend owns the store and closes it after the server (the server closes its sink when it stops).
-      sink: { save: (m) => backend.store.save(m), saveSession: (s) => backend.store.saveSession(s), close: () => Promise.resolve() },
+      sink: backend.store, // the backend opened it and closes it, after the server has stopped (close below)
       recordSessions: backend.queryable !== null,
-      observer: observerFor(backend),
+      observer: observerFor(backend.metrics, backend.events),
     });
   } catch (error) {
     await backend.close();

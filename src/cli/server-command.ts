@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_PORT } from '../config.js';
+import {
+  DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_MESSAGES, DEFAULT_PORT, DEFAULT_SHUTDOWN_GRACE_MS,
+} from '../config.js';
 import { simplifiedDialect } from '../protocol/dialects/simplified.js';
 import { smtpDialect } from '../protocol/dialects/smtp.js';
 import { DEFAULT_LIMITS, resolveLimits } from '../protocol/limits.js';
@@ -15,8 +17,8 @@ import { allowedHosts, exposureProblem } from '../web/guard.js';
 import { isClusterWorker, runClusterWorker, startClusterPrimary } from '../cluster.js';
 import type { TlsMode } from '../client/index.js';
 import { parseServerAddress } from '../protocol/host-port.js';
-import { DEFAULT_DATA_DIR, DEFAULT_MAX_MESSAGES } from '../store/open.js';
-import type { StoreKind } from '../store/types.js';
+import type { StoreKind } from '../store/index.js';
+import { withEnvironment } from './env-options.js';
 import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt } from './parse.js';
 
 type ServerFlags = {
@@ -97,8 +99,7 @@ function credentialsFor(flags: ServerFlags): Credential[] {
 }
 
 export function registerServerCommand(program: Command): void {
-  program
-    .command('server')
+  withEnvironment(program.command('server'))
     .description('run the SMTP server: the simplified dialect of the user\'s text (default) or standards SMTP (--dialect smtp)')
     .option('--host <address>', 'address to listen on (0.0.0.0 or :: for all)', DEFAULT_HOST)
     .option('--port <port>', 'port to listen on; 0 picks a free one and prints it', parsePort, DEFAULT_PORT)
@@ -117,7 +118,7 @@ export function registerServerCommand(program: Command): void {
     .addOption(new Option('--max-errors <n>', 'smtp: bad commands before 421 and disconnect').argParser(parsePositiveInt).default(DEFAULT_LIMITS.maxErrors))
     .addOption(new Option('--idle-timeout <duration>', 'close a session silent this long (RFC 5321 §4.5.3.2.7)').argParser(parseDuration).default(DEFAULT_LIMITS.idleTimeoutMs, '5m'))
     .addOption(new Option('--data-timeout <duration>', 'bound on the whole DATA phase of one message').argParser(parseDuration).default(DEFAULT_LIMITS.dataTimeoutMs, '10m'))
-    .addOption(new Option('--shutdown-grace <duration>', 'on SIGINT/SIGTERM, how long a message in progress may take to finish').argParser(parseDuration).default(10_000, '10s'))
+    .addOption(new Option('--shutdown-grace <duration>', 'on SIGINT/SIGTERM, how long a message in progress may take to finish').argParser(parseDuration).default(DEFAULT_SHUTDOWN_GRACE_MS, `${DEFAULT_SHUTDOWN_GRACE_MS / 1000}s`))
     .option('--tls-cert <file>', 'smtp: PEM certificate (chain) for STARTTLS and --tls-port')
     .option('--tls-key <file>', 'smtp: PEM private key for --tls-cert')
     .option('--tls-self-signed', 'smtp: make a self-signed certificate at start')
@@ -128,7 +129,7 @@ export function registerServerCommand(program: Command): void {
     .addOption(new Option('--store <kind>', 'where mail is kept: sqlite (durable, in --data-dir), memory, or none (discard, for benchmarks)').choices(['sqlite', 'memory', 'none']).default('sqlite'))
     .option('--data-dir <dir>', 'directory of the sqlite store', DEFAULT_DATA_DIR)
     .addOption(new Option('--max-messages <n>', 'keep at most this many messages, oldest pruned first; 0 = unlimited').argParser(parseCount).default(DEFAULT_MAX_MESSAGES))
-    .addOption(new Option('--max-age <duration>', 'prune messages older than this, e.g. 7d; 0 = keep forever').argParser(parseDuration).default(0, '0 (forever)'))
+    .addOption(new Option('--max-age <duration>', 'prune messages older than this, e.g. 7d; 0 = keep forever').argParser(parseDuration).default(DEFAULT_MAX_AGE_MS, '0 (forever)'))
     .option('--http-host <address>', 'address of the HTTP API', DEFAULT_HOST)
     .addOption(new Option('--http-port <port>', 'port of the HTTP API; 0 picks a free one').argParser(parsePort).default(DEFAULT_HTTP_PORT))
     .option('--no-http', 'no HTTP API')
@@ -142,7 +143,7 @@ export function registerServerCommand(program: Command): void {
     .option('--relay <host[:port]>', 'where the API\'s release sends stored messages (port 25 by default); without it, release answers 409')
     .addOption(new Option('--relay-tls <mode>', 'TLS to the relay').choices(['none', 'starttls', 'implicit']).default('none'))
     .option('--relay-tls-insecure', 'do not verify the relay\'s certificate')
-    .option('--relay-auth <user:pass>', 'AUTH to the relay (or set MAILWIRE_RELAY_AUTH=user:pass); never shown')
+    .option('--relay-auth <user:pass>', 'AUTH to the relay, never shown (best given as MAILWIRE_RELAY_AUTH, out of sight of ps)')
     .action(async (flags: ServerFlags) => {
       const write = (line: string): void => void process.stdout.write(`${line}\n`);
       const smtp = flags.dialect === 'smtp';
@@ -255,7 +256,7 @@ function describeStore(flags: ServerFlags): string {
 function relayFor(flags: ServerFlags): { relay?: ServiceConfig['relay'] } {
   if (flags.relay === undefined) return {};
   const server = parseServerAddress(flags.relay, 25); // throws a clear error for a malformed address
-  const authText = flags.relayAuth ?? process.env['MAILWIRE_RELAY_AUTH'];
+  const authText = flags.relayAuth;
   const colon = authText?.indexOf(':') ?? -1;
   if (authText !== undefined && colon <= 0) throw new Error('--relay-auth (or MAILWIRE_RELAY_AUTH) must be user:pass');
   return {

@@ -4,6 +4,7 @@
  * mean; this file owns what is the same in every dialect: message text (dot-unstuffing, the end-of-data rule, the size
  * limit), BDAT octets, waiting for the store, the TLS restart, timeouts, shutdown and end of input.
  */
+import { assertNever } from '../assert-never.js';
 import type { Line, LineEnding, OverlongMode } from './line-splitter.js';
 import type { Reply } from './reply.js';
 import {
@@ -14,10 +15,6 @@ import {
 /** Our own bug, never the client's: an input the session cannot take in its phase. */
 export class SessionMisuseError extends Error {
   override name = 'SessionMisuseError' as const;
-}
-
-export function assertNever(x: never): never {
-  throw new SessionMisuseError(`unexpected variant: ${JSON.stringify(x)}`);
 }
 
 type DataPhase = Extract<Phase, { kind: 'in-data' }>;

@@ -3,7 +3,7 @@
  * text asks for it); the smtp dialect shows one summary line per session unless --verbose. One writer, one format,
  * every line tagged with the client's address and port so that interleaved clients can be told apart.
  */
-import { decodeUtf8Line } from '../protocol/command.js';
+import { decodeUtf8Line } from '../protocol/utf8.js';
 
 export type MessageSummary = Readonly<{ from: string; to: readonly string[]; size: number; result: string }>;
 

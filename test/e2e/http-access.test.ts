@@ -4,10 +4,29 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { tempDir } from '../helpers/mail.js';
-import { exitOf, startServerProgram } from '../helpers/program.js';
+import { startProgram, type Program } from '../helpers/program.js';
+
+/** The exit code of a program that should stop on its own; SIGKILL and a failure after the deadline. */
+async function exitOf(child: Program['child'], ms = 15_000): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the program did not exit within ${ms} ms`));
+    }, ms);
+  });
+  try {
+    const [code] = await Promise.race([once(child, 'exit') as Promise<[number | null]>, deadline]);
+    return code;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 type Got = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
 
@@ -29,15 +48,15 @@ function get(url: string, headers: Record<string, string> = {}): Promise<Got> {
 describe('the HTTP side of the server program', () => {
   it('refuses to start with the HTTP API on a non-loopback address without a login, and says why', async () => {
     // 192.0.2.1 (TEST-NET-1) is not on this machine: nothing is ever bound there, whatever the outcome.
-    const p = startServerProgram(['--port', '0', '--store', 'memory', '--http-host', '192.0.2.1', '--http-port', '0']);
-    const code = await exitOf(p);
+    const p = startProgram(['server', '--port', '0', '--store', 'memory', '--http-host', '192.0.2.1', '--http-port', '0']);
+    const code = await exitOf(p.child);
     assert.equal(code, 1, p.output());
     assert.match(p.output(), /^mailwire: refusing to serve the HTTP API and UI on 192\.0\.2\.1 without authentication: anyone who can reach that address could read, delete and release the mail\. Give --http-auth-file .* or --http-insecure if every host on that network is trusted\n$/);
     assert.doesNotMatch(p.output(), /listening/);
   });
 
   it('prints the Host names it answers, and answers only those (DNS rebinding)', async () => {
-    const p = startServerProgram(['--port', '0', '--store', 'memory', '--http-port', '0', '--http-allowed-hosts', 'mail.lan, box.lan']);
+    const p = startProgram(['server', '--port', '0', '--store', 'memory', '--http-port', '0', '--http-allowed-hosts', 'mail.lan, box.lan']);
     try {
       const port = Number((await p.waitFor(/HTTP API on http:\/\/127\.0\.0\.1:(\d+)\//))[1]);
       await p.waitFor(/^mailwire: HTTP answers Host localhost, 127\.0\.0\.0\/8, \[::1\], mail\.lan, box\.lan; no login$/m);
@@ -56,7 +75,7 @@ describe('the HTTP side of the server program', () => {
     const dir = tempDir();
     const file = join(dir, 'htpasswd');
     writeFileSync(file, `ops:${bcrypt.hashSync('let me in', 4).replace(/^\$2b\$/, '$2y$')}\n`);
-    const p = startServerProgram(['--port', '0', '--store', 'memory', '--http-port', '0', '--http-tls-self-signed', '--http-auth-file', file]);
+    const p = startProgram(['server', '--port', '0', '--store', 'memory', '--http-port', '0', '--http-tls-self-signed', '--http-auth-file', file]);
     try {
       const port = Number((await p.waitFor(/HTTP API on https:\/\/127\.0\.0\.1:(\d+)\//))[1]);
       const api = `https://127.0.0.1:${port}/api/v1/messages`;

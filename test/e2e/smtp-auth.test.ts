@@ -6,21 +6,21 @@ import bcrypt from 'bcryptjs';
 import { smtpDialect } from '../../src/protocol/dialects/smtp.js';
 import type { Authenticator } from '../../src/protocol/types.js';
 import { tempDir } from '../helpers/mail.js';
-import { startServerProgram, type ServerProgram } from '../helpers/program.js';
+import { startProgram, type Program } from '../helpers/program.js';
 import { SocketLines, startTestServer } from '../helpers/socket-driver.js';
 
 const plain = (user: string, password: string): string => Buffer.from(`\0${user}\0${password}`, 'utf8').toString('base64');
 
 describe('SMTP AUTH with an --auth-file of bcrypt hashes', () => {
   let dir: string;
-  let p: ServerProgram;
+  let p: Program;
   let port: number;
   before(async () => {
     dir = tempDir();
     const file = join(dir, 'logins');
     // htpasswd -B writes $2y$; bcryptjs writes $2b$: both are read.
     writeFileSync(file, `# logins\nalice:${bcrypt.hashSync('s3cret:pw', 4).replace(/^\$2b\$/, '$2y$')}\nbob:plain-pw\n`);
-    p = startServerProgram(['--dialect', 'smtp', '--port', '0', '--store', 'memory', '--no-http', '--auth-file', file, '--auth-insecure']);
+    p = startProgram(['server', '--dialect', 'smtp', '--port', '0', '--store', 'memory', '--no-http', '--auth-file', file, '--auth-insecure']);
     port = Number((await p.waitFor(/listening on 127\.0\.0\.1:(\d+)/))[1]);
   });
   after(async () => {

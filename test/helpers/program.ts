@@ -1,64 +1,69 @@
-/** Runs `mailwire server …` as a child process and waits, with a deadline, for what it prints. */
+/** `mailwire …` as a child process, its output collected, with waits that have deadlines and fail loudly. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 
-export type ServerProgram = Readonly<{
+export type Program = Readonly<{
   child: ChildProcess;
-  /** Everything printed so far (stdout and stderr). */
+  /** Everything written to stdout and stderr so far. */
   output: () => string;
-  /** Resolves with the first match of `re` in the output; fails after `ms` or when the process exits first. */
-  waitFor: (re: RegExp, ms?: number) => Promise<RegExpExecArray>;
-  stop: () => Promise<void>;
+  /** Resolves with the first match of `pattern` in the output; rejects after `timeoutMs` or when the program exits. */
+  waitFor: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpExecArray>;
+  /** SIGTERM, then the exit code (SIGKILL and a rejection if it does not exit within the deadline). */
+  stop: (timeoutMs?: number) => Promise<number | null>;
 }>;
 
-export function startServerProgram(args: readonly string[]): ServerProgram {
-  const child = spawn(process.execPath, ['bin/mailwire.js', 'server', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startProgram(args: readonly string[], env: NodeJS.ProcessEnv = process.env, command: readonly string[] = [process.execPath, 'bin/mailwire.js']): Program {
+  const [file, ...rest] = command;
+  if (file === undefined) throw new Error('no command');
+  const child = spawn(file, [...rest, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
-  let wake: (() => void) | null = null;
-  const add = (d: string): void => {
+  const listeners = new Set<() => void>();
+  const onData = (d: string): void => {
     out += d;
-    wake?.();
+    for (const l of listeners) l();
   };
-  child.stdout?.setEncoding('utf8').on('data', add);
-  child.stderr?.setEncoding('utf8').on('data', add);
-  child.on('exit', () => wake?.());
+  child.stdout?.setEncoding('utf8').on('data', onData);
+  child.stderr?.setEncoding('utf8').on('data', onData);
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   return {
     child,
     output: () => out,
-    async waitFor(re, ms = 10_000) {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const m = re.exec(out);
-        if (m) return m;
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the server exited (${child.exitCode ?? child.signalCode}) before printing ${re}:\n${out}`);
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`no ${re} within ${ms} ms:\n${out}`);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left);
-          wake = () => {
-            clearTimeout(timer);
-            wake = null;
-            resolve();
-          };
-        });
+    waitFor: (pattern, timeoutMs = 15_000) => new Promise((resolve, reject) => {
+      const check = (): void => {
+        const m = pattern.exec(out);
+        if (m === null) return;
+        done();
+        resolve(m);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no ${pattern} in the output within ${timeoutMs} ms:\n${out}`));
+      }, timeoutMs);
+      const onExit = (code: number | null): void => {
+        done();
+        reject(new Error(`the program exited (${code}) before ${pattern}:\n${out}`));
+      };
+      const done = (): void => {
+        clearTimeout(timer);
+        listeners.delete(check);
+        child.off('exit', onExit);
+      };
+      listeners.add(check);
+      child.on('exit', onExit);
+      check();
+      if (listeners.has(check) && (child.exitCode !== null || child.signalCode !== null)) onExit(child.exitCode);
+    }),
+    stop: async (timeoutMs = 15_000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      try {
+        const [code, signal] = await exited;
+        if (signal === 'SIGKILL') throw new Error(`the program did not stop within ${timeoutMs} ms:\n${out}`);
+        return code;
+      } finally {
+        clearTimeout(timer);
       }
     },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
   };
-}
-
-/** Waits for the process to exit on its own (a refusal to start), with a deadline. */
-export async function exitOf(p: ServerProgram, ms = 10_000): Promise<number | null> {
-  if (p.child.exitCode !== null) return p.child.exitCode;
-  const timer = setTimeout(() => p.child.kill('SIGKILL'), ms);
-  const [code] = (await once(p.child, 'exit')) as [number | null];
-  clearTimeout(timer);
-  return code;
 }

@@ -8,7 +8,9 @@
  * Extensions: PIPELINING (the shell answers in order), SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531),
  * ENHANCEDSTATUSCODES (RFC 2034), CHUNKING (RFC 3030), STARTTLS (RFC 3207), AUTH PLAIN LOGIN (RFC 4954).
  */
+import { assertNever } from '../../assert-never.js';
 import { checkMailbox } from '../mailbox-syntax.js';
+import { decodeUtf8 } from '../utf8.js';
 import { parseCommand, type Command } from '../command.js';
 import type { Line } from '../line-splitter.js';
 import { escapeControls, reply, type Reply } from '../reply.js';
@@ -160,13 +162,9 @@ function commandLine(phase: DialectPhase, line: Line, cfg: SessionConfig, ctx: S
     case 'AUTH':
       return auth(phase, cmd.arg, cfg, ctx);
     default:
-      return assertNeverCommand(cmd);
+      return assertNever(cmd);
   }
   return answer(phase, SMTP_REPLIES.unknown);
-}
-
-function assertNeverCommand(cmd: never): never {
-  throw new Error(`unhandled command ${JSON.stringify(cmd)}`);
 }
 
 const heloOf = (phase: Exclude<DialectPhase, { kind: 'await-helo' }>): string =>
@@ -318,17 +316,11 @@ function auth(phase: DialectPhase, arg: string, cfg: SessionConfig, ctx: Session
   return authAnswer(waiting, { text: initial, ending: 'crlf', overflow: false }, cfg, ctx);
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** RFC 4954 §4: a base64 answer ("=" for an empty one); null when it is not valid base64 of UTF-8. */
 function decodeBase64(text: string): string | null {
   if (text === '=') return '';
   if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return null;
-  try {
-    return utf8.decode(Buffer.from(text, 'base64'));
-  } catch {
-    return null;
-  }
+  return decodeUtf8(Buffer.from(text, 'base64'));
 }
 
 function authAnswer(p: Extract<Phase, { kind: 'auth' }>, line: Line, cfg: SessionConfig, ctx: SessionContext): Step {
