@@ -11,14 +11,15 @@ import type { MessageSink, MessageStore, StoreOptions, TranscriptLine } from './
 import { relayMessage, type RelayOptions, type TraceEvent } from './client/index.js';
 import { describeReply } from './protocol/reply.js';
 import { hostPort } from './server/peer-address.js';
+import type { AddressList } from './protocol/ip-address.js';
 import { createWebApp, type Relay } from './web/app.js';
 import { startHttpServer, type RunningHttpServer } from './web/server.js';
 
 export type ServiceConfig = Readonly<{
   smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer'>;
   store: StoreOptions;
-  /** null: no HTTP API. */
-  http: Readonly<{ host: string; port: number }> | null;
+  /** null: no HTTP API. `trustedProxies`: whose X-Forwarded-For names the client. */
+  http: Readonly<{ host: string; port: number; trustedProxies?: AddressList }> | null;
   /** Where the API's release sends stored messages; absent: release is refused (409). */
   relay?: Omit<RelayOptions, 'from' | 'to' | 'raw'>;
 }>;
@@ -58,7 +59,8 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
   if (config.http && queryable) {
     try {
       const relay = config.relay === undefined ? {} : { relay: createRelay(config.relay, queryable, events) };
-      http = await startHttpServer({ app: createWebApp({ store: queryable, events, metrics, ...relay }), ...config.http });
+      const trustedProxies = config.http.trustedProxies === undefined ? {} : { trustedProxies: config.http.trustedProxies };
+      http = await startHttpServer({ app: createWebApp({ store: queryable, events, metrics, ...relay, ...trustedProxies }), host: config.http.host, port: config.http.port });
     } catch (error) {
       httpError = error instanceof Error ? error : new Error(String(error));
     }

@@ -15,6 +15,8 @@ import { MAX_PAGE_SIZE } from '../store/cursor.js';
 import type { AttachmentInfo, MessageStore } from '../store/types.js';
 import { checkMailbox } from '../protocol/mailbox-syntax.js';
 import { extractCodes, extractLinks } from './extract.js';
+import { clientAddressOf, type HttpConnection } from './client-address.js';
+import type { AddressList } from '../protocol/ip-address.js';
 import { OPENAPI } from './openapi.js';
 import { mountUi } from './ui-assets.js';
 
@@ -31,6 +33,8 @@ export type WebAppOptions = Readonly<{
   relay?: Relay;
   /** The built web UI (index.html + assets/), served at /. Default: dist/ui beside the compiled server; null: none. */
   uiDir?: string | null;
+  /** Proxies whose X-Forwarded-For names the client (--trusted-proxies); absent: the socket's peer is the client. */
+  trustedProxies?: AddressList;
 }>;
 
 /**
@@ -52,7 +56,7 @@ export type RelayResult = Readonly<{
   sessionId?: string;
 }>;
 
-export type WebApp = Readonly<{ fetch: (request: Request) => Promise<Response> }>;
+export type WebApp = Readonly<{ fetch: (request: Request, connection?: HttpConnection) => Promise<Response> }>;
 
 export const DEFAULT_WAIT_SECONDS = 30;
 /** This file runs as dist/src/web/app.js; `vite build` writes the UI to dist/ui. */
@@ -84,7 +88,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
   app.onError((err, c) => {
     if (err instanceof HttpError) return fail(c, err.status, err.code, err.message);
     if (err instanceof StoreInputError) return fail(c, 400, err.code, err.message);
-    console.error('mailwire web:', err);
+    console.error(`mailwire web: ${c.req.method} ${new URL(c.req.url).pathname} from ${clientAddressOf(c, options.trustedProxies)}:`, err);
     return fail(c, 500, 'internal', 'internal error');
   });
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
@@ -313,7 +317,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
     });
   });
 
-  return { fetch: async (request) => app.fetch(request) };
+  return { fetch: async (request, connection) => app.fetch(request, connection) };
 }
 
 function limitParam(v: string | undefined): number | undefined {

@@ -8,7 +8,9 @@ export type HttpServerOptions = Readonly<{ app: WebApp; host: string; port: numb
 export type RunningHttpServer = Readonly<{ port: number; close: () => Promise<void> }>;
 
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
-  const server = createAdaptorServer({ fetch: (req: Request) => options.app.fetch(req) }) as Server;
+  const server = createAdaptorServer({
+    fetch: (req, env) => options.app.fetch(req, 'incoming' in env ? { remoteAddress: env.incoming.socket.remoteAddress } : {}),
+  }) as Server;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
