@@ -11,6 +11,9 @@ const LABEL = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)$/;
 const UTF8_LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?$/u;
 const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
+/** A dotted-quad IPv4 address, each part 0-255 without leading zeros (RFC 5321 §4.1.3 IPv4-address-literal). */
+export const isIPv4 = (text: string): boolean => IPV4.test(text);
+
 export type MailboxCheck = { ok: true } | { ok: false; reason: string };
 
 export function checkMailbox(mailbox: string, opts: { utf8?: boolean } = {}): MailboxCheck {
@@ -29,7 +32,7 @@ export function checkMailbox(mailbox: string, opts: { utf8?: boolean } = {}): Ma
 export function checkDomain(domain: string, opts: { utf8?: boolean } = {}): MailboxCheck {
   if (domain.startsWith('[') && domain.endsWith(']')) {
     const literal = domain.slice(1, -1);
-    if (IPV4.test(literal) || /^IPv6:[0-9A-Fa-f:.]+$/.test(literal)) return { ok: true };
+    if (isIPv4(literal) || /^IPv6:[0-9A-Fa-f:.]+$/.test(literal)) return { ok: true };
     return { ok: false, reason: `"${domain}" is not a valid address literal` };
   }
   if (domain === '' || domain.length > 255) return { ok: false, reason: 'the domain is empty or too long' };

@@ -12,10 +12,11 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import { decodeUtf8Line } from '../protocol/command.js';
+import { decodeUtf8Line } from '../protocol/utf8.js';
 import { LineSplitter, type Line } from '../protocol/line-splitter.js';
 import { describeReply, formatReply, type Reply } from '../protocol/reply.js';
-import { SmtpSession, assertNever } from '../protocol/session.js';
+import { assertNever } from '../assert-never.js';
+import { SmtpSession } from '../protocol/session.js';
 import { receivedHeader } from '../protocol/trace.js';
 import type { Action, Authenticator, Dialect, Envelope, Trace } from '../protocol/types.js';
 import type { Limits } from '../protocol/limits.js';
@@ -30,7 +31,8 @@ export type ConnectionOptions = Readonly<{
   limits: Limits;
   /** Name used in replies instead of the connection's local IP address. */
   hostname?: string;
-  sink: MessageSink;
+  /** Written through, never closed here: whoever opened the sink closes it, after the server has stopped. */
+  sink: Omit<MessageSink, 'close'>;
   display: Display;
   /** Keep a transcript of each session for the store (off for the discard store: it costs a little per line). */
   recordSessions: boolean;
@@ -48,6 +50,8 @@ export type ServerObserver = Readonly<{
   sessionEnded?(id: string | undefined, end: SessionEnd): void;
   /** A reply sent: its code, the command it answered ('CONNECT' for the greeting, 'MESSAGE' for end of data), and how long the answer took. */
   replied?(code: number, verb: string, seconds: number): void;
+  /** The number of live connections, after each one opens or closes (the listener calls it, not the Connection). */
+  connectionsChanged?(count: number): void;
 }>;
 
 /** What the server knows of a connection beyond its socket (the PROXY protocol, --proxy-protocol). */
@@ -272,6 +276,9 @@ export class Connection {
         case 'starttls':
           this.#startTls();
           break;
+        case 'verify':
+          this.#verify(action.user, action.password);
+          break;
         case 'close':
           this.#end = end ?? (this.#shuttingDown ? 'shutdown' : 'quit');
           this.#closed = true;
@@ -311,6 +318,23 @@ export class Connection {
         this.#pump();
       });
     });
+  }
+
+  /** AUTH: the verifier may be slow (bcrypt) or remote; nothing more is read until it has answered. */
+  #verify(user: string, password: string): void {
+    const verifier = this.#opts.auth;
+    this.#waiting = true;
+    this.#socket.pause();
+    new Promise<boolean>((resolve) => resolve(verifier === undefined ? false : verifier.verify(user, password)))
+      .then((ok) => ok === true, () => false) // a verifier that fails says no
+      .then((ok) => {
+        this.#waiting = false;
+        this.#apply(this.#session.feed({ type: 'verified', ok }));
+        if (this.#closed) return;
+        this.#socket.resume();
+        if (this.#shuttingDown) this.shutdown();
+        else this.#pump();
+      });
   }
 
   #deliver(env: Envelope, trace: Trace | undefined): void {

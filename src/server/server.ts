@@ -5,6 +5,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { DEFAULT_SHUTDOWN_GRACE_MS } from '../config.js';
 import { formatReply, reply, type Reply } from '../protocol/reply.js';
 import type { Authenticator, Dialect } from '../protocol/types.js';
 import type { Limits } from '../protocol/limits.js';
@@ -20,7 +21,8 @@ export type ServerOptions = Readonly<{
   hostname?: string;
   dialect: Dialect;
   limits: Limits;
-  sink: MessageSink;
+  /** Written through, never closed by the server: whoever opened the sink closes it after close() below. */
+  sink: Omit<MessageSink, 'close'>;
   display: Display;
   recordSessions: boolean;
   observer?: ServerObserver;
@@ -43,7 +45,7 @@ export type RunningServer = Readonly<{
   tlsPort?: number;
   /** Live connections, for tests and metrics. */
   connectionCount(): number;
-  /** Stop accepting, let messages in progress finish (within graceMs), close every session. */
+  /** Stop accepting, let messages in progress finish (within graceMs), close every session. The sink stays open. */
   close(graceMs?: number): Promise<void>;
 }>;
 
@@ -120,8 +122,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     perAddress.set(client, (perAddress.get(client) ?? 0) + 1);
     const connection = new Connection(socket, connectionOptions, implicitTls, { peer, refuseProxyHeader: screen });
     connections.add(connection);
+    opts.observer?.connectionsChanged?.(connections.size);
     void connection.closed.then(() => {
       connections.delete(connection);
+      opts.observer?.connectionsChanged?.(connections.size);
       const left = (perAddress.get(client) ?? 1) - 1;
       if (left === 0) perAddress.delete(client);
       else perAddress.set(client, left);
@@ -147,7 +151,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     port,
     ...(tlsPort === undefined ? {} : { tlsPort }),
     connectionCount: () => connections.size,
-    async close(graceMs = 10_000) {
+    async close(graceMs = DEFAULT_SHUTDOWN_GRACE_MS) {
       closing = true;
       const stopped = Promise.all([server, ...(tlsServer ? [tlsServer] : [])].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
       for (const socket of awaitingHeader) socket.destroy();
@@ -158,7 +162,6 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if ((await Promise.race([allClosed, grace])) === 'late') for (const c of connections) c.destroy();
       clearTimeout(timer);
       await Promise.all([allClosed, stopped]);
-      await opts.sink.close();
     },
   };
 }

@@ -9,6 +9,7 @@ import { rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { crlf, tempDir } from '../helpers/mail.js';
 import { sendSimplified } from '../helpers/send.js';
+import { waitForOutput } from '../helpers/wait.js';
 
 describe('the server on several cores', () => {
   it('stores what two SMTP workers accept through the one store, serves it and their metrics, and stops on SIGTERM', async () => {
@@ -19,7 +20,7 @@ describe('the server on several cores', () => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     try {
-      for (let i = 0; i < 500 && !/HTTP API on/.test(out); i++) await new Promise((r) => setTimeout(r, 20));
+      await waitForOutput('the primary to start the HTTP API', () => out, /HTTP API on/, 20_000);
       const smtpPort = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
       const api = /HTTP API on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
       assert.ok(smtpPort > 0 && api !== undefined, out);

@@ -8,6 +8,7 @@ import { createAuthenticator } from '../../src/server/auth.js';
 import { selfSignedPem } from '../../src/server/tls.js';
 import { createCaptureSink } from '../helpers/capture-sink.js';
 import { SocketLines, startTestServer } from '../helpers/socket-driver.js';
+import { waitForOutput } from '../helpers/wait.js';
 
 const EHLO = ['250-127.0.0.1 Hello 127.0.0.1', '250-PIPELINING', '250-SIZE 26214400', '250-8BITMIME', '250-SMTPUTF8', '250-ENHANCEDSTATUSCODES', '250-CHUNKING'];
 const afterReceived = (raw: Buffer | undefined): string => (raw?.toString('latin1') ?? '').replace(/^Received: [^\r]*\r\n(?:\t[^\r]*\r\n)*/, '');
@@ -37,7 +38,7 @@ describe('smtp server over real sockets', () => {
     assert.deepEqual(await lines(conn, want.length), want);
     assert.equal(await conn.closedByServer(), true);
     assert.equal(Buffer.concat(chunks).toString('latin1'), ['220 127.0.0.1 ESMTP mailwire ready', ...want].map((l) => `${l}\r\n`).join(''));
-    assert.equal(afterReceived(sink.messages.at(-1)?.raw), 'Subject: p\r\n\r\n.dot\r\n');
+    assert.deepEqual(sink.messagesFrom(conn.localPort).map((m) => afterReceived(m.raw)), ['Subject: p\r\n\r\n.dot\r\n']);
   });
 
   it('drops commands pipelined behind STARTTLS and starts over inside TLS (CVE-2011-0411)', async () => {
@@ -49,13 +50,15 @@ describe('smtp server over real sockets', () => {
     const secure = tlsConnect({ socket: conn.socket, rejectUnauthorized: false });
     await once(secure, 'secureConnect');
     const tls = SocketLines.wrap(secure);
+    const storedBefore = sink.messages.length;
     tls.write('MAIL FROM:<a@x.test>\r\nEHLO a.test\r\nAUTH PLAIN AHUAcA==\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nBDAT 11 LAST\r\n\0\r\n.\r\nxyz\r\nQUIT\r\n');
     assert.deepEqual(await lines(tls, 13), [
       '503 5.5.1 Send EHLO or HELO first', ...EHLO.slice(0, 6), '250-CHUNKING', '250 AUTH PLAIN LOGIN', '235 2.7.0 Authentication successful',
-      '250 2.1.0 Sender OK', '250 2.1.5 Recipient OK', `250 2.0.0 OK: queued as ${sink.messages.length}`,
+      '250 2.1.0 Sender OK', '250 2.1.5 Recipient OK', `250 2.0.0 OK: queued as ${storedBefore + 1}`,
     ]);
     assert.equal(await tls.next(), '221 2.0.0 127.0.0.1 closing connection');
-    const m = sink.messages.at(-1);
+    const [m, ...more] = sink.messagesFrom(conn.localPort);
+    assert.equal(more.length, 0);
     assert.match(m?.raw.toString('latin1') ?? '', /^Received: from a\.test \(\[127\.0\.0\.1\]\)\r\n\tby \[127\.0\.0\.1\] with ESMTPSA id /);
     assert.equal(afterReceived(m?.raw), '\0\r\n.\r\nxyz\r\n');
     assert.deepEqual([m?.connection.tls, m?.connection.authUser], [true, 'u']);
@@ -105,15 +108,13 @@ describe('the server program with --dialect smtp', () => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     try {
-      for (let i = 0; i < 500 && !/listening on 127\.0\.0\.1:\d+/.test(out); i++) await new Promise((r) => setTimeout(r, 20));
-      const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
-      assert.ok(port > 0, out);
+      const port = Number((await waitForOutput('the server to say its port', () => out, /listening on 127\.0\.0\.1:(\d+)/))[1]);
       const conn = await SocketLines.open(port);
       await conn.next();
       conn.write(session);
       await lines(conn, expect);
       assert.equal(await conn.closedByServer(), true);
-      for (let i = 0; i < 250 && !out.includes(' | quit ') && !out.includes('"end":"quit"'); i++) await new Promise((r) => setTimeout(r, 20));
+      await waitForOutput('the session\'s end on the display', () => out, / \| quit |"end":"quit"/);
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];
       assert.equal(code, 0);
