@@ -145,7 +145,8 @@ describe('the HTTP side behind HAProxy in mode http with option forwardfor', { s
     const http = await startHttpServer({ app, host: '127.0.0.1', port: 0 });
     let lb: RunningHaproxy | undefined;
     try {
-      lb = await startHaproxy({ mode: 'http', servers: [{ port: http.port }] });
+      lb = await startHaproxy({ mode: 'http', servers: [{ port: http.port }], check: 'http' });
+      await lb.waitForServersUp(); // README's health check: GET /healthz with a Host header
       assert.equal(await get(lb.port, '/api/v1/messages', CLIENT), 500);
       assert.equal(await get(lb.port, '/api/v1/messages', CLIENT, { 'X-Forwarded-For': '203.0.113.9' }), 500);
       assert.equal(await get(http.port, '/api/v1/messages', CLIENT, { 'X-Forwarded-For': '203.0.113.9' }), 500);

@@ -88,7 +88,7 @@ export function haproxyConfig(o: HaproxyOptions, port: number, adminPort: number
     '  default_backend mailwire',
     'backend mailwire',
     `  balance ${o.balance ?? 'roundrobin'}`,
-    ...(check === 'smtp' ? ['  option smtpchk HELO haproxy-check.test'] : check === 'http' ? ['  option httpchk GET /healthz'] : []),
+    ...(check === 'smtp' ? ['  option smtpchk HELO haproxy-check.test'] : check === 'http' ? ['  option httpchk', '  http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host localhost'] : []),
     ...o.servers.map((s, i) => `  server ${s.name ?? `mailwire${i + 1}`} ${s.host ?? '127.0.0.1'}:${s.port} ${serverFlags}`.trimEnd()),
     'frontend admin',
     '  mode http',
