@@ -1,15 +1,22 @@
 /**
  * --workers: SMTP in worker processes, the store and the HTTP API in the primary. Mail sent to the workers is stored
- * once, through the primary, before its 250; the primary's /metrics counts what the workers answered.
+ * once, through the primary, before its 250; the primary's /metrics counts what the workers answered, and its
+ * connectionCount() what they hold.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import cluster from 'node:cluster';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { crlf, tempDir } from '../helpers/mail.js';
 import { sendSimplified } from '../helpers/send.js';
-import { waitForOutput } from '../helpers/wait.js';
+import { startClusterPrimary } from '../../src/cluster.js';
+import { simplifiedDialect } from '../../src/protocol/dialects/simplified.js';
+import { resolveLimits } from '../../src/protocol/limits.js';
+import { quietDisplay } from '../../src/server/display.js';
+import { SocketLines } from '../helpers/socket-driver.js';
+import { waitFor, waitForOutput } from '../helpers/wait.js';
 
 describe('the server on several cores', () => {
   it('stores what two SMTP workers accept through the one store, serves it and their metrics, and stops on SIGTERM', async () => {
@@ -46,6 +53,33 @@ describe('the server on several cores', () => {
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the cluster primary in this process', () => {
+  it('counts the connections its workers hold', async () => {
+    // The workers run the CLI, which sees it is a cluster worker and serves with these same settings.
+    cluster.setupPrimary({ exec: 'bin/mailwire.js', args: ['server', '--quiet', '--workers', '2', '--port', '0', '--store', 'memory', '--no-http'] });
+    const service = await startClusterPrimary({
+      smtp: { host: '127.0.0.1', port: 0, dialect: simplifiedDialect, limits: resolveLimits(), display: quietDisplay },
+      store: { kind: 'memory' },
+      http: null,
+    }, 2);
+    const clients: SocketLines[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const c = await SocketLines.open(service.smtp.port);
+        assert.match((await c.next()) ?? '', /^220 /);
+        clients.push(c);
+      }
+      const count = (): number => service.smtp.connectionCount();
+      await waitFor('the workers to report 3 connections', () => count() === 3, { seen: count });
+      clients.pop()?.socket.destroy();
+      await waitFor('the workers to report 2 connections', () => count() === 2, { seen: count });
+    } finally {
+      for (const c of clients) c.socket.destroy();
+      await service.close(2000);
     }
   });
 });
