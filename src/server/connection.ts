@@ -102,6 +102,8 @@ export class Connection {
   /** When the command being answered arrived (performance.now()), for the transcript's response times. */
   #commandAt = performance.now();
   #verb = 'CONNECT';
+  /** Command lines fed to the session so far; the difference across one read is how many that read held. */
+  #commandsFed = 0;
   #dataTimer: NodeJS.Timeout | undefined;
   #closedResolve!: () => void;
   /** Resolves once the socket is closed and the session recorded. */
@@ -136,11 +138,18 @@ export class Connection {
     socket.setTimeout(this.#opts.limits.idleTimeoutMs, () => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'));
     socket.on('data', (chunk: Buffer) => {
       this.#splitter.push(chunk);
+      const mark = this.#transcript.length;
+      const fedBefore = this.#commandsFed;
       // Replies to everything this chunk held leave in one write, as Postfix flushes only when its input runs dry:
       // a pipelining client then costs one syscall per batch, not one per reply.
       socket.cork();
       this.#pump();
       socket.uncork();
+      // Several commands in one read: the client pipelined (RFC 2920). Said in the transcript, before the batch.
+      const batch = this.#commandsFed - fedBefore;
+      if (batch > 1 && this.#opts.recordSessions && mark < this.#transcript.length && this.#transcript.length < TRANSCRIPT_CAP) {
+        this.#transcript.splice(mark, 0, { at: Date.now(), dir: 'info', text: `pipelined: ${batch} commands in one read` });
+      }
     });
     socket.on('end', () => this.#apply(this.#session.feed({ type: 'eof' }), 'client-closed'));
     socket.on('error', () => socket.destroy()); // ECONNRESET and kin: 'close' follows and cleans up
@@ -192,6 +201,7 @@ export class Connection {
       return;
     }
     this.#commandAt = performance.now();
+    this.#commandsFed++;
     const space = line.text.indexOf(' ');
     const verb = (space === -1 ? line.text : line.text.slice(0, space)).trim().toUpperCase();
     this.#verb = KNOWN_VERBS.has(verb) ? verb : 'OTHER';

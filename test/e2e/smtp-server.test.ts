@@ -8,7 +8,7 @@ import { createAuthenticator } from '../../src/server/auth.js';
 import { selfSignedPem } from '../../src/server/tls.js';
 import { createCaptureSink } from '../helpers/capture-sink.js';
 import { SocketLines, startTestServer } from '../helpers/socket-driver.js';
-import { waitForOutput } from '../helpers/wait.js';
+import { waitFor, waitForOutput } from '../helpers/wait.js';
 
 const EHLO = ['250-127.0.0.1 Hello 127.0.0.1', '250-PIPELINING', '250-SIZE 26214400', '250-8BITMIME', '250-SMTPUTF8', '250-ENHANCEDSTATUSCODES', '250-CHUNKING'];
 const afterReceived = (raw: Buffer | undefined): string => (raw?.toString('latin1') ?? '').replace(/^Received: [^\r]*\r\n(?:\t[^\r]*\r\n)*/, '');
@@ -39,6 +39,11 @@ describe('smtp server over real sockets', () => {
     assert.equal(await conn.closedByServer(), true);
     assert.equal(Buffer.concat(chunks).toString('latin1'), ['220 127.0.0.1 ESMTP mailwire ready', ...want].map((l) => `${l}\r\n`).join(''));
     assert.deepEqual(sink.messagesFrom(conn.localPort).map((m) => afterReceived(m.raw)), ['Subject: p\r\n\r\n.dot\r\n']);
+    // The session says the client pipelined, before the batch: EHLO to DATA; NOOP and QUIT waited for the store.
+    const session = await waitFor('the session of this client', () => sink.sessionOf(conn.localPort));
+    const info = session.transcript.filter((l) => l.dir === 'info').map((l) => l.text);
+    assert.deepEqual(info.slice(0, 2), [`connected from 127.0.0.1:${conn.localPort}`, 'pipelined: 5 commands in one read']);
+    assert.deepEqual(session.transcript.slice(2, 4).map((l) => [l.dir, l.text]), [['info', 'pipelined: 5 commands in one read'], ['client', 'EHLO p.test']]);
   });
 
   it('drops commands pipelined behind STARTTLS and starts over inside TLS (CVE-2011-0411)', async () => {
