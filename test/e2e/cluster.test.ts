@@ -4,7 +4,7 @@
  * connectionCount() what they hold.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import cluster from 'node:cluster';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
@@ -16,22 +16,20 @@ import { simplifiedDialect } from '../../src/protocol/dialects/simplified.js';
 import { resolveLimits } from '../../src/protocol/limits.js';
 import { quietDisplay } from '../../src/server/display.js';
 import { SocketLines } from '../helpers/socket-driver.js';
-import { waitFor, waitForOutput } from '../helpers/wait.js';
+import { startServerProgram } from '../helpers/server-program.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('the server on several cores', () => {
   it('stores what two SMTP workers accept through the one store, serves it and their metrics, and stops on SIGTERM', async () => {
     const dir = tempDir();
-    const child = spawn(process.execPath, [
-      'bin/mailwire.js', 'server', '--quiet', '--workers', '2', '--port', '0', '--http-port', '0', '--data-dir', dir,
-    ], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    let child: ChildProcess | undefined;
     try {
-      await waitForOutput('the primary to start the HTTP API', () => out, /HTTP API on/, 20_000);
-      const smtpPort = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
-      const api = /HTTP API on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-      assert.ok(smtpPort > 0 && api !== undefined, out);
-      assert.match(out, /2 SMTP worker processes/);
+      const program = await startServerProgram(['--quiet', '--workers', '2', '--http-port', '0', '--data-dir', dir], /HTTP API on/);
+      child = program.child;
+      const smtpPort = program.port;
+      const api = /HTTP API on (http:\/\/127\.0\.0\.1:\d+)/.exec(program.output())?.[1];
+      assert.ok(api !== undefined, program.output());
+      assert.match(program.output(), /2 SMTP worker processes/);
 
       // Eight connections at once, two messages each: the kernel spreads them over both workers.
       const sent = await Promise.all(Array.from({ length: 8 }, (_, c) => sendSimplified(smtpPort, [0, 1].map((n) => ({
@@ -49,9 +47,9 @@ describe('the server on several cores', () => {
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];
       assert.equal(code, 0);
-      assert.match(out, /mailwire: stopped/);
+      assert.match(program.output(), /mailwire: stopped/);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (child !== undefined && child.exitCode === null) child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
   });

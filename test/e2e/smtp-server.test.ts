@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +7,7 @@ import { createAuthenticator } from '../../src/server/auth.js';
 import { selfSignedPem } from '../../src/server/tls.js';
 import { createCaptureSink } from '../helpers/capture-sink.js';
 import { SocketLines, startTestServer } from '../helpers/socket-driver.js';
+import { startServerProgram } from '../helpers/server-program.js';
 import { waitFor, waitForOutput } from '../helpers/wait.js';
 
 const EHLO = ['250-127.0.0.1 Hello 127.0.0.1', '250-PIPELINING', '250-SIZE 26214400', '250-8BITMIME', '250-SMTPUTF8', '250-ENHANCEDSTATUSCODES', '250-CHUNKING'];
@@ -109,21 +109,18 @@ describe('smtp server limits and shutdown', () => {
 
 describe('the server program with --dialect smtp', () => {
   async function program(args: string[], session: string, expect: number): Promise<string> {
-    const child = spawn(process.execPath, ['bin/mailwire.js', 'server', '--dialect', 'smtp', '--port', '0', '--store', 'none', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const { child, port, output } = await startServerProgram(['--dialect', 'smtp', '--store', 'none', ...args]);
     try {
-      const port = Number((await waitForOutput('the server to say its port', () => out, /listening on 127\.0\.0\.1:(\d+)/))[1]);
       const conn = await SocketLines.open(port);
       await conn.next();
       conn.write(session);
       await lines(conn, expect);
       assert.equal(await conn.closedByServer(), true);
-      await waitForOutput('the session\'s end on the display', () => out, / \| quit |"end":"quit"/);
+      await waitForOutput('the session\'s end on the display', output, / \| quit |"end":"quit"/);
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];
       assert.equal(code, 0);
-      return out;
+      return output();
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
