@@ -11,11 +11,14 @@ import { createConsoleDisplay, createSummaryDisplay, createVerboseDisplay, quiet
 import { createJsonDisplay } from '../server/json-display.js';
 import { hostPort } from '../server/peer-address.js';
 import { selfSignedPem, type PemPair } from '../server/tls.js';
-import { startService, type ServiceConfig } from '../service.js';
+import { startService, type HttpConfig, type ServiceConfig } from '../service.js';
+import { createPasswordCheck, parseCredentialFile as parseLoginFile, type PasswordCheck } from '../credentials.js';
+import { allowedHosts, exposureProblem } from '../web/guard.js';
 import { isClusterWorker, runClusterWorker, startClusterPrimary } from '../cluster.js';
 import type { TlsMode } from '../client/index.js';
 import { parseServerAddress } from '../protocol/host-port.js';
 import type { StoreKind } from '../store/index.js';
+import { withEnvironment } from './env-options.js';
 import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt } from './parse.js';
 
 type ServerFlags = {
@@ -51,6 +54,13 @@ type ServerFlags = {
   http: boolean;
   httpHost: string;
   httpPort: number;
+  // HTTP access (issue 13): who may reach the API and UI, and how
+  httpAllowedHosts: string[];
+  httpAuthFile?: string;
+  httpTlsCert?: string;
+  httpTlsKey?: string;
+  httpTlsSelfSigned?: boolean;
+  httpInsecure?: boolean;
   relay?: string;
   relayTls: TlsMode;
   relayTlsInsecure?: boolean;
@@ -89,8 +99,7 @@ function credentialsFor(flags: ServerFlags): Credential[] {
 }
 
 export function registerServerCommand(program: Command): void {
-  program
-    .command('server')
+  withEnvironment(program.command('server'))
     .description('run the SMTP server: the simplified dialect of the user\'s text (default) or standards SMTP (--dialect smtp)')
     .option('--host <address>', 'address to listen on (0.0.0.0 or :: for all)', DEFAULT_HOST)
     .option('--port <port>', 'port to listen on; 0 picks a free one and prints it', parsePort, DEFAULT_PORT)
@@ -124,11 +133,17 @@ export function registerServerCommand(program: Command): void {
     .option('--http-host <address>', 'address of the HTTP API', DEFAULT_HOST)
     .addOption(new Option('--http-port <port>', 'port of the HTTP API; 0 picks a free one').argParser(parsePort).default(DEFAULT_HTTP_PORT))
     .option('--no-http', 'no HTTP API')
+    .option('--http-allowed-hosts <names>', 'Host names the HTTP API answers besides loopback and its own address, comma-separated (DNS rebinding protection)', splitList, [] as string[])
+    .option('--http-auth-file <file>', 'HTTP Basic logins for the API and UI: htpasswd lines user:$2y$… (bcrypt, as htpasswd -B writes)')
+    .option('--http-tls-cert <file>', 'serve the API and UI over HTTPS with this PEM certificate (chain)')
+    .option('--http-tls-key <file>', 'PEM private key for --http-tls-cert')
+    .option('--http-tls-self-signed', 'serve the API and UI over HTTPS with a self-signed certificate made at start')
+    .option('--http-insecure', 'allow the HTTP API on a non-loopback address without --http-auth-file (the network is trusted)')
     .addOption(new Option('--workers <n>', 'SMTP worker processes (node:cluster) sharing the port, for more than one core; the store and HTTP API stay in one process').argParser(parsePositiveInt).default(1))
     .option('--relay <host[:port]>', 'where the API\'s release sends stored messages (port 25 by default); without it, release answers 409')
     .addOption(new Option('--relay-tls <mode>', 'TLS to the relay').choices(['none', 'starttls', 'implicit']).default('none'))
     .option('--relay-tls-insecure', 'do not verify the relay\'s certificate')
-    .option('--relay-auth <user:pass>', 'AUTH to the relay (or set MAILWIRE_RELAY_AUTH=user:pass); never shown')
+    .option('--relay-auth <user:pass>', 'AUTH to the relay, never shown (best given as MAILWIRE_RELAY_AUTH, out of sight of ps)')
     .action(async (flags: ServerFlags) => {
       const write = (line: string): void => void process.stdout.write(`${line}\n`);
       const smtp = flags.dialect === 'smtp';
@@ -159,7 +174,7 @@ export function registerServerCommand(program: Command): void {
           ...(credentials.length > 0 ? { auth: createAuthenticator(credentials, flags.authInsecure === true) } : {}),
         },
         store: { kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge },
-        http: flags.http && flags.store !== 'none' ? { host: flags.httpHost, port: flags.httpPort } : null,
+        http: flags.http && flags.store !== 'none' ? await httpFor(flags) : null,
         ...relayFor(flags),
       };
       if (isClusterWorker()) return runClusterWorker(config, flags.workers);
@@ -170,9 +185,12 @@ export function registerServerCommand(program: Command): void {
         (server.tlsPort === undefined ? '' : `, implicit TLS on ${hostPort(server.host, server.tlsPort)}`));
       say(`mailwire: store ${describeStore(flags)}`);
       if (flags.workers > 1) say(`mailwire: ${flags.workers} SMTP worker processes; store and HTTP API in this one (pid ${process.pid})`);
-      if (service.http) {
-        say(`mailwire: web UI on http://${hostPort(flags.httpHost, service.http.port)}/`);
-        say(`mailwire: HTTP API on http://${hostPort(flags.httpHost, service.http.port)}/api/v1/messages`);
+      if (service.http && config.http) {
+        const scheme = config.http.tls ? 'https' : 'http';
+        say(`mailwire: web UI on ${scheme}://${hostPort(flags.httpHost, service.http.port)}/`);
+        say(`mailwire: HTTP API on ${scheme}://${hostPort(flags.httpHost, service.http.port)}/api/v1/messages`);
+        say(`mailwire: HTTP answers Host ${['localhost', '127.0.0.0/8', '[::1]', ...allowedHosts(flags.httpHost, flags.httpAllowedHosts)].join(', ')}` +
+          `; ${config.http.users ? `HTTP Basic logins from ${flags.httpAuthFile ?? ''}` : 'no login'}`);
         if (flags.relay !== undefined) say(`mailwire: release sends to ${flags.relay} (TLS: ${flags.relayTls})`);
       } else if (service.httpError) say(`mailwire: warning: no HTTP API, ${service.httpError.message}; SMTP goes on`);
 
@@ -194,6 +212,37 @@ export function registerServerCommand(program: Command): void {
     });
 }
 
+const splitList = (value: string, previous: string[]): string[] => [...previous, ...value.split(',').map((v) => v.trim()).filter((v) => v !== '')];
+
+/** The HTTP side from its flags; refuses (throws, so nothing starts) to expose the mail without a login. */
+async function httpFor(flags: ServerFlags): Promise<HttpConfig> {
+  const problem = exposureProblem(flags.httpHost, flags.httpAuthFile !== undefined, flags.httpInsecure === true);
+  if (problem !== null) throw new Error(`mailwire: ${problem}`);
+  let users: PasswordCheck | undefined;
+  if (flags.httpAuthFile !== undefined) {
+    const file = flags.httpAuthFile;
+    let credentials;
+    try {
+      credentials = parseLoginFile(readFileSync(file, 'utf8'), { bcryptOnly: true });
+    } catch (e) {
+      throw new Error(`--http-auth-file ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (credentials.length === 0) throw new Error(`--http-auth-file ${file}: no logins in it`);
+    users = createPasswordCheck(credentials);
+  }
+  let tls: PemPair | undefined;
+  if (flags.httpTlsCert !== undefined || flags.httpTlsKey !== undefined) {
+    if (flags.httpTlsCert === undefined || flags.httpTlsKey === undefined) throw new Error('--http-tls-cert and --http-tls-key go together');
+    tls = { cert: readFileSync(flags.httpTlsCert, 'utf8'), key: readFileSync(flags.httpTlsKey, 'utf8') };
+  } else if (flags.httpTlsSelfSigned === true) {
+    tls = await selfSignedPem([...new Set(['localhost', '127.0.0.1', '::1', ...allowedHosts(flags.httpHost, flags.httpAllowedHosts)])]);
+  }
+  return {
+    host: flags.httpHost, port: flags.httpPort, allowedHosts: flags.httpAllowedHosts,
+    ...(users ? { users } : {}), ...(tls ? { tls } : {}),
+  };
+}
+
 /** The limits in force, said at start so that nobody is surprised when old mail goes. */
 function describeStore(flags: ServerFlags): string {
   if (flags.store === 'none') return 'none: messages are acknowledged and discarded';
@@ -207,7 +256,7 @@ function describeStore(flags: ServerFlags): string {
 function relayFor(flags: ServerFlags): { relay?: ServiceConfig['relay'] } {
   if (flags.relay === undefined) return {};
   const server = parseServerAddress(flags.relay, 25); // throws a clear error for a malformed address
-  const authText = flags.relayAuth ?? process.env['MAILWIRE_RELAY_AUTH'];
+  const authText = flags.relayAuth;
   const colon = authText?.indexOf(':') ?? -1;
   if (authText !== undefined && colon <= 0) throw new Error('--relay-auth (or MAILWIRE_RELAY_AUTH) must be user:pass');
   return {

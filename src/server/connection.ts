@@ -248,6 +248,9 @@ export class Connection {
         case 'starttls':
           this.#startTls();
           break;
+        case 'verify':
+          this.#verify(action.user, action.password);
+          break;
         case 'close':
           this.#end = end ?? (this.#shuttingDown ? 'shutdown' : 'quit');
           this.#closed = true;
@@ -287,6 +290,23 @@ export class Connection {
         this.#pump();
       });
     });
+  }
+
+  /** AUTH: the verifier may be slow (bcrypt) or remote; nothing more is read until it has answered. */
+  #verify(user: string, password: string): void {
+    const verifier = this.#opts.auth;
+    this.#waiting = true;
+    this.#socket.pause();
+    new Promise<boolean>((resolve) => resolve(verifier === undefined ? false : verifier.verify(user, password)))
+      .then((ok) => ok === true, () => false) // a verifier that fails says no
+      .then((ok) => {
+        this.#waiting = false;
+        this.#apply(this.#session.feed({ type: 'verified', ok }));
+        if (this.#closed) return;
+        this.#socket.resume();
+        if (this.#shuttingDown) this.shutdown();
+        else this.#pump();
+      });
   }
 
   #deliver(env: Envelope, trace: Trace | undefined): void {

@@ -13,6 +13,7 @@ import { createMetrics, type Metrics } from '../metrics.js';
 import { StoreInputError, parseQuery, type AttachmentInfo, type MessageStore } from '../store/index.js';
 import { checkMailbox } from '../protocol/mailbox-syntax.js';
 import { extractCodes, extractLinks } from './extract.js';
+import { guardHttp, type HttpAccess } from './guard.js';
 import { previewHtml } from './html-rewrite.js';
 import { OPENAPI } from './openapi.js';
 import { mountUi } from './ui-assets.js';
@@ -30,6 +31,8 @@ export type WebAppOptions = Readonly<{
   relay?: Relay;
   /** The built web UI (index.html + assets/), served at /. Default: dist/ui beside the compiled server; null: none. */
   uiDir?: string | null;
+  /** Host names served, HTTP Basic logins (./guard.ts). Default: any Host, no login; the service passes its own. */
+  access?: HttpAccess;
 }>;
 
 /**
@@ -86,6 +89,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
     return fail(c, 500, 'internal', 'internal error');
   });
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+  guardHttp(app, options.access ?? { hosts: 'any' });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   if (uiDir !== null) mountUi(app, uiDir);
@@ -212,7 +216,12 @@ export function createWebApp(options: WebAppOptions): WebApp {
     if (!raw) throw notFound('message');
     return new Response(new Uint8Array(raw), {
       status: 200,
-      headers: { 'Content-Type': 'message/rfc822', 'Content-Length': String(raw.byteLength), 'X-Content-Type-Options': 'nosniff' },
+      headers: {
+        'Content-Type': 'message/rfc822', 'Content-Length': String(raw.byteLength), 'X-Content-Type-Options': 'nosniff',
+        // A download, never a page: a browser that renders it anyway runs nothing from it.
+        'Content-Disposition': `attachment; ${dispositionFilename(`${c.req.param('id')}.eml`)}`,
+        'Content-Security-Policy': 'sandbox',
+      },
     });
   });
 
@@ -236,7 +245,8 @@ export function createWebApp(options: WebAppOptions): WebApp {
         // allowed (and escape the sandbox) so that links open in a new tab as ordinary pages. Remote images and
         // stylesheets load only when asked for (images=remote): they tell the sender the mail was opened.
         'Content-Security-Policy': `sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; img-src ${imgSrc}; ` +
-          `style-src 'unsafe-inline'${images === 'remote' ? ' https:' : ''}; font-src data:${images === 'remote' ? ' https:' : ''}; form-action 'none'`,
+          `style-src 'unsafe-inline'${images === 'remote' ? ' https:' : ''}; font-src data:${images === 'remote' ? ' https:' : ''}; form-action 'none'; ` +
+          "frame-ancestors 'self'", // only the UI may frame it (no clickjacking from another site)
         'X-Content-Type-Options': 'nosniff',
         'Referrer-Policy': 'no-referrer',
         'Cache-Control': 'no-store',

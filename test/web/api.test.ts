@@ -11,6 +11,7 @@ import { OPENAPI } from '../../src/web/openapi.js';
 import { CONN, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, tempDir } from '../helpers/mail.js';
 
 const BASE = 'http://mailwire.test';
+const JSON_TYPE = { 'content-type': 'application/json' };
 
 describe('web API over a temp SQLite store', () => {
   let dir: string;
@@ -113,10 +114,10 @@ describe('web API over a temp SQLite store', () => {
     assert.deepEqual(await json(`/api/v1/messages/${ids.utf8}`, { method: 'PATCH', body: '{"read":true}', headers: { 'content-type': 'application/json' } }), [200, { id: ids.utf8, read: true }]);
     const [, page] = await json('/api/v1/messages?query=is:read') as [number, { messages: { id: string; read: boolean }[] }];
     assert.deepEqual(page.messages.map((m) => [m.id, m.read]), [[ids.utf8, true]]);
-    assert.deepEqual(await json(`/api/v1/messages/${ids.utf8}`, { method: 'PATCH', body: '{"read":false}' }), [200, { id: ids.utf8, read: false }]);
-    assert.deepEqual(await json(`/api/v1/messages/${ids.utf8}`, { method: 'PATCH', body: '{"read":"yes"}' }),
+    assert.deepEqual(await json(`/api/v1/messages/${ids.utf8}`, { method: 'PATCH', body: '{"read":false}', headers: JSON_TYPE }), [200, { id: ids.utf8, read: false }]);
+    assert.deepEqual(await json(`/api/v1/messages/${ids.utf8}`, { method: 'PATCH', body: '{"read":"yes"}', headers: JSON_TYPE }),
       [400, { error: { code: 'bad_request', message: 'body must be {"read": true|false}' } }]);
-    assert.deepEqual(await json(`/api/v1/messages/${ids.utf8}`, { method: 'PATCH', body: 'nope' }),
+    assert.deepEqual(await json(`/api/v1/messages/${ids.utf8}`, { method: 'PATCH', body: 'nope', headers: JSON_TYPE }),
       [400, { error: { code: 'bad_request', message: 'body must be JSON: {"read": true|false}' } }]);
   });
 
@@ -127,7 +128,7 @@ describe('web API over a temp SQLite store', () => {
       assert.deepEqual(await json(`/api/v1/messages/${id}/raw`), [404, notFound], id);
       assert.deepEqual(await json(`/api/v1/messages/${id}/html`), [404, notFound], id);
       assert.deepEqual(await json(`/api/v1/messages/${id}`, { method: 'DELETE' }), [404, notFound], id);
-      assert.deepEqual(await json(`/api/v1/messages/${id}`, { method: 'PATCH', body: '{"read":true}' }), [404, notFound], id);
+      assert.deepEqual(await json(`/api/v1/messages/${id}`, { method: 'PATCH', body: '{"read":true}', headers: JSON_TYPE }), [404, notFound], id);
       assert.deepEqual(await json(`/api/v1/sessions/${id}`), [404, { error: { code: 'not_found', message: 'no such session' } }], id);
     }
     const noAttachment = { error: { code: 'not_found', message: 'no such attachment' } };
