@@ -4,9 +4,7 @@
  * connectionCount() what they hold.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import cluster from 'node:cluster';
-import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { crlf, tempDir } from '../helpers/mail.js';
@@ -16,19 +14,16 @@ import { simplifiedDialect } from '../../src/protocol/dialects/simplified.js';
 import { resolveLimits } from '../../src/protocol/limits.js';
 import { quietDisplay } from '../../src/server/display.js';
 import { SocketLines } from '../helpers/socket-driver.js';
-import { startServerProgram } from '../helpers/server-program.js';
+import { startProgram } from '../helpers/program.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('the server on several cores', () => {
   it('stores what two SMTP workers accept through the one store, serves it and their metrics, and stops on SIGTERM', async () => {
     const dir = tempDir();
-    let child: ChildProcess | undefined;
+    const program = startProgram(['server', '--quiet', '--workers', '2', '--port', '0', '--http-port', '0', '--data-dir', dir]);
     try {
-      const program = await startServerProgram(['--quiet', '--workers', '2', '--http-port', '0', '--data-dir', dir], /HTTP API on/);
-      child = program.child;
-      const smtpPort = program.port;
-      const api = /HTTP API on (http:\/\/127\.0\.0\.1:\d+)/.exec(program.output())?.[1];
-      assert.ok(api !== undefined, program.output());
+      const smtpPort = Number((await program.waitFor(/listening on 127\.0\.0\.1:(\d+)/, 20_000))[1]);
+      const api = (await program.waitFor(/HTTP API on (http:\/\/127\.0\.0\.1:\d+)/, 20_000))[1];
       assert.match(program.output(), /2 SMTP worker processes/);
 
       // Eight connections at once, two messages each: the kernel spreads them over both workers.
@@ -44,12 +39,10 @@ describe('the server on several cores', () => {
       assert.match(metrics, /^mailwire_command_response_seconds_count\{verb="HELO"\} 16$/m);
       assert.match(metrics, /^mailwire_store_saves 16$/m);
 
-      child.kill('SIGTERM');
-      const [code] = (await once(child, 'exit')) as [number | null];
-      assert.equal(code, 0);
+      assert.equal(await program.stop(), 0);
       assert.match(program.output(), /mailwire: stopped/);
     } finally {
-      if (child !== undefined && child.exitCode === null) child.kill('SIGKILL');
+      if (program.child.exitCode === null) program.child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
   });

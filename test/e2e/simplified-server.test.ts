@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { createCaptureSink } from '../helpers/capture-sink.js';
 import { SocketLines, socketTranscript, startTestServer } from '../helpers/socket-driver.js';
 import { CLIENT, SERVER, transcript } from '../helpers/transcript.js';
-import { startServerProgram } from '../helpers/server-program.js';
+import { startProgram } from '../helpers/program.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('simplified server over real sockets', () => {
@@ -194,8 +194,9 @@ describe('many clients at once', () => {
 
 describe('the server program', () => {
   it('prints the port it bound, shows every line tagged with the client, and stops on SIGTERM with exit 0', async () => {
-    const { child, port, output } = await startServerProgram(['--store', 'none']);
+    const { child, output, waitFor: said } = startProgram(['server', '--port', '0', '--store', 'none']);
     try {
+      const port = Number((await said(/listening on 127\.0\.0\.1:(\d+)/))[1]);
       const conn = await SocketLines.open(port);
       await conn.next();
       conn.write('HELO xyz.com\r\nMAIL FROM: <a@xyz.com>\r\nRCPT TO: <b@abc.org>\r\nDATA\r\nSubject: hi\r\n\r\nbody line\r\n.\r\n');

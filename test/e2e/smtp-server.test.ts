@@ -7,8 +7,8 @@ import { createAuthenticator } from '../../src/server/auth.js';
 import { selfSignedPem } from '../../src/server/tls.js';
 import { createCaptureSink } from '../helpers/capture-sink.js';
 import { SocketLines, startTestServer } from '../helpers/socket-driver.js';
-import { startServerProgram } from '../helpers/server-program.js';
-import { waitFor, waitForOutput } from '../helpers/wait.js';
+import { startProgram } from '../helpers/program.js';
+import { waitFor } from '../helpers/wait.js';
 
 const EHLO = ['250-127.0.0.1 Hello 127.0.0.1', '250-PIPELINING', '250-SIZE 26214400', '250-8BITMIME', '250-SMTPUTF8', '250-ENHANCEDSTATUSCODES', '250-CHUNKING'];
 const afterReceived = (raw: Buffer | undefined): string => (raw?.toString('latin1') ?? '').replace(/^Received: [^\r]*\r\n(?:\t[^\r]*\r\n)*/, '');
@@ -109,14 +109,15 @@ describe('smtp server limits and shutdown', () => {
 
 describe('the server program with --dialect smtp', () => {
   async function program(args: string[], session: string, expect: number): Promise<string> {
-    const { child, port, output } = await startServerProgram(['--dialect', 'smtp', '--store', 'none', ...args]);
+    const { child, output, waitFor: said } = startProgram(['server', '--dialect', 'smtp', '--port', '0', '--store', 'none', ...args]);
     try {
+      const port = Number((await said(/listening on 127\.0\.0\.1:(\d+)/))[1]);
       const conn = await SocketLines.open(port);
       await conn.next();
       conn.write(session);
       await lines(conn, expect);
       assert.equal(await conn.closedByServer(), true);
-      await waitForOutput('the session\'s end on the display', output, / \| quit |"end":"quit"/);
+      await said(/ \| quit |"end":"quit"/); // the session's end on the display
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];
       assert.equal(code, 0);
