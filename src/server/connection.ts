@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { decodeUtf8Line } from '../protocol/utf8.js';
 import { LineSplitter, type Line } from '../protocol/line-splitter.js';
-import { describeReply, formatReply, type Reply } from '../protocol/reply.js';
+import { describeReply, formatReply } from '../protocol/reply.js';
 import { assertNever } from '../assert-never.js';
 import { SmtpSession } from '../protocol/session.js';
 import { receivedHeader } from '../protocol/trace.js';
@@ -62,14 +62,6 @@ const TRACE_PREFIX = randomBytes(4).toString('hex');
 let traceCounter = 0;
 const nextTraceId = (): string => `${TRACE_PREFIX}${(++traceCounter).toString(16).padStart(8, '0')}`;
 
-/** Wire bytes of each reply, made once for the constant replies that most commands get. */
-const REPLY_BYTES = new WeakMap<Reply, Buffer>();
-function replyBytes(r: Reply): Buffer {
-  let bytes = REPLY_BYTES.get(r);
-  if (bytes === undefined) REPLY_BYTES.set(r, (bytes = Buffer.from(formatReply(r), 'utf8')));
-  return bytes;
-}
-
 /** How many transcript lines a session keeps; enough for a long session, bounded against a flood. */
 const TRANSCRIPT_CAP = 300;
 
@@ -88,6 +80,15 @@ export class Connection {
   #draft: string[] = [];
   /** Set while the store works or the TLS handshake runs: no input is fed to the session meanwhile. */
   #waiting = false;
+  /** Input arrived while the store worked: reading stopped until it answers (back-pressure, only when needed). */
+  #pausedForStore = false;
+  /**
+   * Replies not yet written: those to every line of one chunk of input leave in one write, as Postfix flushes only
+   * when its input runs dry, so a pipelining client costs one syscall per batch, not one per reply.
+   */
+  #out = '';
+  /** Set while a chunk of input is being fed; replies are then written once, at its end. */
+  #batching = false;
   #closed = false;
   #cleanedUp = false;
   #shuttingDown = false;
@@ -99,9 +100,14 @@ export class Connection {
   get #describes(): boolean {
     return this.#opts.display.showsLines !== false || (this.#opts.recordSessions && this.#transcript.length < TRANSCRIPT_CAP);
   }
-  /** When the command being answered arrived (performance.now()), for the transcript's response times. */
+  /** When the input holding the command being answered arrived (performance.now()), for response times. */
   #commandAt = performance.now();
   #verb = 'CONNECT';
+  /**
+   * The DATA phase's deadline (performance.now() ms; Infinity outside DATA), checked by one timer that is re-armed
+   * only when it fires early, rather than a timer set and cleared for every message.
+   */
+  #dataDeadline = Infinity;
   #dataTimer: NodeJS.Timeout | undefined;
   #closedResolve!: () => void;
   /** Resolves once the socket is closed and the session recorded. */
@@ -136,11 +142,19 @@ export class Connection {
     socket.setTimeout(this.#opts.limits.idleTimeoutMs, () => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'));
     socket.on('data', (chunk: Buffer) => {
       this.#splitter.push(chunk);
-      // Replies to everything this chunk held leave in one write, as Postfix flushes only when its input runs dry:
-      // a pipelining client then costs one syscall per batch, not one per reply.
-      socket.cork();
+      if (this.#waiting) {
+        // The client goes on while its message is stored (pipelining past the end of data): read no more until then.
+        if (!this.#pausedForStore && this.#session.phase.kind === 'storing') {
+          this.#pausedForStore = true;
+          socket.pause();
+        }
+        return;
+      }
+      this.#commandAt = performance.now();
+      this.#batching = true;
       this.#pump();
-      socket.uncork();
+      this.#batching = false;
+      this.#flush();
     });
     socket.on('end', () => this.#apply(this.#session.feed({ type: 'eof' }), 'client-closed'));
     socket.on('error', () => socket.destroy()); // ECONNRESET and kin: 'close' follows and cleans up
@@ -185,13 +199,9 @@ export class Connection {
   #show(line: Line, isMessageText: boolean, secret: boolean): void {
     if (isMessageText) {
       this.#opts.display.messageText(this.#tag, line.text);
-      if (line.ending === 'crlf' && line.text === '.') {
-        this.#commandAt = performance.now();
-        this.#verb = 'MESSAGE';
-      }
+      if (line.ending === 'crlf' && line.text === '.') this.#verb = 'MESSAGE';
       return;
     }
-    this.#commandAt = performance.now();
     const space = line.text.indexOf(' ');
     const verb = (space === -1 ? line.text : line.text.slice(0, space)).trim().toUpperCase();
     this.#verb = KNOWN_VERBS.has(verb) ? verb : 'OTHER';
@@ -214,14 +224,7 @@ export class Connection {
           }
           this.#opts.observer?.replied?.(action.reply.code, this.#verb, tookMs / 1000);
           if (action.reply.code === 354) this.#startDataTimer();
-          if (!this.#socket.write(replyBytes(action.reply))) {
-            // The client is not reading its replies (a pipelining flood): stop reading until it does.
-            const socket = this.#socket;
-            socket.pause();
-            socket.once('drain', () => {
-              if (!this.#waiting) socket.resume();
-            });
-          }
+          this.#out += formatReply(action.reply);
           break;
         }
         case 'data':
@@ -236,6 +239,7 @@ export class Connection {
           this.#deliver(action.env, action.trace);
           break;
         case 'starttls':
+          this.#flush();
           this.#startTls();
           break;
         case 'verify':
@@ -244,11 +248,28 @@ export class Connection {
         case 'close':
           this.#end = end ?? (this.#shuttingDown ? 'shutdown' : 'quit');
           this.#closed = true;
+          this.#flush();
           this.#socket.end();
           break;
         default:
           assertNever(action);
       }
+    }
+    if (!this.#batching) this.#flush();
+  }
+
+  /** Writes the replies gathered so far, in one write. */
+  #flush(): void {
+    if (this.#out === '') return;
+    const out = this.#out;
+    this.#out = '';
+    const socket = this.#socket;
+    if (!socket.write(out) && !socket.isPaused()) {
+      // The client is not reading its replies (a pipelining flood): stop reading until it does.
+      socket.pause();
+      socket.once('drain', () => {
+        if (!this.#waiting) socket.resume();
+      });
     }
   }
 
@@ -300,48 +321,73 @@ export class Connection {
   }
 
   #deliver(env: Envelope, trace: Trace | undefined): void {
-    const body = Buffer.from(this.#draft.join(''), 'latin1');
+    const body = this.#draft.join('');
     this.#draft = [];
     const receivedAt = new Date();
-    const header = trace ? Buffer.from(receivedHeader(trace, nextTraceId(), receivedAt), 'utf8') : null;
-    const raw = header ? Buffer.concat([header, body]) : body;
+    // The Received: header (UTF-8) and the message (latin1: one char a byte) written into one buffer of its own.
+    const header = trace ? receivedHeader(trace, nextTraceId(), receivedAt) : '';
+    const headerBytes = Buffer.byteLength(header, 'utf8');
+    const raw = Buffer.allocUnsafe(headerBytes + body.length);
+    raw.write(header, 0, 'utf8');
+    raw.write(body, headerBytes, 'latin1');
     this.#note('info', `message: ${raw.length} bytes`);
     const ctx = this.#session.context;
     const connection: ConnectionInfo = { ...this.#info, tls: ctx.tls, ...(ctx.authUser === null ? {} : { authUser: ctx.authUser }) };
-    const summary = (result: string): void => void this.#messages.push({ from: env.from, to: env.to, size: raw.length, result });
+    // The session summary is kept only for a display that shows it.
+    const summary = this.#opts.display.session === undefined
+      ? (): void => {}
+      : (result: string): void => void this.#messages.push({ from: env.from, to: env.to, size: raw.length, result });
+    // Nothing more is fed until the store has answered; input that arrives meanwhile stops reading (see #attach).
     this.#waiting = true;
-    this.#socket.pause(); // back-pressure: nothing more is read until the store has answered
-    this.#opts.sink
-      .save({ envelope: env, connection, receivedAt, raw })
-      .then(
-        (id) => {
-          this.#messageIds.push(id);
-          this.#opts.observer?.messageStored?.(id, raw.length);
-          summary(`stored as ${id}`);
-          return this.#session.feed({ type: 'stored', id });
-        },
-        (error: unknown) => {
-          summary(`store failed: ${String(error)}`);
-          return this.#session.feed({ type: 'store-failed', reason: String(error) });
-        },
-      )
-      .then((actions) => {
-        this.#waiting = false;
-        this.#apply(actions);
-        if (this.#closed) return;
-        this.#socket.resume();
-        if (this.#shuttingDown) this.shutdown();
-        else this.#pump();
-      });
+    this.#opts.sink.save({ envelope: env, connection, receivedAt, raw }).then(
+      (id) => {
+        if (this.#opts.recordSessions) this.#messageIds.push(id);
+        this.#opts.observer?.messageStored?.(id, raw.length);
+        summary(`stored as ${id}`);
+        this.#stored(this.#session.feed({ type: 'stored', id }));
+      },
+      (error: unknown) => {
+        summary(`store failed: ${String(error)}`);
+        this.#stored(this.#session.feed({ type: 'store-failed', reason: String(error) }));
+      },
+    );
+  }
+
+  /** The store answered: reply, and go on with the input that waited. */
+  #stored(actions: Action[]): void {
+    this.#waiting = false;
+    this.#apply(actions);
+    if (this.#closed) return;
+    if (this.#pausedForStore) {
+      this.#pausedForStore = false;
+      this.#socket.resume();
+    }
+    if (this.#shuttingDown) this.shutdown();
+    else {
+      this.#batching = true;
+      this.#pump();
+      this.#batching = false;
+      this.#flush();
+    }
   }
 
   #startDataTimer(): void {
-    this.#dataTimer = setTimeout(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'), this.#opts.limits.dataTimeoutMs);
+    this.#dataDeadline = performance.now() + this.#opts.limits.dataTimeoutMs;
+    if (this.#dataTimer === undefined) this.#armDataTimer(this.#opts.limits.dataTimeoutMs);
+  }
+
+  #armDataTimer(ms: number): void {
+    this.#dataTimer = setTimeout(() => {
+      this.#dataTimer = undefined;
+      if (this.#dataDeadline === Infinity || this.#closed) return; // the message ended in time; the next 354 re-arms
+      const left = this.#dataDeadline - performance.now();
+      if (left > 0) this.#armDataTimer(left);
+      else this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout');
+    }, ms);
   }
 
   #stopDataTimer(): void {
-    clearTimeout(this.#dataTimer);
-    this.#dataTimer = undefined;
+    this.#dataDeadline = Infinity;
   }
 
   #note(dir: TranscriptLine['dir'], text: string, responseMs?: number): void {
@@ -357,6 +403,7 @@ export class Connection {
     if (this.#cleanedUp) return; // after STARTTLS both the plain and the TLS socket report their close
     this.#cleanedUp = true;
     this.#stopDataTimer();
+    clearTimeout(this.#dataTimer);
     this.#draft = [];
     if (!this.#closed) {
       this.#closed = true;

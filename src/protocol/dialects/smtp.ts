@@ -211,7 +211,10 @@ const NON_ASCII = /[^\x00-\x7f]/;
 type Parsed<T> = { ok: true; value: T } | { ok: false; reply: Reply };
 
 /** MAIL parameters (§4.1.2 esmtp-param): SIZE= (RFC 1870), BODY= (RFC 6152), SMTPUTF8 (RFC 6531). */
+const NO_PARAMS: Parsed<MailParams & { size?: number }> = { ok: true, value: {} };
+
 function mailParams(text: string): Parsed<MailParams & { size?: number }> {
+  if (text === '') return NO_PARAMS;
   const out: { body?: '7BIT' | '8BITMIME'; smtputf8?: true; size?: number } = {};
   const seen = new Set<string>();
   for (const word of text.split(/\s+/).filter((w) => w !== '')) {
