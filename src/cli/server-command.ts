@@ -174,7 +174,8 @@ export function registerServerCommand(program: Command): void {
           ...(credentials.length > 0 ? { auth: createAuthenticator(credentials, flags.authInsecure === true) } : {}),
         },
         store: { kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge },
-        http: flags.http && flags.store !== 'none' ? await httpFor(flags) : null,
+        // Workers serve SMTP only: the HTTP side (its certificate, its logins) lives in the primary.
+        http: flags.http && flags.store !== 'none' && !isClusterWorker() ? await httpFor(flags) : null,
         ...relayFor(flags),
       };
       if (isClusterWorker()) return runClusterWorker(config, flags.workers);
