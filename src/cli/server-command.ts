@@ -183,7 +183,8 @@ export function registerServerCommand(program: Command): void {
           ...(flags.proxyProtocol === true && flags.trustedProxies !== undefined ? { proxyProtocol: { trusted: flags.trustedProxies } } : {}),
         },
         store: { kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge },
-        http: flags.http && flags.store !== 'none' ? { ...(await httpFor(flags)), ...trustedProxies } : null,
+        // Workers serve SMTP only: the HTTP side (its certificate, its logins) lives in the primary.
+        http: flags.http && flags.store !== 'none' && !isClusterWorker() ? { ...(await httpFor(flags)), ...trustedProxies } : null,
         ...relayFor(flags),
       };
       if (isClusterWorker()) return runClusterWorker(config, flags.workers);

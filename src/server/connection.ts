@@ -113,6 +113,8 @@ export class Connection {
   /** When the input holding the command being answered arrived (performance.now()), for response times. */
   #commandAt = performance.now();
   #verb = 'CONNECT';
+  /** Command lines fed to the session so far; the difference across one read is how many that read held. */
+  #commandsFed = 0;
   /**
    * The DATA phase's deadline (performance.now() ms; Infinity outside DATA), checked by one timer that is re-armed
    * only when it fires early, rather than a timer set and cleared for every message.
@@ -166,10 +168,17 @@ export class Connection {
         return;
       }
       this.#commandAt = performance.now();
+      const mark = this.#transcript.length;
+      const fedBefore = this.#commandsFed;
       this.#batching = true;
       this.#pump();
       this.#batching = false;
       this.#flush();
+      // Several commands in one read: the client pipelined (RFC 2920). Said in the transcript, before the batch.
+      const batch = this.#commandsFed - fedBefore;
+      if (batch > 1 && this.#opts.recordSessions && mark < this.#transcript.length && this.#transcript.length < TRANSCRIPT_CAP) {
+        this.#transcript.splice(mark, 0, { at: Date.now(), dir: 'info', text: `pipelined: ${batch} commands in one read` });
+      }
     });
     socket.on('end', () => this.#apply(this.#session.feed({ type: 'eof' }), 'client-closed'));
     socket.on('error', () => socket.destroy()); // ECONNRESET and kin: 'close' follows and cleans up
@@ -240,6 +249,7 @@ export class Connection {
       if (line.ending === 'crlf' && line.text === '.') this.#verb = 'MESSAGE';
       return;
     }
+    this.#commandsFed++;
     const space = line.text.indexOf(' ');
     const verb = (space === -1 ? line.text : line.text.slice(0, space)).trim().toUpperCase();
     this.#verb = KNOWN_VERBS.has(verb) ? verb : 'OTHER';
