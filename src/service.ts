@@ -10,16 +10,34 @@ import { isMessageStore, openStore, type MessageSink, type MessageStore, type St
 import { relayMessage, type RelayOptions, type TraceEvent } from './client/index.js';
 import { describeReply } from './protocol/reply.js';
 import { hostPort } from './server/peer-address.js';
+import type { AddressList } from './protocol/ip-address.js';
 import { createWebApp, type Relay } from './web/app.js';
+import { allowedHosts } from './web/guard.js';
+import type { PasswordCheck } from './credentials.js';
+import type { PemPair } from './server/tls.js';
 import { startHttpServer, type RunningHttpServer } from './web/server.js';
 
 export type ServiceConfig = Readonly<{
   smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer'>;
   store: StoreOptions;
   /** null: no HTTP API. */
-  http: Readonly<{ host: string; port: number }> | null;
+  http: HttpConfig | null;
   /** Where the API's release sends stored messages; absent: release is refused (409). */
   relay?: Omit<RelayOptions, 'from' | 'to' | 'raw'>;
+}>;
+
+/** Where the HTTP API and UI listen and whom they serve (see web/guard.ts). */
+export type HttpConfig = Readonly<{
+  host: string;
+  port: number;
+  /** Host names served besides loopback and the bound address (--http-allowed-hosts). */
+  allowedHosts?: readonly string[];
+  /** HTTP Basic logins (--http-auth-file). */
+  users?: PasswordCheck;
+  /** Serve HTTPS with this certificate. */
+  tls?: PemPair;
+  /** Proxies whose X-Forwarded-For names the client (--trusted-proxies). */
+  trustedProxies?: AddressList;
 }>;
 
 export type RunningService = Readonly<{
@@ -57,7 +75,10 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
   if (config.http && queryable) {
     try {
       const relay = config.relay === undefined ? {} : { relay: createRelay(config.relay, queryable, events) };
-      http = await startHttpServer({ app: createWebApp({ store: queryable, events, metrics, ...relay }), ...config.http });
+      const { host, port, tls, users, trustedProxies } = config.http;
+      const access = { hosts: allowedHosts(host, config.http.allowedHosts ?? []), ...(users ? { users } : {}) };
+      const app = createWebApp({ store: queryable, events, metrics, access, ...relay, ...(trustedProxies ? { trustedProxies } : {}) });
+      http = await startHttpServer({ app, host, port, ...(tls ? { tls } : {}) });
     } catch (error) {
       httpError = error instanceof Error ? error : new Error(String(error));
     }

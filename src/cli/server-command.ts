@@ -10,14 +10,18 @@ import { createAuthenticator, parseCredential, parseCredentialFile, type Credent
 import { createConsoleDisplay, createSummaryDisplay, createVerboseDisplay, quietDisplay, type Display } from '../server/display.js';
 import { createJsonDisplay } from '../server/json-display.js';
 import { hostPort } from '../server/peer-address.js';
+import { PROXY_HEADER_TIMEOUT_MS } from '../server/proxy-protocol.js';
 import { selfSignedPem, type PemPair } from '../server/tls.js';
-import { startService, type ServiceConfig } from '../service.js';
+import { startService, type HttpConfig, type ServiceConfig } from '../service.js';
+import { createPasswordCheck, parseCredentialFile as parseLoginFile, type PasswordCheck } from '../credentials.js';
+import { allowedHosts, exposureProblem } from '../web/guard.js';
 import { isClusterWorker, runClusterWorker, startClusterPrimary } from '../cluster.js';
 import type { TlsMode } from '../client/index.js';
 import { parseServerAddress } from '../protocol/host-port.js';
+import type { AddressList } from '../protocol/ip-address.js';
 import type { StoreKind } from '../store/index.js';
 import { withEnvironment } from './env-options.js';
-import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt } from './parse.js';
+import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt, parseTrustedProxies } from './parse.js';
 
 type ServerFlags = {
   host: string;
@@ -53,11 +57,20 @@ type ServerFlags = {
   http: boolean;
   httpHost: string;
   httpPort: number;
+  // HTTP access (issue 13): who may reach the API and UI, and how
+  httpAllowedHosts: string[];
+  httpAuthFile?: string;
+  httpTlsCert?: string;
+  httpTlsKey?: string;
+  httpTlsSelfSigned?: boolean;
+  httpInsecure?: boolean;
   relay?: string;
   relayTls: TlsMode;
   relayTlsInsecure?: boolean;
   relayAuth?: string;
   workers: number;
+  proxyProtocol?: boolean;
+  trustedProxies?: AddressList;
 };
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -126,7 +139,15 @@ export function registerServerCommand(program: Command): void {
     .option('--http-host <address>', 'address of the HTTP API', DEFAULT_HOST)
     .addOption(new Option('--http-port <port>', 'port of the HTTP API; 0 picks a free one').argParser(parsePort).default(DEFAULT_HTTP_PORT))
     .option('--no-http', 'no HTTP API')
+    .option('--http-allowed-hosts <names>', 'Host names the HTTP API answers besides loopback and its own address, comma-separated (DNS rebinding protection)', splitList, [] as string[])
+    .option('--http-auth-file <file>', 'HTTP Basic logins for the API and UI: htpasswd lines user:$2y$… (bcrypt, as htpasswd -B writes)')
+    .option('--http-tls-cert <file>', 'serve the API and UI over HTTPS with this PEM certificate (chain)')
+    .option('--http-tls-key <file>', 'PEM private key for --http-tls-cert')
+    .option('--http-tls-self-signed', 'serve the API and UI over HTTPS with a self-signed certificate made at start')
+    .option('--http-insecure', 'allow the HTTP API on a non-loopback address without --http-auth-file (the network is trusted)')
     .addOption(new Option('--workers <n>', 'SMTP worker processes (node:cluster) sharing the port, for more than one core; the store and HTTP API stay in one process').argParser(parsePositiveInt).default(1))
+    .option('--proxy-protocol', 'read a PROXY protocol header (v1 or v2, as HAProxy\'s send-proxy-v2) from --trusted-proxies before the greeting; the client it names is the client')
+    .addOption(new Option('--trusted-proxies <list>', 'load balancers, as addresses or CIDR ranges separated by commas: they send the PROXY header (SMTP) and X-Forwarded-For (HTTP)').argParser(parseTrustedProxies))
     .option('--relay <host[:port]>', 'where the API\'s release sends stored messages (port 25 by default); without it, release answers 409')
     .addOption(new Option('--relay-tls <mode>', 'TLS to the relay').choices(['none', 'starttls', 'implicit']).default('none'))
     .option('--relay-tls-insecure', 'do not verify the relay\'s certificate')
@@ -138,6 +159,8 @@ export function registerServerCommand(program: Command): void {
       if (flags.tlsPort !== undefined && pem === undefined) throw new Error('--tls-port needs --tls-cert/--tls-key or --tls-self-signed');
       const credentials = smtp ? credentialsFor(flags) : [];
       const display = displayFor(flags, write);
+      if (flags.proxyProtocol === true && flags.trustedProxies === undefined) throw new Error('--proxy-protocol needs --trusted-proxies: the addresses of the load balancers that send the header');
+      const trustedProxies = flags.trustedProxies === undefined ? {} : { trustedProxies: flags.trustedProxies };
       const config: ServiceConfig = {
         smtp: {
           host: flags.host,
@@ -159,9 +182,11 @@ export function registerServerCommand(program: Command): void {
           ...(pem ? { tls: pem } : {}),
           ...(flags.tlsPort === undefined ? {} : { tlsPort: flags.tlsPort }),
           ...(credentials.length > 0 ? { auth: createAuthenticator(credentials, flags.authInsecure === true) } : {}),
+          ...(flags.proxyProtocol === true && flags.trustedProxies !== undefined ? { proxyProtocol: { trusted: flags.trustedProxies } } : {}),
         },
         store: { kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge, ...databaseUrlFor(flags) },
-        http: flags.http && flags.store !== 'none' ? { host: flags.httpHost, port: flags.httpPort } : null,
+        // Workers serve SMTP only: the HTTP side (its certificate, its logins) lives in the primary.
+        http: flags.http && flags.store !== 'none' && !isClusterWorker() ? { ...(await httpFor(flags)), ...trustedProxies } : null,
         ...relayFor(flags),
       };
       if (isClusterWorker()) return runClusterWorker(config, flags.workers);
@@ -171,10 +196,14 @@ export function registerServerCommand(program: Command): void {
       say(`mailwire: ${smtp ? 'standards' : 'simplified'} SMTP server listening on ${hostPort(server.host, server.port)}` +
         (server.tlsPort === undefined ? '' : `, implicit TLS on ${hostPort(server.host, server.tlsPort)}`));
       say(`mailwire: store ${describeStore(flags)}`);
+      if (flags.proxyProtocol === true) say(`mailwire: PROXY protocol from ${flags.trustedProxies?.text ?? ''} (header within ${PROXY_HEADER_TIMEOUT_MS / 1000}s)`);
       if (flags.workers > 1) say(`mailwire: ${flags.workers} SMTP worker processes; store and HTTP API in this one (pid ${process.pid})`);
-      if (service.http) {
-        say(`mailwire: web UI on http://${hostPort(flags.httpHost, service.http.port)}/`);
-        say(`mailwire: HTTP API on http://${hostPort(flags.httpHost, service.http.port)}/api/v1/messages`);
+      if (service.http && config.http) {
+        const scheme = config.http.tls ? 'https' : 'http';
+        say(`mailwire: web UI on ${scheme}://${hostPort(flags.httpHost, service.http.port)}/`);
+        say(`mailwire: HTTP API on ${scheme}://${hostPort(flags.httpHost, service.http.port)}/api/v1/messages`);
+        say(`mailwire: HTTP answers Host ${['localhost', '127.0.0.0/8', '[::1]', ...allowedHosts(flags.httpHost, flags.httpAllowedHosts)].join(', ')}` +
+          `; ${config.http.users ? `HTTP Basic logins from ${flags.httpAuthFile ?? ''}` : 'no login'}`);
         if (flags.relay !== undefined) say(`mailwire: release sends to ${flags.relay} (TLS: ${flags.relayTls})`);
       } else if (service.httpError) say(`mailwire: warning: no HTTP API, ${service.httpError.message}; SMTP goes on`);
 
@@ -194,6 +223,37 @@ export function registerServerCommand(program: Command): void {
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
     });
+}
+
+const splitList = (value: string, previous: string[]): string[] => [...previous, ...value.split(',').map((v) => v.trim()).filter((v) => v !== '')];
+
+/** The HTTP side from its flags; refuses (throws, so nothing starts) to expose the mail without a login. */
+async function httpFor(flags: ServerFlags): Promise<HttpConfig> {
+  const problem = exposureProblem(flags.httpHost, flags.httpAuthFile !== undefined, flags.httpInsecure === true);
+  if (problem !== null) throw new Error(`mailwire: ${problem}`);
+  let users: PasswordCheck | undefined;
+  if (flags.httpAuthFile !== undefined) {
+    const file = flags.httpAuthFile;
+    let credentials;
+    try {
+      credentials = parseLoginFile(readFileSync(file, 'utf8'), { bcryptOnly: true });
+    } catch (e) {
+      throw new Error(`--http-auth-file ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (credentials.length === 0) throw new Error(`--http-auth-file ${file}: no logins in it`);
+    users = createPasswordCheck(credentials);
+  }
+  let tls: PemPair | undefined;
+  if (flags.httpTlsCert !== undefined || flags.httpTlsKey !== undefined) {
+    if (flags.httpTlsCert === undefined || flags.httpTlsKey === undefined) throw new Error('--http-tls-cert and --http-tls-key go together');
+    tls = { cert: readFileSync(flags.httpTlsCert, 'utf8'), key: readFileSync(flags.httpTlsKey, 'utf8') };
+  } else if (flags.httpTlsSelfSigned === true) {
+    tls = await selfSignedPem([...new Set(['localhost', '127.0.0.1', '::1', ...allowedHosts(flags.httpHost, flags.httpAllowedHosts)])]);
+  }
+  return {
+    host: flags.httpHost, port: flags.httpPort, allowedHosts: flags.httpAllowedHosts,
+    ...(users ? { users } : {}), ...(tls ? { tls } : {}),
+  };
 }
 
 /** The limits in force, said at start so that nobody is surprised when old mail goes. */

@@ -33,6 +33,12 @@ export function step(p: Phase, input: Input, cfg: SessionConfig, ctx: SessionCon
     case 'in-chunk':
     case 'skip-chunk':
       return input.type === 'octets' ? chunkOctets(p, input.bytes, cfg, ctx) : interrupt(p, input, cfg);
+    case 'verifying':
+      if (input.type === 'verified') {
+        if (cfg.dialect.verified === undefined) throw new SessionMisuseError(`the ${cfg.dialect.name} dialect cannot take 'verified'`);
+        return cfg.dialect.verified(p, input.ok, cfg, ctx);
+      }
+      return interrupt(p, input, cfg);
     case 'starting-tls':
       if (input.type === 'tls-ready') {
         // RFC 3207 §4.2: forget everything learnt before TLS (the hello, any AUTH); the client starts with EHLO.
@@ -138,7 +144,8 @@ function afterStore(p: Extract<Phase, { kind: 'storing' }>, input: Input, cfg: S
     case 'octets':
       throw new SessionMisuseError('input was fed while the message was being stored; the shell must wait');
     case 'tls-ready':
-      throw new SessionMisuseError(`'tls-ready' fed in phase '${p.kind}'`);
+    case 'verified':
+      throw new SessionMisuseError(`'${input.type}' fed in phase '${p.kind}'`);
     default:
       return assertNever(input);
   }
@@ -167,6 +174,7 @@ function interrupt(p: Exclude<Phase, { kind: 'closed' | 'storing' }>, input: Inp
     case 'stored':
     case 'store-failed':
     case 'tls-ready':
+    case 'verified':
       throw new SessionMisuseError(`'${input.type}' fed in phase '${p.kind}'`);
     default:
       return assertNever(input);

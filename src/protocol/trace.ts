@@ -16,8 +16,21 @@ const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
 const two = (n: number): string => String(n).padStart(2, '0');
 
+/** The last date formatted, by second: a busy server stamps many messages within one second. */
+let lastSecond = Number.NaN;
+let lastText = '';
+
 /** RFC 5322 §3.3 date-time, in UTC: "Tue, 01 Jul 2025 12:34:56 +0000". */
 export function rfc5322Date(d: Date): string {
+  const second = Math.floor(d.getTime() / 1000);
+  if (second !== lastSecond) {
+    lastText = formatDate(d);
+    lastSecond = second;
+  }
+  return lastText;
+}
+
+function formatDate(d: Date): string {
   return `${DAYS[d.getUTCDay()]}, ${two(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ` +
     `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
 }

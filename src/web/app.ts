@@ -13,7 +13,10 @@ import { createMetrics, type Metrics } from '../metrics.js';
 import { StoreInputError, StoreUnavailableError, parseQuery, type AttachmentInfo, type MessageStore } from '../store/index.js';
 import { checkMailbox } from '../protocol/mailbox-syntax.js';
 import { extractCodes, extractLinks } from './extract.js';
+import { guardHttp, type HttpAccess } from './guard.js';
 import { previewHtml } from './html-rewrite.js';
+import { clientAddressOf, type HttpConnection } from './client-address.js';
+import type { AddressList } from '../protocol/ip-address.js';
 import { OPENAPI } from './openapi.js';
 import { mountUi } from './ui-assets.js';
 
@@ -30,6 +33,10 @@ export type WebAppOptions = Readonly<{
   relay?: Relay;
   /** The built web UI (index.html + assets/), served at /. Default: dist/ui beside the compiled server; null: none. */
   uiDir?: string | null;
+  /** Host names served, HTTP Basic logins (./guard.ts). Default: any Host, no login; the service passes its own. */
+  access?: HttpAccess;
+  /** Proxies whose X-Forwarded-For names the client (--trusted-proxies); absent: the socket's peer is the client. */
+  trustedProxies?: AddressList;
 }>;
 
 /**
@@ -51,7 +58,7 @@ export type RelayResult = Readonly<{
   sessionId?: string;
 }>;
 
-export type WebApp = Readonly<{ fetch: (request: Request) => Promise<Response> }>;
+export type WebApp = Readonly<{ fetch: (request: Request, connection?: HttpConnection) => Promise<Response> }>;
 
 /** This file runs as dist/src/web/app.js; `vite build` writes the UI to dist/ui. */
 export const DEFAULT_UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
@@ -84,10 +91,11 @@ export function createWebApp(options: WebAppOptions): WebApp {
     if (err instanceof StoreInputError) return fail(c, 400, err.code, err.message);
     // The database is away (PostgreSQL down, a writer restarting): try again later, as SMTP's 451 says.
     if (err instanceof StoreUnavailableError) return fail(c, 503, 'store_unavailable', err.message);
-    console.error('mailwire web:', err);
+    console.error(`mailwire web: ${c.req.method} ${new URL(c.req.url).pathname} from ${clientAddressOf(c, options.trustedProxies)}:`, err);
     return fail(c, 500, 'internal', 'internal error');
   });
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+  guardHttp(app, options.access ?? { hosts: 'any' });
 
   // 503 while the store cannot take mail (its reason says why); the index backlog and lag either way.
   app.get('/healthz', (c) => {
@@ -218,7 +226,12 @@ export function createWebApp(options: WebAppOptions): WebApp {
     if (!raw) throw notFound('message');
     return new Response(new Uint8Array(raw), {
       status: 200,
-      headers: { 'Content-Type': 'message/rfc822', 'Content-Length': String(raw.byteLength), 'X-Content-Type-Options': 'nosniff' },
+      headers: {
+        'Content-Type': 'message/rfc822', 'Content-Length': String(raw.byteLength), 'X-Content-Type-Options': 'nosniff',
+        // A download, never a page: a browser that renders it anyway runs nothing from it.
+        'Content-Disposition': `attachment; ${dispositionFilename(`${c.req.param('id')}.eml`)}`,
+        'Content-Security-Policy': 'sandbox',
+      },
     });
   });
 
@@ -242,7 +255,8 @@ export function createWebApp(options: WebAppOptions): WebApp {
         // allowed (and escape the sandbox) so that links open in a new tab as ordinary pages. Remote images and
         // stylesheets load only when asked for (images=remote): they tell the sender the mail was opened.
         'Content-Security-Policy': `sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; img-src ${imgSrc}; ` +
-          `style-src 'unsafe-inline'${images === 'remote' ? ' https:' : ''}; font-src data:${images === 'remote' ? ' https:' : ''}; form-action 'none'`,
+          `style-src 'unsafe-inline'${images === 'remote' ? ' https:' : ''}; font-src data:${images === 'remote' ? ' https:' : ''}; form-action 'none'; ` +
+          "frame-ancestors 'self'", // only the UI may frame it (no clickjacking from another site)
         'X-Content-Type-Options': 'nosniff',
         'Referrer-Policy': 'no-referrer',
         'Cache-Control': 'no-store',
@@ -317,7 +331,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
     });
   });
 
-  return { fetch: async (request) => app.fetch(request) };
+  return { fetch: async (request, connection) => app.fetch(request, connection) };
 }
 
 function limitParam(v: string | undefined): number | undefined {
