@@ -68,6 +68,9 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
   const queryable = isMessageStore(store) ? store : null;
   const events = createEvents();
   const metrics = createMetrics({ ...metricsOptions, ...(queryable ? { storeStats: () => queryable.stats() } : {}) });
+  // A message is announced when it becomes searchable (so a client told of it can find it), once, recovered ones too;
+  // on a shared store (PostgreSQL) whichever instance took it.
+  const unsubscribe = queryable?.onIndexed((m) => events.emit('message-stored', { id: m.id }));
 
   // A busy HTTP port is a warning, not a failure: catching mail matters more than browsing it.
   let http: RunningHttpServer | null = null;
@@ -88,6 +91,7 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
     async close() {
       await http?.close();
       await store.close();
+      unsubscribe?.();
     },
   };
 }
@@ -98,9 +102,8 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
  */
 export function observerFor(metrics: Metrics, events: MailwireEvents | null): ServerObserver {
   return {
-    messageStored(id, bytes) {
-      metrics.messageStored(bytes);
-      events?.emit('message-stored', { id });
+    messageStored(_id, bytes) {
+      metrics.messageStored(bytes); // the event waits for the index: see startBackend
     },
     sessionEnded(id, end) {
       metrics.sessionEnded(end);
