@@ -10,6 +10,7 @@ import { isMessageStore, openStore, type MessageSink, type MessageStore, type St
 import { relayMessage, type RelayOptions, type TraceEvent } from './client/index.js';
 import { describeReply } from './protocol/reply.js';
 import { hostPort } from './server/peer-address.js';
+import type { AddressList } from './protocol/ip-address.js';
 import { createWebApp, type Relay } from './web/app.js';
 import { allowedHosts } from './web/guard.js';
 import type { PasswordCheck } from './credentials.js';
@@ -35,6 +36,8 @@ export type HttpConfig = Readonly<{
   users?: PasswordCheck;
   /** Serve HTTPS with this certificate. */
   tls?: PemPair;
+  /** Proxies whose X-Forwarded-For names the client (--trusted-proxies). */
+  trustedProxies?: AddressList;
 }>;
 
 export type RunningService = Readonly<{
@@ -72,9 +75,9 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
   if (config.http && queryable) {
     try {
       const relay = config.relay === undefined ? {} : { relay: createRelay(config.relay, queryable, events) };
-      const { host, port, tls, users } = config.http;
+      const { host, port, tls, users, trustedProxies } = config.http;
       const access = { hosts: allowedHosts(host, config.http.allowedHosts ?? []), ...(users ? { users } : {}) };
-      const app = createWebApp({ store: queryable, events, metrics, access, ...relay });
+      const app = createWebApp({ store: queryable, events, metrics, access, ...relay, ...(trustedProxies ? { trustedProxies } : {}) });
       http = await startHttpServer({ app, host, port, ...(tls ? { tls } : {}) });
     } catch (error) {
       httpError = error instanceof Error ? error : new Error(String(error));

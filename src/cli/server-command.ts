@@ -10,6 +10,7 @@ import { createAuthenticator, parseCredential, parseCredentialFile, type Credent
 import { createConsoleDisplay, createSummaryDisplay, createVerboseDisplay, quietDisplay, type Display } from '../server/display.js';
 import { createJsonDisplay } from '../server/json-display.js';
 import { hostPort } from '../server/peer-address.js';
+import { PROXY_HEADER_TIMEOUT_MS } from '../server/proxy-protocol.js';
 import { selfSignedPem, type PemPair } from '../server/tls.js';
 import { startService, type HttpConfig, type ServiceConfig } from '../service.js';
 import { createPasswordCheck, parseCredentialFile as parseLoginFile, type PasswordCheck } from '../credentials.js';
@@ -17,9 +18,10 @@ import { allowedHosts, exposureProblem } from '../web/guard.js';
 import { isClusterWorker, runClusterWorker, startClusterPrimary } from '../cluster.js';
 import type { TlsMode } from '../client/index.js';
 import { parseServerAddress } from '../protocol/host-port.js';
+import type { AddressList } from '../protocol/ip-address.js';
 import type { StoreKind } from '../store/index.js';
 import { withEnvironment } from './env-options.js';
-import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt } from './parse.js';
+import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt, parseTrustedProxies } from './parse.js';
 
 type ServerFlags = {
   host: string;
@@ -66,6 +68,8 @@ type ServerFlags = {
   relayTlsInsecure?: boolean;
   relayAuth?: string;
   workers: number;
+  proxyProtocol?: boolean;
+  trustedProxies?: AddressList;
 };
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -140,6 +144,8 @@ export function registerServerCommand(program: Command): void {
     .option('--http-tls-self-signed', 'serve the API and UI over HTTPS with a self-signed certificate made at start')
     .option('--http-insecure', 'allow the HTTP API on a non-loopback address without --http-auth-file (the network is trusted)')
     .addOption(new Option('--workers <n>', 'SMTP worker processes (node:cluster) sharing the port, for more than one core; the store and HTTP API stay in one process').argParser(parsePositiveInt).default(1))
+    .option('--proxy-protocol', 'read a PROXY protocol header (v1 or v2, as HAProxy\'s send-proxy-v2) from --trusted-proxies before the greeting; the client it names is the client')
+    .addOption(new Option('--trusted-proxies <list>', 'load balancers, as addresses or CIDR ranges separated by commas: they send the PROXY header (SMTP) and X-Forwarded-For (HTTP)').argParser(parseTrustedProxies))
     .option('--relay <host[:port]>', 'where the API\'s release sends stored messages (port 25 by default); without it, release answers 409')
     .addOption(new Option('--relay-tls <mode>', 'TLS to the relay').choices(['none', 'starttls', 'implicit']).default('none'))
     .option('--relay-tls-insecure', 'do not verify the relay\'s certificate')
@@ -151,6 +157,8 @@ export function registerServerCommand(program: Command): void {
       if (flags.tlsPort !== undefined && pem === undefined) throw new Error('--tls-port needs --tls-cert/--tls-key or --tls-self-signed');
       const credentials = smtp ? credentialsFor(flags) : [];
       const display = displayFor(flags, write);
+      if (flags.proxyProtocol === true && flags.trustedProxies === undefined) throw new Error('--proxy-protocol needs --trusted-proxies: the addresses of the load balancers that send the header');
+      const trustedProxies = flags.trustedProxies === undefined ? {} : { trustedProxies: flags.trustedProxies };
       const config: ServiceConfig = {
         smtp: {
           host: flags.host,
@@ -172,10 +180,11 @@ export function registerServerCommand(program: Command): void {
           ...(pem ? { tls: pem } : {}),
           ...(flags.tlsPort === undefined ? {} : { tlsPort: flags.tlsPort }),
           ...(credentials.length > 0 ? { auth: createAuthenticator(credentials, flags.authInsecure === true) } : {}),
+          ...(flags.proxyProtocol === true && flags.trustedProxies !== undefined ? { proxyProtocol: { trusted: flags.trustedProxies } } : {}),
         },
         store: { kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge },
         // Workers serve SMTP only: the HTTP side (its certificate, its logins) lives in the primary.
-        http: flags.http && flags.store !== 'none' && !isClusterWorker() ? await httpFor(flags) : null,
+        http: flags.http && flags.store !== 'none' && !isClusterWorker() ? { ...(await httpFor(flags)), ...trustedProxies } : null,
         ...relayFor(flags),
       };
       if (isClusterWorker()) return runClusterWorker(config, flags.workers);
@@ -185,6 +194,7 @@ export function registerServerCommand(program: Command): void {
       say(`mailwire: ${smtp ? 'standards' : 'simplified'} SMTP server listening on ${hostPort(server.host, server.port)}` +
         (server.tlsPort === undefined ? '' : `, implicit TLS on ${hostPort(server.host, server.tlsPort)}`));
       say(`mailwire: store ${describeStore(flags)}`);
+      if (flags.proxyProtocol === true) say(`mailwire: PROXY protocol from ${flags.trustedProxies?.text ?? ''} (header within ${PROXY_HEADER_TIMEOUT_MS / 1000}s)`);
       if (flags.workers > 1) say(`mailwire: ${flags.workers} SMTP worker processes; store and HTTP API in this one (pid ${process.pid})`);
       if (service.http && config.http) {
         const scheme = config.http.tls ? 'https' : 'http';

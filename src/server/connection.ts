@@ -21,7 +21,9 @@ import { receivedHeader } from '../protocol/trace.js';
 import type { Action, Authenticator, Dialect, Envelope, Trace } from '../protocol/types.js';
 import type { Limits } from '../protocol/limits.js';
 import type { ConnectionInfo, MessageSink, SessionEnd, TranscriptLine } from '../store/types.js';
-import { hostPort, peerOf } from './peer-address.js';
+import { proxySignature } from '../protocol/proxy-header.js';
+import { hostPort, peerOf, type Peer } from './peer-address.js';
+import { proxyRefusalReply } from './proxy-protocol.js';
 import type { Display, MessageSummary } from './display.js';
 
 export type ConnectionOptions = Readonly<{
@@ -50,6 +52,14 @@ export type ServerObserver = Readonly<{
   replied?(code: number, verb: string, seconds: number): void;
   /** The number of live connections, after each one opens or closes (the listener calls it, not the Connection). */
   connectionsChanged?(count: number): void;
+}>;
+
+/** What the server knows of a connection beyond its socket (the PROXY protocol, --proxy-protocol). */
+export type ConnectionStart = Readonly<{
+  /** The client as a trusted proxy's header names it; default: the socket's own ends. */
+  peer?: Peer;
+  /** The client is not a trusted proxy: if its first bytes are a PROXY header (a forged address), refuse it. */
+  refuseProxyHeader?: boolean;
 }>;
 
 /** Verbs named in metrics; anything else counts as OTHER, so a client cannot grow the label set. */
@@ -103,6 +113,8 @@ export class Connection {
   /** When the input holding the command being answered arrived (performance.now()), for response times. */
   #commandAt = performance.now();
   #verb = 'CONNECT';
+  /** Command lines fed to the session so far; the difference across one read is how many that read held. */
+  #commandsFed = 0;
   /**
    * The DATA phase's deadline (performance.now() ms; Infinity outside DATA), checked by one timer that is re-armed
    * only when it fires early, rather than a timer set and cleared for every message.
@@ -110,14 +122,17 @@ export class Connection {
   #dataDeadline = Infinity;
   #dataTimer: NodeJS.Timeout | undefined;
   #closedResolve!: () => void;
+  /** While refuseProxyHeader holds: the first bytes, until they show whether they start a PROXY header. */
+  #screening: Buffer | null;
   /** Resolves once the socket is closed and the session recorded. */
   readonly closed = new Promise<void>((resolve) => (this.#closedResolve = resolve));
 
   /** `implicitTls`: the socket is a TLSSocket whose handshake is done (the port-465 style listener). */
-  constructor(socket: Socket, opts: ConnectionOptions, implicitTls = false) {
+  constructor(socket: Socket, opts: ConnectionOptions, implicitTls = false, start: ConnectionStart = {}) {
     this.#socket = socket;
     this.#opts = opts;
-    const peer = peerOf(socket);
+    const peer = start.peer ?? peerOf(socket);
+    this.#screening = start.refuseProxyHeader === true ? Buffer.alloc(0) : null;
     this.#tag = hostPort(peer.clientAddress, peer.clientPort);
     this.#info = { ...peer, dialect: opts.dialect.name, tls: implicitTls };
     this.#session = new SmtpSession(
@@ -140,7 +155,9 @@ export class Connection {
   #attach(socket: Socket): void {
     socket.setNoDelay(true);
     socket.setTimeout(this.#opts.limits.idleTimeoutMs, () => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'));
-    socket.on('data', (chunk: Buffer) => {
+    socket.on('data', (received: Buffer) => {
+      const chunk = this.#screening === null ? received : this.#screen(received);
+      if (chunk === null) return;
       this.#splitter.push(chunk);
       if (this.#waiting) {
         // The client goes on while its message is stored (pipelining past the end of data): read no more until then.
@@ -153,14 +170,44 @@ export class Connection {
         return;
       }
       this.#commandAt = performance.now();
+      const mark = this.#transcript.length;
+      const fedBefore = this.#commandsFed;
       this.#batching = true;
       this.#pump();
       this.#batching = false;
       this.#flush();
+      // Several commands in one read: the client pipelined (RFC 2920). Said in the transcript, before the batch.
+      const batch = this.#commandsFed - fedBefore;
+      if (batch > 1 && this.#opts.recordSessions && mark < this.#transcript.length && this.#transcript.length < TRANSCRIPT_CAP) {
+        this.#transcript.splice(mark, 0, { at: Date.now(), dir: 'info', text: `pipelined: ${batch} commands in one read` });
+      }
     });
     socket.on('end', () => this.#apply(this.#session.feed({ type: 'eof' }), 'client-closed'));
     socket.on('error', () => socket.destroy()); // ECONNRESET and kin: 'close' follows and cleans up
     socket.on('close', () => this.#cleanup());
+  }
+
+  /**
+   * A PROXY header from a client that is not a trusted proxy would forge its address: it is refused, not read as
+   * commands (v2's signature even holds a QUIT line). Returns the bytes to read as SMTP once they are known not to
+   * start a header, null while that is not yet known or once refused.
+   */
+  #screen(chunk: Buffer): Buffer | null {
+    const bytes = this.#screening === null || this.#screening.length === 0 ? chunk : Buffer.concat([this.#screening, chunk]);
+    const signature = proxySignature(bytes);
+    if (signature === 'need-more') {
+      this.#screening = bytes;
+      return null;
+    }
+    this.#screening = null;
+    if (signature === 'none') return bytes;
+    const detail = 'a PROXY protocol header from an address not in --trusted-proxies';
+    this.#opts.display.info(`[${this.#tag}] refused: ${detail}`);
+    this.#note('info', `refused: ${detail}`);
+    const refusal = proxyRefusalReply('untrusted', this.#opts.hostname ?? this.#info.serverAddress);
+    // The session ends as at end of input (it has read nothing), after the 421.
+    this.#apply([{ type: 'reply', reply: refusal }, ...this.#session.feed({ type: 'eof' })], 'refused');
+    return null;
   }
 
   /**
@@ -204,6 +251,7 @@ export class Connection {
       if (line.ending === 'crlf' && line.text === '.') this.#verb = 'MESSAGE';
       return;
     }
+    this.#commandsFed++;
     const space = line.text.indexOf(' ');
     const verb = (space === -1 ? line.text : line.text.slice(0, space)).trim().toUpperCase();
     this.#verb = KNOWN_VERBS.has(verb) ? verb : 'OTHER';

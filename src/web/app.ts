@@ -15,6 +15,8 @@ import { checkMailbox } from '../protocol/mailbox-syntax.js';
 import { extractCodes, extractLinks } from './extract.js';
 import { guardHttp, type HttpAccess } from './guard.js';
 import { previewHtml } from './html-rewrite.js';
+import { clientAddressOf, type HttpConnection } from './client-address.js';
+import type { AddressList } from '../protocol/ip-address.js';
 import { OPENAPI } from './openapi.js';
 import { mountUi } from './ui-assets.js';
 
@@ -33,6 +35,8 @@ export type WebAppOptions = Readonly<{
   uiDir?: string | null;
   /** Host names served, HTTP Basic logins (./guard.ts). Default: any Host, no login; the service passes its own. */
   access?: HttpAccess;
+  /** Proxies whose X-Forwarded-For names the client (--trusted-proxies); absent: the socket's peer is the client. */
+  trustedProxies?: AddressList;
 }>;
 
 /**
@@ -54,7 +58,7 @@ export type RelayResult = Readonly<{
   sessionId?: string;
 }>;
 
-export type WebApp = Readonly<{ fetch: (request: Request) => Promise<Response> }>;
+export type WebApp = Readonly<{ fetch: (request: Request, connection?: HttpConnection) => Promise<Response> }>;
 
 /** This file runs as dist/src/web/app.js; `vite build` writes the UI to dist/ui. */
 export const DEFAULT_UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
@@ -85,7 +89,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
   app.onError((err, c) => {
     if (err instanceof HttpError) return fail(c, err.status, err.code, err.message);
     if (err instanceof StoreInputError) return fail(c, 400, err.code, err.message);
-    console.error('mailwire web:', err);
+    console.error(`mailwire web: ${c.req.method} ${new URL(c.req.url).pathname} from ${clientAddressOf(c, options.trustedProxies)}:`, err);
     return fail(c, 500, 'internal', 'internal error');
   });
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
@@ -321,7 +325,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
     });
   });
 
-  return { fetch: async (request) => app.fetch(request) };
+  return { fetch: async (request, connection) => app.fetch(request, connection) };
 }
 
 function limitParam(v: string | undefined): number | undefined {
