@@ -74,10 +74,7 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
       case 'save': {
         const raw = Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength);
         store.save({ envelope: m.envelope, connection: m.connection, receivedAt: new Date(m.receivedAt), raw }).then(
-          (id) => {
-            answer({ type: 'saved', n: m.n, id });
-            events.emit('message-stored', { id });
-          },
+          (id) => answer({ type: 'saved', n: m.n, id }), // announced once indexed: see startBackend
           (e: unknown) => answer({ type: 'failed', n: m.n, reason: e instanceof Error ? e.message : String(e) }),
         );
         return;

@@ -7,7 +7,8 @@ import { createMetrics, type Metrics, type MetricsOptions } from './metrics.js';
 import type { ServerObserver } from './server/connection.js';
 import { startServer, type RunningServer, type ServerOptions } from './server/server.js';
 import { isMessageStore, openStore } from './store/open.js';
-import type { MessageSink, MessageStore, StoreOptions, TranscriptLine } from './store/types.js';
+import type { OpenOptions } from './store/open.js';
+import type { MessageSink, MessageStore, TranscriptLine } from './store/types.js';
 import { relayMessage, type RelayOptions, type TraceEvent } from './client/index.js';
 import { describeReply } from './protocol/reply.js';
 import { hostPort } from './server/peer-address.js';
@@ -16,7 +17,7 @@ import { startHttpServer, type RunningHttpServer } from './web/server.js';
 
 export type ServiceConfig = Readonly<{
   smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer'>;
-  store: StoreOptions;
+  store: OpenOptions;
   /** null: no HTTP API. */
   http: Readonly<{ host: string; port: number }> | null;
   /** Where the API's release sends stored messages; absent: release is refused (409). */
@@ -50,7 +51,11 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
   const store = await openStore(config.store);
   const queryable = isMessageStore(store) ? store : null;
   const events = createEvents();
-  const metrics = createMetrics({ ...metricsOptions, ...(queryable ? { storeStats: () => queryable.stats() } : {}) });
+  const metrics = createMetrics({
+    ...metricsOptions, ...(queryable ? { storeStats: () => queryable.stats(), storeHealth: () => queryable.health() } : {}),
+  });
+  // A message is announced when it becomes searchable (so a client told of it can find it), once, recovered ones too.
+  const unsubscribe = queryable?.onIndexed((m) => events.emit('message-stored', { id: m.id }));
 
   // A busy HTTP port is a warning, not a failure: catching mail matters more than browsing it.
   let http: RunningHttpServer | null = null;
@@ -68,6 +73,7 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
     async close() {
       await http?.close();
       await store.close();
+      unsubscribe?.();
     },
   };
 }
@@ -76,9 +82,8 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
 export function observerFor(backend: Pick<Backend, 'events' | 'metrics'>): ServerObserver {
   const { events, metrics } = backend;
   return {
-    messageStored(id, bytes) {
-      metrics.messageStored(bytes);
-      events.emit('message-stored', { id });
+    messageStored(_id, bytes) {
+      metrics.messageStored(bytes); // the event waits for the index: see startBackend
     },
     sessionEnded(id, end) {
       metrics.sessionEnded(end);

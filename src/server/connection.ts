@@ -19,6 +19,7 @@ import { SmtpSession, assertNever } from '../protocol/session.js';
 import { receivedHeader } from '../protocol/trace.js';
 import type { Action, Authenticator, Dialect, Envelope, Trace } from '../protocol/types.js';
 import type { Limits } from '../protocol/limits.js';
+import { StoreFullError } from '../store/errors.js';
 import type { ConnectionInfo, MessageSink, SessionEnd, TranscriptLine } from '../store/types.js';
 import { hostPort, peerOf } from './peer-address.js';
 import type { Display, MessageSummary } from './display.js';
@@ -64,6 +65,20 @@ function replyBytes(r: Reply): Buffer {
   let bytes = REPLY_BYTES.get(r);
   if (bytes === undefined) REPLY_BYTES.set(r, (bytes = Buffer.from(formatReply(r), 'utf8')));
   return bytes;
+}
+
+/**
+ * The message as one Buffer of its own (not from the shared pool, so the store can move its memory to another thread):
+ * the Received: header (UTF-8) and the streamed lines (latin1, one char per byte) written straight into it, no joins.
+ */
+function messageBytes(header: string, lines: readonly string[]): Buffer {
+  const headerBytes = Buffer.byteLength(header, 'utf8');
+  let size = headerBytes;
+  for (const line of lines) size += line.length;
+  const raw = Buffer.allocUnsafeSlow(size);
+  let at = raw.write(header, 0, 'utf8');
+  for (const line of lines) at += raw.write(line, at, 'latin1');
+  return raw;
 }
 
 /** How many transcript lines a session keeps; enough for a long session, bounded against a flood. */
@@ -276,29 +291,29 @@ export class Connection {
   }
 
   #deliver(env: Envelope, trace: Trace | undefined): void {
-    const body = Buffer.from(this.#draft.join(''), 'latin1');
-    this.#draft = [];
     const receivedAt = new Date();
-    const header = trace ? Buffer.from(receivedHeader(trace, nextTraceId(), receivedAt), 'utf8') : null;
-    const raw = header ? Buffer.concat([header, body]) : body;
-    this.#note('info', `message: ${raw.length} bytes`);
+    const header = trace ? receivedHeader(trace, nextTraceId(), receivedAt) : '';
+    const raw = messageBytes(header, this.#draft);
+    this.#draft = [];
+    const size = raw.length; // raw is handed to the store (transferRaw): not read after save()
+    this.#note('info', `message: ${size} bytes`);
     const ctx = this.#session.context;
     const connection: ConnectionInfo = { ...this.#info, tls: ctx.tls, ...(ctx.authUser === null ? {} : { authUser: ctx.authUser }) };
-    const summary = (result: string): void => void this.#messages.push({ from: env.from, to: env.to, size: raw.length, result });
+    const summary = (result: string): void => void this.#messages.push({ from: env.from, to: env.to, size, result });
     this.#waiting = true;
     this.#socket.pause(); // back-pressure: nothing more is read until the store has answered
     this.#opts.sink
-      .save({ envelope: env, connection, receivedAt, raw })
+      .save({ envelope: env, connection, receivedAt, raw, transferRaw: true })
       .then(
         (id) => {
           this.#messageIds.push(id);
-          this.#opts.observer?.messageStored?.(id, raw.length);
+          this.#opts.observer?.messageStored?.(id, size);
           summary(`stored as ${id}`);
           return this.#session.feed({ type: 'stored', id });
         },
         (error: unknown) => {
           summary(`store failed: ${String(error)}`);
-          return this.#session.feed({ type: 'store-failed', reason: String(error) });
+          return this.#session.feed({ type: 'store-failed', reason: String(error), full: error instanceof StoreFullError });
         },
       )
       .then((actions) => {

@@ -11,6 +11,7 @@ import { EVENT_NAMES, type MailwireEvents } from '../events.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { StoreInputError } from '../store/errors.js';
 import { parseQuery } from '../store/query.js';
+import { matchSummary } from '../store/summary-match.js';
 import { MAX_PAGE_SIZE } from '../store/cursor.js';
 import type { AttachmentInfo, MessageStore } from '../store/types.js';
 import { checkMailbox } from '../protocol/mailbox-syntax.js';
@@ -72,7 +73,7 @@ const badRequest = (message: string): HttpError => new HttpError(400, 'bad_reque
 
 export function createWebApp(options: WebAppOptions): WebApp {
   const { store, events } = options;
-  const metrics = options.metrics ?? createMetrics({ storeStats: () => store.stats() });
+  const metrics = options.metrics ?? createMetrics({ storeStats: () => store.stats(), storeHealth: () => store.health() });
   const maxWait = options.maxWaitSeconds ?? 300;
   const heartbeatMs = options.sseHeartbeatMs ?? 15_000;
   const uiDir = options.uiDir === undefined ? DEFAULT_UI_DIR : options.uiDir;
@@ -89,7 +90,11 @@ export function createWebApp(options: WebAppOptions): WebApp {
   });
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  // 503 while the store cannot take mail (its reason says why); the index backlog and lag either way.
+  app.get('/healthz', (c) => {
+    const health = store.health();
+    return c.json({ status: health.ok ? 'ok' : 'unavailable', store: health }, health.ok ? 200 : 503);
+  });
   if (uiDir !== null) mountUi(app, uiDir);
   app.get('/metrics', async (c) =>
     c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));
@@ -111,15 +116,20 @@ export function createWebApp(options: WebAppOptions): WebApp {
   // Before /messages/:id, which would otherwise take "wait" for an id.
   app.get('/api/v1/messages/wait', async (c) => {
     const query = c.req.query('query') ?? '';
-    parseQuery(query); // a malformed query is a 400 now, not after the wait
+    const parsed = parseQuery(query); // a malformed query is a 400 now, not after the wait
     const after = c.req.query('after') ?? null;
     const timeout = timeoutParam(c.req.query('timeout'), maxWait);
     const deadline = Date.now() + timeout * 1000;
     const signal = c.req.raw.signal;
 
+    // Each newly indexed message is matched here, in memory; only one that may be the answer costs a store query.
     let dirty = false;
     let wake: (() => void) | null = null;
-    const off = events.on('message-stored', () => { dirty = true; wake?.(); });
+    const off = store.onIndexed((m) => {
+      if (matchSummary(parsed, m) === 'no') return;
+      dirty = true;
+      wake?.();
+    });
     try {
       // Bounded: each pass ends with a store check, and waits are cut by the deadline or the client leaving.
       for (let pass = 0; pass < 1_000_000; pass++) {
