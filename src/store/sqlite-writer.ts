@@ -37,7 +37,7 @@ import type { MessageSummary } from './types.js';
 const PRUNE_BATCH = 1000;
 /** One indexer slice: at most this many messages, or this much time parsing, before commits get their turn again. */
 const INDEX_SLICE_MESSAGES = 256;
-const INDEX_SLICE_MS = 8;
+const INDEX_SLICE_MS = 2;
 /** Bytes of queued messages kept in memory for the indexer; past this, it reads them back from the database. */
 const INDEX_QUEUE_BYTES = 64 * 1024 * 1024;
 /** After a failed index transaction (disk full), the indexer waits this long before it tries again. */
