@@ -36,6 +36,9 @@ export type WriterTesting = Readonly<{
 
 export type WriterConfig = Readonly<{ file: string; maxMessages: number; maxAgeMs: number; testing: WriterTesting }>;
 
+/** How a commit was made, read back from the writer's connection: what a test of the fsync checks. */
+export type Durability = Readonly<{ journalMode: string; synchronous: 'off' | 'normal' | 'full' | 'extra' }>;
+
 /** Where the index stands: messages durable but not yet searchable, and since when the oldest of them waits. */
 export type IndexState = Readonly<{ backlog: number; oldestPendingAt: number | null }>;
 
@@ -50,7 +53,7 @@ export type WriterReply =
   | Readonly<{ type: 'ready'; version: number; recovered: number; recoveryMs: number; index: IndexState }>
   | Readonly<{ type: 'open-failed'; error: string }>
   /** One transaction: `committed` false means it rolled back and every op in `ns` failed with `error`. */
-  | Readonly<{ type: 'done'; committed: true; ns: number[]; results: OpResult[]; index: IndexState }>
+  | Readonly<{ type: 'done'; committed: true; ns: number[]; results: OpResult[]; index: IndexState; durability: Durability }>
   | Readonly<{ type: 'done'; committed: false; ns: number[]; error: string; full: boolean }>
   /** Messages that became searchable, as a JSON array of MessageSummary (parsed only if someone listens). */
   | Readonly<{ type: 'indexed'; summaries: string; count: number; index: IndexState }>

@@ -70,6 +70,9 @@ try {
   throw e;
 }
 
+const journalMode = db.pragma('journal_mode', { simple: true }) as string;
+const SYNCHRONOUS = ['off', 'normal', 'full', 'extra'] as const;
+
 /** synchronous=FULL for commits that promise a message, NORMAL for the rest; switched only when it changes. */
 let syncFull = true;
 function durability(full: boolean): void {
@@ -314,7 +317,7 @@ function commit(): void {
     counts.sessions += delta.sessions;
     for (const q of committing) enqueue(q);
     committing = [];
-    post({ type: 'done', committed: true, ns, results, index: indexState() });
+    post({ type: 'done', committed: true, ns, results, index: indexState(), durability: { journalMode, synchronous: SYNCHRONOUS[db.pragma('synchronous', { simple: true }) as number] ?? 'off' } });
   } catch (e) {
     committing = [];
     post({ type: 'done', committed: false, ns, error: message(e), full: isFull(e) });

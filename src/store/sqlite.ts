@@ -80,6 +80,7 @@ class SqliteStore implements MessageStore {
   #nextPrune = 1;
   readonly #prunes = new Map<number, (r: PruneResult) => void>();
   #deadlineTimer: NodeJS.Timeout | null = null;
+  #restartTimer: NodeJS.Timeout | null = null;
   #closing: Promise<void> | null = null;
   readonly #stats = { saved: 0, transactions: 0, failed: 0 };
   readonly #listeners = new Set<(m: MessageSummary) => void>();
@@ -151,12 +152,14 @@ class SqliteStore implements MessageStore {
     this.#unavailable = `${why}; restarting`;
     this.#failAll(new StoreUnavailableError(`${why}; the message was not stored`));
     const delay = Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** this.#deaths++);
-    setTimeout(() => {
+    // Not unref'd: writes wait for this writer, as they would for I/O.
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = null;
       if (this.#closing !== null) return;
       this.#startWriter().catch((e: unknown) => {
         console.error(`mailwire sqlite store: ${e instanceof Error ? e.message : String(e)}`);
       });
-    }, delay).unref();
+    }, delay);
   }
 
   #failAll(error: Error): void {
@@ -374,6 +377,7 @@ class SqliteStore implements MessageStore {
         await exited;
       }
       if (this.#deadlineTimer !== null) clearTimeout(this.#deadlineTimer);
+      if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
       this.#failAll(new StoreUnavailableError('store closed'));
       for (const p of this.#pending.values()) p.reject(new StoreUnavailableError('store closed'));
       this.#pending.clear();

@@ -8,7 +8,9 @@ import Database from 'better-sqlite3';
 import { openStore } from '../../src/store/open.js';
 import { migrate, SCHEMA_VERSION } from '../../src/store/sqlite-schema.js';
 import { SQLITE_FILE_NAME } from '../../src/store/sqlite.js';
-import { StoreWriteError } from '../../src/store/errors.js';
+import { StoreFullError, StoreUnavailableError, StoreWriteError } from '../../src/store/errors.js';
+import type { WriterReply } from '../../src/store/sqlite-protocol.js';
+import type { Worker } from 'node:worker_threads';
 import { parseMessage, readAttachment } from '../../src/store/parse.js';
 import { CONN, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, crlf, incoming, saveIndexed, tempDir, untilIndexed } from '../helpers/mail.js';
 
@@ -227,6 +229,132 @@ describe('sqlite store', () => {
       assert.equal(await store.getMessage(id), null);
     } finally {
       side.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers a save only after a commit made with synchronous=FULL in WAL mode (the fsync that makes the 250 true)', async () => {
+    const dir = tempDir();
+    const commits: unknown[] = [];
+    const store = await openStore({
+      kind: 'sqlite', dataDir: dir,
+      testing: { onWriter: (w) => w.on('message', (m: WriterReply) => { if (m.type === 'done' && m.committed) commits.push(m.durability); }) },
+    });
+    try {
+      await store.save(incoming(SIMPLE));
+      await Promise.all([store.save(incoming(MULTIPART)), store.save(incoming(SIMPLE))]);
+      assert.deepEqual(commits, [{ journalMode: 'wal', synchronous: 'full' }, { journalMode: 'wal', synchronous: 'full' }]);
+      // Sessions are diagnostics: their commits have no fsync of their own.
+      await store.saveSession({ connection: CONN, startedAt: new Date(), endedAt: new Date(), end: 'quit', messageIds: [], transcript: [], truncated: false });
+      assert.deepEqual(commits[2], { journalMode: 'wal', synchronous: 'normal' });
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads a message by id as soon as save() resolves; lists it once indexed; indexes what a run left behind at the next open, announcing each once', async () => {
+    const dir = tempDir();
+    try {
+      const paused = await openStore({ kind: 'sqlite', dataDir: dir, testing: { pauseIndexer: true } });
+      const ids: string[] = [];
+      try {
+        for (const raw of [SIMPLE, MULTIPART]) ids.push(await paused.save(incoming(raw)));
+        assert.deepEqual(await paused.getRaw(ids[1] ?? ''), MULTIPART);
+        const m = await paused.getMessage(ids[1] ?? '');
+        assert.equal(m?.subject, 'Quarterly report');
+        assert.equal(m?.attachmentCount, 2);
+        assert.equal(m?.attachments.length, 2);
+        assert.equal(await paused.setRead(ids[0] ?? '', true), true);
+        assert.deepEqual((await paused.listMessages()).items, []); // durable, not yet searchable
+        assert.equal(paused.health().indexBacklog, 2);
+        assert.ok(paused.health().indexLagMs >= 0);
+      } finally {
+        await paused.close(); // paused: the close leaves them unindexed, as a crash would
+      }
+
+      const announced: string[] = [];
+      const store = await openStore({ kind: 'sqlite', dataDir: dir });
+      store.onIndexed((x) => announced.push(x.id)); // in the turn open() resolved: recovered messages come next
+      try {
+        assert.deepEqual(store.recovered, { messages: 2, ms: store.recovered?.ms });
+        assert.deepEqual((await store.listMessages()).items.map((x) => [x.id, x.read]), [[ids[1], false], [ids[0], true]]);
+        assert.deepEqual((await store.listMessages({ query: 'noon' })).items.map((x) => x.id), [ids[0]]);
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.deepEqual(announced, ids);
+        assert.equal(store.health().indexBacklog, 0);
+      } finally {
+        await store.close();
+      }
+      const again = await openStore({ kind: 'sqlite', dataDir: dir });
+      assert.equal(again.recovered?.messages, 0); // announced once: nothing is left to recover
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects a save past its deadline with StoreUnavailableError when the writer stalls', async () => {
+    const dir = tempDir();
+    const store = await openStore({ kind: 'sqlite', dataDir: dir, storeTimeoutMs: 200, testing: { stallCommitsMs: 3000 } });
+    try {
+      await assert.rejects(store.save(incoming(SIMPLE)), (e: unknown) =>
+        e instanceof StoreUnavailableError && /did not answer within 0\.2 s/.test(e.message));
+      assert.equal(store.stats().failed, 1);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails the writes of a writer that dies with StoreUnavailableError, starts another, and loses nothing acknowledged', async () => {
+    const dir = tempDir();
+    const writers: Worker[] = [];
+    const store = await openStore({ kind: 'sqlite', dataDir: dir, testing: { onWriter: (w) => writers.push(w) } });
+    try {
+      const kept = await store.save(incoming(SIMPLE));
+      const lost = store.save(incoming(MULTIPART));
+      await new Promise((resolve) => setImmediate(resolve)); // sent to the writer
+      await writers[0]?.terminate();
+      await assert.rejects(lost, (e: unknown) => e instanceof StoreUnavailableError && /exited/.test(e.message));
+      assert.equal(store.health().ok, false);
+      assert.match(store.health().reason ?? '', /restarting/);
+      const next = await store.save(incoming(crlf(['Subject: after', '', 'the restart']))); // waits for the new writer
+      assert.equal(writers.length, 2);
+      assert.equal(store.health().ok, true);
+      assert.deepEqual(await store.getRaw(kept), SIMPLE);
+      assert.deepEqual(await store.getRaw(next), crlf(['Subject: after', '', 'the restart']));
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a message that finds no room with StoreFullError, keeps what it had, and takes mail again once there is room', async () => {
+    const dir = tempDir();
+    const store = await openStore({ kind: 'sqlite', dataDir: dir, testing: { maxPageCount: 120 } });
+    try {
+      const acknowledged: [string, Buffer][] = [];
+      let refusal: unknown = null;
+      for (let i = 0; i < 200 && refusal === null; i++) {
+        const raw = crlf([`Subject: filler ${i}`, '', 'x'.repeat(20_000)]);
+        try {
+          acknowledged.push([await store.save(incoming(raw)), raw]);
+        } catch (e) {
+          refusal = e;
+        }
+      }
+      assert.ok(refusal instanceof StoreFullError, `no StoreFullError: ${String(refusal)}`);
+      assert.ok(acknowledged.length > 0);
+      assert.equal(store.health().ok, false);
+      assert.match(store.health().reason ?? '', /no room/);
+      for (const [id, raw] of acknowledged) assert.deepEqual(await store.getRaw(id), raw);
+      assert.equal(await store.deleteMessage(acknowledged[0]?.[0] ?? ''), true); // frees pages
+      const small = crlf(['Subject: fits', '', 'x']);
+      assert.deepEqual(await store.getRaw(await store.save(incoming(small))), small);
+      assert.equal(store.health().ok, true);
+    } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     }
