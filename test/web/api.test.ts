@@ -27,8 +27,9 @@ describe('web API over a temp SQLite store', () => {
   };
   /** Saves as the server does, and waits until the message is searchable (the store announces it then). */
   const deliver = (raw: Buffer, to = ['bob@b.test']): Promise<string> => saveIndexed(store, incoming(raw, { to }));
-  /** onIndexed listeners the app holds (a waiting long-poll holds one). */
+  /** onIndexed listeners the app holds (a waiting long-poll holds one), and nextMatch queries it has had answered. */
   let indexListeners = 0;
+  let matchesAnswered = 0;
   /** Lets pending handlers run until `cond` holds; bounded, with no timers. */
   const settle = async (cond: () => boolean): Promise<void> => {
     for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setImmediate(r));
@@ -49,6 +50,13 @@ describe('web API over a temp SQLite store', () => {
               indexListeners--;
               off();
             };
+          };
+        }
+        if (key === 'nextMatch') {
+          return async (query: string, after: string | null) => {
+            const r = await target.nextMatch(query, after);
+            matchesAnswered++;
+            return r;
           };
         }
         const value: unknown = Reflect.get(target, key, target);
@@ -177,10 +185,17 @@ describe('web API over a temp SQLite store', () => {
     const [, first] = await json('/api/v1/messages/wait?timeout=0') as [number, { cursor: string; message: { id: string } }];
     assert.equal(first.message.id, ids.utf8); // the newest
     const listeners = indexListeners;
+    const answered = matchesAnswered;
     const pending = json(`/api/v1/messages/wait?query=subject:signup&timeout=30&after=${encodeURIComponent(first.cursor)}`);
-    await settle(() => indexListeners > listeners);
+    // Listening, and its first look found nothing: from here only a newly indexed message can answer it.
+    await settle(() => indexListeners > listeners && matchesAnswered > answered);
     await deliver(crlf(['Subject: other', '', 'not this one']));
+    assert.equal(matchesAnswered, answered + 1, 'a message the summary rules out costs no store query');
     const id = await deliver(crlf(['Subject: Your signup', 'Content-Type: text/html', '', '<a href="https://app.test/verify?t=abc&amp;u=1">Verify</a> code <b>0042137</b>']));
+    // Woken by the newly indexed message (not by its own timeout, 30 s): one more look, which finds it.
+    const deadline = Date.now() + 10_000;
+    while (matchesAnswered < answered + 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(matchesAnswered, answered + 2, 'the waiting request was not woken by the new message');
     const [status, body] = await pending as [number, { message: { id: string }; links: string[]; codes: string[] }];
     assert.equal(status, 200);
     assert.equal(body.message.id, id);
