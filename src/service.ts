@@ -6,22 +6,38 @@ import { createEvents, type MailwireEvents } from './events.js';
 import { createMetrics, type Metrics, type MetricsOptions } from './metrics.js';
 import type { ServerObserver } from './server/connection.js';
 import { startServer, type RunningServer, type ServerOptions } from './server/server.js';
-import { isMessageStore, openStore } from './store/open.js';
-import type { OpenOptions } from './store/open.js';
-import type { MessageSink, MessageStore, TranscriptLine } from './store/types.js';
+import { isMessageStore, openStore, type MessageSink, type MessageStore, type OpenOptions, type TranscriptLine } from './store/index.js';
 import { relayMessage, type RelayOptions, type TraceEvent } from './client/index.js';
 import { describeReply } from './protocol/reply.js';
 import { hostPort } from './server/peer-address.js';
+import type { AddressList } from './protocol/ip-address.js';
 import { createWebApp, type Relay } from './web/app.js';
+import { allowedHosts } from './web/guard.js';
+import type { PasswordCheck } from './credentials.js';
+import type { PemPair } from './server/tls.js';
 import { startHttpServer, type RunningHttpServer } from './web/server.js';
 
 export type ServiceConfig = Readonly<{
   smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer'>;
   store: OpenOptions;
   /** null: no HTTP API. */
-  http: Readonly<{ host: string; port: number }> | null;
+  http: HttpConfig | null;
   /** Where the API's release sends stored messages; absent: release is refused (409). */
   relay?: Omit<RelayOptions, 'from' | 'to' | 'raw'>;
+}>;
+
+/** Where the HTTP API and UI listen and whom they serve (see web/guard.ts). */
+export type HttpConfig = Readonly<{
+  host: string;
+  port: number;
+  /** Host names served besides loopback and the bound address (--http-allowed-hosts). */
+  allowedHosts?: readonly string[];
+  /** HTTP Basic logins (--http-auth-file). */
+  users?: PasswordCheck;
+  /** Serve HTTPS with this certificate. */
+  tls?: PemPair;
+  /** Proxies whose X-Forwarded-For names the client (--trusted-proxies). */
+  trustedProxies?: AddressList;
 }>;
 
 export type RunningService = Readonly<{
@@ -63,7 +79,10 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
   if (config.http && queryable) {
     try {
       const relay = config.relay === undefined ? {} : { relay: createRelay(config.relay, queryable, events) };
-      http = await startHttpServer({ app: createWebApp({ store: queryable, events, metrics, ...relay }), ...config.http });
+      const { host, port, tls, users, trustedProxies } = config.http;
+      const access = { hosts: allowedHosts(host, config.http.allowedHosts ?? []), ...(users ? { users } : {}) };
+      const app = createWebApp({ store: queryable, events, metrics, access, ...relay, ...(trustedProxies ? { trustedProxies } : {}) });
+      http = await startHttpServer({ app, host, port, ...(tls ? { tls } : {}) });
     } catch (error) {
       httpError = error instanceof Error ? error : new Error(String(error));
     }
@@ -78,16 +97,18 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
   };
 }
 
-/** How the SMTP server reports to events and metrics when both live in this process. */
-export function observerFor(backend: Pick<Backend, 'events' | 'metrics'>): ServerObserver {
-  const { events, metrics } = backend;
+/**
+ * How the SMTP server reports: to its metrics always, and to the events when the store and the HTTP API live in the
+ * same process (null in a cluster worker, whose events the primary emits as it stores).
+ */
+export function observerFor(metrics: Metrics, events: MailwireEvents | null): ServerObserver {
   return {
     messageStored(_id, bytes) {
-      metrics.messageStored(bytes); // the event waits for the index: see startBackend
+      metrics.messageStored(bytes); // the message-stored event waits for the index: see startBackend
     },
     sessionEnded(id, end) {
       metrics.sessionEnded(end);
-      if (id !== undefined) events.emit('session-ended', { id });
+      if (id !== undefined) events?.emit('session-ended', { id });
     },
     replied(code, verb, seconds) {
       if (code >= 400) metrics.rejection(code);
@@ -102,10 +123,9 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   try {
     smtp = await startServer({
       ...config.smtp,
-      // The backend owns the store and closes it after the server (the server closes its sink when it stops).
-      sink: { save: (m) => backend.store.save(m), saveSession: (s) => backend.store.saveSession(s), close: () => Promise.resolve() },
+      sink: backend.store, // the backend opened it and closes it, after the server has stopped (close below)
       recordSessions: backend.queryable !== null,
-      observer: observerFor(backend),
+      observer: observerFor(backend.metrics, backend.events),
     });
   } catch (error) {
     await backend.close();

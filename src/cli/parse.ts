@@ -1,5 +1,6 @@
 /** Flag value parsers: a bad value is a clear usage error, never a NaN passed on. */
 import { InvalidArgumentError } from 'commander';
+import { parseAddressList, type AddressList } from '../protocol/ip-address.js';
 
 export function parsePort(value: string): number {
   const n = Number(value);
@@ -37,4 +38,13 @@ export function parseDuration(value: string): number {
   const unit = m ? TIME_UNITS[(m[2] ?? '').toLowerCase()] : undefined;
   if (!m || unit === undefined) throw new InvalidArgumentError('expected a duration such as 30s, 500ms, 5m or 2h.');
   return Math.round(Number(m[1]) * unit);
+}
+
+/** "127.0.0.1,10.0.0.0/8,::1": addresses and CIDR ranges, IPv4 and IPv6. */
+export function parseTrustedProxies(value: string): AddressList {
+  try {
+    return parseAddressList(value);
+  } catch (error) {
+    throw new InvalidArgumentError(`${error instanceof Error ? error.message : String(error)}.`);
+  }
 }

@@ -1,10 +1,8 @@
 import { createDiscardSink } from './discard.js';
 import { createMemoryStore } from './memory.js';
 import { openSqliteStore, type SqliteTesting } from './sqlite.js';
-import { DEFAULT_STORE_TIMEOUT_MS, type MessageSink, type MessageStore, type StoreOptions } from './types.js';
-
-export const DEFAULT_DATA_DIR = './data';
-export const DEFAULT_MAX_MESSAGES = 10_000;
+import type { MessageSink, MessageStore, StoreOptions } from './types.js';
+import { DEFAULT_DATA_DIR, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_MESSAGES, DEFAULT_STORE_TIMEOUT_MS } from '../config.js';
 
 /** Opens the store `kind` names. 'none' gives a sink that keeps nothing (and has no query side). */
 /** What a store's caller may add for tests only (the SQLite store's hooks; other stores ignore them). */
@@ -14,7 +12,7 @@ export function openStore(options: OpenOptions & { kind: 'sqlite' | 'memory' }):
 export function openStore(options: OpenOptions): Promise<MessageStore | MessageSink>;
 export async function openStore(options: OpenOptions): Promise<MessageStore | MessageSink> {
   const maxMessages = options.maxMessages ?? DEFAULT_MAX_MESSAGES;
-  const maxAgeMs = options.maxAgeMs ?? 0;
+  const maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
   if (!Number.isSafeInteger(maxMessages) || maxMessages < 0) throw new RangeError(`maxMessages must be an integer ≥ 0, not ${maxMessages}`);
   if (!Number.isFinite(maxAgeMs) || maxAgeMs < 0) throw new RangeError(`maxAgeMs must be ≥ 0, not ${maxAgeMs}`);
   const storeTimeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;

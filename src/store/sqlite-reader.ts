@@ -11,7 +11,8 @@ import { encodeCursor } from './cursor.js';
 import { useMemoryBlob } from './memory-blob.js';
 import { ParseCache } from './parse-cache.js';
 import { indexEntry, parseMessage, readAttachment, type ParsedMessage } from './parse.js';
-import { assertNever, searchCondition } from './sqlite-search.js';
+import { assertNever } from '../assert-never.js';
+import { searchCondition } from './sqlite-search.js';
 import type { ReadAnswers, ReadRequest, ReaderMessage, ReaderReply } from './sqlite-protocol.js';
 import type { ConnectionInfo, MessageDetail, MessageSummary, SessionEnd, SessionSummary, TranscriptLine } from './types.js';
 

@@ -30,7 +30,8 @@ import type { Envelope } from '../protocol/types.js';
 import { useMemoryBlob } from './memory-blob.js';
 import { indexEntry, parseForIndex, type IndexEntry } from './parse.js';
 import { insertIndexed, insertPending, migrate } from './sqlite-schema.js';
-import { searchCondition, assertNever } from './sqlite-search.js';
+import { assertNever } from '../assert-never.js';
+import { searchCondition } from './sqlite-search.js';
 import type { IndexState, OpResult, WriteOp, WriterConfig, WriterReply, WriterRequest } from './sqlite-protocol.js';
 import type { MessageSummary } from './types.js';
 

@@ -19,10 +19,10 @@ import { clampLimit, decodeCursor } from './cursor.js';
 import { StoreFullError, StoreUnavailableError, StoreWriteError } from './errors.js';
 import { ReaderThread } from './sqlite-reader-thread.js';
 import type { IndexState, OpResult, WriteOp, WriterConfig, WriterReply, WriterRequest, WriterTesting } from './sqlite-protocol.js';
-import {
-  DEFAULT_STORE_TIMEOUT_MS,
-  type AttachmentContent, type IncomingMessage, type ListOptions, type MessageDetail, type MessageStore, type MessageSummary,
-  type Page, type PruneResult, type SessionDetail, type SessionRecord, type SessionSummary, type StoreHealth, type StoreStats,
+import { DEFAULT_STORE_TIMEOUT_MS } from '../config.js';
+import type {
+  AttachmentContent, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
+  SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from './types.js';
 
 export const SQLITE_FILE_NAME = 'mailwire.sqlite';
