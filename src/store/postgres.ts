@@ -24,7 +24,7 @@ import type { PoolClient, PoolConfig, QueryResultRow } from 'pg';
 import { timeOrderedId } from './ids.js';
 import { ParseCache } from './parse-cache.js';
 import { ParserThread } from './parse-thread.js';
-import { EMPTY_PARSE, searchFields, snippetOf, type ParsedMessage } from './parse.js';
+import { EMPTY_PARSE, indexEntry, type ParsedMessage, type SummaryFields } from './parse.js';
 import { parseQuery } from './query.js';
 import { clampLimit, decodeCursor, encodeCursor } from './cursor.js';
 import { StoreUnavailableError, StoreWriteError } from './errors.js';
@@ -67,7 +67,7 @@ type SessionRow = {
   seq: number; id: string; started_at: number; ended_at: number; end_reason: string; connection: ConnectionInfo;
   message_ids: string[]; truncated: boolean; transcript?: TranscriptLine[];
 };
-type StoredSummary = Omit<MessageSummary, 'id' | 'receivedAt' | 'size' | 'read' | 'envelope'>;
+type StoredSummary = SummaryFields;
 
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<MessageStore> {
   const config = clientConfig(options.databaseUrl);
@@ -530,9 +530,8 @@ class PostgresStore implements MessageStore {
       const rows = await c.query<SummaryRow & { seq: number; raw: Buffer }>(
         'SELECT seq, id, received_at, size, read, envelope, raw FROM messages WHERE seq = ANY($1) ORDER BY seq', [seqs]);
       const entries = await Promise.all(rows.rows.map(async (r) => {
-        const parsed = await this.#indexParser.message(r.raw).catch(() => EMPTY_PARSE);
-        const s = searchFields(parsed, r.envelope);
-        return { row: r, summary: summaryOf(parsed), s };
+        const entry = await this.#indexParser.index(r.raw, r.envelope).catch(() => indexEntry(EMPTY_PARSE, r.envelope));
+        return { row: r, summary: entry.summary, s: entry.search };
       }));
       await c.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_CLASS, LOCKS.indexOrder]);
       const order = await nextValues(c, 'message_indexed_seq', entries.length);
@@ -680,7 +679,7 @@ class PostgresStore implements MessageStore {
     });
     if (parsed === null) return null;
     return {
-      ...toSummary({ ...row, summary: row.summary ?? summaryOf(parsed) }), connection: row.connection,
+      ...toSummary({ ...row, summary: row.summary ?? indexEntry(parsed, row.envelope).summary }), connection: row.connection,
       headers: parsed.headers, text: parsed.text, html: parsed.html, attachments: parsed.attachments,
     };
   }
@@ -761,14 +760,6 @@ function reasonOf(e: unknown): string {
 /** Ids are text: no NUL, a sane length; anything else names no message. */
 const validId = (id: unknown): id is string =>
   typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH && !id.includes('\0');
-
-/** The listing columns a parse gives; the same as SQLite keeps (sqlite-schema.ts). */
-function summaryOf(p: ParsedMessage): StoredSummary {
-  return {
-    from: p.from, to: p.to, cc: p.cc, subject: p.subject, date: p.date, messageId: p.messageId,
-    attachmentCount: p.attachments.length, snippet: snippetOf(p),
-  };
-}
 
 function toSummary(r: SummaryRow): MessageSummary {
   const s = r.summary;

@@ -206,9 +206,6 @@ export type StoreHealth = Readonly<{
 
 export type StoreKind = 'sqlite' | 'memory' | 'postgres' | 'none';
 
-/** The default of StoreOptions.storeTimeoutMs. */
-export const DEFAULT_STORE_TIMEOUT_MS = 30_000;
-
 export type StoreOptions = Readonly<{
   kind: StoreKind;
   /** For sqlite: the directory holding mailwire.sqlite; created if missing. Default ./data. */

@@ -1,10 +1,15 @@
-/** Behaviour every queryable store shares, run against SQLite in a temp dir, memory, and PostgreSQL in a database of its own. */
+/**
+ * The store contract: behaviour every queryable store shares, run against SQLite in a temp dir, memory, and
+ * PostgreSQL in a database of its own. A message is readable by id once save() resolves and searchable once announced (onIndexed): cases that list or search
+ * save with saveIndexed.
+ */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   BACKENDS, CONN, ENCODED_SUBJECT, GARBAGE, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, saveIndexed, type Opened,
 } from '../helpers/mail.js';
 import { StoreInputError } from '../../src/store/errors.js';
+import type { MessageSummary } from '../../src/store/types.js';
 
 for (const backend of BACKENDS) {
   describe(`${backend.name} store`, () => {
@@ -71,6 +76,24 @@ for (const backend of BACKENDS) {
       assert.equal(m?.subject, '');
       assert.equal(m?.from, null);
       assert.deepEqual(await o.store.getRaw(id), GARBAGE);
+    });
+
+    it('announces each saved message once, when it is searchable, with the summary a listing shows', async () => {
+      const announced: MessageSummary[] = [];
+      const off = o.store.onIndexed((m) => announced.push(m));
+      try {
+        const a = await saveIndexed(o.store, incoming(SIMPLE, { to: ['announce-a@b.test'] }));
+        const b = await saveIndexed(o.store, incoming(MULTIPART, { to: ['announce-b@b.test'] }));
+        assert.deepEqual(announced.map((m) => m.id), [a, b]);
+        const listed = (await o.store.listMessages({ query: 'to:announce-a@b.test' })).items;
+        assert.deepEqual(announced[0], listed[0]);
+        assert.equal(announced[1]?.attachmentCount, 2);
+        assert.deepEqual(o.store.health(), { ok: true, reason: null, indexBacklog: 0, indexLagMs: 0 });
+      } finally {
+        off();
+      }
+      const after = await saveIndexed(o.store, incoming(SIMPLE));
+      assert.equal(announced.some((m) => m.id === after), false, 'a listener gone is not called');
     });
 
     it('answers unknown and malformed ids with null/false, never a throw', async () => {
@@ -226,6 +249,7 @@ for (const backend of BACKENDS) {
       const o = await backend.open({ maxAgeMs: 60 * 60_000 });
       try {
         const now = Date.now();
+        // Not awaited searchable: retention may take it first (PostgreSQL prunes on its own after commits).
         await o.store.save(incoming(crlf(['Subject: old', '', 'x']), {}, new Date(now - 2 * 60 * 60_000)));
         const fresh = await saveIndexed(o.store, incoming(crlf(['Subject: fresh', '', 'x']), {}, new Date(now)));
         const session = { connection: CONN, end: 'quit' as const, messageIds: [], transcript: [], truncated: false };
