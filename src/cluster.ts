@@ -17,6 +17,7 @@ import { createDiscardSink } from './store/discard.js';
 import type { ConnectionInfo, MessageSink, SessionRecord } from './store/types.js';
 import { createMetrics } from './metrics.js';
 import { startBackend, type RunningService, type ServiceConfig } from './service.js';
+import { serveFaults, workerFaultPolicy } from './faults/cluster-link.js';
 
 /** Worker → primary. */
 type FromWorker =
@@ -97,6 +98,7 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
   const fork = (): void => {
     const worker = cluster.fork();
     worker.on('message', (m: unknown) => onMessage(worker, m));
+    serveFaults(worker, backend.faults);
     worker.on('exit', (code, signal) => {
       listening.delete(worker);
       if (stopping) return;
@@ -127,7 +129,7 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
     },
   };
   return {
-    smtp, http: backend.http, httpError: backend.httpError, store, events, metrics: backend.metrics,
+    smtp, http: backend.http, httpError: backend.httpError, store, events, metrics: backend.metrics, faults: backend.faults,
     async close(graceMs) {
       await smtp.close(graceMs); // the workers' last messages are stored through the primary's store
       await backend.close();
@@ -149,6 +151,7 @@ export async function runClusterWorker(config: ServiceConfig, workers: number): 
     limits: shareOf(config.smtp.limits, workers),
     sink,
     recordSessions: keeps,
+    faults: workerFaultPolicy(),
     observer: {
       messageStored: (_id, bytes) => metrics.messageStored(bytes),
       sessionEnded: (_id, end) => metrics.sessionEnded(end),

@@ -12,10 +12,13 @@ import { relayMessage, type RelayOptions, type TraceEvent } from './client/index
 import { describeReply } from './protocol/reply.js';
 import { hostPort } from './server/peer-address.js';
 import { createWebApp, type Relay } from './web/app.js';
+import { FaultController } from './faults/controller.js';
 import { startHttpServer, type RunningHttpServer } from './web/server.js';
 
 export type ServiceConfig = Readonly<{
-  smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer'>;
+  smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer' | 'faults'>;
+  /** A fault document to put in force at start (--faults FILE), as parsed JSON; checked, and refused with the reason. */
+  faults?: unknown;
   store: StoreOptions;
   /** null: no HTTP API. */
   http: Readonly<{ host: string; port: number }> | null;
@@ -31,6 +34,8 @@ export type RunningService = Readonly<{
   store: MessageSink | MessageStore;
   events: MailwireEvents;
   metrics: Metrics;
+  /** The fault rules in force (the same as GET/PUT/DELETE /api/v1/faults). */
+  faults: FaultController;
   close(graceMs?: number): Promise<void>;
 }>;
 
@@ -41,12 +46,22 @@ export type Backend = Readonly<{
   queryable: MessageStore | null;
   events: MailwireEvents;
   metrics: Metrics;
+  /** The fault rules in force (GET/PUT/DELETE /api/v1/faults); with --workers, the workers ask this one. */
+  faults: FaultController;
   http: RunningHttpServer | null;
   httpError: Error | null;
   close(): Promise<void>;
 }>;
 
-export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsOptions: MetricsOptions = {}): Promise<Backend> {
+export async function startBackend(
+  config: Omit<ServiceConfig, 'smtp'> & { smtp?: Pick<ServiceConfig['smtp'], 'dialect'> }, metricsOptions: MetricsOptions = {},
+): Promise<Backend> {
+  // The fault document is checked before anything is opened: a bad one stops the start with the reason.
+  const faults = new FaultController({ dialect: config.smtp?.dialect.name ?? 'smtp', onFired: (n) => metrics.faultInjected(n) });
+  if (config.faults !== undefined) {
+    const loaded = faults.load(config.faults);
+    if (!loaded.ok) throw new Error(`fault document: ${loaded.error}`);
+  }
   const store = await openStore(config.store);
   const queryable = isMessageStore(store) ? store : null;
   const events = createEvents();
@@ -58,13 +73,13 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
   if (config.http && queryable) {
     try {
       const relay = config.relay === undefined ? {} : { relay: createRelay(config.relay, queryable, events) };
-      http = await startHttpServer({ app: createWebApp({ store: queryable, events, metrics, ...relay }), ...config.http });
+      http = await startHttpServer({ app: createWebApp({ store: queryable, events, metrics, faults, ...relay }), ...config.http });
     } catch (error) {
       httpError = error instanceof Error ? error : new Error(String(error));
     }
   }
   return {
-    store, queryable, events, metrics, http, httpError,
+    store, queryable, events, metrics, faults, http, httpError,
     async close() {
       await http?.close();
       await store.close();
@@ -101,6 +116,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       sink: { save: (m) => backend.store.save(m), saveSession: (s) => backend.store.saveSession(s), close: () => Promise.resolve() },
       recordSessions: backend.queryable !== null,
       observer: observerFor(backend),
+      faults: backend.faults,
     });
   } catch (error) {
     await backend.close();
@@ -108,6 +124,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   }
   return {
     smtp, http: backend.http, httpError: backend.httpError, store: backend.store, events: backend.events, metrics: backend.metrics,
+    faults: backend.faults,
     async close(graceMs) {
       await smtp.close(graceMs); // every session done, every message in progress stored or refused
       await backend.close();

@@ -16,6 +16,7 @@ import { parseServerAddress } from '../protocol/host-port.js';
 import { DEFAULT_DATA_DIR, DEFAULT_MAX_MESSAGES } from '../store/open.js';
 import type { StoreKind } from '../store/types.js';
 import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt } from './parse.js';
+import { parseFaultDocument } from '../faults/document.js';
 
 type ServerFlags = {
   host: string;
@@ -55,6 +56,7 @@ type ServerFlags = {
   relayTlsInsecure?: boolean;
   relayAuth?: string;
   workers: number;
+  faults?: string;
 };
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -124,6 +126,7 @@ export function registerServerCommand(program: Command): void {
     .addOption(new Option('--http-port <port>', 'port of the HTTP API; 0 picks a free one').argParser(parsePort).default(DEFAULT_HTTP_PORT))
     .option('--no-http', 'no HTTP API')
     .addOption(new Option('--workers <n>', 'SMTP worker processes (node:cluster) sharing the port, for more than one core; the store and HTTP API stay in one process').argParser(parsePositiveInt).default(1))
+    .option('--faults <file>', 'fault injection: a JSON document of rules (see README, "Fault injection"); changed at run time through /api/v1/faults')
     .option('--relay <host[:port]>', 'where the API\'s release sends stored messages (port 25 by default); without it, release answers 409')
     .addOption(new Option('--relay-tls <mode>', 'TLS to the relay').choices(['none', 'starttls', 'implicit']).default('none'))
     .option('--relay-tls-insecure', 'do not verify the relay\'s certificate')
@@ -160,6 +163,7 @@ export function registerServerCommand(program: Command): void {
         store: { kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge },
         http: flags.http && flags.store !== 'none' ? { host: flags.httpHost, port: flags.httpPort } : null,
         ...relayFor(flags),
+        ...faultsFor(flags),
       };
       if (isClusterWorker()) return runClusterWorker(config, flags.workers);
       const service = flags.workers > 1 ? await startClusterPrimary(config, flags.workers) : await startService(config);
@@ -200,6 +204,20 @@ function describeStore(flags: ServerFlags): string {
   const count = flags.maxMessages === 0 ? 'no message limit' : `keeping the newest ${flags.maxMessages} messages`;
   const age = flags.maxAge === 0 ? 'no age limit' : `pruning after ${flags.maxAge / 1000}s`;
   return `${where}, ${count}, ${age}`;
+}
+
+/** The fault document of --faults, checked now: a bad one ends the start with the field and the reason. */
+function faultsFor(flags: ServerFlags): { faults?: unknown } {
+  if (flags.faults === undefined) return {};
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(flags.faults, 'utf8'));
+  } catch (e) {
+    throw new Error(`--faults ${flags.faults}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const checked = parseFaultDocument(doc, flags.dialect);
+  if (!checked.ok) throw new Error(`--faults ${flags.faults}: ${checked.error}`);
+  return { faults: doc };
 }
 
 /** The relay for the API's release, from --relay and its options; the request itself never names a server. */

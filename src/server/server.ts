@@ -9,6 +9,7 @@ import { formatReply, reply } from '../protocol/reply.js';
 import type { Authenticator, Dialect } from '../protocol/types.js';
 import type { Limits } from '../protocol/limits.js';
 import type { MessageSink } from '../store/types.js';
+import type { FaultPolicy } from '../faults/controller.js';
 import { plainAddress } from './peer-address.js';
 import { Connection, type ServerObserver } from './connection.js';
 import type { Display } from './display.js';
@@ -31,6 +32,8 @@ export type ServerOptions = Readonly<{
   tlsPort?: number;
   /** Offer AUTH PLAIN LOGIN (smtp dialect). */
   auth?: Authenticator;
+  /** Fault injection: asked at each stage of each session while a fault document is loaded. */
+  faults?: FaultPolicy;
 }>;
 
 export type RunningServer = Readonly<{

@@ -17,6 +17,8 @@ import { checkMailbox } from '../protocol/mailbox-syntax.js';
 import { extractCodes, extractLinks } from './extract.js';
 import { OPENAPI } from './openapi.js';
 import { mountUi } from './ui-assets.js';
+import { mountFaultRoutes } from './faults-routes.js';
+import type { FaultController } from '../faults/controller.js';
 
 export type WebAppOptions = Readonly<{
   store: MessageStore;
@@ -31,6 +33,8 @@ export type WebAppOptions = Readonly<{
   relay?: Relay;
   /** The built web UI (index.html + assets/), served at /. Default: dist/ui beside the compiled server; null: none. */
   uiDir?: string | null;
+  /** The fault rules in force, served at /api/v1/faults; absent: no such routes. */
+  faults?: FaultController;
 }>;
 
 /**
@@ -94,6 +98,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
   app.get('/metrics', async (c) =>
     c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));
   app.get('/api/openapi.json', (c) => c.json(OPENAPI));
+  if (options.faults) mountFaultRoutes(app, options.faults);
 
   // ---- messages ------------------------------------------------------------------------------------------------
 
