@@ -13,27 +13,28 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Envelope } from './protocol/types.js';
 import type { Limits } from './protocol/limits.js';
 import { startServer, type RunningServer } from './server/server.js';
-import { createDiscardSink } from './store/discard.js';
-import type { ConnectionInfo, MessageSink, SessionRecord } from './store/types.js';
+import { createDiscardSink, type ConnectionInfo, type MessageSink, type SessionRecord } from './store/index.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS } from './config.js';
 import { createMetrics } from './metrics.js';
-import { startBackend, type RunningService, type ServiceConfig } from './service.js';
+import { observerFor, startBackend, type RunningService, type ServiceConfig } from './service.js';
 import { serveFaults, workerFaultPolicy } from './faults/cluster-link.js';
 
-/** Worker → primary. */
-type FromWorker =
+/** The cluster's IPC, worker → primary: it listens, a message to store, a session to record, its live connections. */
+type WorkerToPrimary =
   | Readonly<{ type: 'listening'; port: number; tlsPort?: number }>
+  | Readonly<{ type: 'connections'; count: number }>
   | Readonly<{ type: 'save'; n: number; envelope: Envelope; connection: ConnectionInfo; receivedAt: number; raw: Uint8Array }>
   | Readonly<{ type: 'session'; n: number; session: SessionRecord }>;
 
-/** Primary → worker. */
-type ToWorker =
+/** The cluster's IPC, primary → worker: the answers to save and session (by `n`), and the order to stop. */
+type PrimaryToWorker =
   | Readonly<{ type: 'saved'; n: number; id: string }>
   | Readonly<{ type: 'failed'; n: number; reason: string }>
   | Readonly<{ type: 'shutdown'; graceMs: number }>;
 
-const isFromWorker = (m: unknown): m is FromWorker =>
-  typeof m === 'object' && m !== null && ['listening', 'save', 'session'].includes((m as { type?: unknown }).type as string);
-const isToWorker = (m: unknown): m is ToWorker =>
+const isWorkerToPrimary = (m: unknown): m is WorkerToPrimary =>
+  typeof m === 'object' && m !== null && ['listening', 'connections', 'save', 'session'].includes((m as { type?: unknown }).type as string);
+const isPrimaryToWorker = (m: unknown): m is PrimaryToWorker =>
   typeof m === 'object' && m !== null && ['saved', 'failed', 'shutdown'].includes((m as { type?: unknown }).type as string);
 
 export const isClusterWorker = (): boolean => cluster.isWorker;
@@ -59,18 +60,22 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
 
   let stopping = false;
   const listening = new Map<Worker, { port: number; tlsPort?: number }>();
+  const connections = new Map<Worker, number>(); // each worker's last report
   let allListening!: () => void;
   const ready = new Promise<void>((resolve) => (allListening = resolve));
 
   const onMessage = (worker: Worker, m: unknown): void => {
-    if (!isFromWorker(m)) return;
-    const answer = (reply: ToWorker): void => {
+    if (!isWorkerToPrimary(m)) return;
+    const answer = (reply: PrimaryToWorker): void => {
       if (worker.isConnected()) worker.send(reply);
     };
     switch (m.type) {
       case 'listening':
         listening.set(worker, m.tlsPort === undefined ? { port: m.port } : { port: m.port, tlsPort: m.tlsPort });
         if (listening.size === workers) allListening();
+        return;
+      case 'connections':
+        connections.set(worker, m.count);
         return;
       case 'save': {
         const raw = Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength);
@@ -101,6 +106,7 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
     serveFaults(worker, backend.faults);
     worker.on('exit', (code, signal) => {
       listening.delete(worker);
+      connections.delete(worker);
       if (stopping) return;
       console.error(`mailwire: SMTP worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
       fork();
@@ -114,13 +120,14 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
     host: config.smtp.host,
     port: first.port,
     ...(first.tlsPort === undefined ? {} : { tlsPort: first.tlsPort }),
-    connectionCount: () => Number.NaN, // counted in each worker, not here
-    async close(graceMs = 10_000) {
+    // Counted in each worker (the kernel hands them their connections) and reported here as it changes.
+    connectionCount: () => [...connections.values()].reduce((sum, n) => sum + n, 0),
+    async close(graceMs = DEFAULT_SHUTDOWN_GRACE_MS) {
       stopping = true;
       const exits = Object.values(cluster.workers ?? {}).map((w) =>
         w === undefined || w.isDead() ? Promise.resolve() : new Promise<void>((resolve) => {
           w.once('exit', () => resolve());
-          w.send({ type: 'shutdown', graceMs } satisfies ToWorker);
+          w.send({ type: 'shutdown', graceMs } satisfies PrimaryToWorker);
         }));
       // Bounded: a worker that does not finish within the grace (plus a margin) is ended.
       const late = setTimeout(() => Object.values(cluster.workers ?? {}).forEach((w) => w?.kill('SIGKILL')), graceMs + 2000);
@@ -146,23 +153,30 @@ export async function runClusterWorker(config: ServiceConfig, workers: number): 
   AggregatorRegistry.setRegistries([metrics.registry]);
   const keeps = config.store.kind !== 'none';
   const sink = keeps ? createPrimarySink() : createDiscardSink();
+  // The live count goes to the primary at most once per turn of the event loop, however many connections come and go.
+  let count = 0;
+  let scheduled = false;
+  const reportConnections = (n: number): void => {
+    count = n;
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      send({ type: 'connections', count });
+    });
+  };
   const smtp = await startServer({
     ...config.smtp,
     limits: shareOf(config.smtp.limits, workers),
     sink,
     recordSessions: keeps,
     faults: workerFaultPolicy(),
-    observer: {
-      messageStored: (_id, bytes) => metrics.messageStored(bytes),
-      sessionEnded: (_id, end) => metrics.sessionEnded(end),
-      replied(code, verb, seconds) {
-        if (code >= 400) metrics.rejection(code);
-        metrics.commandResponse(verb, seconds);
-      },
-    },
+    observer: { ...observerFor(metrics, null), connectionsChanged: reportConnections },
   });
   process.on('message', (m: unknown) => {
-    if (isToWorker(m) && m.type === 'shutdown') void smtp.close(m.graceMs).then(() => process.exit(0));
+    if (isPrimaryToWorker(m) && m.type === 'shutdown') {
+      void smtp.close(m.graceMs).then(() => sink.close()).then(() => process.exit(0));
+    }
   });
   // Ctrl-C reaches the whole process group: the primary decides when each worker stops.
   process.on('SIGINT', () => {});
@@ -170,8 +184,8 @@ export async function runClusterWorker(config: ServiceConfig, workers: number): 
   send({ type: 'listening', port: smtp.port, ...(smtp.tlsPort === undefined ? {} : { tlsPort: smtp.tlsPort }) });
 }
 
-function send(m: FromWorker): void {
-  process.send?.(m);
+function send(m: WorkerToPrimary): void {
+  if (process.connected) process.send?.(m);
 }
 
 /** A sink that stores through the primary: each save resolves with the id once the primary's store has it. */
@@ -179,13 +193,13 @@ function createPrimarySink(): MessageSink {
   let next = 0;
   const pending = new Map<number, { resolve: (id: string) => void; reject: (e: Error) => void }>();
   process.on('message', (m: unknown) => {
-    if (!isToWorker(m) || m.type === 'shutdown') return;
+    if (!isPrimaryToWorker(m) || m.type === 'shutdown') return;
     const p = pending.get(m.n);
     pending.delete(m.n);
     if (m.type === 'saved') p?.resolve(m.id);
     else p?.reject(new Error(m.reason));
   });
-  const ask = (make: (n: number) => FromWorker): Promise<string> =>
+  const ask = (make: (n: number) => WorkerToPrimary): Promise<string> =>
     new Promise((resolve, reject) => {
       const n = ++next;
       pending.set(n, { resolve, reject });

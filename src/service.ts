@@ -6,13 +6,16 @@ import { createEvents, type MailwireEvents } from './events.js';
 import { createMetrics, type Metrics, type MetricsOptions } from './metrics.js';
 import type { ServerObserver } from './server/connection.js';
 import { startServer, type RunningServer, type ServerOptions } from './server/server.js';
-import { isMessageStore, openStore } from './store/open.js';
-import type { MessageSink, MessageStore, StoreOptions, TranscriptLine } from './store/types.js';
+import { isMessageStore, openStore, type MessageSink, type MessageStore, type StoreOptions, type TranscriptLine } from './store/index.js';
 import { relayMessage, type RelayOptions, type TraceEvent } from './client/index.js';
 import { describeReply } from './protocol/reply.js';
 import { hostPort } from './server/peer-address.js';
+import type { AddressList } from './protocol/ip-address.js';
 import { createWebApp, type Relay } from './web/app.js';
 import { FaultController } from './faults/controller.js';
+import { allowedHosts } from './web/guard.js';
+import type { PasswordCheck } from './credentials.js';
+import type { PemPair } from './server/tls.js';
 import { startHttpServer, type RunningHttpServer } from './web/server.js';
 
 export type ServiceConfig = Readonly<{
@@ -21,9 +24,23 @@ export type ServiceConfig = Readonly<{
   faults?: unknown;
   store: StoreOptions;
   /** null: no HTTP API. */
-  http: Readonly<{ host: string; port: number }> | null;
+  http: HttpConfig | null;
   /** Where the API's release sends stored messages; absent: release is refused (409). */
   relay?: Omit<RelayOptions, 'from' | 'to' | 'raw'>;
+}>;
+
+/** Where the HTTP API and UI listen and whom they serve (see web/guard.ts). */
+export type HttpConfig = Readonly<{
+  host: string;
+  port: number;
+  /** Host names served besides loopback and the bound address (--http-allowed-hosts). */
+  allowedHosts?: readonly string[];
+  /** HTTP Basic logins (--http-auth-file). */
+  users?: PasswordCheck;
+  /** Serve HTTPS with this certificate. */
+  tls?: PemPair;
+  /** Proxies whose X-Forwarded-For names the client (--trusted-proxies). */
+  trustedProxies?: AddressList;
 }>;
 
 export type RunningService = Readonly<{
@@ -73,7 +90,10 @@ export async function startBackend(
   if (config.http && queryable) {
     try {
       const relay = config.relay === undefined ? {} : { relay: createRelay(config.relay, queryable, events) };
-      http = await startHttpServer({ app: createWebApp({ store: queryable, events, metrics, faults, ...relay }), ...config.http });
+      const { host, port, tls, users, trustedProxies } = config.http;
+      const access = { hosts: allowedHosts(host, config.http.allowedHosts ?? []), ...(users ? { users } : {}) };
+      const app = createWebApp({ store: queryable, events, metrics, faults, access, ...relay, ...(trustedProxies ? { trustedProxies } : {}) });
+      http = await startHttpServer({ app, host, port, ...(tls ? { tls } : {}) });
     } catch (error) {
       httpError = error instanceof Error ? error : new Error(String(error));
     }
@@ -87,17 +107,19 @@ export async function startBackend(
   };
 }
 
-/** How the SMTP server reports to events and metrics when both live in this process. */
-export function observerFor(backend: Pick<Backend, 'events' | 'metrics'>): ServerObserver {
-  const { events, metrics } = backend;
+/**
+ * How the SMTP server reports: to its metrics always, and to the events when the store and the HTTP API live in the
+ * same process (null in a cluster worker, whose events the primary emits as it stores).
+ */
+export function observerFor(metrics: Metrics, events: MailwireEvents | null): ServerObserver {
   return {
     messageStored(id, bytes) {
       metrics.messageStored(bytes);
-      events.emit('message-stored', { id });
+      events?.emit('message-stored', { id });
     },
     sessionEnded(id, end) {
       metrics.sessionEnded(end);
-      if (id !== undefined) events.emit('session-ended', { id });
+      if (id !== undefined) events?.emit('session-ended', { id });
     },
     replied(code, verb, seconds) {
       if (code >= 400) metrics.rejection(code);
@@ -112,10 +134,9 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   try {
     smtp = await startServer({
       ...config.smtp,
-      // The backend owns the store and closes it after the server (the server closes its sink when it stops).
-      sink: { save: (m) => backend.store.save(m), saveSession: (s) => backend.store.saveSession(s), close: () => Promise.resolve() },
+      sink: backend.store, // the backend opened it and closes it, after the server has stopped (close below)
       recordSessions: backend.queryable !== null,
-      observer: observerFor(backend),
+      observer: observerFor(backend.metrics, backend.events),
       faults: backend.faults,
     });
   } catch (error) {

@@ -1,6 +1,7 @@
 /** Flag value parsers: a bad value is a clear usage error, never a NaN passed on. */
 import { InvalidArgumentError } from 'commander';
 import { parseDurationText } from '../duration.js';
+import { parseAddressList, type AddressList } from '../protocol/ip-address.js';
 
 export function parsePort(value: string): number {
   const n = Number(value);
@@ -35,4 +36,13 @@ export function parseDuration(value: string): number {
   const ms = parseDurationText(value);
   if (ms === null) throw new InvalidArgumentError('expected a duration such as 30s, 500ms, 5m or 2h.');
   return ms;
+}
+
+/** "127.0.0.1,10.0.0.0/8,::1": addresses and CIDR ranges, IPv4 and IPv6. */
+export function parseTrustedProxies(value: string): AddressList {
+  try {
+    return parseAddressList(value);
+  } catch (error) {
+    throw new InvalidArgumentError(`${error instanceof Error ? error.message : String(error)}.`);
+  }
 }

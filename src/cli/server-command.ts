@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_PORT } from '../config.js';
+import {
+  DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_MESSAGES, DEFAULT_PORT, DEFAULT_SHUTDOWN_GRACE_MS,
+} from '../config.js';
 import { simplifiedDialect } from '../protocol/dialects/simplified.js';
 import { smtpDialect } from '../protocol/dialects/smtp.js';
 import { DEFAULT_LIMITS, resolveLimits } from '../protocol/limits.js';
@@ -8,14 +10,18 @@ import { createAuthenticator, parseCredential, parseCredentialFile, type Credent
 import { createConsoleDisplay, createSummaryDisplay, createVerboseDisplay, quietDisplay, type Display } from '../server/display.js';
 import { createJsonDisplay } from '../server/json-display.js';
 import { hostPort } from '../server/peer-address.js';
+import { PROXY_HEADER_TIMEOUT_MS } from '../server/proxy-protocol.js';
 import { selfSignedPem, type PemPair } from '../server/tls.js';
-import { startService, type ServiceConfig } from '../service.js';
+import { startService, type HttpConfig, type ServiceConfig } from '../service.js';
+import { createPasswordCheck, parseCredentialFile as parseLoginFile, type PasswordCheck } from '../credentials.js';
+import { allowedHosts, exposureProblem } from '../web/guard.js';
 import { isClusterWorker, runClusterWorker, startClusterPrimary } from '../cluster.js';
 import type { TlsMode } from '../client/index.js';
 import { parseServerAddress } from '../protocol/host-port.js';
-import { DEFAULT_DATA_DIR, DEFAULT_MAX_MESSAGES } from '../store/open.js';
-import type { StoreKind } from '../store/types.js';
-import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt } from './parse.js';
+import type { AddressList } from '../protocol/ip-address.js';
+import type { StoreKind } from '../store/index.js';
+import { withEnvironment } from './env-options.js';
+import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt, parseTrustedProxies } from './parse.js';
 import { parseFaultDocument } from '../faults/document.js';
 
 type ServerFlags = {
@@ -51,12 +57,21 @@ type ServerFlags = {
   http: boolean;
   httpHost: string;
   httpPort: number;
+  // HTTP access (issue 13): who may reach the API and UI, and how
+  httpAllowedHosts: string[];
+  httpAuthFile?: string;
+  httpTlsCert?: string;
+  httpTlsKey?: string;
+  httpTlsSelfSigned?: boolean;
+  httpInsecure?: boolean;
   relay?: string;
   relayTls: TlsMode;
   relayTlsInsecure?: boolean;
   relayAuth?: string;
   workers: number;
   faults?: string;
+  proxyProtocol?: boolean;
+  trustedProxies?: AddressList;
 };
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -90,8 +105,7 @@ function credentialsFor(flags: ServerFlags): Credential[] {
 }
 
 export function registerServerCommand(program: Command): void {
-  program
-    .command('server')
+  withEnvironment(program.command('server'))
     .description('run the SMTP server: the simplified dialect of the user\'s text (default) or standards SMTP (--dialect smtp)')
     .option('--host <address>', 'address to listen on (0.0.0.0 or :: for all)', DEFAULT_HOST)
     .option('--port <port>', 'port to listen on; 0 picks a free one and prints it', parsePort, DEFAULT_PORT)
@@ -110,7 +124,7 @@ export function registerServerCommand(program: Command): void {
     .addOption(new Option('--max-errors <n>', 'smtp: bad commands before 421 and disconnect').argParser(parsePositiveInt).default(DEFAULT_LIMITS.maxErrors))
     .addOption(new Option('--idle-timeout <duration>', 'close a session silent this long (RFC 5321 §4.5.3.2.7)').argParser(parseDuration).default(DEFAULT_LIMITS.idleTimeoutMs, '5m'))
     .addOption(new Option('--data-timeout <duration>', 'bound on the whole DATA phase of one message').argParser(parseDuration).default(DEFAULT_LIMITS.dataTimeoutMs, '10m'))
-    .addOption(new Option('--shutdown-grace <duration>', 'on SIGINT/SIGTERM, how long a message in progress may take to finish').argParser(parseDuration).default(10_000, '10s'))
+    .addOption(new Option('--shutdown-grace <duration>', 'on SIGINT/SIGTERM, how long a message in progress may take to finish').argParser(parseDuration).default(DEFAULT_SHUTDOWN_GRACE_MS, `${DEFAULT_SHUTDOWN_GRACE_MS / 1000}s`))
     .option('--tls-cert <file>', 'smtp: PEM certificate (chain) for STARTTLS and --tls-port')
     .option('--tls-key <file>', 'smtp: PEM private key for --tls-cert')
     .option('--tls-self-signed', 'smtp: make a self-signed certificate at start')
@@ -121,16 +135,24 @@ export function registerServerCommand(program: Command): void {
     .addOption(new Option('--store <kind>', 'where mail is kept: sqlite (durable, in --data-dir), memory, or none (discard, for benchmarks)').choices(['sqlite', 'memory', 'none']).default('sqlite'))
     .option('--data-dir <dir>', 'directory of the sqlite store', DEFAULT_DATA_DIR)
     .addOption(new Option('--max-messages <n>', 'keep at most this many messages, oldest pruned first; 0 = unlimited').argParser(parseCount).default(DEFAULT_MAX_MESSAGES))
-    .addOption(new Option('--max-age <duration>', 'prune messages older than this, e.g. 7d; 0 = keep forever').argParser(parseDuration).default(0, '0 (forever)'))
+    .addOption(new Option('--max-age <duration>', 'prune messages older than this, e.g. 7d; 0 = keep forever').argParser(parseDuration).default(DEFAULT_MAX_AGE_MS, '0 (forever)'))
     .option('--http-host <address>', 'address of the HTTP API', DEFAULT_HOST)
     .addOption(new Option('--http-port <port>', 'port of the HTTP API; 0 picks a free one').argParser(parsePort).default(DEFAULT_HTTP_PORT))
     .option('--no-http', 'no HTTP API')
+    .option('--http-allowed-hosts <names>', 'Host names the HTTP API answers besides loopback and its own address, comma-separated (DNS rebinding protection)', splitList, [] as string[])
+    .option('--http-auth-file <file>', 'HTTP Basic logins for the API and UI: htpasswd lines user:$2y$… (bcrypt, as htpasswd -B writes)')
+    .option('--http-tls-cert <file>', 'serve the API and UI over HTTPS with this PEM certificate (chain)')
+    .option('--http-tls-key <file>', 'PEM private key for --http-tls-cert')
+    .option('--http-tls-self-signed', 'serve the API and UI over HTTPS with a self-signed certificate made at start')
+    .option('--http-insecure', 'allow the HTTP API on a non-loopback address without --http-auth-file (the network is trusted)')
     .addOption(new Option('--workers <n>', 'SMTP worker processes (node:cluster) sharing the port, for more than one core; the store and HTTP API stay in one process').argParser(parsePositiveInt).default(1))
     .option('--faults <file>', 'fault injection: a JSON document of rules (see README, "Fault injection"); changed at run time through /api/v1/faults')
+    .option('--proxy-protocol', 'read a PROXY protocol header (v1 or v2, as HAProxy\'s send-proxy-v2) from --trusted-proxies before the greeting; the client it names is the client')
+    .addOption(new Option('--trusted-proxies <list>', 'load balancers, as addresses or CIDR ranges separated by commas: they send the PROXY header (SMTP) and X-Forwarded-For (HTTP)').argParser(parseTrustedProxies))
     .option('--relay <host[:port]>', 'where the API\'s release sends stored messages (port 25 by default); without it, release answers 409')
     .addOption(new Option('--relay-tls <mode>', 'TLS to the relay').choices(['none', 'starttls', 'implicit']).default('none'))
     .option('--relay-tls-insecure', 'do not verify the relay\'s certificate')
-    .option('--relay-auth <user:pass>', 'AUTH to the relay (or set MAILWIRE_RELAY_AUTH=user:pass); never shown')
+    .option('--relay-auth <user:pass>', 'AUTH to the relay, never shown (best given as MAILWIRE_RELAY_AUTH, out of sight of ps)')
     .action(async (flags: ServerFlags) => {
       const write = (line: string): void => void process.stdout.write(`${line}\n`);
       const smtp = flags.dialect === 'smtp';
@@ -138,6 +160,8 @@ export function registerServerCommand(program: Command): void {
       if (flags.tlsPort !== undefined && pem === undefined) throw new Error('--tls-port needs --tls-cert/--tls-key or --tls-self-signed');
       const credentials = smtp ? credentialsFor(flags) : [];
       const display = displayFor(flags, write);
+      if (flags.proxyProtocol === true && flags.trustedProxies === undefined) throw new Error('--proxy-protocol needs --trusted-proxies: the addresses of the load balancers that send the header');
+      const trustedProxies = flags.trustedProxies === undefined ? {} : { trustedProxies: flags.trustedProxies };
       const config: ServiceConfig = {
         smtp: {
           host: flags.host,
@@ -159,9 +183,11 @@ export function registerServerCommand(program: Command): void {
           ...(pem ? { tls: pem } : {}),
           ...(flags.tlsPort === undefined ? {} : { tlsPort: flags.tlsPort }),
           ...(credentials.length > 0 ? { auth: createAuthenticator(credentials, flags.authInsecure === true) } : {}),
+          ...(flags.proxyProtocol === true && flags.trustedProxies !== undefined ? { proxyProtocol: { trusted: flags.trustedProxies } } : {}),
         },
         store: { kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge },
-        http: flags.http && flags.store !== 'none' ? { host: flags.httpHost, port: flags.httpPort } : null,
+        // Workers serve SMTP only: the HTTP side (its certificate, its logins) lives in the primary.
+        http: flags.http && flags.store !== 'none' && !isClusterWorker() ? { ...(await httpFor(flags)), ...trustedProxies } : null,
         ...relayFor(flags),
         ...faultsFor(flags),
       };
@@ -172,10 +198,14 @@ export function registerServerCommand(program: Command): void {
       say(`mailwire: ${smtp ? 'standards' : 'simplified'} SMTP server listening on ${hostPort(server.host, server.port)}` +
         (server.tlsPort === undefined ? '' : `, implicit TLS on ${hostPort(server.host, server.tlsPort)}`));
       say(`mailwire: store ${describeStore(flags)}`);
+      if (flags.proxyProtocol === true) say(`mailwire: PROXY protocol from ${flags.trustedProxies?.text ?? ''} (header within ${PROXY_HEADER_TIMEOUT_MS / 1000}s)`);
       if (flags.workers > 1) say(`mailwire: ${flags.workers} SMTP worker processes; store and HTTP API in this one (pid ${process.pid})`);
-      if (service.http) {
-        say(`mailwire: web UI on http://${hostPort(flags.httpHost, service.http.port)}/`);
-        say(`mailwire: HTTP API on http://${hostPort(flags.httpHost, service.http.port)}/api/v1/messages`);
+      if (service.http && config.http) {
+        const scheme = config.http.tls ? 'https' : 'http';
+        say(`mailwire: web UI on ${scheme}://${hostPort(flags.httpHost, service.http.port)}/`);
+        say(`mailwire: HTTP API on ${scheme}://${hostPort(flags.httpHost, service.http.port)}/api/v1/messages`);
+        say(`mailwire: HTTP answers Host ${['localhost', '127.0.0.0/8', '[::1]', ...allowedHosts(flags.httpHost, flags.httpAllowedHosts)].join(', ')}` +
+          `; ${config.http.users ? `HTTP Basic logins from ${flags.httpAuthFile ?? ''}` : 'no login'}`);
         if (flags.relay !== undefined) say(`mailwire: release sends to ${flags.relay} (TLS: ${flags.relayTls})`);
       } else if (service.httpError) say(`mailwire: warning: no HTTP API, ${service.httpError.message}; SMTP goes on`);
 
@@ -195,6 +225,37 @@ export function registerServerCommand(program: Command): void {
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
     });
+}
+
+const splitList = (value: string, previous: string[]): string[] => [...previous, ...value.split(',').map((v) => v.trim()).filter((v) => v !== '')];
+
+/** The HTTP side from its flags; refuses (throws, so nothing starts) to expose the mail without a login. */
+async function httpFor(flags: ServerFlags): Promise<HttpConfig> {
+  const problem = exposureProblem(flags.httpHost, flags.httpAuthFile !== undefined, flags.httpInsecure === true);
+  if (problem !== null) throw new Error(`mailwire: ${problem}`);
+  let users: PasswordCheck | undefined;
+  if (flags.httpAuthFile !== undefined) {
+    const file = flags.httpAuthFile;
+    let credentials;
+    try {
+      credentials = parseLoginFile(readFileSync(file, 'utf8'), { bcryptOnly: true });
+    } catch (e) {
+      throw new Error(`--http-auth-file ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (credentials.length === 0) throw new Error(`--http-auth-file ${file}: no logins in it`);
+    users = createPasswordCheck(credentials);
+  }
+  let tls: PemPair | undefined;
+  if (flags.httpTlsCert !== undefined || flags.httpTlsKey !== undefined) {
+    if (flags.httpTlsCert === undefined || flags.httpTlsKey === undefined) throw new Error('--http-tls-cert and --http-tls-key go together');
+    tls = { cert: readFileSync(flags.httpTlsCert, 'utf8'), key: readFileSync(flags.httpTlsKey, 'utf8') };
+  } else if (flags.httpTlsSelfSigned === true) {
+    tls = await selfSignedPem([...new Set(['localhost', '127.0.0.1', '::1', ...allowedHosts(flags.httpHost, flags.httpAllowedHosts)])]);
+  }
+  return {
+    host: flags.httpHost, port: flags.httpPort, allowedHosts: flags.httpAllowedHosts,
+    ...(users ? { users } : {}), ...(tls ? { tls } : {}),
+  };
 }
 
 /** The limits in force, said at start so that nobody is surprised when old mail goes. */
@@ -224,7 +285,7 @@ function faultsFor(flags: ServerFlags): { faults?: unknown } {
 function relayFor(flags: ServerFlags): { relay?: ServiceConfig['relay'] } {
   if (flags.relay === undefined) return {};
   const server = parseServerAddress(flags.relay, 25); // throws a clear error for a malformed address
-  const authText = flags.relayAuth ?? process.env['MAILWIRE_RELAY_AUTH'];
+  const authText = flags.relayAuth;
   const colon = authText?.indexOf(':') ?? -1;
   if (authText !== undefined && colon <= 0) throw new Error('--relay-auth (or MAILWIRE_RELAY_AUTH) must be user:pass');
   return {

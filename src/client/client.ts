@@ -20,6 +20,7 @@ import {
 } from '../protocol/client-session.js';
 import type { Reply } from '../protocol/reply.js';
 import { formatServerAddress, parseServerAddress, type ServerAddress } from '../protocol/host-port.js';
+import { DEFAULT_CLIENT_NAME } from '../config.js';
 import { MailwireError, SmtpCapabilityError, SmtpConnectionError, SmtpReplyError, SmtpTlsError } from '../errors.js';
 import { SmtpConnection, type LookupFunction, type TlsInfo, type TlsOptions } from './connection.js';
 import { PreparedMessage } from './prepared.js';
@@ -96,8 +97,6 @@ export class Recorder {
     return t;
   }
 }
-
-const DEFAULT_CLIENT_NAME = 'localhost';
 
 export class SmtpClient {
   readonly #conn: SmtpConnection;

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { ReplyReader } from '../protocol/reply-reader.js';
 import type { Reply } from '../protocol/reply.js';
+import { DEFAULT_CLIENT_TIMEOUT_MS } from '../config.js';
 import { SmtpConnectionError, SmtpTlsError } from '../errors.js';
 
 export type Exchange = Readonly<{ command: string; reply: Reply; rttMs: number }>;
@@ -56,8 +57,6 @@ export type Connected = Readonly<{
 type Received = Readonly<{ reply: Reply; at: number }>;
 type Waiter = { resolve: (r: Received) => void; reject: (e: Error) => void };
 
-const DEFAULT_TIMEOUT_MS = 60_000;
-
 export class SmtpConnection {
   #socket: Socket;
   #reader = new ReplyReader();
@@ -77,7 +76,7 @@ export class SmtpConnection {
 
   /** Resolves the host, connects (and does the implicit TLS handshake when asked), and reads the greeting. */
   static async connect(opts: ConnectOptions): Promise<Connected> {
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
     const where = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
     let address = opts.host;
     let dnsMs: number | null = null;

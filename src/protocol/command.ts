@@ -3,6 +3,8 @@
  * (telnet and nc users type these by hand); each dialect then decides what a command means in its current phase.
  * A parse failure is a value (`INVALID`), never a throw.
  */
+import { decodeUtf8Line } from './utf8.js';
+
 export type PathCommand = Readonly<{
   /** The mailbox between the angle brackets, or the bare token when the client sent none ("MAIL FROM: a@b"). */
   path: string;
@@ -31,19 +33,6 @@ export type InvalidReason =
 const SIMPLE_VERBS: ReadonlySet<string> = new Set<SimpleVerb>([
   'DATA', 'RSET', 'NOOP', 'QUIT', 'VRFY', 'EXPN', 'HELP', 'STARTTLS', 'AUTH', 'BDAT',
 ]);
-
-const NON_ASCII = /[\x80-\xff]/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** A latin1 line (one char per byte, as the LineSplitter returns it) decoded as UTF-8, or null if it is not UTF-8. */
-export function decodeUtf8Line(latin1: string): string | null {
-  if (!NON_ASCII.test(latin1)) return latin1;
-  try {
-    return utf8.decode(Buffer.from(latin1, 'latin1'));
-  } catch {
-    return null;
-  }
-}
 
 export function parseCommand(latin1Line: string): Command {
   if (latin1Line.includes('\0')) return { verb: 'INVALID', why: 'nul-byte', said: latin1Line.replaceAll('\0', '\\0') };

@@ -4,6 +4,7 @@
  * mean; this file owns what is the same in every dialect: message text (dot-unstuffing, the end-of-data rule, the size
  * limit), BDAT octets, waiting for the store, the TLS restart, timeouts, shutdown and end of input.
  */
+import { assertNever } from '../assert-never.js';
 import type { Line, LineEnding, OverlongMode } from './line-splitter.js';
 import type { Reply } from './reply.js';
 import {
@@ -14,10 +15,6 @@ import {
 /** Our own bug, never the client's: an input the session cannot take in its phase. */
 export class SessionMisuseError extends Error {
   override name = 'SessionMisuseError' as const;
-}
-
-export function assertNever(x: never): never {
-  throw new SessionMisuseError(`unexpected variant: ${JSON.stringify(x)}`);
 }
 
 type DataPhase = Extract<Phase, { kind: 'in-data' }>;
@@ -36,6 +33,12 @@ export function step(p: Phase, input: Input, cfg: SessionConfig, ctx: SessionCon
     case 'in-chunk':
     case 'skip-chunk':
       return input.type === 'octets' ? chunkOctets(p, input.bytes, cfg, ctx) : interrupt(p, input, cfg);
+    case 'verifying':
+      if (input.type === 'verified') {
+        if (cfg.dialect.verified === undefined) throw new SessionMisuseError(`the ${cfg.dialect.name} dialect cannot take 'verified'`);
+        return cfg.dialect.verified(p, input.ok, cfg, ctx);
+      }
+      return interrupt(p, input, cfg);
     case 'starting-tls':
       if (input.type === 'tls-ready') {
         // RFC 3207 §4.2: forget everything learnt before TLS (the hello, any AUTH); the client starts with EHLO.
@@ -141,7 +144,8 @@ function afterStore(p: Extract<Phase, { kind: 'storing' }>, input: Input, cfg: S
     case 'octets':
       throw new SessionMisuseError('input was fed while the message was being stored; the shell must wait');
     case 'tls-ready':
-      throw new SessionMisuseError(`'tls-ready' fed in phase '${p.kind}'`);
+    case 'verified':
+      throw new SessionMisuseError(`'${input.type}' fed in phase '${p.kind}'`);
     default:
       return assertNever(input);
   }
@@ -170,6 +174,7 @@ function interrupt(p: Exclude<Phase, { kind: 'closed' | 'storing' }>, input: Inp
     case 'stored':
     case 'store-failed':
     case 'tls-ready':
+    case 'verified':
       throw new SessionMisuseError(`'${input.type}' fed in phase '${p.kind}'`);
     default:
       return assertNever(input);

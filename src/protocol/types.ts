@@ -13,7 +13,7 @@ export type Envelope = Readonly<{ helo: string; from: string; to: readonly strin
  * illegal state (a RCPT without a sender, a message without a recipient) cannot be written down.
  *  await-helo → await-mail → await-rcpt → await-data → in-data → storing → (dialect decides: await-helo / await-mail)
  * The smtp dialect adds BDAT (await-data → in-chunk ⇄ chunking → storing), AUTH exchanges (auth) and STARTTLS
- * (starting-tls → await-helo, RFC 3207 §4.2). QUIT, EOF and timeouts lead to closed from anywhere.
+ * (starting-tls → await-helo, RFC 3207 §4.2); an AUTH answer waits in verifying while the shell checks the password. QUIT, EOF and timeouts lead to closed from anywhere.
  * What outlives a transaction (TLS, the authenticated user, the error count) is the SessionContext beside the phase.
  */
 export type Phase =
@@ -31,6 +31,8 @@ export type Phase =
   | Readonly<{ kind: 'skip-chunk'; remaining: number; refusal: Reply; resume: DialectPhase }>
   /** A SASL exchange (RFC 4954): the next line is a base64 answer, never a command. */
   | Readonly<{ kind: 'auth'; helo: string; mechanism: 'PLAIN' | 'LOGIN'; user: string | null }>
+  /** The credentials went out in a 'verify' action; the shell feeds 'verified'. No line is read meanwhile. */
+  | Readonly<{ kind: 'verifying'; helo: string; user: string }>
   /** 220 sent after STARTTLS; the shell does the handshake and feeds 'tls-ready'. No line is read meanwhile. */
   | Readonly<{ kind: 'starting-tls' }>
   | Readonly<{ kind: 'storing'; env: Envelope }>
@@ -62,6 +64,8 @@ export type Input =
   | Readonly<{ type: 'store-failed'; reason: string }>
   /** The TLS handshake after STARTTLS completed. */
   | Readonly<{ type: 'tls-ready' }>
+  /** The answer to a 'verify' action. */
+  | Readonly<{ type: 'verified'; ok: boolean }>
   | Readonly<{ type: 'timeout' }>
   | Readonly<{ type: 'shutdown' }>
   | Readonly<{ type: 'eof' }>;
@@ -80,15 +84,21 @@ export type Action =
   | Readonly<{ type: 'discard' }>
   /** Drop every byte read but not yet fed (RFC 3207 §4.2, CVE-2011-0411), do the TLS handshake, then feed 'tls-ready'. */
   | Readonly<{ type: 'starttls' }>
+  /** Check these credentials (the shell holds the verifier; it may take its time), then feed 'verified'. */
+  | Readonly<{ type: 'verify'; user: string; password: string }>
   | Readonly<{ type: 'close' }>;
 
 export type Step = Readonly<{ phase: Phase; actions: Action[]; ctx?: SessionContext }>;
 
-/** How AUTH checks a password: given by the shell, so that the core holds no secrets and does no I/O. */
-export type Authenticator = Readonly<{
-  verify(user: string, password: string): boolean;
+/** Whether and how AUTH is offered: all the core knows of it (it holds no secrets and checks no password). */
+export type AuthOffer = Readonly<{
   /** Offer AUTH without TLS (--auth-insecure). */
   allowInsecure: boolean;
+}>;
+
+/** How the shell checks a password on the core's 'verify' action: at once, or asynchronously (bcrypt, a service). */
+export type Authenticator = AuthOffer & Readonly<{
+  verify(user: string, password: string): boolean | Promise<boolean>;
 }>;
 
 /** Per connection, set by the shell: who we are and who is talking. */
@@ -100,7 +110,7 @@ export type SessionConfig = Readonly<{
   limits: Limits;
   /** The shell can upgrade this connection with STARTTLS. */
   starttls?: boolean;
-  auth?: Authenticator;
+  auth?: AuthOffer;
 }>;
 
 /** A dialect is the table of what commands mean; the session core around it handles data, storing and closing. */
@@ -111,6 +121,8 @@ export interface Dialect {
   command(phase: DialectPhase, line: Line, cfg: SessionConfig, ctx: SessionContext): Step;
   /** Where a session goes once a message is stored (or failed to be). */
   afterMessage(env: Envelope): CommandPhase;
+  /** The shell's answer to a 'verify' action (only a dialect that emits one needs this). */
+  verified?(phase: Extract<Phase, { kind: 'verifying' }>, ok: boolean, cfg: SessionConfig, ctx: SessionContext): Step;
   /** What the Received: header says; a dialect without it stores messages as they came. */
   trace?(env: Envelope, cfg: SessionConfig, ctx: SessionContext): Trace;
   readonly replies: Readonly<{

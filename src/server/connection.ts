@@ -12,10 +12,11 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import { decodeUtf8Line } from '../protocol/command.js';
+import { decodeUtf8Line } from '../protocol/utf8.js';
 import { LineSplitter, type Line } from '../protocol/line-splitter.js';
-import { describeReply, formatReply, type Reply } from '../protocol/reply.js';
-import { SmtpSession, assertNever } from '../protocol/session.js';
+import { describeReply, formatReply } from '../protocol/reply.js';
+import { assertNever } from '../assert-never.js';
+import { SmtpSession } from '../protocol/session.js';
 import { receivedHeader } from '../protocol/trace.js';
 import type { Action, Authenticator, Dialect, Envelope, Trace } from '../protocol/types.js';
 import type { Limits } from '../protocol/limits.js';
@@ -23,7 +24,9 @@ import type { ConnectionInfo, MessageSink, SessionEnd, TranscriptLine } from '..
 import type { FaultPolicy } from '../faults/controller.js';
 import { NO_FAULT, type FaultEvent, type FaultVerdict } from '../faults/engine.js';
 import { commandEvent, faultStep, greetingActions, messageEvent, refusedMessage } from '../faults/session-faults.js';
-import { hostPort, peerOf } from './peer-address.js';
+import { proxySignature } from '../protocol/proxy-header.js';
+import { hostPort, peerOf, type Peer } from './peer-address.js';
+import { proxyRefusalReply } from './proxy-protocol.js';
 import type { Display, MessageSummary } from './display.js';
 
 export type ConnectionOptions = Readonly<{
@@ -31,7 +34,8 @@ export type ConnectionOptions = Readonly<{
   limits: Limits;
   /** Name used in replies instead of the connection's local IP address. */
   hostname?: string;
-  sink: MessageSink;
+  /** Written through, never closed here: whoever opened the sink closes it, after the server has stopped. */
+  sink: Omit<MessageSink, 'close'>;
   display: Display;
   /** Keep a transcript of each session for the store (off for the discard store: it costs a little per line). */
   recordSessions: boolean;
@@ -51,6 +55,16 @@ export type ServerObserver = Readonly<{
   sessionEnded?(id: string | undefined, end: SessionEnd): void;
   /** A reply sent: its code, the command it answered ('CONNECT' for the greeting, 'MESSAGE' for end of data), and how long the answer took. */
   replied?(code: number, verb: string, seconds: number): void;
+  /** The number of live connections, after each one opens or closes (the listener calls it, not the Connection). */
+  connectionsChanged?(count: number): void;
+}>;
+
+/** What the server knows of a connection beyond its socket (the PROXY protocol, --proxy-protocol). */
+export type ConnectionStart = Readonly<{
+  /** The client as a trusted proxy's header names it; default: the socket's own ends. */
+  peer?: Peer;
+  /** The client is not a trusted proxy: if its first bytes are a PROXY header (a forged address), refuse it. */
+  refuseProxyHeader?: boolean;
 }>;
 
 /** Verbs named in metrics; anything else counts as OTHER, so a client cannot grow the label set. */
@@ -62,14 +76,6 @@ const KNOWN_VERBS: ReadonlySet<string> = new Set([
 const TRACE_PREFIX = randomBytes(4).toString('hex');
 let traceCounter = 0;
 const nextTraceId = (): string => `${TRACE_PREFIX}${(++traceCounter).toString(16).padStart(8, '0')}`;
-
-/** Wire bytes of each reply, made once for the constant replies that most commands get. */
-const REPLY_BYTES = new WeakMap<Reply, Buffer>();
-function replyBytes(r: Reply): Buffer {
-  let bytes = REPLY_BYTES.get(r);
-  if (bytes === undefined) REPLY_BYTES.set(r, (bytes = Buffer.from(formatReply(r), 'utf8')));
-  return bytes;
-}
 
 /** A session closed by an injected fault (a disconnect, or a 421) ended by 'fault'. */
 const endOf = (v: FaultVerdict): SessionEnd | undefined => (v.outcome.type === 'pass' ? undefined : 'fault');
@@ -92,6 +98,15 @@ export class Connection {
   #draft: string[] = [];
   /** Set while the store works or the TLS handshake runs: no input is fed to the session meanwhile. */
   #waiting = false;
+  /** Input arrived while the store worked: reading stopped until it answers (back-pressure, only when needed). */
+  #pausedForStore = false;
+  /**
+   * Replies not yet written: those to every line of one chunk of input leave in one write, as Postfix flushes only
+   * when its input runs dry, so a pipelining client costs one syscall per batch, not one per reply.
+   */
+  #out = '';
+  /** Set while a chunk of input is being fed; replies are then written once, at its end. */
+  #batching = false;
   #closed = false;
   #cleanedUp = false;
   #shuttingDown = false;
@@ -103,23 +118,33 @@ export class Connection {
   get #describes(): boolean {
     return this.#opts.display.showsLines !== false || (this.#opts.recordSessions && this.#transcript.length < TRANSCRIPT_CAP);
   }
-  /** When the command being answered arrived (performance.now()), for the transcript's response times. */
+  /** When the input holding the command being answered arrived (performance.now()), for response times. */
   #commandAt = performance.now();
   #verb = 'CONNECT';
+  /** Command lines fed to the session so far; the difference across one read is how many that read held. */
+  #commandsFed = 0;
+  /**
+   * The DATA phase's deadline (performance.now() ms; Infinity outside DATA), checked by one timer that is re-armed
+   * only when it fires early, rather than a timer set and cleared for every message.
+   */
+  #dataDeadline = Infinity;
   #dataTimer: NodeJS.Timeout | undefined;
   /** An injected delay in progress. */
   #faultTimer: NodeJS.Timeout | undefined;
   /** Rules that injected a fault in this session, in order (numbers from 1). */
   readonly #faultsFired: number[] = [];
   #closedResolve!: () => void;
+  /** While refuseProxyHeader holds: the first bytes, until they show whether they start a PROXY header. */
+  #screening: Buffer | null;
   /** Resolves once the socket is closed and the session recorded. */
   readonly closed = new Promise<void>((resolve) => (this.#closedResolve = resolve));
 
   /** `implicitTls`: the socket is a TLSSocket whose handshake is done (the port-465 style listener). */
-  constructor(socket: Socket, opts: ConnectionOptions, implicitTls = false) {
+  constructor(socket: Socket, opts: ConnectionOptions, implicitTls = false, start: ConnectionStart = {}) {
     this.#socket = socket;
     this.#opts = opts;
-    const peer = peerOf(socket);
+    const peer = start.peer ?? peerOf(socket);
+    this.#screening = start.refuseProxyHeader === true ? Buffer.alloc(0) : null;
     this.#tag = hostPort(peer.clientAddress, peer.clientPort);
     this.#info = { ...peer, dialect: opts.dialect.name, tls: implicitTls };
     this.#session = new SmtpSession(
@@ -143,17 +168,59 @@ export class Connection {
   #attach(socket: Socket): void {
     socket.setNoDelay(true);
     socket.setTimeout(this.#opts.limits.idleTimeoutMs, () => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'));
-    socket.on('data', (chunk: Buffer) => {
+    socket.on('data', (received: Buffer) => {
+      const chunk = this.#screening === null ? received : this.#screen(received);
+      if (chunk === null) return;
       this.#splitter.push(chunk);
-      // Replies to everything this chunk held leave in one write, as Postfix flushes only when its input runs dry:
-      // a pipelining client then costs one syscall per batch, not one per reply.
-      socket.cork();
+      if (this.#waiting) {
+        // The client goes on while its message is stored (pipelining past the end of data): read no more until then.
+        // The same while an AUTH verifier answers.
+        const kind = this.#session.phase.kind;
+        if (!this.#pausedForStore && (kind === 'storing' || kind === 'verifying')) {
+          this.#pausedForStore = true;
+          socket.pause();
+        }
+        return;
+      }
+      this.#commandAt = performance.now();
+      const mark = this.#transcript.length;
+      const fedBefore = this.#commandsFed;
+      this.#batching = true;
       this.#pump();
-      socket.uncork();
+      this.#batching = false;
+      this.#flush();
+      // Several commands in one read: the client pipelined (RFC 2920). Said in the transcript, before the batch.
+      const batch = this.#commandsFed - fedBefore;
+      if (batch > 1 && this.#opts.recordSessions && mark < this.#transcript.length && this.#transcript.length < TRANSCRIPT_CAP) {
+        this.#transcript.splice(mark, 0, { at: Date.now(), dir: 'info', text: `pipelined: ${batch} commands in one read` });
+      }
     });
     socket.on('end', () => this.#apply(this.#session.feed({ type: 'eof' }), 'client-closed'));
     socket.on('error', () => socket.destroy()); // ECONNRESET and kin: 'close' follows and cleans up
     socket.on('close', () => this.#cleanup());
+  }
+
+  /**
+   * A PROXY header from a client that is not a trusted proxy would forge its address: it is refused, not read as
+   * commands (v2's signature even holds a QUIT line). Returns the bytes to read as SMTP once they are known not to
+   * start a header, null while that is not yet known or once refused.
+   */
+  #screen(chunk: Buffer): Buffer | null {
+    const bytes = this.#screening === null || this.#screening.length === 0 ? chunk : Buffer.concat([this.#screening, chunk]);
+    const signature = proxySignature(bytes);
+    if (signature === 'need-more') {
+      this.#screening = bytes;
+      return null;
+    }
+    this.#screening = null;
+    if (signature === 'none') return bytes;
+    const detail = 'a PROXY protocol header from an address not in --trusted-proxies';
+    this.#opts.display.info(`[${this.#tag}] refused: ${detail}`);
+    this.#note('info', `refused: ${detail}`);
+    const refusal = proxyRefusalReply('untrusted', this.#opts.hostname ?? this.#info.serverAddress);
+    // The session ends as at end of input (it has read nothing), after the 421.
+    this.#apply([{ type: 'reply', reply: refusal }, ...this.#session.feed({ type: 'eof' })], 'refused');
+    return null;
   }
 
   /**
@@ -195,13 +262,10 @@ export class Connection {
   #show(line: Line, isMessageText: boolean, secret: boolean): void {
     if (isMessageText) {
       this.#opts.display.messageText(this.#tag, line.text);
-      if (line.ending === 'crlf' && line.text === '.') {
-        this.#commandAt = performance.now();
-        this.#verb = 'MESSAGE';
-      }
+      if (line.ending === 'crlf' && line.text === '.') this.#verb = 'MESSAGE';
       return;
     }
-    this.#commandAt = performance.now();
+    this.#commandsFed++;
     const space = line.text.indexOf(' ');
     const verb = (space === -1 ? line.text : line.text.slice(0, space)).trim().toUpperCase();
     this.#verb = KNOWN_VERBS.has(verb) ? verb : 'OTHER';
@@ -224,14 +288,7 @@ export class Connection {
           }
           this.#opts.observer?.replied?.(action.reply.code, this.#verb, tookMs / 1000);
           if (action.reply.code === 354) this.#startDataTimer();
-          if (!this.#socket.write(replyBytes(action.reply))) {
-            // The client is not reading its replies (a pipelining flood): stop reading until it does.
-            const socket = this.#socket;
-            socket.pause();
-            socket.once('drain', () => {
-              if (!this.#waiting) socket.resume();
-            });
-          }
+          this.#out += formatReply(action.reply);
           break;
         }
         case 'data':
@@ -247,16 +304,37 @@ export class Connection {
           else this.#deliver(action.env, action.trace);
           break;
         case 'starttls':
+          this.#flush();
           this.#startTls();
+          break;
+        case 'verify':
+          this.#verify(action.user, action.password);
           break;
         case 'close':
           if (!this.#closed) this.#end = end ?? (this.#shuttingDown ? 'shutdown' : 'quit'); // the first reason stands
           this.#closed = true;
+          this.#flush();
           this.#socket.end();
           break;
         default:
           assertNever(action);
       }
+    }
+    if (!this.#batching) this.#flush();
+  }
+
+  /** Writes the replies gathered so far, in one write. */
+  #flush(): void {
+    if (this.#out === '') return;
+    const out = this.#out;
+    this.#out = '';
+    const socket = this.#socket;
+    if (!socket.write(out) && !socket.isPaused()) {
+      // The client is not reading its replies (a pipelining flood): stop reading until it does.
+      socket.pause();
+      socket.once('drain', () => {
+        if (!this.#waiting) socket.resume();
+      });
     }
   }
 
@@ -309,11 +387,16 @@ export class Connection {
         if (this.#closed) return;
         this.#waiting = false;
         this.#socket.setTimeout(this.#opts.limits.idleTimeoutMs);
+        this.#socket.resume(); // a store that `then` starts pauses it again as it always does
         then(v);
         if (this.#closed || this.#waiting) return;
-        this.#socket.resume();
         if (this.#shuttingDown) this.shutdown();
-        else this.#pump();
+        else {
+          this.#batching = true;
+          this.#pump();
+          this.#batching = false;
+          this.#flush();
+        }
       }, Math.min(v.delayMs, this.#opts.limits.idleTimeoutMs));
     });
   }
@@ -356,49 +439,83 @@ export class Connection {
     });
   }
 
+  /** AUTH: the verifier may be slow (bcrypt) or remote; nothing more is fed until it has answered (see #attach). */
+  #verify(user: string, password: string): void {
+    const verifier = this.#opts.auth;
+    this.#waiting = true;
+    new Promise<boolean>((resolve) => resolve(verifier === undefined ? false : verifier.verify(user, password)))
+      .then((ok) => ok === true, () => false) // a verifier that fails says no
+      .then((ok) => this.#stored(this.#session.feed({ type: 'verified', ok })));
+  }
+
   #deliver(env: Envelope, trace: Trace | undefined): void {
-    const body = Buffer.from(this.#draft.join(''), 'latin1');
+    const body = this.#draft.join('');
     this.#draft = [];
     const receivedAt = new Date();
-    const header = trace ? Buffer.from(receivedHeader(trace, nextTraceId(), receivedAt), 'utf8') : null;
-    const raw = header ? Buffer.concat([header, body]) : body;
+    // The Received: header (UTF-8) and the message (latin1: one char a byte) written into one buffer of its own.
+    const header = trace ? receivedHeader(trace, nextTraceId(), receivedAt) : '';
+    const headerBytes = Buffer.byteLength(header, 'utf8');
+    const raw = Buffer.allocUnsafe(headerBytes + body.length);
+    raw.write(header, 0, 'utf8');
+    raw.write(body, headerBytes, 'latin1');
     this.#note('info', `message: ${raw.length} bytes`);
     const ctx = this.#session.context;
     const connection: ConnectionInfo = { ...this.#info, tls: ctx.tls, ...(ctx.authUser === null ? {} : { authUser: ctx.authUser }) };
-    const summary = (result: string): void => void this.#messages.push({ from: env.from, to: env.to, size: raw.length, result });
+    // The session summary is kept only for a display that shows it.
+    const summary = this.#opts.display.session === undefined
+      ? (): void => {}
+      : (result: string): void => void this.#messages.push({ from: env.from, to: env.to, size: raw.length, result });
+    // Nothing more is fed until the store has answered; input that arrives meanwhile stops reading (see #attach).
     this.#waiting = true;
-    this.#socket.pause(); // back-pressure: nothing more is read until the store has answered
-    this.#opts.sink
-      .save({ envelope: env, connection, receivedAt, raw })
-      .then(
-        (id) => {
-          this.#messageIds.push(id);
-          this.#opts.observer?.messageStored?.(id, raw.length);
-          summary(`stored as ${id}`);
-          return this.#session.feed({ type: 'stored', id });
-        },
-        (error: unknown) => {
-          summary(`store failed: ${String(error)}`);
-          return this.#session.feed({ type: 'store-failed', reason: String(error) });
-        },
-      )
-      .then((actions) => {
-        this.#waiting = false;
-        this.#apply(actions);
-        if (this.#closed) return;
-        this.#socket.resume();
-        if (this.#shuttingDown) this.shutdown();
-        else this.#pump();
-      });
+    this.#opts.sink.save({ envelope: env, connection, receivedAt, raw }).then(
+      (id) => {
+        if (this.#opts.recordSessions) this.#messageIds.push(id);
+        this.#opts.observer?.messageStored?.(id, raw.length);
+        summary(`stored as ${id}`);
+        this.#stored(this.#session.feed({ type: 'stored', id }));
+      },
+      (error: unknown) => {
+        summary(`store failed: ${String(error)}`);
+        this.#stored(this.#session.feed({ type: 'store-failed', reason: String(error) }));
+      },
+    );
+  }
+
+  /** The store (or the AUTH verifier) answered: reply, and go on with the input that waited. */
+  #stored(actions: Action[]): void {
+    this.#waiting = false;
+    this.#apply(actions);
+    if (this.#closed) return;
+    if (this.#pausedForStore) {
+      this.#pausedForStore = false;
+      this.#socket.resume();
+    }
+    if (this.#shuttingDown) this.shutdown();
+    else {
+      this.#batching = true;
+      this.#pump();
+      this.#batching = false;
+      this.#flush();
+    }
   }
 
   #startDataTimer(): void {
-    this.#dataTimer = setTimeout(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'), this.#opts.limits.dataTimeoutMs);
+    this.#dataDeadline = performance.now() + this.#opts.limits.dataTimeoutMs;
+    if (this.#dataTimer === undefined) this.#armDataTimer(this.#opts.limits.dataTimeoutMs);
+  }
+
+  #armDataTimer(ms: number): void {
+    this.#dataTimer = setTimeout(() => {
+      this.#dataTimer = undefined;
+      if (this.#dataDeadline === Infinity || this.#closed) return; // the message ended in time; the next 354 re-arms
+      const left = this.#dataDeadline - performance.now();
+      if (left > 0) this.#armDataTimer(left);
+      else this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout');
+    }, ms);
   }
 
   #stopDataTimer(): void {
-    clearTimeout(this.#dataTimer);
-    this.#dataTimer = undefined;
+    this.#dataDeadline = Infinity;
   }
 
   #note(dir: TranscriptLine['dir'], text: string, responseMs?: number): void {
@@ -415,6 +532,7 @@ export class Connection {
     this.#cleanedUp = true;
     this.#stopDataTimer();
     clearTimeout(this.#faultTimer);
+    clearTimeout(this.#dataTimer);
     this.#draft = [];
     if (!this.#closed) {
       this.#closed = true;

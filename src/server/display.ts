@@ -3,7 +3,7 @@
  * text asks for it); the smtp dialect shows one summary line per session unless --verbose. One writer, one format,
  * every line tagged with the client's address and port so that interleaved clients can be told apart.
  */
-import { decodeUtf8Line } from '../protocol/command.js';
+import { decodeUtf8Line } from '../protocol/utf8.js';
 
 export type MessageSummary = Readonly<{ from: string; to: readonly string[]; size: number; result: string }>;
 
@@ -33,15 +33,28 @@ export type Display = Readonly<{
   showsLines?: boolean;
 }>;
 
+/** Control characters a terminal acts on: C0 but TAB (folded headers use it), DEL, and C1 (0x9b is CSI, as ESC [). */
+const TERMINAL_CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+const TERMINAL_CONTROL_TEST = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/;
+
+/**
+ * Client text made safe to print: an ESC sequence or a bare CR in a command or message line would otherwise move the
+ * cursor, repaint or hide the `[ip:port]` lines of other clients. Shown as `\x1b`, so the operator still sees it.
+ */
+export const terminalSafe = (text: string): string =>
+  TERMINAL_CONTROL_TEST.test(text)
+    ? text.replace(TERMINAL_CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    : text;
+
 export function createConsoleDisplay(write: (line: string) => void): Display {
   return {
     connected: (tag) => write(`[${tag}] connected`),
     disconnected: (tag, why) => write(`[${tag}] disconnected (${why})`),
-    command: (tag, text) => write(`[${tag}] C: ${text}`),
+    command: (tag, text) => write(`[${tag}] C: ${terminalSafe(text)}`),
     messageText: (tag, latin1) => {
-      for (const line of latin1.split(/\r?\n/)) write(`[${tag}] M: ${decodeUtf8Line(line) ?? line}`);
+      for (const line of latin1.split(/\r?\n/)) write(`[${tag}] M: ${terminalSafe(decodeUtf8Line(line) ?? line)}`);
     },
-    reply: (tag, text) => write(`[${tag}] S: ${text}`),
+    reply: (tag, text) => write(`[${tag}] S: ${terminalSafe(text)}`),
     info: (text) => write(text),
   };
 }
@@ -56,7 +69,7 @@ export const quietDisplay: Display = {
 export function formatSessionSummary(s: SessionSummary): string {
   const who = [s.helo === null ? 'no hello' : `helo=${s.helo}`, ...(s.tls ? ['tls'] : []), ...(s.authUser === null ? [] : [`auth=${s.authUser}`])];
   const mails = s.messages.map((m) => `<${m.from}> → ${m.to.map((t) => `<${t}>`).join(',')} ${m.size} B: ${m.result}`);
-  return `[${s.tag}] ${who.join(' ')}${mails.length === 0 ? ' no mail' : ` ${mails.join('; ')}`} | ${s.end} ${Math.round(s.durationMs)} ms`;
+  return terminalSafe(`[${s.tag}] ${who.join(' ')}${mails.length === 0 ? ' no mail' : ` ${mails.join('; ')}`} | ${s.end} ${Math.round(s.durationMs)} ms`);
 }
 
 /** The smtp dialect's default: one line per session, nothing else. */

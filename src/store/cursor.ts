@@ -1,4 +1,5 @@
 /** Opaque paging cursors: a position in insertion order, base64url so callers don't build them by hand. */
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../config.js';
 import { StoreInputError } from './errors.js';
 
 export type CursorKind = 'm' | 's';
@@ -15,9 +16,6 @@ export function decodeCursor(kind: CursorKind, cursor: string | null | undefined
   if (m === null || m[1] !== kind) throw new StoreInputError('bad_cursor', 'malformed cursor');
   return Number(m[2]);
 }
-
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 1000;
 
 /** Page sizes the stores accept: 1..1000, default 50 (the API rejects out-of-range values before this). */
 export function clampLimit(limit: number | undefined): number {

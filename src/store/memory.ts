@@ -6,7 +6,7 @@ import { timeOrderedId } from './ids.js';
 import { parseMessage, readAttachment, searchFields, snippetOf, type ParsedMessage, type SearchFields } from './parse.js';
 import { parseQuery, textTokens, type SearchQuery } from './query.js';
 import { clampLimit, decodeCursor, encodeCursor } from './cursor.js';
-import { assertNever } from './sqlite-search.js';
+import { assertNever } from '../assert-never.js';
 import { StoreWriteError } from './errors.js';
 import type {
   AttachmentContent, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,

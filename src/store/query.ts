@@ -25,8 +25,11 @@ export type Clause =
 
 export type SearchQuery = Readonly<{ clauses: readonly Clause[] }>;
 
+/** Bounds on one query's cost (every message may be matched against every term): longer or busier ones are a 400. */
 export const MAX_QUERY_LENGTH = 1000;
 export const MAX_CLAUSES = 32;
+/** Words looked up in the full-text index, over all text terms ("a.b.c" is three): each one is a posting-list walk. */
+export const MAX_QUERY_WORDS = 64;
 
 const KEYS = new Set(['from', 'to', 'subject', 'before', 'after', 'has', 'is']);
 
@@ -85,6 +88,8 @@ export function parseQuery(input: string): SearchQuery {
     if (value.trim() === '') throw new QueryError(`${key}: needs a value`, start);
     push(keyed(key, value, negate, start), start);
   }
+  const words = clauses.reduce((n, c) => n + (c.kind === 'text' ? textTokens(c.value).length : 0), 0);
+  if (words > MAX_QUERY_WORDS) throw new QueryError(`query searches for ${words} words, more than ${MAX_QUERY_WORDS}`, 0);
   return { clauses };
 
   function push(c: Clause, at: number): void {

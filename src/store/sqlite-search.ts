@@ -1,4 +1,5 @@
 /** A parsed SearchQuery as an SQL condition over `messages m`: every user value is a bound parameter. */
+import { assertNever } from '../assert-never.js';
 import { ftsPhrase, type SearchQuery } from './query.js';
 
 export type SqlCondition = Readonly<{ sql: string; params: (string | number)[] }>;
@@ -47,8 +48,4 @@ export function searchCondition(q: SearchQuery): SqlCondition {
     params.unshift(must.join(' AND '));
   }
   return { sql: parts.length === 0 ? '1' : parts.join(' AND '), params };
-}
-
-export function assertNever(x: never): never {
-  throw new Error(`unexpected ${JSON.stringify(x)}`);
 }

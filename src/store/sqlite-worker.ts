@@ -14,7 +14,8 @@ import Database from 'better-sqlite3';
 import { useMemoryBlob } from './memory-blob.js';
 import { parseMessage, type ParsedMessage } from './parse.js';
 import { insertRows, migrate } from './sqlite-schema.js';
-import { searchCondition, assertNever } from './sqlite-search.js';
+import { assertNever } from '../assert-never.js';
+import { searchCondition } from './sqlite-search.js';
 import type { FromWorker, OpResult, ToWorker, WorkerConfig, WriteOp } from './sqlite-protocol.js';
 
 const PRUNE_BATCH = 1000;

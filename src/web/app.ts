@@ -7,14 +7,16 @@
 import { fileURLToPath } from 'node:url';
 import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { DEFAULT_WAIT_SECONDS, MAX_PAGE_SIZE, MAX_WAIT_SECONDS, SSE_HEARTBEAT_MS } from '../config.js';
 import { EVENT_NAMES, type MailwireEvents } from '../events.js';
 import { createMetrics, type Metrics } from '../metrics.js';
-import { StoreInputError } from '../store/errors.js';
-import { parseQuery } from '../store/query.js';
-import { MAX_PAGE_SIZE } from '../store/cursor.js';
-import type { AttachmentInfo, MessageStore } from '../store/types.js';
+import { StoreInputError, parseQuery, type AttachmentInfo, type MessageStore } from '../store/index.js';
 import { checkMailbox } from '../protocol/mailbox-syntax.js';
 import { extractCodes, extractLinks } from './extract.js';
+import { guardHttp, type HttpAccess } from './guard.js';
+import { previewHtml } from './html-rewrite.js';
+import { clientAddressOf, type HttpConnection } from './client-address.js';
+import type { AddressList } from '../protocol/ip-address.js';
 import { OPENAPI } from './openapi.js';
 import { mountUi } from './ui-assets.js';
 import { mountFaultRoutes } from './faults-routes.js';
@@ -25,9 +27,9 @@ export type WebAppOptions = Readonly<{
   events: MailwireEvents;
   /** Shared with the server, which records into it; one is made when absent. */
   metrics?: Metrics;
-  /** Longest long-poll a client may ask for, in seconds. Default 300. */
+  /** Longest long-poll a client may ask for, in seconds. Default MAX_WAIT_SECONDS (config.ts). */
   maxWaitSeconds?: number;
-  /** SSE comment sent this often to keep proxies from closing an idle stream. Default 15,000 ms. */
+  /** SSE comment sent this often to keep proxies from closing an idle stream. Default SSE_HEARTBEAT_MS (config.ts). */
   sseHeartbeatMs?: number;
   /** Sends a stored message on to the configured relay (--relay); absent: release answers 409. */
   relay?: Relay;
@@ -35,6 +37,10 @@ export type WebAppOptions = Readonly<{
   uiDir?: string | null;
   /** The fault rules in force, served at /api/v1/faults; absent: no such routes. */
   faults?: FaultController;
+  /** Host names served, HTTP Basic logins (./guard.ts). Default: any Host, no login; the service passes its own. */
+  access?: HttpAccess;
+  /** Proxies whose X-Forwarded-For names the client (--trusted-proxies); absent: the socket's peer is the client. */
+  trustedProxies?: AddressList;
 }>;
 
 /**
@@ -56,9 +62,8 @@ export type RelayResult = Readonly<{
   sessionId?: string;
 }>;
 
-export type WebApp = Readonly<{ fetch: (request: Request) => Promise<Response> }>;
+export type WebApp = Readonly<{ fetch: (request: Request, connection?: HttpConnection) => Promise<Response> }>;
 
-export const DEFAULT_WAIT_SECONDS = 30;
 /** This file runs as dist/src/web/app.js; `vite build` writes the UI to dist/ui. */
 export const DEFAULT_UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
 
@@ -77,8 +82,8 @@ const badRequest = (message: string): HttpError => new HttpError(400, 'bad_reque
 export function createWebApp(options: WebAppOptions): WebApp {
   const { store, events } = options;
   const metrics = options.metrics ?? createMetrics({ storeStats: () => store.stats() });
-  const maxWait = options.maxWaitSeconds ?? 300;
-  const heartbeatMs = options.sseHeartbeatMs ?? 15_000;
+  const maxWait = options.maxWaitSeconds ?? MAX_WAIT_SECONDS;
+  const heartbeatMs = options.sseHeartbeatMs ?? SSE_HEARTBEAT_MS;
   const uiDir = options.uiDir === undefined ? DEFAULT_UI_DIR : options.uiDir;
   const app = new Hono();
 
@@ -88,10 +93,11 @@ export function createWebApp(options: WebAppOptions): WebApp {
   app.onError((err, c) => {
     if (err instanceof HttpError) return fail(c, err.status, err.code, err.message);
     if (err instanceof StoreInputError) return fail(c, 400, err.code, err.message);
-    console.error('mailwire web:', err);
+    console.error(`mailwire web: ${c.req.method} ${new URL(c.req.url).pathname} from ${clientAddressOf(c, options.trustedProxies)}:`, err);
     return fail(c, 500, 'internal', 'internal error');
   });
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+  guardHttp(app, options.access ?? { hosts: 'any' });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   if (uiDir !== null) mountUi(app, uiDir);
@@ -219,7 +225,12 @@ export function createWebApp(options: WebAppOptions): WebApp {
     if (!raw) throw notFound('message');
     return new Response(new Uint8Array(raw), {
       status: 200,
-      headers: { 'Content-Type': 'message/rfc822', 'Content-Length': String(raw.byteLength), 'X-Content-Type-Options': 'nosniff' },
+      headers: {
+        'Content-Type': 'message/rfc822', 'Content-Length': String(raw.byteLength), 'X-Content-Type-Options': 'nosniff',
+        // A download, never a page: a browser that renders it anyway runs nothing from it.
+        'Content-Disposition': `attachment; ${dispositionFilename(`${c.req.param('id')}.eml`)}`,
+        'Content-Security-Policy': 'sandbox',
+      },
     });
   });
 
@@ -229,11 +240,11 @@ export function createWebApp(options: WebAppOptions): WebApp {
     if (m.html === '') throw new HttpError(404, 'not_found', 'message has no HTML part');
     const images = c.req.query('images') ?? 'blocked';
     if (images !== 'blocked' && images !== 'remote') throw badRequest('images must be "blocked" or "remote"');
-    // cid: URLs point at the message's own parts: rewritten to absolute attachment URLs on this origin, which
-    // img-src then names (a sandboxed document has an opaque origin, so 'self' would not do).
+    // cid: URLs become absolute attachment URLs on this origin, which img-src then names (a sandboxed document has
+    // an opaque origin, so 'self' would not do).
     const origin = new URL(c.req.url).origin;
     const base = `${origin}/api/v1/messages/${encodeURIComponent(m.id)}/attachments/`;
-    const html = withBaseTarget(resolveCids(withoutScripts(m.html), m.attachments, base));
+    const html = previewHtml(m.html, m.attachments, base);
     const imgSrc = images === 'remote' ? `data: ${origin} https: http:` : `data: ${origin}`;
     return new Response(html, {
       status: 200,
@@ -243,7 +254,8 @@ export function createWebApp(options: WebAppOptions): WebApp {
         // allowed (and escape the sandbox) so that links open in a new tab as ordinary pages. Remote images and
         // stylesheets load only when asked for (images=remote): they tell the sender the mail was opened.
         'Content-Security-Policy': `sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; img-src ${imgSrc}; ` +
-          `style-src 'unsafe-inline'${images === 'remote' ? ' https:' : ''}; font-src data:${images === 'remote' ? ' https:' : ''}; form-action 'none'`,
+          `style-src 'unsafe-inline'${images === 'remote' ? ' https:' : ''}; font-src data:${images === 'remote' ? ' https:' : ''}; form-action 'none'; ` +
+          "frame-ancestors 'self'", // only the UI may frame it (no clickjacking from another site)
         'X-Content-Type-Options': 'nosniff',
         'Referrer-Policy': 'no-referrer',
         'Cache-Control': 'no-store',
@@ -318,7 +330,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
     });
   });
 
-  return { fetch: async (request) => app.fetch(request) };
+  return { fetch: async (request, connection) => app.fetch(request, connection) };
 }
 
 function limitParam(v: string | undefined): number | undefined {
@@ -332,38 +344,6 @@ function timeoutParam(v: string | undefined, max: number): number {
   const n = /^\d{1,6}(\.\d{1,3})?$/.test(v) ? Number(v) : NaN;
   if (!(n >= 0 && n <= max)) throw badRequest(`timeout must be a number of seconds from 0 to ${max}`);
   return n;
-}
-
-/** Defence in depth behind the CSP sandbox: no script elements, no inline handlers, no javascript: URLs. */
-export function withoutScripts(html: string): string {
-  return html
-    .replace(/<script\b[\s\S]*?<\/script\s*>/gi, '')
-    .replace(/<script\b[^>]*>/gi, '')
-    .replace(/\s+on[a-z]+\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)/gi, '')
-    .replace(/(href|src)\s*=\s*(["']?)\s*javascript:/gi, '$1=$2#');
-}
-
-/** Rewrites `cid:` references (RFC 2392) to the URLs of the attachments with those Content-IDs; unknown ones stay. */
-export function resolveCids(html: string, attachments: readonly AttachmentInfo[], baseUrl: string): string {
-  const byCid = new Map<string, number>();
-  for (const a of attachments) if (a.contentId) byCid.set(a.contentId.replace(/^<|>$/g, '').toLowerCase(), a.index);
-  if (byCid.size === 0) return html;
-  return html.replace(/cid:([^\s"'<>)]+)/gi, (whole, id: string) => {
-    let key = id;
-    try { key = decodeURIComponent(id); } catch { /* keep it as written */ }
-    const n = byCid.get(key.toLowerCase());
-    return n === undefined ? whole : `${baseUrl}${n}`;
-  });
-}
-
-/** Links open in a new tab: a <base target> in the head (or first, when the mail has no head). */
-export function withBaseTarget(html: string): string {
-  const tag = '<base target="_blank">';
-  // After <head>, else after <html> or the doctype (a tag before the doctype would switch to quirks mode).
-  const at = /<head\b[^>]*>/i.exec(html) ?? /<html\b[^>]*>/i.exec(html) ?? /^\s*<!doctype[^>]*>/i.exec(html);
-  if (!at) return tag + html;
-  const end = at.index + at[0].length;
-  return html.slice(0, end) + tag + html.slice(end);
 }
 
 function dispositionFilename(name: string): string {

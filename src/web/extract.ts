@@ -1,5 +1,5 @@
 /** What a test harness waiting for mail wants from it: the links to click and the one-time codes to type. */
-import { htmlToText } from '../store/parse.js';
+import { htmlToText } from '../store/index.js';
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
 const HREF_RE = /\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/gi;

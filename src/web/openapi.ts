@@ -1,8 +1,10 @@
 /** The API described for clients: served at /api/openapi.json. Kept by hand beside app.ts; a test checks paths. */
+import { DEFAULT_PAGE_SIZE, DEFAULT_WAIT_SECONDS, MAX_PAGE_SIZE, MAX_WAIT_SECONDS } from '../config.js';
+
 const error = { $ref: '#/components/responses/Error' };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'Message id; any unknown id gives 404' };
 const cursorParam = { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'Opaque: the nextCursor of the previous page' };
-const limitParam = { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 50 } };
+const limitParam = { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE } };
 const queryParam = {
   name: 'query', in: 'query', schema: { type: 'string', maxLength: 1000 },
   description: 'Words (full text over subject, addresses, body; "quoted phrase"), from:, to: (To, Cc, Bcc and envelope recipients), ' +
@@ -33,7 +35,7 @@ export const OPENAPI = {
           'With `after` (the `cursor` of a previous answer): the oldest matching message stored after it. ' +
           'On timeout answers 408 with error code "timeout".',
         parameters: [queryParam,
-          { name: 'timeout', in: 'query', schema: { type: 'number', minimum: 0, maximum: 300, default: 30 }, description: 'Seconds' },
+          { name: 'timeout', in: 'query', schema: { type: 'number', minimum: 0, maximum: MAX_WAIT_SECONDS, default: DEFAULT_WAIT_SECONDS }, description: 'Seconds' },
           { name: 'after', in: 'query', schema: { type: 'string' }, description: 'A cursor from a previous wait' }],
         responses: {
           200: { description: 'The message, with links and numeric one-time codes (4-8 digits) found in its subject, text and HTML', ...json({

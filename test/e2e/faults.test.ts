@@ -186,6 +186,21 @@ describe('fault injection, smtp dialect, over real sockets', () => {
     conn.socket.destroy();
   });
 
+  it('data-end + delay: the message is stored after the delay, and the session reads on', async () => {
+    load({ rules: [{ on: 'data-end', delay: '50ms' }] });
+    const n = sink.messages.length;
+    const conn = await hello(port);
+    await say(conn, 'MAIL FROM:<a@x.test>');
+    await say(conn, 'RCPT TO:<b@y.test>');
+    await say(conn, 'DATA');
+    conn.write('Subject: slow\r\n\r\nslow\r\n.\r\n');
+    assert.match(last(await replyOf(conn)), /^250 2\.0\.0 OK: queued as /);
+    assert.equal(last(await say(conn, 'MAIL FROM:<c@x.test>')), '250 2.1.0 Sender OK');
+    assert.equal(sink.messages.length, n + 1);
+    assert.deepEqual(counts(), [[1, 1]]);
+    conn.socket.destroy();
+  });
+
   it('data-end + disconnect: the connection drops at the final dot and nothing is stored', async () => {
     load({ rules: [{ on: 'data-end', from: 'drop@*', disconnect: true }] });
     const n = sink.messages.length;

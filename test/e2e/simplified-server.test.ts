@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { createCaptureSink } from '../helpers/capture-sink.js';
 import { SocketLines, socketTranscript, startTestServer } from '../helpers/socket-driver.js';
 import { CLIENT, SERVER, transcript } from '../helpers/transcript.js';
+import { startProgram } from '../helpers/program.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('simplified server over real sockets', () => {
   const sink = createCaptureSink();
@@ -28,14 +29,14 @@ describe('simplified server over real sockets', () => {
       conn.write(`${line}\r\n`);
       assert.equal(await conn.next(), want[i + 1]);
     }
-    const before = sink.messages.length;
     conn.write('Subject: t\r\n\r\n..leading dot\r\n.\r\n');
     assert.equal(await conn.next(), want[8]);
     conn.write('QUIT\r\n');
     assert.equal(await conn.next(), want[9]);
     assert.equal(await conn.closedByServer(), true);
     assert.equal(Buffer.concat(chunks).toString('latin1'), want.map((l) => `${l}\r\n`).join(''));
-    const stored = sink.messages[before];
+    const [stored, ...more] = sink.messagesFrom(conn.localPort);
+    assert.equal(more.length, 0);
     assert.equal(stored?.raw.toString('latin1'), 'Subject: t\r\n\r\n.leading dot\r\n');
     assert.deepEqual(stored?.envelope, { helo: 'xyz.com', from: 'a@xyz.com', to: ['b@abc.org'] });
     assert.equal(stored?.connection.clientAddress, '127.0.0.1');
@@ -65,7 +66,7 @@ describe('simplified server over real sockets', () => {
       S: 221 ${SERVER} closing connection
     `);
     assert.equal(await conn.closedByServer(), true);
-    assert.equal(sink.messages.at(-1)?.raw.toString('latin1'), '.\n.\r\n');
+    assert.deepEqual(sink.messagesFrom(conn.localPort).map((m) => m.raw.toString('latin1')), ['.\n.\r\n']);
   });
 
   it('reassembles a command split across TCP packets', async () => {
@@ -85,10 +86,10 @@ describe('simplified server over real sockets', () => {
     await conn.next();
     await conn.next();
     assert.equal(await conn.closedByServer(), true);
-    for (let i = 0; i < 50 && t.server.connectionCount() > 0; i++) await new Promise((r) => setTimeout(r, 20));
-    const session = sink.sessions.at(-1);
-    assert.equal(session?.end, 'quit');
-    assert.deepEqual(session?.transcript.filter((l) => l.dir !== 'info').map((l) => `${l.dir}: ${l.text}`), [
+    const port = conn.localPort;
+    const session = await waitFor(`the session of client port ${port}`, () => sink.sessionOf(port));
+    assert.equal(session.end, 'quit');
+    assert.deepEqual(session.transcript.filter((l) => l.dir !== 'info').map((l) => `${l.dir}: ${l.text}`), [
       'server: 220 127.0.0.1 mailwire Simplified SMTP service ready',
       'client: HELO a.test',
       'server: 250 127.0.0.1 Hello 127.0.0.1',
@@ -146,8 +147,8 @@ describe('many clients at once', () => {
       const got: (string | null)[] = [];
       for (let i = 0; i < 6; i++) got.push(await stayer.next());
       assert.deepEqual(got.map((l) => l?.slice(0, 3)), ['250', '250', '250', '354', '250', '221']);
-      for (let i = 0; i < 100 && server.connectionCount() > 0; i++) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(server.connectionCount(), 0);
+      await waitFor('both sessions recorded', () => sink.sessions.length === 2, { seen: () => sink.sessions.length });
+      await waitFor('no connection left', () => server.connectionCount() === 0, { seen: () => server.connectionCount() });
       assert.deepEqual(sink.messages.map((m) => m.raw.toString()), ['whole\r\n']);
       assert.deepEqual(sink.sessions.map((s) => s.end).sort(), ['client-closed', 'quit']);
     } finally {
@@ -193,13 +194,9 @@ describe('many clients at once', () => {
 
 describe('the server program', () => {
   it('prints the port it bound, shows every line tagged with the client, and stops on SIGTERM with exit 0', async () => {
-    const child = spawn(process.execPath, ['bin/mailwire.js', 'server', '--port', '0', '--store', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const { child, output, waitFor: said } = startProgram(['server', '--port', '0', '--store', 'none']);
     try {
-      for (let i = 0; i < 250 && !/listening on/.test(out); i++) await new Promise((r) => setTimeout(r, 20));
-      const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
-      assert.ok(port > 0, out);
+      const port = Number((await said(/listening on 127\.0\.0\.1:(\d+)/))[1]);
       const conn = await SocketLines.open(port);
       await conn.next();
       conn.write('HELO xyz.com\r\nMAIL FROM: <a@xyz.com>\r\nRCPT TO: <b@abc.org>\r\nDATA\r\nSubject: hi\r\n\r\nbody line\r\n.\r\n');
@@ -215,7 +212,7 @@ describe('the server program', () => {
         `${tag} M: Subject: hi`, `${tag} M: `, `${tag} M: body line`, `${tag} S: 250 Message received and to be delivered`,
         'mailwire: SIGTERM received, shutting down',
       ]) {
-        assert.ok(out.split('\n').includes(line), `missing display line ${JSON.stringify(line)} in:\n${out}`);
+        assert.ok(output().split('\n').includes(line), `missing display line ${JSON.stringify(line)} in:\n${output()}`);
       }
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +7,8 @@ import { createAuthenticator } from '../../src/server/auth.js';
 import { selfSignedPem } from '../../src/server/tls.js';
 import { createCaptureSink } from '../helpers/capture-sink.js';
 import { SocketLines, startTestServer } from '../helpers/socket-driver.js';
+import { startProgram } from '../helpers/program.js';
+import { waitFor } from '../helpers/wait.js';
 
 const EHLO = ['250-127.0.0.1 Hello 127.0.0.1', '250-PIPELINING', '250-SIZE 26214400', '250-8BITMIME', '250-SMTPUTF8', '250-ENHANCEDSTATUSCODES', '250-CHUNKING'];
 const afterReceived = (raw: Buffer | undefined): string => (raw?.toString('latin1') ?? '').replace(/^Received: [^\r]*\r\n(?:\t[^\r]*\r\n)*/, '');
@@ -37,7 +38,12 @@ describe('smtp server over real sockets', () => {
     assert.deepEqual(await lines(conn, want.length), want);
     assert.equal(await conn.closedByServer(), true);
     assert.equal(Buffer.concat(chunks).toString('latin1'), ['220 127.0.0.1 ESMTP mailwire ready', ...want].map((l) => `${l}\r\n`).join(''));
-    assert.equal(afterReceived(sink.messages.at(-1)?.raw), 'Subject: p\r\n\r\n.dot\r\n');
+    assert.deepEqual(sink.messagesFrom(conn.localPort).map((m) => afterReceived(m.raw)), ['Subject: p\r\n\r\n.dot\r\n']);
+    // The session says the client pipelined, before the batch: EHLO to DATA; NOOP and QUIT waited for the store.
+    const session = await waitFor('the session of this client', () => sink.sessionOf(conn.localPort));
+    const info = session.transcript.filter((l) => l.dir === 'info').map((l) => l.text);
+    assert.deepEqual(info.slice(0, 2), [`connected from 127.0.0.1:${conn.localPort}`, 'pipelined: 5 commands in one read']);
+    assert.deepEqual(session.transcript.slice(2, 4).map((l) => [l.dir, l.text]), [['info', 'pipelined: 5 commands in one read'], ['client', 'EHLO p.test']]);
   });
 
   it('drops commands pipelined behind STARTTLS and starts over inside TLS (CVE-2011-0411)', async () => {
@@ -49,13 +55,15 @@ describe('smtp server over real sockets', () => {
     const secure = tlsConnect({ socket: conn.socket, rejectUnauthorized: false });
     await once(secure, 'secureConnect');
     const tls = SocketLines.wrap(secure);
+    const storedBefore = sink.messages.length;
     tls.write('MAIL FROM:<a@x.test>\r\nEHLO a.test\r\nAUTH PLAIN AHUAcA==\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nBDAT 11 LAST\r\n\0\r\n.\r\nxyz\r\nQUIT\r\n');
     assert.deepEqual(await lines(tls, 13), [
       '503 5.5.1 Send EHLO or HELO first', ...EHLO.slice(0, 6), '250-CHUNKING', '250 AUTH PLAIN LOGIN', '235 2.7.0 Authentication successful',
-      '250 2.1.0 Sender OK', '250 2.1.5 Recipient OK', `250 2.0.0 OK: queued as ${sink.messages.length}`,
+      '250 2.1.0 Sender OK', '250 2.1.5 Recipient OK', `250 2.0.0 OK: queued as ${storedBefore + 1}`,
     ]);
     assert.equal(await tls.next(), '221 2.0.0 127.0.0.1 closing connection');
-    const m = sink.messages.at(-1);
+    const [m, ...more] = sink.messagesFrom(conn.localPort);
+    assert.equal(more.length, 0);
     assert.match(m?.raw.toString('latin1') ?? '', /^Received: from a\.test \(\[127\.0\.0\.1\]\)\r\n\tby \[127\.0\.0\.1\] with ESMTPSA id /);
     assert.equal(afterReceived(m?.raw), '\0\r\n.\r\nxyz\r\n');
     assert.deepEqual([m?.connection.tls, m?.connection.authUser], [true, 'u']);
@@ -101,23 +109,19 @@ describe('smtp server limits and shutdown', () => {
 
 describe('the server program with --dialect smtp', () => {
   async function program(args: string[], session: string, expect: number): Promise<string> {
-    const child = spawn(process.execPath, ['bin/mailwire.js', 'server', '--dialect', 'smtp', '--port', '0', '--store', 'none', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const { child, output, waitFor: said } = startProgram(['server', '--dialect', 'smtp', '--port', '0', '--store', 'none', ...args]);
     try {
-      for (let i = 0; i < 500 && !/listening on 127\.0\.0\.1:\d+/.test(out); i++) await new Promise((r) => setTimeout(r, 20));
-      const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
-      assert.ok(port > 0, out);
+      const port = Number((await said(/listening on 127\.0\.0\.1:(\d+)/))[1]);
       const conn = await SocketLines.open(port);
       await conn.next();
       conn.write(session);
       await lines(conn, expect);
       assert.equal(await conn.closedByServer(), true);
-      for (let i = 0; i < 250 && !out.includes(' | quit ') && !out.includes('"end":"quit"'); i++) await new Promise((r) => setTimeout(r, 20));
+      await said(/ \| quit |"end":"quit"/); // the session's end on the display
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];
       assert.equal(code, 0);
-      return out;
+      return output();
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }

@@ -18,7 +18,7 @@ export function chromiumPath(): string {
   try {
     return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();
   } catch {
-    throw new Error('chromium is not installed: apt-get install -y chromium (.ci/run does this)');
+    throw new Error('chromium is not installed: apt-get install -y chromium (scripts/test-setup.sh, the pretest of npm test, does this as root)');
   }
 }
 

@@ -22,6 +22,7 @@ export function runChild(cmd: string, args: readonly string[], opts: { input?: s
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    child.stdin.on('error', () => {}); // a child that exits without reading its input (EPIPE) is judged by its exit
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -66,6 +66,12 @@ export function runPure(dialect: Dialect, bytes: string | readonly string[], opt
           dropRest = true;
           apply(session.feed({ type: 'tls-ready' }));
           break;
+        case 'verify': {
+          const ok = opts.auth?.verify(a.user, a.password) ?? false;
+          if (typeof ok !== 'boolean') throw new Error('the pure driver answers at once: give it a synchronous verifier');
+          apply(session.feed({ type: 'verified', ok }));
+          break;
+        }
         case 'close': closed = true; break;
       }
     }

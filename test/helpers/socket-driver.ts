@@ -47,6 +47,8 @@ export async function startTestServer(opts: TestServerOptions = {}) {
 /** Reads lines from a socket, each with a deadline so that a missing reply fails the test instead of hanging it. */
 export class SocketLines {
   readonly socket: Socket;
+  /** This end's port, kept after close: the server records the client by it. */
+  readonly localPort: number;
   readonly #splitter = new LineSplitter();
   readonly #lines: string[] = [];
   #wake: (() => void) | null = null;
@@ -54,6 +56,7 @@ export class SocketLines {
 
   private constructor(socket: Socket) {
     this.socket = socket;
+    this.localPort = socket.localPort ?? 0;
     socket.on('data', (chunk: Buffer) => {
       this.#splitter.push(chunk);
       for (let l = this.#splitter.next(1 << 16, 'truncate'); l; l = this.#splitter.next(1 << 16, 'truncate')) this.#lines.push(l.text);

@@ -11,6 +11,7 @@ import { OPENAPI } from '../../src/web/openapi.js';
 import { CONN, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, tempDir } from '../helpers/mail.js';
 
 const BASE = 'http://mailwire.test';
+const JSON_TYPE = { 'content-type': 'application/json' };
 
 describe('web API over a temp SQLite store', () => {
   let dir: string;
@@ -31,6 +32,14 @@ describe('web API over a temp SQLite store', () => {
     events.emit('message-stored', { id });
     return id;
   };
+  /** SIMPLE as the list shows it, every field written out from what deliver() sent (only the id is the store's). */
+  const simpleSummary = (): Record<string, unknown> => ({
+    id: ids.simple, receivedAt: '2024-05-01T10:00:00.000Z', size: SIMPLE.byteLength, read: false,
+    from: { name: 'Ann Example', address: 'ann@a.test' }, to: [{ name: 'Bob', address: 'bob@b.test' }], cc: [], subject: 'Lunch plans',
+    date: '2024-05-01T09:59:00.000Z', messageId: '<lunch-1@a.test>', attachmentCount: 0,
+    snippet: 'Shall we meet at noon? .leading dot kept Your code is 482913.',
+    envelope: { helo: 'client.test', from: 'ann@a.test', to: ['bob@b.test'] },
+  });
   /** Lets pending handlers run until `cond` holds; bounded, with no timers. */
   const settle = async (cond: () => boolean): Promise<void> => {
     for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setImmediate(r));
@@ -55,19 +64,14 @@ describe('web API over a temp SQLite store', () => {
     assert.equal(s1, 200);
     assert.deepEqual(p1.messages.map((m) => m.id), [ids.utf8, ids.multi]);
     const [, p2] = await json(`/api/v1/messages?limit=2&cursor=${encodeURIComponent(p1.nextCursor)}`) as [number, { messages: { id: string }[]; nextCursor: null }];
-    assert.deepEqual(p2, { messages: [await (await call(`/api/v1/messages?query=noon`)).json().then((b) => (b as { messages: unknown[] }).messages[0])], nextCursor: null });
-    assert.equal((p2.messages[0] as { id: string }).id, ids.simple);
+    assert.deepEqual(p2, { messages: [simpleSummary()], nextCursor: null });
   });
 
   it('gets one message as exact JSON', async () => {
     const [status, body] = await json(`/api/v1/messages/${ids.simple}`);
     assert.equal(status, 200);
     assert.deepEqual(body, {
-      id: ids.simple, receivedAt: '2024-05-01T10:00:00.000Z', size: SIMPLE.byteLength, read: false,
-      from: { name: 'Ann Example', address: 'ann@a.test' }, to: [{ name: 'Bob', address: 'bob@b.test' }], cc: [], subject: 'Lunch plans',
-      date: '2024-05-01T09:59:00.000Z', messageId: '<lunch-1@a.test>', attachmentCount: 0,
-      snippet: 'Shall we meet at noon? .leading dot kept Your code is 482913.',
-      envelope: { helo: 'client.test', from: 'ann@a.test', to: ['bob@b.test'] }, connection: CONN,
+      ...simpleSummary(), connection: CONN,
       headers: [
         { name: 'From', value: 'Ann Example <ann@a.test>' }, { name: 'To', value: 'Bob <bob@b.test>' }, { name: 'Subject', value: 'Lunch plans' },
         { name: 'Date', value: 'Wed, 01 May 2024 09:59:00 +0000' }, { name: 'Message-ID', value: '<lunch-1@a.test>' },
@@ -110,10 +114,10 @@ describe('web API over a temp SQLite store', () => {
     assert.deepEqual(await json(`/api/v1/messages/${ids.utf8}`, { method: 'PATCH', body: '{"read":true}', headers: { 'content-type': 'application/json' } }), [200, { id: ids.utf8, read: true }]);
     const [, page] = await json('/api/v1/messages?query=is:read') as [number, { messages: { id: string; read: boolean }[] }];
     assert.deepEqual(page.messages.map((m) => [m.id, m.read]), [[ids.utf8, true]]);
-    assert.deepEqual(await json(`/api/v1/messages/${ids.utf8}`, { method: 'PATCH', body: '{"read":false}' }), [200, { id: ids.utf8, read: false }]);
-    assert.deepEqual(await json(`/api/v1/messages/${ids.utf8}`, { method: 'PATCH', body: '{"read":"yes"}' }),
+    assert.deepEqual(await json(`/api/v1/messages/${ids.utf8}`, { method: 'PATCH', body: '{"read":false}', headers: JSON_TYPE }), [200, { id: ids.utf8, read: false }]);
+    assert.deepEqual(await json(`/api/v1/messages/${ids.utf8}`, { method: 'PATCH', body: '{"read":"yes"}', headers: JSON_TYPE }),
       [400, { error: { code: 'bad_request', message: 'body must be {"read": true|false}' } }]);
-    assert.deepEqual(await json(`/api/v1/messages/${ids.utf8}`, { method: 'PATCH', body: 'nope' }),
+    assert.deepEqual(await json(`/api/v1/messages/${ids.utf8}`, { method: 'PATCH', body: 'nope', headers: JSON_TYPE }),
       [400, { error: { code: 'bad_request', message: 'body must be JSON: {"read": true|false}' } }]);
   });
 
@@ -124,7 +128,7 @@ describe('web API over a temp SQLite store', () => {
       assert.deepEqual(await json(`/api/v1/messages/${id}/raw`), [404, notFound], id);
       assert.deepEqual(await json(`/api/v1/messages/${id}/html`), [404, notFound], id);
       assert.deepEqual(await json(`/api/v1/messages/${id}`, { method: 'DELETE' }), [404, notFound], id);
-      assert.deepEqual(await json(`/api/v1/messages/${id}`, { method: 'PATCH', body: '{"read":true}' }), [404, notFound], id);
+      assert.deepEqual(await json(`/api/v1/messages/${id}`, { method: 'PATCH', body: '{"read":true}', headers: JSON_TYPE }), [404, notFound], id);
       assert.deepEqual(await json(`/api/v1/sessions/${id}`), [404, { error: { code: 'not_found', message: 'no such session' } }], id);
     }
     const noAttachment = { error: { code: 'not_found', message: 'no such attachment' } };

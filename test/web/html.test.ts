@@ -4,7 +4,7 @@ import { createEvents } from '../../src/events.js';
 import { createMetrics } from '../../src/metrics.js';
 import { openStore } from '../../src/store/open.js';
 import type { MessageStore } from '../../src/store/types.js';
-import { createWebApp, resolveCids, withBaseTarget, type WebApp } from '../../src/web/app.js';
+import { createWebApp, type WebApp } from '../../src/web/app.js';
 import { PNG_BYTES, crlf, incoming } from '../helpers/mail.js';
 
 const BASE = 'http://mailwire.test';
@@ -51,20 +51,5 @@ describe('HTML preview endpoint', () => {
     const bad = await call(`/api/v1/messages/${id}/html?images=all`);
     assert.equal(bad.status, 400);
     assert.deepEqual(await bad.json(), { error: { code: 'bad_request', message: 'images must be "blocked" or "remote"' } });
-  });
-
-  it('puts <base target> where the document allows it', () => {
-    assert.equal(withBaseTarget('<p>x</p>'), '<base target="_blank"><p>x</p>');
-    assert.equal(withBaseTarget('<!DOCTYPE html><p>x</p>'), '<!DOCTYPE html><base target="_blank"><p>x</p>');
-    assert.equal(withBaseTarget('<!doctype html><HTML lang=en><p>x'), '<!doctype html><HTML lang=en><base target="_blank"><p>x');
-    assert.equal(withBaseTarget('<html><HEAD id=h><p>'), '<html><HEAD id=h><base target="_blank"><p>');
-  });
-
-  it('resolves cid: in attributes and CSS, matching Content-IDs without brackets or case', () => {
-    const atts = [{ index: 3, filename: 'a.png', contentType: 'image/png', size: 1, contentId: '<A@b>', disposition: 'inline' as const }];
-    assert.equal(resolveCids(`<img src=cid:a@B><div style="background:url(cid:a@b)">`, atts, 'http://h/x/'),
-      `<img src=http://h/x/3><div style="background:url(http://h/x/3)">`);
-    assert.equal(resolveCids('<img src="cid:a%40b">', atts, 'u/'), '<img src="u/3">');
-    assert.equal(resolveCids('<img src="cid:other">', atts, 'u/'), '<img src="cid:other">');
   });
 });

@@ -8,14 +8,18 @@
  * Extensions: PIPELINING (the shell answers in order), SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531),
  * ENHANCEDSTATUSCODES (RFC 2034), CHUNKING (RFC 3030), STARTTLS (RFC 3207), AUTH PLAIN LOGIN (RFC 4954).
  */
+import { assertNever } from '../../assert-never.js';
 import { checkMailbox } from '../mailbox-syntax.js';
+import { decodeUtf8 } from '../utf8.js';
 import { parseCommand, type Command } from '../command.js';
 import type { Line } from '../line-splitter.js';
-import { reply, type Reply } from '../reply.js';
+import { escapeControls, reply, type Reply } from '../reply.js';
 import { skipChunk, startChunk, startData } from '../session.js';
 import type { Dialect, DialectPhase, Envelope, MailParams, Phase, SessionConfig, SessionContext, Step } from '../types.js';
 
 const r = (code: number, enhanced: string, text: string): Reply => reply(code, `${enhanced} ${text}`);
+/** Client text quoted in a reply (a parameter name, an address): control bytes as `\x1f`, never raw on the wire. */
+const quote = escapeControls;
 
 export const SMTP_REPLIES = {
   ok: r(250, '2.0.0', 'OK'),
@@ -158,13 +162,9 @@ function commandLine(phase: DialectPhase, line: Line, cfg: SessionConfig, ctx: S
     case 'AUTH':
       return auth(phase, cmd.arg, cfg, ctx);
     default:
-      return assertNeverCommand(cmd);
+      return assertNever(cmd);
   }
   return answer(phase, SMTP_REPLIES.unknown);
-}
-
-function assertNeverCommand(cmd: never): never {
-  throw new Error(`unhandled command ${JSON.stringify(cmd)}`);
 }
 
 const heloOf = (phase: Exclude<DialectPhase, { kind: 'await-helo' }>): string =>
@@ -211,14 +211,17 @@ const NON_ASCII = /[^\x00-\x7f]/;
 type Parsed<T> = { ok: true; value: T } | { ok: false; reply: Reply };
 
 /** MAIL parameters (§4.1.2 esmtp-param): SIZE= (RFC 1870), BODY= (RFC 6152), SMTPUTF8 (RFC 6531). */
+const NO_PARAMS: Parsed<MailParams & { size?: number }> = { ok: true, value: {} };
+
 function mailParams(text: string): Parsed<MailParams & { size?: number }> {
+  if (text === '') return NO_PARAMS;
   const out: { body?: '7BIT' | '8BITMIME'; smtputf8?: true; size?: number } = {};
   const seen = new Set<string>();
   for (const word of text.split(/\s+/).filter((w) => w !== '')) {
     const eq = word.indexOf('=');
     const key = (eq === -1 ? word : word.slice(0, eq)).toUpperCase();
     const value = eq === -1 ? null : word.slice(eq + 1);
-    if (seen.has(key)) return { ok: false, reply: r(501, '5.5.4', `Parameter ${key} given twice`) };
+    if (seen.has(key)) return { ok: false, reply: r(501, '5.5.4', `Parameter ${quote(key)} given twice`) };
     seen.add(key);
     switch (key) {
       case 'SIZE':
@@ -236,7 +239,7 @@ function mailParams(text: string): Parsed<MailParams & { size?: number }> {
         out.smtputf8 = true;
         break;
       default:
-        return { ok: false, reply: r(555, '5.5.4', `Unsupported parameter ${key}`) };
+        return { ok: false, reply: r(555, '5.5.4', `Unsupported parameter ${quote(key)}`) };
     }
   }
   return { ok: true, value: out };
@@ -253,7 +256,7 @@ function mail(phase: DialectPhase, cmd: Extract<Command, { verb: 'MAIL' }>, cfg:
   if (from !== '') { // '' is the null reverse path of bounces (§4.5.5)
     if (NON_ASCII.test(from) && shape.smtputf8 !== true) return answer(phase, SMTP_REPLIES.needSmtputf8);
     const check = checkMailbox(from, { utf8: shape.smtputf8 === true });
-    if (!check.ok) return answer(phase, r(501, '5.1.7', `Bad sender address: ${check.reason}`));
+    if (!check.ok) return answer(phase, r(501, '5.1.7', `Bad sender address: ${quote(check.reason)}`));
   }
   // RFC 1870 §6.1: a declared size over the limit is refused before any message byte is sent.
   if (size !== undefined && size > cfg.limits.maxMessageBytes) return answer(phase, SMTP_REPLIES.sizeExceeded);
@@ -267,7 +270,7 @@ function rcpt(phase: DialectPhase, cmd: Extract<Command, { verb: 'RCPT' }>, cfg:
   if (!cmd.bracketed) return answer(phase, r(501, '5.5.4', 'Syntax: RCPT TO:<address>, with the angle brackets'));
   if (cmd.params !== '') {
     const key = (cmd.params.split(/[\s=]/, 1)[0] ?? '').toUpperCase();
-    return answer(phase, r(555, '5.5.4', `Unsupported parameter ${key}`));
+    return answer(phase, r(555, '5.5.4', `Unsupported parameter ${quote(key)}`));
   }
   const shape: MailParams = phase.kind === 'await-rcpt' ? phase : phase.env;
   const to = stripRoute(cmd.path);
@@ -276,7 +279,7 @@ function rcpt(phase: DialectPhase, cmd: Extract<Command, { verb: 'RCPT' }>, cfg:
     if (to === '') return answer(phase, r(501, '5.1.3', 'Bad recipient address: it is empty'));
     if (NON_ASCII.test(to) && shape.smtputf8 !== true) return answer(phase, SMTP_REPLIES.needSmtputf8);
     const check = checkMailbox(to, { utf8: shape.smtputf8 === true });
-    if (!check.ok) return answer(phase, r(501, '5.1.3', `Bad recipient address: ${check.reason}`));
+    if (!check.ok) return answer(phase, r(501, '5.1.3', `Bad recipient address: ${quote(check.reason)}`));
   }
   const env: Envelope = phase.kind === 'await-rcpt'
     ? { helo: phase.helo, from: phase.from, to: [], ...pick(phase) }
@@ -316,17 +319,11 @@ function auth(phase: DialectPhase, arg: string, cfg: SessionConfig, ctx: Session
   return authAnswer(waiting, { text: initial, ending: 'crlf', overflow: false }, cfg, ctx);
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** RFC 4954 §4: a base64 answer ("=" for an empty one); null when it is not valid base64 of UTF-8. */
 function decodeBase64(text: string): string | null {
   if (text === '=') return '';
   if (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return null;
-  try {
-    return utf8.decode(Buffer.from(text, 'base64'));
-  } catch {
-    return null;
-  }
+  return decodeUtf8(Buffer.from(text, 'base64'));
 }
 
 function authAnswer(p: Extract<Phase, { kind: 'auth' }>, line: Line, cfg: SessionConfig, ctx: SessionContext): Step {
@@ -349,8 +346,14 @@ function authAnswer(p: Extract<Phase, { kind: 'auth' }>, line: Line, cfg: Sessio
     user = authc;
     password = pass;
   }
-  const ok = cfg.auth?.verify(user, password) === true;
-  return ok ? answer(back, SMTP_REPLIES.authOk, { ...ctx, authUser: user }) : answer(back, SMTP_REPLIES.authFailed);
+  // The shell checks the password (it may take a while: bcrypt, an outside service) and feeds 'verified'.
+  return { phase: { kind: 'verifying', helo: p.helo, user }, actions: [{ type: 'verify', user, password }] };
+}
+
+function verified(p: Extract<Phase, { kind: 'verifying' }>, ok: boolean, cfg: SessionConfig, ctx: SessionContext): Step {
+  const back: Phase = { kind: 'await-mail', helo: p.helo };
+  if (ok) return answer(back, SMTP_REPLIES.authOk, { ...ctx, authUser: p.user });
+  return countErrors(answer(back, SMTP_REPLIES.authFailed), cfg, ctx);
 }
 
 /** RFC 3848 / RFC 6531 §4.3: the "with" protocol name: ESMTP, plus S for TLS and A for AUTH. */
@@ -364,6 +367,7 @@ export const smtpDialect: Dialect = {
   name: 'smtp',
   greeting: (cfg) => reply(220, `${cfg.serverName} ESMTP mailwire ready`),
   command,
+  verified,
   // §4.1.4: after a transaction the next MAIL needs no new hello.
   afterMessage: (env) => ({ kind: 'await-mail', helo: env.helo }),
   trace: (env, cfg, ctx) => ({ helo: env.helo, clientAddress: cfg.clientAddress, serverName: cfg.serverName, protocol: protocolName(env, ctx) }),

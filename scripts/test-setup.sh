@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `npm test`'s pretest: the Debian packages the tests drive, installed when missing.
+#   chromium            the web UI tests (test/web/ui.test.ts) drive a real headless Chromium
+#   swaks               an interop peer of the smtp dialect; libnet-ssleay-perl gives it STARTTLS
+#   haproxy             a real PROXY-protocol proxy in front of the server
+#   python3, curl       interop peers (smtplib, curl's SMTP)
+#   procps              `free`, which the scale test reads
+# As root with apt-get it installs what is missing (apt-get update first); otherwise it stops at once with the command
+# to run. Nothing is installed when everything is there, so a set-up machine pays only these checks.
+set -euo pipefail
+
+need() { # need <package> <command that succeeds when it is installed>...
+  local package=$1
+  shift
+  "$@" >/dev/null 2>&1 || missing+=("$package")
+}
+check() {
+  missing=()
+  need chromium command -v chromium
+  need swaks command -v swaks
+  need libnet-ssleay-perl perl -MNet::SSLeay -e 1
+  need haproxy command -v haproxy
+  need python3 command -v python3
+  need curl command -v curl
+  need procps command -v free
+}
+check
+
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+
+install="apt-get install -y ${missing[*]}"
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test set-up: installing ${missing[*]} (Debian packages the tests drive)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -qq -y "${missing[@]}" >/dev/null
+  check
+  if [ ${#missing[@]} -eq 0 ]; then echo "test set-up: done"; exit 0; fi
+  echo "test set-up: still missing after apt-get install: ${missing[*]}" >&2
+  exit 1
+fi
+
+{
+  echo "test set-up: the tests need these Debian packages, which are missing: ${missing[*]}"
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "Install them, then run npm test again:"
+    echo "  sudo apt-get update && sudo $install"
+  else
+    echo "This is not a Debian-like system (no apt-get): install the same packages with its package manager."
+  fi
+} >&2
+exit 1

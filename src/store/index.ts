@@ -1,0 +1,13 @@
+/**
+ * The store's public interface: what the layers above it (web/, service.ts, cluster.ts, cli/) use. Everything else
+ * under store/ (SQLite schema and worker, cursors, the query parser's insides, MIME parsing) is its own business.
+ */
+export type * from './types.js';
+export { openStore, isMessageStore } from './open.js';
+export { createDiscardSink } from './discard.js';
+/** A malformed search query or cursor, named: the API's 400. */
+export { StoreInputError } from './errors.js';
+/** Parses a search query, throwing StoreInputError when it is malformed (the API checks one before a long-poll). */
+export { parseQuery } from './query.js';
+/** Text of an HTML body, as the store indexes it (the API finds links and codes in it). */
+export { htmlToText } from './parse.js';

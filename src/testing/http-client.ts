@@ -1,0 +1,186 @@
+/**
+ * MailwireClient: a test suite's calls against a running mailwire (another process, a container, another machine)
+ * over its HTTP API. startMailwire() (./start.ts) hands out one of these for the server it starts, so both ways
+ * share this one implementation.
+ */
+import { MailwireError } from '../errors.js';
+import type { MessageDetail, MessageSummary } from '../store/index.js';
+import { caughtMessage, filterQuery, type CaughtMessage, type MessageFilter, type WaitOptions } from './message.js';
+
+export type ClientAuth = Readonly<{ user: string; pass: string }> | string;
+
+export type MailwireClientOptions = Readonly<{
+  /** HTTP Basic credentials, `{ user, pass }` or "user:pass", for a server started with --http-auth-file. */
+  auth?: ClientAuth;
+}>;
+
+export const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
+/** The server answers a long-poll after at most this long (its own limit is 300 s); longer waits ask again. */
+const LONG_POLL_MS = 290_000;
+/** messages() pages through at most this many. */
+const MAX_LISTED = 10_000;
+
+/** The API answered with an error ({ error: { code, message } }), or something that is not the API answered. */
+export class MailwireApiError extends MailwireError {
+  override name = 'MailwireApiError' as const;
+  readonly status: number;
+  constructor(status: number, code: string, message: string) {
+    super(code, `mailwire API: ${status} ${message}`);
+    this.status = status;
+  }
+}
+
+/** No matching message arrived within the timeout. */
+export class MailwireTimeoutError extends MailwireError {
+  override name = 'MailwireTimeoutError' as const;
+  readonly query: string;
+  constructor(query: string, timeoutMs: number) {
+    super('ERR_WAIT_TIMEOUT', `no message${query === '' ? '' : ` matching ${query}`} arrived within ${timeoutMs} ms`);
+    this.query = query;
+  }
+}
+
+type WaitAnswer = { message: MessageDetail; cursor: string };
+type ListAnswer = { messages: MessageSummary[]; nextCursor: string | null };
+
+export class MailwireClient {
+  /** The server's base URL, without a trailing slash. */
+  readonly url: string;
+  readonly #authorization: string | null;
+  /** Aborts every request in flight at close(), so that a pending wait does not keep the process alive. */
+  #requests = new AbortController();
+
+  constructor(url: string | URL, options: MailwireClientOptions = {}) {
+    const base = new URL(String(url));
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`MailwireClient: ${String(url)} is not an http(s) URL`);
+    this.url = base.href.replace(/\/+$/, '');
+    const auth = options.auth;
+    if (auth === undefined) this.#authorization = null;
+    else {
+      const [user, pass] = typeof auth === 'string' ? splitCredential(auth) : [auth.user, auth.pass];
+      this.#authorization = `Basic ${Buffer.from(`${user}:${pass}`, 'utf8').toString('base64')}`;
+    }
+  }
+
+  /**
+   * The newest message matching the filter, as soon as there is one: at once when one is already there, else when
+   * it arrives. Rejects with MailwireTimeoutError after `timeout` ms.
+   */
+  async waitForMessage(options: WaitOptions = {}): Promise<CaughtMessage> {
+    const { timeout = DEFAULT_WAIT_TIMEOUT_MS, ...filter } = options;
+    if (!Number.isFinite(timeout) || timeout < 0) throw new RangeError(`timeout must be a number of milliseconds ≥ 0, not ${timeout}`);
+    const query = filterQuery(filter);
+    const deadline = Date.now() + timeout;
+    // Bounded by the deadline: each pass is one long-poll of at most LONG_POLL_MS.
+    for (let pass = 0; pass <= Math.ceil(timeout / LONG_POLL_MS); pass++) {
+      const left = Math.max(0, Math.min(deadline - Date.now(), LONG_POLL_MS));
+      const params = new URLSearchParams({ query, timeout: (left / 1000).toFixed(3) });
+      const r = await this.#request('GET', `/api/v1/messages/wait?${params}`, [408]);
+      if (r.status === 200) return caughtMessage(((await r.json()) as WaitAnswer).message);
+      await r.body?.cancel();
+      if (Date.now() >= deadline) break;
+    }
+    throw new MailwireTimeoutError(query, timeout);
+  }
+
+  /** Every message matching the filter (all of them with none), newest first, at most `limit` (default 1000). */
+  async messages(filter: MessageFilter | string = {}, options: Readonly<{ limit?: number }> = {}): Promise<CaughtMessage[]> {
+    const limit = options.limit ?? 1000;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LISTED) throw new RangeError(`limit must be a whole number from 1 to ${MAX_LISTED}`);
+    const query = filterQuery(filter);
+    const summaries: MessageSummary[] = [];
+    let cursor: string | null = null;
+    while (summaries.length < limit) {
+      const params = new URLSearchParams({ query, limit: String(Math.min(1000, limit - summaries.length)) });
+      if (cursor !== null) params.set('cursor', cursor);
+      const page = (await (await this.#request('GET', `/api/v1/messages?${params}`)).json()) as ListAnswer;
+      summaries.push(...page.messages);
+      cursor = page.nextCursor;
+      if (cursor === null || page.messages.length === 0) break;
+    }
+    const out: CaughtMessage[] = [];
+    for (const s of summaries) { // one at a time: a test suite's store is small, and the server stays responsive
+      const m = await this.message(s.id);
+      if (m !== null) out.push(m); // deleted meanwhile: not there any more
+    }
+    return out;
+  }
+
+  /** One message by id; null when there is no such message. */
+  async message(id: string): Promise<CaughtMessage | null> {
+    const r = await this.#request('GET', `/api/v1/messages/${encodeURIComponent(id)}`, [404]);
+    if (r.status === 404) {
+      await r.body?.cancel();
+      return null;
+    }
+    return caughtMessage((await r.json()) as MessageDetail);
+  }
+
+  /** The message exactly as received; null when there is no such message. */
+  async raw(id: string): Promise<Buffer | null> {
+    const r = await this.#request('GET', `/api/v1/messages/${encodeURIComponent(id)}/raw`, [404]);
+    if (r.status === 404) {
+      await r.body?.cancel();
+      return null;
+    }
+    return Buffer.from(await r.arrayBuffer());
+  }
+
+  /** The n-th attachment (from 0), decoded; null when the message or the attachment is not there. */
+  async attachment(id: string, index: number): Promise<Buffer | null> {
+    const r = await this.#request('GET', `/api/v1/messages/${encodeURIComponent(id)}/attachments/${index}`, [404]);
+    if (r.status === 404) {
+      await r.body?.cancel();
+      return null;
+    }
+    return Buffer.from(await r.arrayBuffer());
+  }
+
+  /** Deletes the messages matching the filter (every message with none); resolves with how many went. */
+  async clear(filter: MessageFilter | string = {}): Promise<number> {
+    const query = filterQuery(filter);
+    const r = await this.#request('DELETE', `/api/v1/messages${query === '' ? '' : `?${new URLSearchParams({ query })}`}`);
+    return ((await r.json()) as { deleted: number }).deleted;
+  }
+
+  /** Ends every request still in flight (a pending waitForMessage rejects); the client can be used again after. */
+  async close(): Promise<void> {
+    this.#requests.abort(new MailwireError('ERR_CLIENT_CLOSED', 'MailwireClient closed'));
+    this.#requests = new AbortController();
+  }
+
+  async #request(method: string, path: string, expected: readonly number[] = []): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.#authorization !== null) headers['authorization'] = this.#authorization;
+    const signal = this.#requests.signal;
+    let r: Response;
+    try {
+      r = await fetch(`${this.url}${path}`, { method, headers, signal });
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      throw new MailwireError('ERR_API_UNREACHABLE', `mailwire API at ${this.url} did not answer: ${describe(error)}`, { cause: error });
+    }
+    if (r.ok || expected.includes(r.status)) return r;
+    const text = await r.text();
+    let code = 'http_error';
+    let message = text.slice(0, 200);
+    try {
+      const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+      if (typeof body.error?.code === 'string') code = body.error.code;
+      if (typeof body.error?.message === 'string') message = body.error.message;
+    } catch { /* not JSON: keep the text */ }
+    throw new MailwireApiError(r.status, code, `${method} ${path}: ${message}`);
+  }
+}
+
+function splitCredential(text: string): [string, string] {
+  const colon = text.indexOf(':');
+  if (colon <= 0) throw new TypeError('MailwireClient auth must be "user:pass" or { user, pass }');
+  return [text.slice(0, colon), text.slice(colon + 1)];
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${error.message}${cause}`;
+}

@@ -1,0 +1,149 @@
+/**
+ * Who may use the HTTP API and UI, and what a request may carry: the checks every request passes before a route
+ * sees it. Anything on the machine's browser can reach a loopback port, so loopback alone proves little:
+ *  - Host (DNS rebinding): a page whose own name an attacker rebinds to 127.0.0.1 sends its name as Host; only
+ *    loopback names, the bound address and --http-allowed-hosts are served (403 otherwise).
+ *  - HTTP Basic (--http-auth-file): a browser sends cached credentials with the UI's own fetches and EventSource.
+ *  - Origin: a request that changes state (POST, PUT, PATCH, DELETE) from a page of another origin gets 403.
+ *  - Content type: a body must be application/json (415 otherwise): a cross-origin JSON request needs a CORS
+ *    preflight, which this API never grants, and a form post cannot send one.
+ *  - Size: a body over 1 MiB gets 413, before any of it is parsed.
+ * Errors have the API's usual shape, `{ error: { code, message } }`.
+ */
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { Context, Hono, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { PasswordCheck } from '../credentials.js';
+
+/** What the HTTP side trusts. */
+export type HttpAccess = Readonly<{
+  /**
+   * Host names (no port) served besides the loopback ones: the bound address and --http-allowed-hosts. 'any' turns
+   * the Host check off (createWebApp's default, for embedding behind a socket that does its own checks).
+   */
+  hosts: readonly string[] | 'any';
+  /** HTTP Basic logins (--http-auth-file); absent: no authentication. */
+  users?: PasswordCheck;
+}>;
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** Methods that change state; the API's GETs only read. */
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** How many verified Authorization headers are remembered, so bcrypt runs once per login, not once per request. */
+const VERIFIED_CACHE = 64;
+
+const fail = (c: Context, status: ContentfulStatusCode, code: string, message: string, headers: Record<string, string> = {}): Response =>
+  c.json({ error: { code, message } }, status, headers);
+
+/** A name or address that can only mean this machine: localhost, *.localhost (RFC 6761), 127.0.0.0/8, ::1. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) {
+    const canonical = new URL(`http://[${h}]/`).hostname; // "[::1]", "[::ffff:7f00:1]" for ::ffff:127.0.0.1
+    return canonical === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canonical);
+  }
+  return false;
+}
+
+/** The hostname of a Host header value ("a.test:8025", "[::1]:8025"), lowercased, without a trailing dot. */
+export function hostnameOf(hostHeader: string): string {
+  const h = hostHeader.trim().toLowerCase();
+  const bracketed = /^\[([^\]]*)\](?::\d*)?$/.exec(h);
+  if (bracketed) return bracketed[1] ?? '';
+  const colon = h.indexOf(':');
+  // A bare IPv6 address has several colons and no port.
+  const name = colon !== -1 && h.indexOf(':', colon + 1) === -1 ? h.slice(0, colon) : h;
+  return name.replace(/\.$/, '');
+}
+
+/** The names served, as said at start: loopback, the bound address (unless a wildcard), and the allowed ones. */
+export function allowedHosts(boundHost: string, extra: readonly string[]): string[] {
+  const bound = hostnameOf(boundHost.includes(':') && !boundHost.startsWith('[') ? `[${boundHost}]` : boundHost);
+  const wildcard = bound === '0.0.0.0' || bound === '::' || bound === '';
+  return [...new Set([...(wildcard || isLoopbackHost(bound) ? [] : [bound]), ...extra.map((h) => hostnameOf(h))])];
+}
+
+/**
+ * Binding the HTTP side where others can reach it, with nothing to stop them reading, deleting and releasing the
+ * mail, is refused unless the operator says the network is trusted. Returns the reason, or null when it is fine.
+ */
+export function exposureProblem(boundHost: string, auth: boolean, insecure: boolean): string | null {
+  if (auth || insecure || isLoopbackHost(boundHost)) return null;
+  return `refusing to serve the HTTP API and UI on ${boundHost} without authentication: anyone who can reach that address ` +
+    'could read, delete and release the mail. Give --http-auth-file (htpasswd bcrypt lines; with --http-tls-cert/--http-tls-key ' +
+    'or --http-tls-self-signed so passwords do not cross the network in clear), or --http-insecure if every host on that network is trusted';
+}
+
+/** Installs the checks, in order: Host, authentication, Origin, content type, size. */
+export function guardHttp(app: Hono, access: HttpAccess): void {
+  app.use('*', hostCheck(access.hosts));
+  if (access.users !== undefined) app.use('*', basicAuth(access.users));
+  app.use('*', sameOriginWrites);
+  app.use('*', bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => fail(c, 413, 'too_large', `the request body is over ${MAX_BODY_BYTES} bytes`),
+  }));
+}
+
+function hostCheck(hosts: HttpAccess['hosts']): MiddlewareHandler {
+  if (hosts === 'any') return async (_c, next) => next();
+  const allowed = new Set(hosts.map((h) => hostnameOf(h)));
+  const ok = (name: string): boolean => isLoopbackHost(name) || allowed.has(name);
+  return async (c, next) => {
+    // Both the Host header and the request target (an absolute-form target names its own host) must be ours.
+    const header = c.req.header('host');
+    const urlHost = new URL(c.req.url).hostname;
+    for (const name of [header === undefined ? null : hostnameOf(header), hostnameOf(urlHost)]) {
+      if (name !== null && !ok(name)) {
+        return fail(c, 403, 'host_not_allowed',
+          `Host ${JSON.stringify(name)} is not served here (DNS rebinding protection); start the server with --http-allowed-hosts ${name} to allow it`);
+      }
+    }
+    return next();
+  };
+}
+
+function basicAuth(check: PasswordCheck): MiddlewareHandler {
+  // Remembered by a hash of the header, never the password itself; bounded, oldest forgotten first.
+  const verified = new Set<string>();
+  const challenge = { 'WWW-Authenticate': 'Basic realm="mailwire", charset="UTF-8"' };
+  return async (c, next) => {
+    if (c.req.path === '/healthz') return next(); // says nothing but "up", for load balancers without credentials
+    const header = c.req.header('authorization') ?? '';
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+    if (m === null) return fail(c, 401, 'unauthorized', 'this server needs a user name and password (HTTP Basic)', challenge);
+    const key = createHash('sha256').update(header).digest('base64');
+    if (!verified.has(key)) {
+      const decoded = Buffer.from(m[1] ?? '', 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      const ok = colon > 0 && (await check(decoded.slice(0, colon), decoded.slice(colon + 1)));
+      if (!ok) return fail(c, 401, 'unauthorized', 'wrong user name or password', challenge);
+      verified.add(key);
+      if (verified.size > VERIFIED_CACHE) verified.delete(verified.values().next().value ?? '');
+    }
+    return next();
+  };
+}
+
+const sameOriginWrites: MiddlewareHandler = async (c, next) => {
+  if (!UNSAFE.has(c.req.method)) return next();
+  const origin = c.req.header('origin');
+  // Browsers send Origin with every POST, PUT, PATCH and DELETE; "null" comes from sandboxed frames and data: URLs.
+  if (origin !== undefined && origin !== new URL(c.req.url).origin) {
+    return fail(c, 403, 'cross_origin', `${c.req.method} from another origin (${origin}) is refused`);
+  }
+  const type = c.req.header('content-type');
+  const length = c.req.header('content-length');
+  const hasBody = c.req.header('transfer-encoding') !== undefined || (length !== undefined && length !== '0') || type !== undefined;
+  if (hasBody) {
+    const mediaType = (type ?? '').split(';', 1)[0]?.trim().toLowerCase();
+    if (mediaType !== 'application/json') {
+      return fail(c, 415, 'unsupported_media_type', `a request body must be application/json, not ${type === undefined ? 'untyped' : JSON.stringify(type)}`);
+    }
+  }
+  return next();
+};
