@@ -23,6 +23,7 @@ import type { AddressList } from '../protocol/ip-address.js';
 import type { StoreKind } from '../store/index.js';
 import { withEnvironment } from './env-options.js';
 import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt, parseTrustedProxies } from './parse.js';
+import { parseFaultDocument } from '../faults/document.js';
 
 type ServerFlags = {
   host: string;
@@ -73,6 +74,7 @@ type ServerFlags = {
   relayTlsInsecure?: boolean;
   relayAuth?: string;
   workers: number;
+  faults?: string;
   proxyProtocol?: boolean;
   trustedProxies?: AddressList;
 };
@@ -152,6 +154,7 @@ export function registerServerCommand(program: Command): void {
     .option('--http-tls-self-signed', 'serve the API and UI over HTTPS with a self-signed certificate made at start')
     .option('--http-insecure', 'allow the HTTP API on a non-loopback address without --http-auth-file (the network is trusted)')
     .addOption(new Option('--workers <n>', 'SMTP worker processes (node:cluster) sharing the port, for more than one core; the store and HTTP API stay in one process').argParser(parsePositiveInt).default(1))
+    .option('--faults <file>', 'fault injection: a JSON document of rules (see README, "Fault injection"); changed at run time through /api/v1/faults')
     .option('--proxy-protocol', 'read a PROXY protocol header (v1 or v2, as HAProxy\'s send-proxy-v2) from --trusted-proxies before the greeting; the client it names is the client')
     .addOption(new Option('--trusted-proxies <list>', 'load balancers, as addresses or CIDR ranges separated by commas: they send the PROXY header (SMTP) and X-Forwarded-For (HTTP)').argParser(parseTrustedProxies))
     .option('--relay <host[:port]>', 'where the API\'s release sends stored messages (port 25 by default); without it, release answers 409')
@@ -198,6 +201,7 @@ export function registerServerCommand(program: Command): void {
         // Workers serve SMTP only: the HTTP side (its certificate, its logins) lives in the primary.
         http: flags.http && flags.store !== 'none' && !isClusterWorker() ? { ...(await httpFor(flags)), ...trustedProxies } : null,
         ...relayFor(flags),
+        ...faultsFor(flags),
       };
       if (isClusterWorker()) return runClusterWorker(config, flags.workers);
       const service = flags.workers > 1 ? await startClusterPrimary(config, flags.workers) : await startService(config);
@@ -299,6 +303,20 @@ function safeDatabaseUrl(url: string): string {
   } catch {
     return url.replace(/:[^:@/]*@/, ':***@');
   }
+}
+
+/** The fault document of --faults, checked now: a bad one ends the start with the field and the reason. */
+function faultsFor(flags: ServerFlags): { faults?: unknown } {
+  if (flags.faults === undefined) return {};
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(flags.faults, 'utf8'));
+  } catch (e) {
+    throw new Error(`--faults ${flags.faults}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const checked = parseFaultDocument(doc, flags.dialect);
+  if (!checked.ok) throw new Error(`--faults ${flags.faults}: ${checked.error}`);
+  return { faults: doc };
 }
 
 /** The relay for the API's release, from --relay and its options; the request itself never names a server. */

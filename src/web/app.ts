@@ -19,6 +19,8 @@ import { clientAddressOf, type HttpConnection } from './client-address.js';
 import type { AddressList } from '../protocol/ip-address.js';
 import { OPENAPI } from './openapi.js';
 import { mountUi } from './ui-assets.js';
+import { mountFaultRoutes } from './faults-routes.js';
+import type { FaultController } from '../faults/controller.js';
 
 export type WebAppOptions = Readonly<{
   store: MessageStore;
@@ -33,6 +35,8 @@ export type WebAppOptions = Readonly<{
   relay?: Relay;
   /** The built web UI (index.html + assets/), served at /. Default: dist/ui beside the compiled server; null: none. */
   uiDir?: string | null;
+  /** The fault rules in force, served at /api/v1/faults; absent: no such routes. */
+  faults?: FaultController;
   /** Host names served, HTTP Basic logins (./guard.ts). Default: any Host, no login; the service passes its own. */
   access?: HttpAccess;
   /** Proxies whose X-Forwarded-For names the client (--trusted-proxies); absent: the socket's peer is the client. */
@@ -106,6 +110,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
   app.get('/metrics', async (c) =>
     c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));
   app.get('/api/openapi.json', (c) => c.json(OPENAPI));
+  if (options.faults) mountFaultRoutes(app, options.faults);
 
   // ---- messages ------------------------------------------------------------------------------------------------
 
