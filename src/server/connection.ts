@@ -21,6 +21,7 @@ import { receivedHeader } from '../protocol/trace.js';
 import type { Action, Authenticator, Dialect, Envelope, Trace } from '../protocol/types.js';
 import type { Limits } from '../protocol/limits.js';
 import type { ConnectionInfo, MessageSink, SessionEnd, TranscriptLine } from '../store/types.js';
+import { LazyDeadline } from './lazy-deadline.js';
 import { hostPort, peerOf } from './peer-address.js';
 import type { Display, MessageSummary } from './display.js';
 
@@ -103,12 +104,10 @@ export class Connection {
   /** When the input holding the command being answered arrived (performance.now()), for response times. */
   #commandAt = performance.now();
   #verb = 'CONNECT';
-  /**
-   * The DATA phase's deadline (performance.now() ms; Infinity outside DATA), checked by one timer that is re-armed
-   * only when it fires early, rather than a timer set and cleared for every message.
-   */
-  #dataDeadline = Infinity;
-  #dataTimer: NodeJS.Timeout | undefined;
+  /** Silence from the client this long ends the session (moved by every input and every reply). */
+  readonly #idle = new LazyDeadline(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'), false);
+  /** The bound on one message's DATA phase, set at each 354. */
+  readonly #data = new LazyDeadline(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'), true);
   #closedResolve!: () => void;
   /** Resolves once the socket is closed and the session recorded. */
   readonly closed = new Promise<void>((resolve) => (this.#closedResolve = resolve));
@@ -139,7 +138,6 @@ export class Connection {
 
   #attach(socket: Socket): void {
     socket.setNoDelay(true);
-    socket.setTimeout(this.#opts.limits.idleTimeoutMs, () => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'));
     socket.on('data', (chunk: Buffer) => {
       this.#splitter.push(chunk);
       if (this.#waiting) {
@@ -151,6 +149,7 @@ export class Connection {
         return;
       }
       this.#commandAt = performance.now();
+      this.#idle.set(this.#commandAt, this.#opts.limits.idleTimeoutMs);
       this.#batching = true;
       this.#pump();
       this.#batching = false;
@@ -216,14 +215,16 @@ export class Connection {
     for (const action of actions) {
       switch (action.type) {
         case 'reply': {
-          const tookMs = performance.now() - this.#commandAt;
+          const now = performance.now();
+          const tookMs = now - this.#commandAt;
+          this.#idle.set(now, this.#opts.limits.idleTimeoutMs);
           if (this.#describes) {
             const text = describeReply(action.reply);
             this.#opts.display.reply(this.#tag, text);
             this.#note('server', text, tookMs);
           }
           this.#opts.observer?.replied?.(action.reply.code, this.#verb, tookMs / 1000);
-          if (action.reply.code === 354) this.#startDataTimer();
+          if (action.reply.code === 354) this.#data.set(now, this.#opts.limits.dataTimeoutMs);
           this.#out += formatReply(action.reply);
           break;
         }
@@ -232,10 +233,10 @@ export class Connection {
           break;
         case 'discard':
           this.#draft = [];
-          this.#stopDataTimer();
+          this.#data.clear();
           break;
         case 'deliver':
-          this.#stopDataTimer();
+          this.#data.clear();
           this.#deliver(action.env, action.trace);
           break;
         case 'starttls':
@@ -282,7 +283,6 @@ export class Connection {
     plain.pause();
     plain.removeAllListeners('data');
     plain.removeAllListeners('end');
-    plain.setTimeout(0);
     if (secureContext === undefined) {
       plain.destroy(); // the session only asks when the shell said it can; defensive
       return;
@@ -371,25 +371,6 @@ export class Connection {
     }
   }
 
-  #startDataTimer(): void {
-    this.#dataDeadline = performance.now() + this.#opts.limits.dataTimeoutMs;
-    if (this.#dataTimer === undefined) this.#armDataTimer(this.#opts.limits.dataTimeoutMs);
-  }
-
-  #armDataTimer(ms: number): void {
-    this.#dataTimer = setTimeout(() => {
-      this.#dataTimer = undefined;
-      if (this.#dataDeadline === Infinity || this.#closed) return; // the message ended in time; the next 354 re-arms
-      const left = this.#dataDeadline - performance.now();
-      if (left > 0) this.#armDataTimer(left);
-      else this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout');
-    }, ms);
-  }
-
-  #stopDataTimer(): void {
-    this.#dataDeadline = Infinity;
-  }
-
   #note(dir: TranscriptLine['dir'], text: string, responseMs?: number): void {
     if (!this.#opts.recordSessions) return;
     if (this.#transcript.length >= TRANSCRIPT_CAP) {
@@ -402,8 +383,8 @@ export class Connection {
   #cleanup(): void {
     if (this.#cleanedUp) return; // after STARTTLS both the plain and the TLS socket report their close
     this.#cleanedUp = true;
-    this.#stopDataTimer();
-    clearTimeout(this.#dataTimer);
+    this.#data.dispose();
+    this.#idle.dispose();
     this.#draft = [];
     if (!this.#closed) {
       this.#closed = true;
