@@ -1,14 +1,18 @@
 /**
- * The defaults a user can change, in one place: the `mailwire server` flags (addresses, ports, store, shutdown), the
- * port the CLI's clients share with the server, the HTTP API's parameters (page size, long-poll wait) and the client
- * library's options. Plain data, no imports: any layer may read it.
+ * The defaults a user can change, in one place: the numbers and paths behind the `mailwire server` flags (addresses,
+ * ports, data dir, message and age limits, shutdown grace), the port the CLI's clients share with the server, the HTTP
+ * API's parameters (page size, long-poll wait) and the client library's options. Plain data, no imports: any layer
+ * may read it.
  *
- * Two kinds live elsewhere, on purpose:
+ * Three kinds live elsewhere, on purpose:
  * - the SMTP limits (--max-message-size, --max-connections, --max-clients-per-ip, --max-recipients,
  *   --max-command-length, --max-line-length, --max-errors, --idle-timeout, --data-timeout) are DEFAULT_LIMITS in
  *   src/protocol/limits.ts, beside the RFC sections that set them, because the pure protocol core takes them;
+ * - a choice among named values (--dialect simplified, --store sqlite, --log-format text, --workers 1) keeps its
+ *   default beside the flag in src/cli/server-command.ts, where the choices are listed;
  * - flags that belong to one command alone and change no behaviour of the server (`mailwire bench`'s --size,
  *   --connections, …, `mailwire send`'s --timeout, --pipelining) keep their default beside the flag, in src/cli/.
+ * (src/testing/, the test-suite library, keeps its own wait default beside its client.)
  */
 
 // ---- where things listen --------------------------------------------------------------------------------------
@@ -24,6 +28,8 @@ export const DEFAULT_DATA_DIR = './data';
 export const DEFAULT_MAX_MESSAGES = 10_000;
 /** Prune messages older than this (--max-age); 0 = keep forever. */
 export const DEFAULT_MAX_AGE_MS = 0;
+/** Longest a save may take before the client is told 451 and may try again (--store-timeout, StoreOptions.storeTimeoutMs). */
+export const DEFAULT_STORE_TIMEOUT_MS = 30_000;
 
 // ---- stopping ---------------------------------------------------------------------------------------------------
 /** How long a message in progress may take to finish once the server is asked to stop (--shutdown-grace). */

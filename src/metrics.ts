@@ -3,7 +3,7 @@
  * and to the web app, which serves /metrics.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import type { StoreStats } from './store/types.js';
+import type { StoreHealth, StoreStats } from './store/types.js';
 
 export type Metrics = Readonly<{
   registry: Registry;
@@ -17,6 +17,8 @@ export type Metrics = Readonly<{
   rejection(code: number): void;
   /** Time from a command's last byte to its reply, in seconds; `verb` e.g. 'MAIL', 'DATA'. */
   commandResponse(verb: string, seconds: number): void;
+  /** Fault injection: rule `rule` (numbered from 1) injected one fault. */
+  faultInjected(rule: number): void;
 }>;
 
 export type MetricsOptions = Readonly<{
@@ -31,6 +33,8 @@ export type MetricsOptions = Readonly<{
   more?: () => Promise<string>;
   /** When given, its write counters are exported as gauges (group commit shows as transactions < saved). */
   storeStats?: () => StoreStats;
+  /** When given, the index backlog and lag are exported as gauges. */
+  storeHealth?: () => StoreHealth;
 }>;
 
 export function createMetrics(options: MetricsOptions = {}): Metrics {
@@ -41,6 +45,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const bytes = new Counter({ name: 'mailwire_message_bytes_total', help: 'Raw bytes of messages stored', registers: traffic });
   const sessions = new Counter({ name: 'mailwire_sessions_total', help: 'SMTP sessions ended, by how they ended', labelNames: ['end'], registers: traffic });
   const rejections = new Counter({ name: 'mailwire_rejections_total', help: 'Replies with a 4xx or 5xx code, by code', labelNames: ['code'], registers: traffic });
+  // Counted where the rules live (the primary, with --workers), so in `registry` whatever `traffic` says.
+  const faults = new Counter({ name: 'mailwire_faults_injected_total', help: 'Faults injected, by rule number (from 1, in document order)', labelNames: ['rule'], registers: [registry] });
   const response = new VerbHistogram(
     'mailwire_command_response_seconds', 'Time from a command to its reply',
     [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
@@ -55,6 +61,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     gauge('mailwire_store_transactions', 'Write transactions committed since start', 'transactions');
     gauge('mailwire_store_failures', 'save() calls that rejected since start', 'failed');
   }
+  const healthOf = options.storeHealth;
+  if (healthOf) {
+    new Gauge({ name: 'mailwire_index_backlog', help: 'Messages durable (250 sent) but not yet searchable', registers: [registry], collect() { this.set(healthOf().indexBacklog); } });
+    new Gauge({ name: 'mailwire_index_lag_seconds', help: 'Age of the oldest message not yet searchable', registers: [registry], collect() { this.set(healthOf().indexLagMs / 1000); } });
+  }
   const more = options.more;
   return {
     registry,
@@ -63,6 +74,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     sessionEnded: (end) => sessions.inc({ end }),
     rejection: (code) => rejections.inc({ code: String(code) }),
     commandResponse: (verb, seconds) => response.observe(verb.toUpperCase(), seconds),
+    faultInjected: (rule) => faults.inc({ rule: String(rule) }),
   };
 }
 

@@ -6,19 +6,23 @@ import { createEvents, type MailwireEvents } from './events.js';
 import { createMetrics, type Metrics, type MetricsOptions } from './metrics.js';
 import type { ServerObserver } from './server/connection.js';
 import { startServer, type RunningServer, type ServerOptions } from './server/server.js';
-import { isMessageStore, openStore, type MessageSink, type MessageStore, type StoreOptions, type TranscriptLine } from './store/index.js';
+import { isMessageStore, openStore, type MessageSink, type MessageStore, type OpenOptions, type TranscriptLine } from './store/index.js';
 import { relayMessage, type RelayOptions, type TraceEvent } from './client/index.js';
 import { describeReply } from './protocol/reply.js';
 import { hostPort } from './server/peer-address.js';
+import type { AddressList } from './protocol/ip-address.js';
 import { createWebApp, type Relay } from './web/app.js';
+import { FaultController } from './faults/controller.js';
 import { allowedHosts } from './web/guard.js';
 import type { PasswordCheck } from './credentials.js';
 import type { PemPair } from './server/tls.js';
 import { startHttpServer, type RunningHttpServer } from './web/server.js';
 
 export type ServiceConfig = Readonly<{
-  smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer'>;
-  store: StoreOptions;
+  smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer' | 'faults'>;
+  /** A fault document to put in force at start (--faults FILE), as parsed JSON; checked, and refused with the reason. */
+  faults?: unknown;
+  store: OpenOptions;
   /** null: no HTTP API. */
   http: HttpConfig | null;
   /** Where the API's release sends stored messages; absent: release is refused (409). */
@@ -35,6 +39,8 @@ export type HttpConfig = Readonly<{
   users?: PasswordCheck;
   /** Serve HTTPS with this certificate. */
   tls?: PemPair;
+  /** Proxies whose X-Forwarded-For names the client (--trusted-proxies). */
+  trustedProxies?: AddressList;
 }>;
 
 export type RunningService = Readonly<{
@@ -45,6 +51,8 @@ export type RunningService = Readonly<{
   store: MessageSink | MessageStore;
   events: MailwireEvents;
   metrics: Metrics;
+  /** The fault rules in force (the same as GET/PUT/DELETE /api/v1/faults). */
+  faults: FaultController;
   close(graceMs?: number): Promise<void>;
 }>;
 
@@ -55,16 +63,30 @@ export type Backend = Readonly<{
   queryable: MessageStore | null;
   events: MailwireEvents;
   metrics: Metrics;
+  /** The fault rules in force (GET/PUT/DELETE /api/v1/faults); with --workers, the workers ask this one. */
+  faults: FaultController;
   http: RunningHttpServer | null;
   httpError: Error | null;
   close(): Promise<void>;
 }>;
 
-export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsOptions: MetricsOptions = {}): Promise<Backend> {
+export async function startBackend(
+  config: Omit<ServiceConfig, 'smtp'> & { smtp?: Pick<ServiceConfig['smtp'], 'dialect'> }, metricsOptions: MetricsOptions = {},
+): Promise<Backend> {
+  // The fault document is checked before anything is opened: a bad one stops the start with the reason.
+  const faults = new FaultController({ dialect: config.smtp?.dialect.name ?? 'smtp', onFired: (n) => metrics.faultInjected(n) });
+  if (config.faults !== undefined) {
+    const loaded = faults.load(config.faults);
+    if (!loaded.ok) throw new Error(`fault document: ${loaded.error}`);
+  }
   const store = await openStore(config.store);
   const queryable = isMessageStore(store) ? store : null;
   const events = createEvents();
-  const metrics = createMetrics({ ...metricsOptions, ...(queryable ? { storeStats: () => queryable.stats() } : {}) });
+  const metrics = createMetrics({
+    ...metricsOptions, ...(queryable ? { storeStats: () => queryable.stats(), storeHealth: () => queryable.health() } : {}),
+  });
+  // A message is announced when it becomes searchable (so a client told of it can find it), once, recovered ones too.
+  const unsubscribe = queryable?.onIndexed((m) => events.emit('message-stored', { id: m.id }));
 
   // A busy HTTP port is a warning, not a failure: catching mail matters more than browsing it.
   let http: RunningHttpServer | null = null;
@@ -72,19 +94,20 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
   if (config.http && queryable) {
     try {
       const relay = config.relay === undefined ? {} : { relay: createRelay(config.relay, queryable, events) };
-      const { host, port, tls, users } = config.http;
+      const { host, port, tls, users, trustedProxies } = config.http;
       const access = { hosts: allowedHosts(host, config.http.allowedHosts ?? []), ...(users ? { users } : {}) };
-      const app = createWebApp({ store: queryable, events, metrics, access, ...relay });
+      const app = createWebApp({ store: queryable, events, metrics, faults, access, ...relay, ...(trustedProxies ? { trustedProxies } : {}) });
       http = await startHttpServer({ app, host, port, ...(tls ? { tls } : {}) });
     } catch (error) {
       httpError = error instanceof Error ? error : new Error(String(error));
     }
   }
   return {
-    store, queryable, events, metrics, http, httpError,
+    store, queryable, events, metrics, faults, http, httpError,
     async close() {
       await http?.close();
       await store.close();
+      unsubscribe?.();
     },
   };
 }
@@ -95,9 +118,8 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
  */
 export function observerFor(metrics: Metrics, events: MailwireEvents | null): ServerObserver {
   return {
-    messageStored(id, bytes) {
-      metrics.messageStored(bytes);
-      events?.emit('message-stored', { id });
+    messageStored(_id, bytes) {
+      metrics.messageStored(bytes); // the message-stored event waits for the index: see startBackend
     },
     sessionEnded(id, end) {
       metrics.sessionEnded(end);
@@ -119,6 +141,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       sink: backend.store, // the backend opened it and closes it, after the server has stopped (close below)
       recordSessions: backend.queryable !== null,
       observer: observerFor(backend.metrics, backend.events),
+      faults: backend.faults,
     });
   } catch (error) {
     await backend.close();
@@ -126,6 +149,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   }
   return {
     smtp, http: backend.http, httpError: backend.httpError, store: backend.store, events: backend.events, metrics: backend.metrics,
+    faults: backend.faults,
     async close(graceMs) {
       await smtp.close(graceMs); // every session done, every message in progress stored or refused
       await backend.close();

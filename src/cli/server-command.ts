@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import {
   DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_MESSAGES, DEFAULT_PORT, DEFAULT_SHUTDOWN_GRACE_MS,
+  DEFAULT_STORE_TIMEOUT_MS,
 } from '../config.js';
 import { simplifiedDialect } from '../protocol/dialects/simplified.js';
 import { smtpDialect } from '../protocol/dialects/smtp.js';
@@ -10,6 +11,7 @@ import { createAuthenticator, parseCredential, parseCredentialFile, type Credent
 import { createConsoleDisplay, createSummaryDisplay, createVerboseDisplay, quietDisplay, type Display } from '../server/display.js';
 import { createJsonDisplay } from '../server/json-display.js';
 import { hostPort } from '../server/peer-address.js';
+import { PROXY_HEADER_TIMEOUT_MS } from '../server/proxy-protocol.js';
 import { selfSignedPem, type PemPair } from '../server/tls.js';
 import { startService, type HttpConfig, type ServiceConfig } from '../service.js';
 import { createPasswordCheck, parseCredentialFile as parseLoginFile, type PasswordCheck } from '../credentials.js';
@@ -17,9 +19,11 @@ import { allowedHosts, exposureProblem } from '../web/guard.js';
 import { isClusterWorker, runClusterWorker, startClusterPrimary } from '../cluster.js';
 import type { TlsMode } from '../client/index.js';
 import { parseServerAddress } from '../protocol/host-port.js';
+import type { AddressList } from '../protocol/ip-address.js';
 import type { StoreKind } from '../store/index.js';
 import { withEnvironment } from './env-options.js';
-import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt } from './parse.js';
+import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt, parseTrustedProxies } from './parse.js';
+import { parseFaultDocument } from '../faults/document.js';
 
 type ServerFlags = {
   host: string;
@@ -49,8 +53,12 @@ type ServerFlags = {
   authInsecure?: boolean;
   store: StoreKind;
   dataDir: string;
+  databaseUrl?: string;
   maxMessages: number;
   maxAge: number;
+  storeTimeout: number;
+  /** Hidden, for tests: the indexer stays idle, so messages are durable but not searchable until the next start. */
+  testPauseIndexer?: boolean;
   http: boolean;
   httpHost: string;
   httpPort: number;
@@ -66,6 +74,9 @@ type ServerFlags = {
   relayTlsInsecure?: boolean;
   relayAuth?: string;
   workers: number;
+  faults?: string;
+  proxyProtocol?: boolean;
+  trustedProxies?: AddressList;
 };
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -126,10 +137,13 @@ export function registerServerCommand(program: Command): void {
     .option('--auth <user:password>', 'smtp: accept this login for AUTH PLAIN/LOGIN (repeatable)', collect, [] as string[])
     .option('--auth-file <file>', 'smtp: logins for AUTH, one user:password a line')
     .option('--auth-insecure', 'smtp: offer AUTH without TLS')
-    .addOption(new Option('--store <kind>', 'where mail is kept: sqlite (durable, in --data-dir), memory, or none (discard, for benchmarks)').choices(['sqlite', 'memory', 'none']).default('sqlite'))
+    .addOption(new Option('--store <kind>', 'where mail is kept: sqlite (durable, in --data-dir), postgres (durable, shared by several instances: --database-url), memory, or none (discard, for benchmarks)').choices(['sqlite', 'postgres', 'memory', 'none']).default('sqlite'))
     .option('--data-dir <dir>', 'directory of the sqlite store', DEFAULT_DATA_DIR)
+    .option('--database-url <url>', 'postgres store: postgres://user@host:port/database, its password never shown (best given as MAILWIRE_DATABASE_URL, out of sight of ps)')
     .addOption(new Option('--max-messages <n>', 'keep at most this many messages, oldest pruned first; 0 = unlimited').argParser(parseCount).default(DEFAULT_MAX_MESSAGES))
     .addOption(new Option('--max-age <duration>', 'prune messages older than this, e.g. 7d; 0 = keep forever').argParser(parseDuration).default(DEFAULT_MAX_AGE_MS, '0 (forever)'))
+    .addOption(new Option('--store-timeout <duration>', 'longest a message waits for the store; past it the client gets 451 and may try again').argParser(parseDuration).default(DEFAULT_STORE_TIMEOUT_MS, '30s'))
+    .addOption(new Option('--test-pause-indexer').hideHelp())
     .option('--http-host <address>', 'address of the HTTP API', DEFAULT_HOST)
     .addOption(new Option('--http-port <port>', 'port of the HTTP API; 0 picks a free one').argParser(parsePort).default(DEFAULT_HTTP_PORT))
     .option('--no-http', 'no HTTP API')
@@ -140,6 +154,9 @@ export function registerServerCommand(program: Command): void {
     .option('--http-tls-self-signed', 'serve the API and UI over HTTPS with a self-signed certificate made at start')
     .option('--http-insecure', 'allow the HTTP API on a non-loopback address without --http-auth-file (the network is trusted)')
     .addOption(new Option('--workers <n>', 'SMTP worker processes (node:cluster) sharing the port, for more than one core; the store and HTTP API stay in one process').argParser(parsePositiveInt).default(1))
+    .option('--faults <file>', 'fault injection: a JSON document of rules (see README, "Fault injection"); changed at run time through /api/v1/faults')
+    .option('--proxy-protocol', 'read a PROXY protocol header (v1 or v2, as HAProxy\'s send-proxy-v2) from --trusted-proxies before the greeting; the client it names is the client')
+    .addOption(new Option('--trusted-proxies <list>', 'load balancers, as addresses or CIDR ranges separated by commas: they send the PROXY header (SMTP) and X-Forwarded-For (HTTP)').argParser(parseTrustedProxies))
     .option('--relay <host[:port]>', 'where the API\'s release sends stored messages (port 25 by default); without it, release answers 409')
     .addOption(new Option('--relay-tls <mode>', 'TLS to the relay').choices(['none', 'starttls', 'implicit']).default('none'))
     .option('--relay-tls-insecure', 'do not verify the relay\'s certificate')
@@ -151,6 +168,8 @@ export function registerServerCommand(program: Command): void {
       if (flags.tlsPort !== undefined && pem === undefined) throw new Error('--tls-port needs --tls-cert/--tls-key or --tls-self-signed');
       const credentials = smtp ? credentialsFor(flags) : [];
       const display = displayFor(flags, write);
+      if (flags.proxyProtocol === true && flags.trustedProxies === undefined) throw new Error('--proxy-protocol needs --trusted-proxies: the addresses of the load balancers that send the header');
+      const trustedProxies = flags.trustedProxies === undefined ? {} : { trustedProxies: flags.trustedProxies };
       const config: ServiceConfig = {
         smtp: {
           host: flags.host,
@@ -172,10 +191,17 @@ export function registerServerCommand(program: Command): void {
           ...(pem ? { tls: pem } : {}),
           ...(flags.tlsPort === undefined ? {} : { tlsPort: flags.tlsPort }),
           ...(credentials.length > 0 ? { auth: createAuthenticator(credentials, flags.authInsecure === true) } : {}),
+          ...(flags.proxyProtocol === true && flags.trustedProxies !== undefined ? { proxyProtocol: { trusted: flags.trustedProxies } } : {}),
         },
-        store: { kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge },
-        http: flags.http && flags.store !== 'none' ? await httpFor(flags) : null,
+        store: {
+          kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge, storeTimeoutMs: flags.storeTimeout,
+          ...databaseUrlFor(flags),
+          ...(flags.testPauseIndexer === true ? { testing: { pauseIndexer: true } } : {}),
+        },
+        // Workers serve SMTP only: the HTTP side (its certificate, its logins) lives in the primary.
+        http: flags.http && flags.store !== 'none' && !isClusterWorker() ? { ...(await httpFor(flags)), ...trustedProxies } : null,
         ...relayFor(flags),
+        ...faultsFor(flags),
       };
       if (isClusterWorker()) return runClusterWorker(config, flags.workers);
       const service = flags.workers > 1 ? await startClusterPrimary(config, flags.workers) : await startService(config);
@@ -184,6 +210,11 @@ export function registerServerCommand(program: Command): void {
       say(`mailwire: ${smtp ? 'standards' : 'simplified'} SMTP server listening on ${hostPort(server.host, server.port)}` +
         (server.tlsPort === undefined ? '' : `, implicit TLS on ${hostPort(server.host, server.tlsPort)}`));
       say(`mailwire: store ${describeStore(flags)}`);
+      const recovered = 'recovered' in service.store ? service.store.recovered : undefined;
+      if (recovered !== undefined && recovered.messages > 0) {
+        say(`mailwire: indexed ${recovered.messages} messages left from the last run in ${(recovered.ms / 1000).toFixed(1)} s`);
+      }
+      if (flags.proxyProtocol === true) say(`mailwire: PROXY protocol from ${flags.trustedProxies?.text ?? ''} (header within ${PROXY_HEADER_TIMEOUT_MS / 1000}s)`);
       if (flags.workers > 1) say(`mailwire: ${flags.workers} SMTP worker processes; store and HTTP API in this one (pid ${process.pid})`);
       if (service.http && config.http) {
         const scheme = config.http.tls ? 'https' : 'http';
@@ -246,10 +277,46 @@ async function httpFor(flags: ServerFlags): Promise<HttpConfig> {
 /** The limits in force, said at start so that nobody is surprised when old mail goes. */
 function describeStore(flags: ServerFlags): string {
   if (flags.store === 'none') return 'none: messages are acknowledged and discarded';
-  const where = flags.store === 'sqlite' ? `sqlite in ${flags.dataDir} (durable: 250 only once on disk)` : 'memory (lost at exit)';
+  const where = flags.store === 'sqlite' ? `sqlite in ${flags.dataDir} (durable: 250 only once on disk, searchable just after)`
+    : flags.store === 'postgres' ? `postgres at ${safeDatabaseUrl(databaseUrlFor(flags).databaseUrl ?? '')} (durable: 250 only once committed, searchable just after)`
+    : 'memory (lost at exit)';
   const count = flags.maxMessages === 0 ? 'no message limit' : `keeping the newest ${flags.maxMessages} messages`;
   const age = flags.maxAge === 0 ? 'no age limit' : `pruning after ${flags.maxAge / 1000}s`;
   return `${where}, ${count}, ${age}`;
+}
+
+/** The postgres store's URL, from --database-url or MAILWIRE_DATABASE_URL; the store kind needs one. */
+function databaseUrlFor(flags: ServerFlags): { databaseUrl?: string } {
+  const url = flags.databaseUrl; // MAILWIRE_DATABASE_URL arrives here too (env-options.ts)
+  if (flags.store !== 'postgres') return {};
+  if (url === undefined || url === '') throw new Error('--store postgres needs --database-url postgres://… (or MAILWIRE_DATABASE_URL)');
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`--database-url must start with postgres:// or postgresql://, not ${JSON.stringify(safeDatabaseUrl(url))}`);
+  return { databaseUrl: url };
+}
+
+/** The URL without its password, for the start-up line and errors. */
+function safeDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/:[^:@/]*@/, ':***@');
+  }
+}
+
+/** The fault document of --faults, checked now: a bad one ends the start with the field and the reason. */
+function faultsFor(flags: ServerFlags): { faults?: unknown } {
+  if (flags.faults === undefined) return {};
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(flags.faults, 'utf8'));
+  } catch (e) {
+    throw new Error(`--faults ${flags.faults}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const checked = parseFaultDocument(doc, flags.dialect);
+  if (!checked.ok) throw new Error(`--faults ${flags.faults}: ${checked.error}`);
+  return { faults: doc };
 }
 
 /** The relay for the API's release, from --relay and its options; the request itself never names a server. */

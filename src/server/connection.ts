@@ -20,9 +20,15 @@ import { SmtpSession } from '../protocol/session.js';
 import { receivedHeader } from '../protocol/trace.js';
 import type { Action, Authenticator, Dialect, Envelope, Trace } from '../protocol/types.js';
 import type { Limits } from '../protocol/limits.js';
+import { StoreFullError } from '../store/index.js';
 import type { ConnectionInfo, MessageSink, SessionEnd, TranscriptLine } from '../store/types.js';
+import type { FaultPolicy } from '../faults/controller.js';
+import { NO_FAULT, type FaultEvent, type FaultVerdict } from '../faults/engine.js';
+import { commandEvent, faultStep, greetingActions, messageEvent, refusedMessage } from '../faults/session-faults.js';
+import { proxySignature } from '../protocol/proxy-header.js';
 import { LazyDeadline } from './lazy-deadline.js';
-import { hostPort, peerOf } from './peer-address.js';
+import { hostPort, peerOf, type Peer } from './peer-address.js';
+import { proxyRefusalReply } from './proxy-protocol.js';
 import type { Display, MessageSummary } from './display.js';
 
 export type ConnectionOptions = Readonly<{
@@ -40,6 +46,8 @@ export type ConnectionOptions = Readonly<{
   secureContext?: SecureContext;
   /** When set, the smtp dialect offers AUTH PLAIN LOGIN (after STARTTLS unless allowInsecure). */
   auth?: Authenticator;
+  /** Fault injection (--faults, /api/v1/faults): asked at each stage while a document is loaded. */
+  faults?: FaultPolicy;
 }>;
 
 /** What the server tells the outside as it works (events for the web app, metrics); every hook optional. */
@@ -53,6 +61,14 @@ export type ServerObserver = Readonly<{
   connectionsChanged?(count: number): void;
 }>;
 
+/** What the server knows of a connection beyond its socket (the PROXY protocol, --proxy-protocol). */
+export type ConnectionStart = Readonly<{
+  /** The client as a trusted proxy's header names it; default: the socket's own ends. */
+  peer?: Peer;
+  /** The client is not a trusted proxy: if its first bytes are a PROXY header (a forged address), refuse it. */
+  refuseProxyHeader?: boolean;
+}>;
+
 /** Verbs named in metrics; anything else counts as OTHER, so a client cannot grow the label set. */
 const KNOWN_VERBS: ReadonlySet<string> = new Set([
   'HELO', 'EHLO', 'MAIL', 'RCPT', 'DATA', 'RSET', 'NOOP', 'QUIT', 'VRFY', 'EXPN', 'HELP', 'STARTTLS', 'AUTH', 'BDAT',
@@ -62,6 +78,23 @@ const KNOWN_VERBS: ReadonlySet<string> = new Set([
 const TRACE_PREFIX = randomBytes(4).toString('hex');
 let traceCounter = 0;
 const nextTraceId = (): string => `${TRACE_PREFIX}${(++traceCounter).toString(16).padStart(8, '0')}`;
+
+/** A session closed by an injected fault (a disconnect, or a 421) ended by 'fault'. */
+const endOf = (v: FaultVerdict): SessionEnd | undefined => (v.outcome.type === 'pass' ? undefined : 'fault');
+
+/**
+ * The message as one Buffer of its own (not from the shared pool, so the store can move its memory to another thread
+ * instead of copying it): the Received: header (UTF-8) and the streamed lines (latin1, one char a byte) written
+ * straight into it, with no join before.
+ */
+function messageBytes(header: string, lines: readonly string[]): Buffer {
+  let size = Buffer.byteLength(header, 'utf8');
+  for (const line of lines) size += line.length;
+  const raw = Buffer.allocUnsafeSlow(size);
+  let at = raw.write(header, 0, 'utf8');
+  for (const line of lines) at += raw.write(line, at, 'latin1');
+  return raw;
+}
 
 /** How many transcript lines a session keeps; enough for a long session, bounded against a flood. */
 const TRANSCRIPT_CAP = 300;
@@ -104,19 +137,28 @@ export class Connection {
   /** When the input holding the command being answered arrived (performance.now()), for response times. */
   #commandAt = performance.now();
   #verb = 'CONNECT';
+  /** Command lines fed to the session so far; the difference across one read is how many that read held. */
+  #commandsFed = 0;
   /** Silence from the client this long ends the session (moved by every input and every reply). */
   readonly #idle = new LazyDeadline(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'), false);
   /** The bound on one message's DATA phase, set at each 354. */
   readonly #data = new LazyDeadline(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'), true);
+  /** An injected delay in progress. */
+  #faultTimer: NodeJS.Timeout | undefined;
+  /** Rules that injected a fault in this session, in order (numbers from 1). */
+  readonly #faultsFired: number[] = [];
   #closedResolve!: () => void;
+  /** While refuseProxyHeader holds: the first bytes, until they show whether they start a PROXY header. */
+  #screening: Buffer | null;
   /** Resolves once the socket is closed and the session recorded. */
   readonly closed = new Promise<void>((resolve) => (this.#closedResolve = resolve));
 
   /** `implicitTls`: the socket is a TLSSocket whose handshake is done (the port-465 style listener). */
-  constructor(socket: Socket, opts: ConnectionOptions, implicitTls = false) {
+  constructor(socket: Socket, opts: ConnectionOptions, implicitTls = false, start: ConnectionStart = {}) {
     this.#socket = socket;
     this.#opts = opts;
-    const peer = peerOf(socket);
+    const peer = start.peer ?? peerOf(socket);
+    this.#screening = start.refuseProxyHeader === true ? Buffer.alloc(0) : null;
     this.#tag = hostPort(peer.clientAddress, peer.clientPort);
     this.#info = { ...peer, dialect: opts.dialect.name, tls: implicitTls };
     this.#session = new SmtpSession(
@@ -133,16 +175,21 @@ export class Connection {
     this.#attach(socket);
     opts.display.connected(this.#tag);
     this.#note('info', `connected from ${this.#tag}`);
-    this.#apply(this.#session.greet());
+    if (opts.faults?.active() === true) this.#withFault(this.#event('connect'), (v) => this.#apply(greetingActions(this.#session.greet(), v.outcome), endOf(v)));
+    else this.#apply(this.#session.greet());
   }
 
   #attach(socket: Socket): void {
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
+    socket.on('data', (received: Buffer) => {
+      const chunk = this.#screening === null ? received : this.#screen(received);
+      if (chunk === null) return;
       this.#splitter.push(chunk);
       if (this.#waiting) {
         // The client goes on while its message is stored (pipelining past the end of data): read no more until then.
-        if (!this.#pausedForStore && this.#session.phase.kind === 'storing') {
+        // The same while an AUTH verifier answers.
+        const kind = this.#session.phase.kind;
+        if (!this.#pausedForStore && (kind === 'storing' || kind === 'verifying')) {
           this.#pausedForStore = true;
           socket.pause();
         }
@@ -150,14 +197,44 @@ export class Connection {
       }
       this.#commandAt = performance.now();
       this.#idle.set(this.#commandAt, this.#opts.limits.idleTimeoutMs);
+      const mark = this.#transcript.length;
+      const fedBefore = this.#commandsFed;
       this.#batching = true;
       this.#pump();
       this.#batching = false;
       this.#flush();
+      // Several commands in one read: the client pipelined (RFC 2920). Said in the transcript, before the batch.
+      const batch = this.#commandsFed - fedBefore;
+      if (batch > 1 && this.#opts.recordSessions && mark < this.#transcript.length && this.#transcript.length < TRANSCRIPT_CAP) {
+        this.#transcript.splice(mark, 0, { at: Date.now(), dir: 'info', text: `pipelined: ${batch} commands in one read` });
+      }
     });
     socket.on('end', () => this.#apply(this.#session.feed({ type: 'eof' }), 'client-closed'));
     socket.on('error', () => socket.destroy()); // ECONNRESET and kin: 'close' follows and cleans up
     socket.on('close', () => this.#cleanup());
+  }
+
+  /**
+   * A PROXY header from a client that is not a trusted proxy would forge its address: it is refused, not read as
+   * commands (v2's signature even holds a QUIT line). Returns the bytes to read as SMTP once they are known not to
+   * start a header, null while that is not yet known or once refused.
+   */
+  #screen(chunk: Buffer): Buffer | null {
+    const bytes = this.#screening === null || this.#screening.length === 0 ? chunk : Buffer.concat([this.#screening, chunk]);
+    const signature = proxySignature(bytes);
+    if (signature === 'need-more') {
+      this.#screening = bytes;
+      return null;
+    }
+    this.#screening = null;
+    if (signature === 'none') return bytes;
+    const detail = 'a PROXY protocol header from an address not in --trusted-proxies';
+    this.#opts.display.info(`[${this.#tag}] refused: ${detail}`);
+    this.#note('info', `refused: ${detail}`);
+    const refusal = proxyRefusalReply('untrusted', this.#opts.hostname ?? this.#info.serverAddress);
+    // The session ends as at end of input (it has read nothing), after the 421.
+    this.#apply([{ type: 'reply', reply: refusal }, ...this.#session.feed({ type: 'eof' })], 'refused');
+    return null;
   }
 
   /**
@@ -187,7 +264,8 @@ export class Connection {
         const line = rule.mode === 'split' ? this.#splitter.nextText(rule.maxBytes) : this.#splitter.next(rule.maxBytes, rule.mode);
         if (line === null) return;
         this.#show(line, rule.mode === 'split', this.#session.secretInput);
-        this.#apply(this.#session.feed({ type: 'line', line }));
+        if (this.#opts.faults?.active() === true && rule.mode !== 'split') this.#commandWithFaults(line);
+        else this.#apply(this.#session.feed({ type: 'line', line }));
       }
       const phase = this.#session.phase;
       if (phase.kind === 'await-mail') this.#helo = phase.helo;
@@ -201,6 +279,7 @@ export class Connection {
       if (line.ending === 'crlf' && line.text === '.') this.#verb = 'MESSAGE';
       return;
     }
+    this.#commandsFed++;
     const space = line.text.indexOf(' ');
     const verb = (space === -1 ? line.text : line.text.slice(0, space)).trim().toUpperCase();
     this.#verb = KNOWN_VERBS.has(verb) ? verb : 'OTHER';
@@ -237,7 +316,8 @@ export class Connection {
           break;
         case 'deliver':
           this.#data.clear();
-          this.#deliver(action.env, action.trace);
+          if (this.#opts.faults?.active() === true) this.#deliverWithFaults(action.env, action.trace);
+          else this.#deliver(action.env, action.trace);
           break;
         case 'starttls':
           this.#flush();
@@ -247,7 +327,7 @@ export class Connection {
           this.#verify(action.user, action.password);
           break;
         case 'close':
-          this.#end = end ?? (this.#shuttingDown ? 'shutdown' : 'quit');
+          if (!this.#closed) this.#end = end ?? (this.#shuttingDown ? 'shutdown' : 'quit'); // the first reason stands
           this.#closed = true;
           this.#flush();
           this.#socket.end();
@@ -271,6 +351,77 @@ export class Connection {
       socket.once('drain', () => {
         if (!this.#waiting) socket.resume();
       });
+    }
+  }
+
+  // ---- fault injection (see faults/session-faults.ts for how a verdict becomes the core's step) ----------------
+
+  #event(on: 'connect'): FaultEvent {
+    return { on, client: this.#info.clientAddress };
+  }
+
+  #commandWithFaults(line: Line): void {
+    const before = this.#session.phase;
+    const considered = this.#session.consider({ type: 'line', line });
+    const event = commandEvent(this.#verb, before, considered, { client: this.#info.clientAddress, user: this.#session.context.authUser });
+    if (event === null) this.#apply(this.#session.commit(considered));
+    else this.#withFault(event, (v) => this.#apply(this.#session.commit(faultStep(before, considered, v.outcome)), endOf(v)));
+  }
+
+  #deliverWithFaults(env: Envelope, trace: Trace | undefined): void {
+    const event = messageEvent(env, { client: this.#info.clientAddress, user: this.#session.context.authUser });
+    this.#withFault(event, (v) => {
+      const outcome = v.outcome;
+      if (outcome.type === 'pass') return this.#deliver(env, trace);
+      this.#draft = []; // the message is not stored
+      if (outcome.type === 'disconnect') this.#apply(this.#session.feed({ type: 'eof' }), 'fault');
+      else this.#apply(refusedMessage(this.#session.feed({ type: 'store-failed', reason: 'fault injected' }), outcome.reply), 'fault');
+    });
+  }
+
+  /**
+   * Asks the policy about one event and runs `then` with the verdict, after its delay. Meanwhile nothing more is read
+   * (pipelined commands wait their turn) and the idle timer is off; the delay is cut to the idle timeout, so a
+   * session never waits on a fault longer than it would wait on its client. Other sessions are not held up: this is
+   * a timer, not a wait.
+   */
+  #withFault(event: FaultEvent, then: (v: FaultVerdict) => void): void {
+    const answer = this.#opts.faults?.decide(event) ?? NO_FAULT;
+    if (!(answer instanceof Promise) && answer.delayMs === 0) {
+      this.#noteFaults(answer);
+      then(answer);
+      return;
+    }
+    this.#waiting = true;
+    this.#socket.pause();
+    this.#idle.clear();
+    void Promise.resolve(answer).catch(() => NO_FAULT).then((v) => {
+      if (this.#closed) return;
+      this.#noteFaults(v);
+      this.#faultTimer = setTimeout(() => {
+        this.#faultTimer = undefined;
+        if (this.#closed) return;
+        this.#waiting = false;
+        this.#idle.set(performance.now(), this.#opts.limits.idleTimeoutMs);
+        this.#socket.resume(); // a store that `then` starts pauses it again as it always does
+        then(v);
+        if (this.#closed || this.#waiting) return;
+        if (this.#shuttingDown) this.shutdown();
+        else {
+          this.#batching = true;
+          this.#pump();
+          this.#batching = false;
+          this.#flush();
+        }
+      }, Math.min(v.delayMs, this.#opts.limits.idleTimeoutMs));
+    });
+  }
+
+  #noteFaults(v: FaultVerdict): void {
+    for (const n of v.fired) {
+      this.#faultsFired.push(n);
+      this.#note('info', `[fault: rule ${n}]`);
+      this.#opts.display.info(`[${this.#tag}] [fault: rule ${n}]`);
     }
   }
 
@@ -303,57 +454,45 @@ export class Connection {
     });
   }
 
-  /** AUTH: the verifier may be slow (bcrypt) or remote; nothing more is read until it has answered. */
+  /** AUTH: the verifier may be slow (bcrypt) or remote; nothing more is fed until it has answered (see #attach). */
   #verify(user: string, password: string): void {
     const verifier = this.#opts.auth;
     this.#waiting = true;
-    this.#socket.pause();
     new Promise<boolean>((resolve) => resolve(verifier === undefined ? false : verifier.verify(user, password)))
       .then((ok) => ok === true, () => false) // a verifier that fails says no
-      .then((ok) => {
-        this.#waiting = false;
-        this.#apply(this.#session.feed({ type: 'verified', ok }));
-        if (this.#closed) return;
-        this.#socket.resume();
-        if (this.#shuttingDown) this.shutdown();
-        else this.#pump();
-      });
+      .then((ok) => this.#stored(this.#session.feed({ type: 'verified', ok })));
   }
 
   #deliver(env: Envelope, trace: Trace | undefined): void {
-    const body = this.#draft.join('');
-    this.#draft = [];
     const receivedAt = new Date();
-    // The Received: header (UTF-8) and the message (latin1: one char a byte) written into one buffer of its own.
     const header = trace ? receivedHeader(trace, nextTraceId(), receivedAt) : '';
-    const headerBytes = Buffer.byteLength(header, 'utf8');
-    const raw = Buffer.allocUnsafe(headerBytes + body.length);
-    raw.write(header, 0, 'utf8');
-    raw.write(body, headerBytes, 'latin1');
-    this.#note('info', `message: ${raw.length} bytes`);
+    const raw = messageBytes(header, this.#draft);
+    this.#draft = [];
+    const size = raw.length; // raw is given to the store (transferRaw): not read after save()
+    this.#note('info', `message: ${size} bytes`);
     const ctx = this.#session.context;
     const connection: ConnectionInfo = { ...this.#info, tls: ctx.tls, ...(ctx.authUser === null ? {} : { authUser: ctx.authUser }) };
     // The session summary is kept only for a display that shows it.
     const summary = this.#opts.display.session === undefined
       ? (): void => {}
-      : (result: string): void => void this.#messages.push({ from: env.from, to: env.to, size: raw.length, result });
+      : (result: string): void => void this.#messages.push({ from: env.from, to: env.to, size, result });
     // Nothing more is fed until the store has answered; input that arrives meanwhile stops reading (see #attach).
     this.#waiting = true;
-    this.#opts.sink.save({ envelope: env, connection, receivedAt, raw }).then(
+    this.#opts.sink.save({ envelope: env, connection, receivedAt, raw, transferRaw: true }).then(
       (id) => {
         if (this.#opts.recordSessions) this.#messageIds.push(id);
-        this.#opts.observer?.messageStored?.(id, raw.length);
+        this.#opts.observer?.messageStored?.(id, size);
         summary(`stored as ${id}`);
         this.#stored(this.#session.feed({ type: 'stored', id }));
       },
       (error: unknown) => {
         summary(`store failed: ${String(error)}`);
-        this.#stored(this.#session.feed({ type: 'store-failed', reason: String(error) }));
+        this.#stored(this.#session.feed({ type: 'store-failed', reason: String(error), full: error instanceof StoreFullError }));
       },
     );
   }
 
-  /** The store answered: reply, and go on with the input that waited. */
+  /** The store (or the AUTH verifier) answered: reply, and go on with the input that waited. */
   #stored(actions: Action[]): void {
     this.#waiting = false;
     this.#apply(actions);
@@ -385,6 +524,7 @@ export class Connection {
     this.#cleanedUp = true;
     this.#data.dispose();
     this.#idle.dispose();
+    clearTimeout(this.#faultTimer);
     this.#draft = [];
     if (!this.#closed) {
       this.#closed = true;
@@ -405,7 +545,7 @@ export class Connection {
     });
     const done = this.#opts.recordSessions
       ? this.#opts.sink.saveSession({
-          connection: this.#info,
+          connection: this.#faultsFired.length === 0 ? this.#info : { ...this.#info, faults: this.#faultsFired },
           startedAt: this.#startedAt,
           endedAt,
           end: this.#end,

@@ -8,7 +8,10 @@ export const plainAddress = (address: string | undefined): string =>
 export const hostPort = (address: string, port: number | undefined): string =>
   `${address.includes(':') ? `[${address}]` : address}:${port ?? '?'}`;
 
-export const peerOf = (socket: Socket) => ({
+/** Both ends of a connection, as the client and the server see them. */
+export type Peer = Readonly<{ clientAddress: string; clientPort: number; serverAddress: string; serverPort: number }>;
+
+export const peerOf = (socket: Socket): Peer => ({
   clientAddress: plainAddress(socket.remoteAddress),
   clientPort: socket.remotePort ?? 0,
   serverAddress: plainAddress(socket.localAddress),

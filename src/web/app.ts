@@ -10,13 +10,17 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DEFAULT_WAIT_SECONDS, MAX_PAGE_SIZE, MAX_WAIT_SECONDS, SSE_HEARTBEAT_MS } from '../config.js';
 import { EVENT_NAMES, type MailwireEvents } from '../events.js';
 import { createMetrics, type Metrics } from '../metrics.js';
-import { StoreInputError, parseQuery, type AttachmentInfo, type MessageStore } from '../store/index.js';
+import { StoreInputError, StoreUnavailableError, matchSummary, parseQuery, type AttachmentInfo, type MessageStore } from '../store/index.js';
 import { checkMailbox } from '../protocol/mailbox-syntax.js';
 import { extractCodes, extractLinks } from './extract.js';
 import { guardHttp, type HttpAccess } from './guard.js';
 import { previewHtml } from './html-rewrite.js';
+import { clientAddressOf, type HttpConnection } from './client-address.js';
+import type { AddressList } from '../protocol/ip-address.js';
 import { OPENAPI } from './openapi.js';
 import { mountUi } from './ui-assets.js';
+import { mountFaultRoutes } from './faults-routes.js';
+import type { FaultController } from '../faults/controller.js';
 
 export type WebAppOptions = Readonly<{
   store: MessageStore;
@@ -31,8 +35,12 @@ export type WebAppOptions = Readonly<{
   relay?: Relay;
   /** The built web UI (index.html + assets/), served at /. Default: dist/ui beside the compiled server; null: none. */
   uiDir?: string | null;
+  /** The fault rules in force, served at /api/v1/faults; absent: no such routes. */
+  faults?: FaultController;
   /** Host names served, HTTP Basic logins (./guard.ts). Default: any Host, no login; the service passes its own. */
   access?: HttpAccess;
+  /** Proxies whose X-Forwarded-For names the client (--trusted-proxies); absent: the socket's peer is the client. */
+  trustedProxies?: AddressList;
 }>;
 
 /**
@@ -54,7 +62,7 @@ export type RelayResult = Readonly<{
   sessionId?: string;
 }>;
 
-export type WebApp = Readonly<{ fetch: (request: Request) => Promise<Response> }>;
+export type WebApp = Readonly<{ fetch: (request: Request, connection?: HttpConnection) => Promise<Response> }>;
 
 /** This file runs as dist/src/web/app.js; `vite build` writes the UI to dist/ui. */
 export const DEFAULT_UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
@@ -73,7 +81,7 @@ const badRequest = (message: string): HttpError => new HttpError(400, 'bad_reque
 
 export function createWebApp(options: WebAppOptions): WebApp {
   const { store, events } = options;
-  const metrics = options.metrics ?? createMetrics({ storeStats: () => store.stats() });
+  const metrics = options.metrics ?? createMetrics({ storeStats: () => store.stats(), storeHealth: () => store.health() });
   const maxWait = options.maxWaitSeconds ?? MAX_WAIT_SECONDS;
   const heartbeatMs = options.sseHeartbeatMs ?? SSE_HEARTBEAT_MS;
   const uiDir = options.uiDir === undefined ? DEFAULT_UI_DIR : options.uiDir;
@@ -85,17 +93,24 @@ export function createWebApp(options: WebAppOptions): WebApp {
   app.onError((err, c) => {
     if (err instanceof HttpError) return fail(c, err.status, err.code, err.message);
     if (err instanceof StoreInputError) return fail(c, 400, err.code, err.message);
-    console.error('mailwire web:', err);
+    // The database is away (PostgreSQL down, a writer restarting): try again later, as SMTP's 451 says.
+    if (err instanceof StoreUnavailableError) return fail(c, 503, 'store_unavailable', err.message);
+    console.error(`mailwire web: ${c.req.method} ${new URL(c.req.url).pathname} from ${clientAddressOf(c, options.trustedProxies)}:`, err);
     return fail(c, 500, 'internal', 'internal error');
   });
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   guardHttp(app, options.access ?? { hosts: 'any' });
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  // 503 while the store cannot take mail (its reason says why); the index backlog and lag either way.
+  app.get('/healthz', (c) => {
+    const health = store.health();
+    return c.json({ status: health.ok ? 'ok' : 'unavailable', store: health }, health.ok ? 200 : 503);
+  });
   if (uiDir !== null) mountUi(app, uiDir);
   app.get('/metrics', async (c) =>
     c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));
   app.get('/api/openapi.json', (c) => c.json(OPENAPI));
+  if (options.faults) mountFaultRoutes(app, options.faults);
 
   // ---- messages ------------------------------------------------------------------------------------------------
 
@@ -113,15 +128,20 @@ export function createWebApp(options: WebAppOptions): WebApp {
   // Before /messages/:id, which would otherwise take "wait" for an id.
   app.get('/api/v1/messages/wait', async (c) => {
     const query = c.req.query('query') ?? '';
-    parseQuery(query); // a malformed query is a 400 now, not after the wait
+    const parsed = parseQuery(query); // a malformed query is a 400 now, not after the wait
     const after = c.req.query('after') ?? null;
     const timeout = timeoutParam(c.req.query('timeout'), maxWait);
     const deadline = Date.now() + timeout * 1000;
     const signal = c.req.raw.signal;
 
+    // Each newly indexed message is matched here, in memory; only one that may be the answer costs a store query.
     let dirty = false;
     let wake: (() => void) | null = null;
-    const off = events.on('message-stored', () => { dirty = true; wake?.(); });
+    const off = store.onIndexed((m) => {
+      if (matchSummary(parsed, m) === 'no') return;
+      dirty = true;
+      wake?.();
+    });
     try {
       // Bounded: each pass ends with a store check, and waits are cut by the deadline or the client leaving.
       for (let pass = 0; pass < 1_000_000; pass++) {
@@ -321,7 +341,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
     });
   });
 
-  return { fetch: async (request) => app.fetch(request) };
+  return { fetch: async (request, connection) => app.fetch(request, connection) };
 }
 
 function limitParam(v: string | undefined): number | undefined {

@@ -10,10 +10,10 @@
  *  - Size: a body over 1 MiB gets 413, before any of it is parsed.
  * Errors have the API's usual shape, `{ error: { code, message } }`.
  */
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { createHash } from 'node:crypto';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { PasswordCheck } from '../credentials.js';
 

@@ -2,7 +2,7 @@
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createAdaptorServer } from '@hono/node-server';
+import { createAdaptorServer, type Http2Bindings, type HttpBindings } from '@hono/node-server';
 import type { WebApp } from './app.js';
 
 export type HttpServerOptions = Readonly<{
@@ -15,7 +15,9 @@ export type HttpServerOptions = Readonly<{
 export type RunningHttpServer = Readonly<{ port: number; close: () => Promise<void> }>;
 
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
-  const fetch = (req: Request): Promise<Response> => options.app.fetch(req);
+  // The socket's peer goes with each request: the app tells the client's address by it (./client-address.ts).
+  const fetch = (req: Request, env: HttpBindings | Http2Bindings): Promise<Response> =>
+    options.app.fetch(req, { remoteAddress: env.incoming.socket.remoteAddress });
   const server = (options.tls
     ? createAdaptorServer({ fetch, createServer: createHttpsServer, serverOptions: { cert: options.tls.cert, key: options.tls.key } })
     : createAdaptorServer({ fetch })) as Server;

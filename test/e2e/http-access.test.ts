@@ -55,6 +55,19 @@ describe('the HTTP side of the server program', () => {
     assert.doesNotMatch(p.output(), /listening/);
   });
 
+  it('refuses an --http-auth-file line without a bcrypt hash, naming the file and the line', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'htpasswd');
+    writeFileSync(file, '# ops\nops:plain-text\n');
+    try {
+      const p = startProgram(['server', '--port', '0', '--store', 'memory', '--http-port', '0', '--http-auth-file', file]);
+      assert.equal(await exitOf(p.child), 1, p.output());
+      assert.equal(p.output(), `--http-auth-file ${file}: line 2: user "ops" has no bcrypt hash ($2y$…); only bcrypt is supported: make one with "htpasswd -nbB user password"\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('prints the Host names it answers, and answers only those (DNS rebinding)', async () => {
     const p = startProgram(['server', '--port', '0', '--store', 'memory', '--http-port', '0', '--http-allowed-hosts', 'mail.lan, box.lan']);
     try {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { createCaptureSink } from '../helpers/capture-sink.js';
 import { SocketLines, socketTranscript, startTestServer } from '../helpers/socket-driver.js';
 import { CLIENT, SERVER, transcript } from '../helpers/transcript.js';
-import { waitFor, waitForOutput } from '../helpers/wait.js';
+import { startProgram } from '../helpers/program.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('simplified server over real sockets', () => {
   const sink = createCaptureSink();
@@ -194,11 +194,9 @@ describe('many clients at once', () => {
 
 describe('the server program', () => {
   it('prints the port it bound, shows every line tagged with the client, and stops on SIGTERM with exit 0', async () => {
-    const child = spawn(process.execPath, ['bin/mailwire.js', 'server', '--port', '0', '--store', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const { child, output, waitFor: said } = startProgram(['server', '--port', '0', '--store', 'none']);
     try {
-      const port = Number((await waitForOutput('the server to say its port', () => out, /listening on 127\.0\.0\.1:(\d+)/))[1]);
+      const port = Number((await said(/listening on 127\.0\.0\.1:(\d+)/))[1]);
       const conn = await SocketLines.open(port);
       await conn.next();
       conn.write('HELO xyz.com\r\nMAIL FROM: <a@xyz.com>\r\nRCPT TO: <b@abc.org>\r\nDATA\r\nSubject: hi\r\n\r\nbody line\r\n.\r\n');
@@ -214,7 +212,7 @@ describe('the server program', () => {
         `${tag} M: Subject: hi`, `${tag} M: `, `${tag} M: body line`, `${tag} S: 250 Message received and to be delivered`,
         'mailwire: SIGTERM received, shutting down',
       ]) {
-        assert.ok(out.split('\n').includes(line), `missing display line ${JSON.stringify(line)} in:\n${out}`);
+        assert.ok(output().split('\n').includes(line), `missing display line ${JSON.stringify(line)} in:\n${output()}`);
       }
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');

@@ -1,7 +1,8 @@
 /**
  * Real clients against the real server: nodemailer, Python's smtplib, curl and swaks each send plain, multi-recipient,
  * 8-bit/UTF-8, pipelined (where the client pipelines) and STARTTLS+AUTH mail, and the test asserts the stored bytes are
- * exactly the bytes sent, after the Received: header the server adds.
+ * exactly the bytes sent, after the Received: header the server adds. A test named "pipelined" also checks, in the
+ * session the server recorded, that the commands arrived together.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import type { IncomingMessage } from '../../src/store/types.js';
 import { createCaptureSink } from '../helpers/capture-sink.js';
 import { runChild } from '../helpers/child.js';
 import { startTestServer } from '../helpers/socket-driver.js';
+import { waitFor } from '../helpers/wait.js';
 
 const RECEIVED = /^Received: from (\S+) \(\[127\.0\.0\.1\]\)\r\n\tby \[127\.0\.0\.1\] with (\S+) id [0-9a-f]{16};\r\n\t\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000\r\n/;
 
@@ -41,7 +43,7 @@ describe('real clients against the smtp dialect', () => {
   before(async () => {
     const pem = await selfSignedPem(['localhost', '127.0.0.1']);
     t = await startTestServer({
-      sink, dialect: smtpDialect, tls: pem, tlsPort: 0, recordSessions: false,
+      sink, dialect: smtpDialect, tls: pem, tlsPort: 0,
       auth: createAuthenticator([{ user: 'alice', password: 's3cret:pw' }], false),
     });
     port = t.server.port;
@@ -58,6 +60,16 @@ describe('real clients against the smtp dialect', () => {
     return sink.messages[before] as IncomingMessage;
   }
 
+  /**
+   * How many commands each read of the session held, for the reads that held more than one: the server's own proof
+   * that the client pipelined (RFC 2920), from the session it recorded for the message's connection.
+   */
+  async function pipelinedReads(m: IncomingMessage): Promise<number[]> {
+    const port = m.connection.clientPort;
+    const session = await waitFor(`the session of client port ${port}`, () => sink.sessionOf(port));
+    return session.transcript.flatMap((l) => /^pipelined: (\d+) commands in one read$/.exec(l.text)?.[1] ?? []).map(Number);
+  }
+
   describe('nodemailer (pipelines when PIPELINING is offered)', () => {
     const transport = (opts: Record<string, unknown>) => nodemailer.createTransport({ host: '127.0.0.1', name: 'nodemailer.test', tls: { rejectUnauthorized: false }, ...opts });
 
@@ -67,6 +79,7 @@ describe('real clients against the smtp dialect', () => {
       assert.deepEqual([u.helo, u.protocol], ['nodemailer.test', 'ESMTP']);
       assert.deepEqual(u.body, PLAIN);
       assert.deepEqual(m.envelope, { helo: 'nodemailer.test', from: 'a@x.test', to: ['b@y.test', 'c@y.test'] });
+      assert.deepEqual(await pipelinedReads(m), [4], 'MAIL, RCPT, RCPT and DATA in one read');
     });
 
     it('8-bit body and UTF-8 addresses (SMTPUTF8)', async () => {
@@ -191,6 +204,7 @@ print(json.dumps(refused))
       let out = '';
       const m = await deliveredBy(async () => (out = await swaks(['--port', String(port), '--pipeline', '--from', 'a@x.test', '--to', 'b@y.test,c@y.test'], PLAIN)));
       assert.match(out, / -> MAIL FROM:<a@x\.test>\n -> RCPT TO:<b@y\.test>\n -> RCPT TO:<c@y\.test>\n -> DATA\n<-  250 2\.1\.0/); // sent in one batch
+      assert.deepEqual(await pipelinedReads(m), [4], 'and the server read MAIL, RCPT, RCPT and DATA at once');
       const u = unwrap(m);
       assert.deepEqual([u.helo, u.protocol], ['swaks.test', 'ESMTP']);
       assert.deepEqual(u.body, PLAIN);
@@ -205,6 +219,7 @@ print(json.dumps(refused))
     it('STARTTLS (--tls) and AUTH LOGIN, pipelined', async () => {
       const m = await deliveredBy(() => swaks(['--port', String(port), '--tls', '--pipeline', '--auth', 'LOGIN', '--auth-user', 'alice', '--auth-password', 's3cret:pw', '--from', 'alice@x.test', '--to', 'b@y.test'], SECRET));
       assert.equal(unwrap(m).protocol, 'ESMTPSA');
+      assert.deepEqual(await pipelinedReads(m), [3], 'MAIL, RCPT and DATA in one read, inside TLS');
       assert.deepEqual(unwrap(m).body, SECRET);
     });
 

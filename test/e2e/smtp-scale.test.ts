@@ -13,6 +13,7 @@ import { smtpDialect } from '../../src/protocol/dialects/smtp.js';
 import { createDiscardSink } from '../../src/store/discard.js';
 import { createCaptureSink } from '../helpers/capture-sink.js';
 import { SocketLines, startTestServer } from '../helpers/socket-driver.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Opens N connections at once, reads each one's first line, reports the counts, and holds them until stdin closes. */
 const CLIENTS = String.raw`
@@ -66,13 +67,8 @@ async function release(child: ChildProcessWithoutNullStreams): Promise<void> {
   if (child.exitCode === null) await once(child, 'exit');
 }
 
-async function waitFor(cond: () => boolean, deadlineMs = 30_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const connections = (server: { connectionCount(): number }, n: number): Promise<true> =>
+  waitFor(`${n} connections on the server`, () => server.connectionCount() === n, { deadlineMs: 30_000, seen: () => server.connectionCount() });
 
 describe('smtp dialect at scale', { concurrency: false }, () => {
   it('holds 2,000 idle connections; the 2,001st gets 421 while one under the limit still completes a mail', async () => {
@@ -84,7 +80,7 @@ describe('smtp dialect at scale', { concurrency: false }, () => {
         assert.deepEqual(counts, { greeted: 1999, refused: 0, failed: 0 });
         const last = await SocketLines.open(server.port);
         assert.equal(await last.next(20_000), '220 127.0.0.1 ESMTP mailwire ready');
-        await waitFor(() => server.connectionCount() === 2000);
+        await connections(server, 2000);
         const over = await SocketLines.open(server.port);
         assert.equal(await over.next(20_000), '421 4.7.0 127.0.0.1 Too many connections, try again later');
         assert.equal(await over.closedByServer(20_000), true);
@@ -103,7 +99,7 @@ describe('smtp dialect at scale', { concurrency: false }, () => {
     }
   });
 
-  it('greets every one of a burst of 5,000 connects, and reports the memory each idle connection costs', async (t) => {
+  it('greets every one of a burst of 5,000 connects, and each idle connection costs under 10 KB of memory', async (t) => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
     const { server } = await startTestServer({ dialect: smtpDialect, sink: createDiscardSink(), recordSessions: false });
@@ -113,17 +109,21 @@ describe('smtp dialect at scale', { concurrency: false }, () => {
       const { child, counts } = await openClients(server.port, 5000);
       try {
         assert.deepEqual(counts, { greeted: 5000, refused: 0, failed: 0 });
-        await waitFor(() => server.connectionCount() === 5000);
+        await connections(server, 5000);
         gc();
         const held = process.memoryUsage();
         const per = (k: 'rss' | 'heapUsed' | 'external') => (held[k] - before[k]) / 5000;
         const line = `memory per idle connection at 5,000: heapUsed ${(per('heapUsed') / 1024).toFixed(2)} KiB, ` +
           `heapUsed+external ${((per('heapUsed') + per('external')) / 1024).toFixed(2)} KiB, RSS ${(per('rss') / 1024).toFixed(2)} KiB`;
         t.diagnostic(line);
+        // The goal: under 10 KB per idle connection, counted as what the server's code allocates (JS heap and the
+        // external memory of Buffers), measured after a forced GC so garbage does not count; about 4 KiB today, so
+        // the bound has room for noise. RSS is not asserted: the allocator keeps freed pages, so it follows history.
+        assert.ok(per('heapUsed') + per('external') < 10_000, line);
       } finally {
         await release(child);
       }
-      await waitFor(() => server.connectionCount() === 0);
+      await connections(server, 0);
     } finally {
       await server.close(5000);
     }

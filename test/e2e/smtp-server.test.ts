@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
@@ -8,7 +7,8 @@ import { createAuthenticator } from '../../src/server/auth.js';
 import { selfSignedPem } from '../../src/server/tls.js';
 import { createCaptureSink } from '../helpers/capture-sink.js';
 import { SocketLines, startTestServer } from '../helpers/socket-driver.js';
-import { waitForOutput } from '../helpers/wait.js';
+import { startProgram } from '../helpers/program.js';
+import { waitFor } from '../helpers/wait.js';
 
 const EHLO = ['250-127.0.0.1 Hello 127.0.0.1', '250-PIPELINING', '250-SIZE 26214400', '250-8BITMIME', '250-SMTPUTF8', '250-ENHANCEDSTATUSCODES', '250-CHUNKING'];
 const afterReceived = (raw: Buffer | undefined): string => (raw?.toString('latin1') ?? '').replace(/^Received: [^\r]*\r\n(?:\t[^\r]*\r\n)*/, '');
@@ -39,6 +39,11 @@ describe('smtp server over real sockets', () => {
     assert.equal(await conn.closedByServer(), true);
     assert.equal(Buffer.concat(chunks).toString('latin1'), ['220 127.0.0.1 ESMTP mailwire ready', ...want].map((l) => `${l}\r\n`).join(''));
     assert.deepEqual(sink.messagesFrom(conn.localPort).map((m) => afterReceived(m.raw)), ['Subject: p\r\n\r\n.dot\r\n']);
+    // The session says the client pipelined, before the batch: EHLO to DATA; NOOP and QUIT waited for the store.
+    const session = await waitFor('the session of this client', () => sink.sessionOf(conn.localPort));
+    const info = session.transcript.filter((l) => l.dir === 'info').map((l) => l.text);
+    assert.deepEqual(info.slice(0, 2), [`connected from 127.0.0.1:${conn.localPort}`, 'pipelined: 5 commands in one read']);
+    assert.deepEqual(session.transcript.slice(2, 4).map((l) => [l.dir, l.text]), [['info', 'pipelined: 5 commands in one read'], ['client', 'EHLO p.test']]);
   });
 
   it('drops commands pipelined behind STARTTLS and starts over inside TLS (CVE-2011-0411)', async () => {
@@ -104,21 +109,19 @@ describe('smtp server limits and shutdown', () => {
 
 describe('the server program with --dialect smtp', () => {
   async function program(args: string[], session: string, expect: number): Promise<string> {
-    const child = spawn(process.execPath, ['bin/mailwire.js', 'server', '--dialect', 'smtp', '--port', '0', '--store', 'none', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const { child, output, waitFor: said } = startProgram(['server', '--dialect', 'smtp', '--port', '0', '--store', 'none', ...args]);
     try {
-      const port = Number((await waitForOutput('the server to say its port', () => out, /listening on 127\.0\.0\.1:(\d+)/))[1]);
+      const port = Number((await said(/listening on 127\.0\.0\.1:(\d+)/))[1]);
       const conn = await SocketLines.open(port);
       await conn.next();
       conn.write(session);
       await lines(conn, expect);
       assert.equal(await conn.closedByServer(), true);
-      await waitForOutput('the session\'s end on the display', () => out, / \| quit |"end":"quit"/);
+      await said(/ \| quit |"end":"quit"/); // the session's end on the display
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];
       assert.equal(code, 0);
-      return out;
+      return output();
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Envelope } from '../../src/protocol/types.js';
 import type { ConnectionInfo, IncomingMessage, MessageStore } from '../../src/store/types.js';
 import { openStore } from '../../src/store/open.js';
+import { createTestDatabase } from './postgres.js';
 
 export const CONN: ConnectionInfo = {
   clientAddress: '127.0.0.1', clientPort: 40000, serverAddress: '127.0.0.1', serverPort: 2525, dialect: 'smtp', tls: true, authUser: 'ann',
@@ -48,7 +49,7 @@ export const MULTIPART = crlf([
 /** Not MIME at all: no header block, a NUL and bare CRs. It must still be stored byte for byte. */
 export const GARBAGE = Buffer.from('\x00\xff\xfe no headers here\r\r\n--\r\n', 'latin1');
 
-export type Backend = Readonly<{ name: 'sqlite' | 'memory'; open: (o?: { maxMessages?: number; maxAgeMs?: number }) => Promise<Opened> }>;
+export type Backend = Readonly<{ name: 'sqlite' | 'memory' | 'postgres'; open: (o?: { maxMessages?: number; maxAgeMs?: number }) => Promise<Opened> }>;
 export type Opened = Readonly<{ store: MessageStore; dir: string; cleanup: () => Promise<void> }>;
 
 export function tempDir(): string {
@@ -71,4 +72,54 @@ export const BACKENDS: readonly Backend[] = [
       return { store, dir: '', cleanup: () => store.close() };
     },
   },
+  {
+    name: 'postgres',
+    open: async (o = {}) => {
+      const db = await createTestDatabase();
+      try {
+        const store = await openStore({ kind: 'postgres', databaseUrl: db.url, maxMessages: o.maxMessages ?? 0, maxAgeMs: o.maxAgeMs ?? 0 });
+        return { store, dir: '', cleanup: async () => { await store.close(); await db.drop(); } };
+      } catch (e) {
+        await db.drop();
+        throw e;
+      }
+    },
+  },
 ];
+
+/** How long a test waits for a saved message to become searchable before it fails. */
+const INDEX_DEADLINE_MS = 10_000;
+
+/** Saves, then waits until the store announces the message searchable (onIndexed): for tests that list or search. */
+export async function saveIndexed(store: MessageStore, message: IncomingMessage): Promise<string> {
+  const seen = new Set<string>();
+  let wake: (() => void) | null = null;
+  const off = store.onIndexed((m) => {
+    seen.add(m.id);
+    wake?.();
+  });
+  try {
+    const id = await store.save(message);
+    if (seen.has(id)) return id;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`message ${id} was not indexed within ${INDEX_DEADLINE_MS} ms`)), INDEX_DEADLINE_MS);
+      wake = () => {
+        if (!seen.has(id)) return;
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    return id;
+  } finally {
+    off();
+  }
+}
+
+/** Waits until the store's index backlog is empty: every message saved so far is searchable. */
+export async function untilIndexed(store: MessageStore): Promise<void> {
+  const deadline = Date.now() + INDEX_DEADLINE_MS;
+  while (store.health().indexBacklog > 0) {
+    if (Date.now() > deadline) throw new Error(`index backlog still ${store.health().indexBacklog} after ${INDEX_DEADLINE_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -19,8 +19,3 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, opts.everyMs ?? 20));
   }
 }
-
-/** The first match of `pattern` in a child's output as it grows, or a loud failure showing the output so far. */
-export function waitForOutput(what: string, output: () => string, pattern: RegExp, deadlineMs = 10_000): Promise<RegExpExecArray> {
-  return waitFor(what, () => pattern.exec(output()), { deadlineMs, seen: output });
-}

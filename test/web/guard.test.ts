@@ -5,6 +5,7 @@ import { createPasswordCheck } from '../../src/credentials.js';
 import { openStore } from '../../src/store/open.js';
 import type { MessageStore } from '../../src/store/types.js';
 import { createWebApp, type WebApp } from '../../src/web/app.js';
+import { allowedHosts, hostnameOf, isLoopbackHost } from '../../src/web/guard.js';
 import { MULTIPART, crlf, incoming } from '../helpers/mail.js';
 
 type Body = { error?: { code: string; message: string } };
@@ -105,6 +106,25 @@ describe('HTTP guard: Host, Origin, content type, size, query cost, headers', ()
     const htmlId = await store.save(incoming(crlf(['Subject: h', 'Content-Type: text/html', '', '<p>hi</p>'])));
     const [, , html] = await call(`http://127.0.0.1/api/v1/messages/${htmlId}/html`);
     assert.match(html.headers.get('content-security-policy') ?? '', /^sandbox allow-popups allow-popups-to-escape-sandbox; .*; frame-ancestors 'self'$/);
+  });
+});
+
+describe('which Host names are this machine', () => {
+  it('knows loopback names and addresses in their usual spellings, and nothing else', () => {
+    for (const h of ['localhost', 'LOCALHOST.', 'a.localhost', '127.0.0.1', '127.255.0.9', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) {
+      assert.equal(isLoopbackHost(h), true, h);
+    }
+    for (const h of ['localhost.attacker.test', 'mylocalhost', '128.0.0.1', '0.0.0.0', '::', '::2', '10.0.0.1', '127.0.0.1.nip.io', '']) {
+      assert.equal(isLoopbackHost(h), false, h);
+    }
+  });
+
+  it('reads the hostname of a Host header, and lists the names served besides loopback', () => {
+    assert.deepEqual(['a.test:8025', '[::1]:8025', '[fe80::1]', 'A.Test.', '127.0.0.1'].map(hostnameOf), ['a.test', '::1', 'fe80::1', 'a.test', '127.0.0.1']);
+    assert.deepEqual(allowedHosts('0.0.0.0', ['mail.lan', ' box.lan ']), ['mail.lan', 'box.lan']);
+    assert.deepEqual(allowedHosts('192.168.1.5', []), ['192.168.1.5']);
+    assert.deepEqual(allowedHosts('fd00::5', []), ['fd00::5']);
+    assert.deepEqual(allowedHosts('127.0.0.1', []), []);
   });
 });
 

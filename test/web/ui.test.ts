@@ -24,6 +24,12 @@ declare function getComputedStyle(el: unknown): { backgroundColor: string };
 /** The parts of an HTMLImageElement the checks read (the tests compile without the DOM library). */
 type Img = { complete: boolean; naturalWidth: number; onload: (() => void) | null; onerror: (() => void) | null };
 
+/** Script vectors that survive withoutScripts: an SVG load handler and an image error handler, each glued to the tag. */
+const SURVIVORS = `<svg/onload="document.body.setAttribute('data-ran','svg')" width="1" height="1"></svg>` +
+  `<img id="probe" src="no-such-image"/onerror="document.body.setAttribute('data-ran','img')">`;
+/** What the script vectors left on the page, once it has loaded (null: nothing ran). */
+const RAN = 'document.body.getAttribute("data-ran")';
+
 const PDF = Buffer.from('%PDF-1.4\n% mailwire test\n\x00\x01\x02\xff binary tail\n', 'latin1');
 
 function start(dataDir: string, httpPort = 0): Promise<RunningService> {
@@ -41,7 +47,10 @@ const report = (from: string, subject: string): Promise<Buffer> => compose({
   html: '<!doctype html><html><head><style>h1{color:#0a5}</style></head><body><h1>Quarterly report</h1>' +
     '<p>Numbers are <b>up</b>. <a href="https://example.test/q">Details</a></p>' +
     '<img id="logo" src="cid:logo@mailwire.test" width="16" height="16" alt="logo"><img id="remote" src="https://tracker.example.test/pixel.gif">' +
-    '<script>document.body.innerHTML="hacked"</script></body></html>',
+    '<script>document.body.innerHTML="hacked"</script>' +
+    // Two that the server's stripping lets through (no white space before the handler's name): only the sandbox and
+    // the CSP stand between them and running. Each marks the body if it runs.
+    SURVIVORS + '</body></html>',
   attachments: [
     { filename: 'report.pdf', content: PDF, contentType: 'application/pdf' },
     { filename: 'logo.png', content: PNG_16, contentType: 'image/png', cid: 'logo@mailwire.test' },
@@ -101,6 +110,11 @@ describe('web UI in headless Chromium', () => {
     const frame = page.frameLocator('iframe.html-frame');
     await frame.locator('h1', { hasText: 'Quarterly report' }).waitFor();
     assert.equal(await frame.locator('body').innerText().then((t) => t.includes('hacked')), false, 'a script ran');
+    // The load event comes after the SVG's load and the broken image's error: by then a handler that could run has run.
+    const html = page.frame({ url: /\/api\/v1\/messages\/[^/]+\/html/ });
+    assert.ok(html, 'the preview frame');
+    await html.waitForLoadState('load');
+    assert.equal(await html.evaluate(RAN), null, 'a script that survived stripping ran in the preview frame');
     await frame.locator('#logo').evaluate((img) => new Promise<void>((resolve, reject) => {
       const i = img as unknown as Img;
       if (i.complete) (i.naturalWidth > 0 ? resolve() : reject(new Error('cid image did not load')));
@@ -130,6 +144,20 @@ describe('web UI in headless Chromium', () => {
     for (const want of ['a.test', '<ann@a.test>', '<bob@b.test>', '127.0.0.1']) assert.ok(env.includes(want), `${want} in ${env}`);
     await page.getByRole('tab', { name: 'Raw' }).click();
     await page.locator('pre.raw-body', { hasText: 'Subject: Quarterly report' }).waitFor();
+  });
+
+  it('runs no script in the HTML opened on its own, outside the UI\'s sandboxed iframe', async () => {
+    const list = await (await fetch(`${base}/api/v1/messages?query=${encodeURIComponent('subject:"Quarterly report"')}`)).json() as { messages: { id: string }[] };
+    const id = list.messages[0]?.id;
+    assert.ok(id, 'the message\'s id');
+    const alone = await browser.context.newPage();
+    try {
+      await alone.goto(`${base}/api/v1/messages/${id}/html`, { waitUntil: 'load' });
+      await alone.locator('h1', { hasText: 'Quarterly report' }).waitFor();
+      assert.equal(await alone.evaluate(RAN), null, 'a script that survived stripping ran in the page');
+    } finally {
+      await alone.close();
+    }
   });
 
   it('downloads the attachment with the right bytes, and shows inline images', async () => {

@@ -1,0 +1,52 @@
+/**
+ * `mailwire server` as a child process, as an operator runs it: started with the given flags on free ports (add
+ * --port 0 --http-port 0 yourself), ready once it has printed where it listens, stopped with SIGTERM by its PID.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+
+export type MailwireProcess = Readonly<{
+  child: ChildProcess;
+  smtpPort: number;
+  /** "http://127.0.0.1:port", or null with --no-http. */
+  api: string | null;
+  /** Everything it printed so far (stdout and stderr). */
+  output(): string;
+  /** SIGTERM, then SIGKILL if it has not exited within 15 s; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}>;
+
+export async function startMailwire(args: readonly string[], timeoutMs = 20_000): Promise<MailwireProcess> {
+  const child = spawn(process.execPath, ['bin/mailwire.js', 'server', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const http = !args.includes('--no-http');
+  const ready = (): boolean => (http ? /HTTP API on http:\/\/\S+\/api/.test(out) : /mailwire: store /.test(out));
+  const deadline = Date.now() + timeoutMs;
+  while (!ready()) {
+    if (child.exitCode !== null) throw new Error(`mailwire server exited (${child.exitCode}):\n${out}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`mailwire server not ready within ${timeoutMs} ms:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const smtpPort = Number(/listening on \S+:(\d+)/.exec(out)?.[1]);
+  const api = http ? (/HTTP API on (http:\/\/[^/\s]+)\//.exec(out)?.[1] ?? null) : null;
+  return {
+    child,
+    smtpPort,
+    api,
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      const exited = once(child, 'exit') as Promise<[number | null]>;
+      child.kill('SIGTERM');
+      const late = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const [code] = await exited;
+      clearTimeout(late);
+      return code;
+    },
+  };
+}
