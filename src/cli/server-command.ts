@@ -53,6 +53,7 @@ type ServerFlags = {
   authInsecure?: boolean;
   store: StoreKind;
   dataDir: string;
+  databaseUrl?: string;
   maxMessages: number;
   maxAge: number;
   storeTimeout: number;
@@ -136,8 +137,9 @@ export function registerServerCommand(program: Command): void {
     .option('--auth <user:password>', 'smtp: accept this login for AUTH PLAIN/LOGIN (repeatable)', collect, [] as string[])
     .option('--auth-file <file>', 'smtp: logins for AUTH, one user:password a line')
     .option('--auth-insecure', 'smtp: offer AUTH without TLS')
-    .addOption(new Option('--store <kind>', 'where mail is kept: sqlite (durable, in --data-dir), memory, or none (discard, for benchmarks)').choices(['sqlite', 'memory', 'none']).default('sqlite'))
+    .addOption(new Option('--store <kind>', 'where mail is kept: sqlite (durable, in --data-dir), postgres (durable, shared by several instances: --database-url), memory, or none (discard, for benchmarks)').choices(['sqlite', 'postgres', 'memory', 'none']).default('sqlite'))
     .option('--data-dir <dir>', 'directory of the sqlite store', DEFAULT_DATA_DIR)
+    .option('--database-url <url>', 'postgres store: postgres://user@host:port/database, its password never shown (best given as MAILWIRE_DATABASE_URL, out of sight of ps)')
     .addOption(new Option('--max-messages <n>', 'keep at most this many messages, oldest pruned first; 0 = unlimited').argParser(parseCount).default(DEFAULT_MAX_MESSAGES))
     .addOption(new Option('--max-age <duration>', 'prune messages older than this, e.g. 7d; 0 = keep forever').argParser(parseDuration).default(DEFAULT_MAX_AGE_MS, '0 (forever)'))
     .addOption(new Option('--store-timeout <duration>', 'longest a message waits for the store; past it the client gets 451 and may try again').argParser(parseDuration).default(DEFAULT_STORE_TIMEOUT_MS, '30s'))
@@ -193,6 +195,7 @@ export function registerServerCommand(program: Command): void {
         },
         store: {
           kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge, storeTimeoutMs: flags.storeTimeout,
+          ...databaseUrlFor(flags),
           ...(flags.testPauseIndexer === true ? { testing: { pauseIndexer: true } } : {}),
         },
         // Workers serve SMTP only: the HTTP side (its certificate, its logins) lives in the primary.
@@ -274,10 +277,32 @@ async function httpFor(flags: ServerFlags): Promise<HttpConfig> {
 /** The limits in force, said at start so that nobody is surprised when old mail goes. */
 function describeStore(flags: ServerFlags): string {
   if (flags.store === 'none') return 'none: messages are acknowledged and discarded';
-  const where = flags.store === 'sqlite' ? `sqlite in ${flags.dataDir} (durable: 250 only once on disk, searchable just after)` : 'memory (lost at exit)';
+  const where = flags.store === 'sqlite' ? `sqlite in ${flags.dataDir} (durable: 250 only once on disk, searchable just after)`
+    : flags.store === 'postgres' ? `postgres at ${safeDatabaseUrl(databaseUrlFor(flags).databaseUrl ?? '')} (durable: 250 only once committed, searchable just after)`
+    : 'memory (lost at exit)';
   const count = flags.maxMessages === 0 ? 'no message limit' : `keeping the newest ${flags.maxMessages} messages`;
   const age = flags.maxAge === 0 ? 'no age limit' : `pruning after ${flags.maxAge / 1000}s`;
   return `${where}, ${count}, ${age}`;
+}
+
+/** The postgres store's URL, from --database-url or MAILWIRE_DATABASE_URL; the store kind needs one. */
+function databaseUrlFor(flags: ServerFlags): { databaseUrl?: string } {
+  const url = flags.databaseUrl; // MAILWIRE_DATABASE_URL arrives here too (env-options.ts)
+  if (flags.store !== 'postgres') return {};
+  if (url === undefined || url === '') throw new Error('--store postgres needs --database-url postgres://… (or MAILWIRE_DATABASE_URL)');
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`--database-url must start with postgres:// or postgresql://, not ${JSON.stringify(safeDatabaseUrl(url))}`);
+  return { databaseUrl: url };
+}
+
+/** The URL without its password, for the start-up line and errors. */
+function safeDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/:[^:@/]*@/, ':***@');
+  }
 }
 
 /** The fault document of --faults, checked now: a bad one ends the start with the field and the reason. */

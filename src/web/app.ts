@@ -10,7 +10,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DEFAULT_WAIT_SECONDS, MAX_PAGE_SIZE, MAX_WAIT_SECONDS, SSE_HEARTBEAT_MS } from '../config.js';
 import { EVENT_NAMES, type MailwireEvents } from '../events.js';
 import { createMetrics, type Metrics } from '../metrics.js';
-import { StoreInputError, matchSummary, parseQuery, type AttachmentInfo, type MessageStore } from '../store/index.js';
+import { StoreInputError, StoreUnavailableError, matchSummary, parseQuery, type AttachmentInfo, type MessageStore } from '../store/index.js';
 import { checkMailbox } from '../protocol/mailbox-syntax.js';
 import { extractCodes, extractLinks } from './extract.js';
 import { guardHttp, type HttpAccess } from './guard.js';
@@ -93,6 +93,8 @@ export function createWebApp(options: WebAppOptions): WebApp {
   app.onError((err, c) => {
     if (err instanceof HttpError) return fail(c, err.status, err.code, err.message);
     if (err instanceof StoreInputError) return fail(c, 400, err.code, err.message);
+    // The database is away (PostgreSQL down, a writer restarting): try again later, as SMTP's 451 says.
+    if (err instanceof StoreUnavailableError) return fail(c, 503, 'store_unavailable', err.message);
     console.error(`mailwire web: ${c.req.method} ${new URL(c.req.url).pathname} from ${clientAddressOf(c, options.trustedProxies)}:`, err);
     return fail(c, 500, 'internal', 'internal error');
   });
