@@ -161,7 +161,9 @@ export class Connection {
       this.#splitter.push(chunk);
       if (this.#waiting) {
         // The client goes on while its message is stored (pipelining past the end of data): read no more until then.
-        if (!this.#pausedForStore && this.#session.phase.kind === 'storing') {
+        // The same while an AUTH verifier answers.
+        const kind = this.#session.phase.kind;
+        if (!this.#pausedForStore && (kind === 'storing' || kind === 'verifying')) {
           this.#pausedForStore = true;
           socket.pause();
         }
@@ -351,21 +353,13 @@ export class Connection {
     });
   }
 
-  /** AUTH: the verifier may be slow (bcrypt) or remote; nothing more is read until it has answered. */
+  /** AUTH: the verifier may be slow (bcrypt) or remote; nothing more is fed until it has answered (see #attach). */
   #verify(user: string, password: string): void {
     const verifier = this.#opts.auth;
     this.#waiting = true;
-    this.#socket.pause();
     new Promise<boolean>((resolve) => resolve(verifier === undefined ? false : verifier.verify(user, password)))
       .then((ok) => ok === true, () => false) // a verifier that fails says no
-      .then((ok) => {
-        this.#waiting = false;
-        this.#apply(this.#session.feed({ type: 'verified', ok }));
-        if (this.#closed) return;
-        this.#socket.resume();
-        if (this.#shuttingDown) this.shutdown();
-        else this.#pump();
-      });
+      .then((ok) => this.#stored(this.#session.feed({ type: 'verified', ok })));
   }
 
   #deliver(env: Envelope, trace: Trace | undefined): void {
@@ -401,7 +395,7 @@ export class Connection {
     );
   }
 
-  /** The store answered: reply, and go on with the input that waited. */
+  /** The store (or the AUTH verifier) answered: reply, and go on with the input that waited. */
   #stored(actions: Action[]): void {
     this.#waiting = false;
     this.#apply(actions);
