@@ -13,7 +13,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Envelope } from './protocol/types.js';
 import type { Limits } from './protocol/limits.js';
 import { startServer, type RunningServer } from './server/server.js';
-import { createDiscardSink, type ConnectionInfo, type MessageSink, type SessionRecord } from './store/index.js';
+import { StoreFullError, createDiscardSink, type ConnectionInfo, type MessageSink, type SessionRecord } from './store/index.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from './config.js';
 import { createMetrics } from './metrics.js';
 import { observerFor, startBackend, type RunningService, type ServiceConfig } from './service.js';
@@ -28,7 +28,8 @@ type WorkerToPrimary =
 /** The cluster's IPC, primary → worker: the answers to save and session (by `n`), and the order to stop. */
 type PrimaryToWorker =
   | Readonly<{ type: 'saved'; n: number; id: string }>
-  | Readonly<{ type: 'failed'; n: number; reason: string }>
+  /** `full`: refused for want of room (the worker answers 452, not 451). */
+  | Readonly<{ type: 'failed'; n: number; reason: string; full?: boolean }>
   | Readonly<{ type: 'shutdown'; graceMs: number }>;
 
 const isWorkerToPrimary = (m: unknown): m is WorkerToPrimary =>
@@ -78,12 +79,10 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
         return;
       case 'save': {
         const raw = Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength);
-        store.save({ envelope: m.envelope, connection: m.connection, receivedAt: new Date(m.receivedAt), raw }).then(
-          (id) => {
-            answer({ type: 'saved', n: m.n, id });
-            events.emit('message-stored', { id });
-          },
-          (e: unknown) => answer({ type: 'failed', n: m.n, reason: e instanceof Error ? e.message : String(e) }),
+        // The bytes arrived over IPC as a copy of their own: the store may move them to its writer as they are.
+        store.save({ envelope: m.envelope, connection: m.connection, receivedAt: new Date(m.receivedAt), raw, transferRaw: true }).then(
+          (id) => answer({ type: 'saved', n: m.n, id }), // announced once indexed: see startBackend
+          (e: unknown) => answer({ type: 'failed', n: m.n, reason: e instanceof Error ? e.message : String(e), full: e instanceof StoreFullError }),
         );
         return;
       }
@@ -194,7 +193,7 @@ function createPrimarySink(): MessageSink {
     const p = pending.get(m.n);
     pending.delete(m.n);
     if (m.type === 'saved') p?.resolve(m.id);
-    else p?.reject(new Error(m.reason));
+    else p?.reject(m.full === true ? new StoreFullError(m.reason) : new Error(m.reason));
   });
   const ask = (make: (n: number) => WorkerToPrimary): Promise<string> =>
     new Promise((resolve, reject) => {

@@ -28,6 +28,8 @@ export const DEFAULT_DATA_DIR = './data';
 export const DEFAULT_MAX_MESSAGES = 10_000;
 /** Prune messages older than this (--max-age); 0 = keep forever. */
 export const DEFAULT_MAX_AGE_MS = 0;
+/** Longest a save may take before the client is told 451 and may try again (--store-timeout, StoreOptions.storeTimeoutMs). */
+export const DEFAULT_STORE_TIMEOUT_MS = 30_000;
 
 // ---- stopping ---------------------------------------------------------------------------------------------------
 /** How long a message in progress may take to finish once the server is asked to stop (--shutdown-grace). */

@@ -3,7 +3,7 @@
  * and to the web app, which serves /metrics.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import type { StoreStats } from './store/types.js';
+import type { StoreHealth, StoreStats } from './store/types.js';
 
 export type Metrics = Readonly<{
   registry: Registry;
@@ -31,6 +31,8 @@ export type MetricsOptions = Readonly<{
   more?: () => Promise<string>;
   /** When given, its write counters are exported as gauges (group commit shows as transactions < saved). */
   storeStats?: () => StoreStats;
+  /** When given, the index backlog and lag are exported as gauges. */
+  storeHealth?: () => StoreHealth;
 }>;
 
 export function createMetrics(options: MetricsOptions = {}): Metrics {
@@ -54,6 +56,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     gauge('mailwire_store_saves', 'save() calls that resolved since start', 'saved');
     gauge('mailwire_store_transactions', 'Write transactions committed since start', 'transactions');
     gauge('mailwire_store_failures', 'save() calls that rejected since start', 'failed');
+  }
+  const healthOf = options.storeHealth;
+  if (healthOf) {
+    new Gauge({ name: 'mailwire_index_backlog', help: 'Messages durable (250 sent) but not yet searchable', registers: [registry], collect() { this.set(healthOf().indexBacklog); } });
+    new Gauge({ name: 'mailwire_index_lag_seconds', help: 'Age of the oldest message not yet searchable', registers: [registry], collect() { this.set(healthOf().indexLagMs / 1000); } });
   }
   const more = options.more;
   return {

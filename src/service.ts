@@ -6,7 +6,7 @@ import { createEvents, type MailwireEvents } from './events.js';
 import { createMetrics, type Metrics, type MetricsOptions } from './metrics.js';
 import type { ServerObserver } from './server/connection.js';
 import { startServer, type RunningServer, type ServerOptions } from './server/server.js';
-import { isMessageStore, openStore, type MessageSink, type MessageStore, type StoreOptions, type TranscriptLine } from './store/index.js';
+import { isMessageStore, openStore, type MessageSink, type MessageStore, type OpenOptions, type TranscriptLine } from './store/index.js';
 import { relayMessage, type RelayOptions, type TraceEvent } from './client/index.js';
 import { describeReply } from './protocol/reply.js';
 import { hostPort } from './server/peer-address.js';
@@ -19,7 +19,7 @@ import { startHttpServer, type RunningHttpServer } from './web/server.js';
 
 export type ServiceConfig = Readonly<{
   smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer'>;
-  store: StoreOptions;
+  store: OpenOptions;
   /** null: no HTTP API. */
   http: HttpConfig | null;
   /** Where the API's release sends stored messages; absent: release is refused (409). */
@@ -67,7 +67,11 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
   const store = await openStore(config.store);
   const queryable = isMessageStore(store) ? store : null;
   const events = createEvents();
-  const metrics = createMetrics({ ...metricsOptions, ...(queryable ? { storeStats: () => queryable.stats() } : {}) });
+  const metrics = createMetrics({
+    ...metricsOptions, ...(queryable ? { storeStats: () => queryable.stats(), storeHealth: () => queryable.health() } : {}),
+  });
+  // A message is announced when it becomes searchable (so a client told of it can find it), once, recovered ones too.
+  const unsubscribe = queryable?.onIndexed((m) => events.emit('message-stored', { id: m.id }));
 
   // A busy HTTP port is a warning, not a failure: catching mail matters more than browsing it.
   let http: RunningHttpServer | null = null;
@@ -88,6 +92,7 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
     async close() {
       await http?.close();
       await store.close();
+      unsubscribe?.();
     },
   };
 }
@@ -98,9 +103,8 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
  */
 export function observerFor(metrics: Metrics, events: MailwireEvents | null): ServerObserver {
   return {
-    messageStored(id, bytes) {
-      metrics.messageStored(bytes);
-      events?.emit('message-stored', { id });
+    messageStored(_id, bytes) {
+      metrics.messageStored(bytes); // the message-stored event waits for the index: see startBackend
     },
     sessionEnded(id, end) {
       metrics.sessionEnded(end);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import {
   DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_MESSAGES, DEFAULT_PORT, DEFAULT_SHUTDOWN_GRACE_MS,
+  DEFAULT_STORE_TIMEOUT_MS,
 } from '../config.js';
 import { simplifiedDialect } from '../protocol/dialects/simplified.js';
 import { smtpDialect } from '../protocol/dialects/smtp.js';
@@ -53,6 +54,9 @@ type ServerFlags = {
   dataDir: string;
   maxMessages: number;
   maxAge: number;
+  storeTimeout: number;
+  /** Hidden, for tests: the indexer stays idle, so messages are durable but not searchable until the next start. */
+  testPauseIndexer?: boolean;
   http: boolean;
   httpHost: string;
   httpPort: number;
@@ -134,6 +138,8 @@ export function registerServerCommand(program: Command): void {
     .option('--data-dir <dir>', 'directory of the sqlite store', DEFAULT_DATA_DIR)
     .addOption(new Option('--max-messages <n>', 'keep at most this many messages, oldest pruned first; 0 = unlimited').argParser(parseCount).default(DEFAULT_MAX_MESSAGES))
     .addOption(new Option('--max-age <duration>', 'prune messages older than this, e.g. 7d; 0 = keep forever').argParser(parseDuration).default(DEFAULT_MAX_AGE_MS, '0 (forever)'))
+    .addOption(new Option('--store-timeout <duration>', 'longest a message waits for the store; past it the client gets 451 and may try again').argParser(parseDuration).default(DEFAULT_STORE_TIMEOUT_MS, '30s'))
+    .addOption(new Option('--test-pause-indexer').hideHelp())
     .option('--http-host <address>', 'address of the HTTP API', DEFAULT_HOST)
     .addOption(new Option('--http-port <port>', 'port of the HTTP API; 0 picks a free one').argParser(parsePort).default(DEFAULT_HTTP_PORT))
     .option('--no-http', 'no HTTP API')
@@ -182,7 +188,10 @@ export function registerServerCommand(program: Command): void {
           ...(credentials.length > 0 ? { auth: createAuthenticator(credentials, flags.authInsecure === true) } : {}),
           ...(flags.proxyProtocol === true && flags.trustedProxies !== undefined ? { proxyProtocol: { trusted: flags.trustedProxies } } : {}),
         },
-        store: { kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge },
+        store: {
+          kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge, storeTimeoutMs: flags.storeTimeout,
+          ...(flags.testPauseIndexer === true ? { testing: { pauseIndexer: true } } : {}),
+        },
         // Workers serve SMTP only: the HTTP side (its certificate, its logins) lives in the primary.
         http: flags.http && flags.store !== 'none' && !isClusterWorker() ? { ...(await httpFor(flags)), ...trustedProxies } : null,
         ...relayFor(flags),
@@ -194,6 +203,10 @@ export function registerServerCommand(program: Command): void {
       say(`mailwire: ${smtp ? 'standards' : 'simplified'} SMTP server listening on ${hostPort(server.host, server.port)}` +
         (server.tlsPort === undefined ? '' : `, implicit TLS on ${hostPort(server.host, server.tlsPort)}`));
       say(`mailwire: store ${describeStore(flags)}`);
+      const recovered = 'recovered' in service.store ? service.store.recovered : undefined;
+      if (recovered !== undefined && recovered.messages > 0) {
+        say(`mailwire: indexed ${recovered.messages} messages left from the last run in ${(recovered.ms / 1000).toFixed(1)} s`);
+      }
       if (flags.proxyProtocol === true) say(`mailwire: PROXY protocol from ${flags.trustedProxies?.text ?? ''} (header within ${PROXY_HEADER_TIMEOUT_MS / 1000}s)`);
       if (flags.workers > 1) say(`mailwire: ${flags.workers} SMTP worker processes; store and HTTP API in this one (pid ${process.pid})`);
       if (service.http && config.http) {
@@ -257,7 +270,7 @@ async function httpFor(flags: ServerFlags): Promise<HttpConfig> {
 /** The limits in force, said at start so that nobody is surprised when old mail goes. */
 function describeStore(flags: ServerFlags): string {
   if (flags.store === 'none') return 'none: messages are acknowledged and discarded';
-  const where = flags.store === 'sqlite' ? `sqlite in ${flags.dataDir} (durable: 250 only once on disk)` : 'memory (lost at exit)';
+  const where = flags.store === 'sqlite' ? `sqlite in ${flags.dataDir} (durable: 250 only once on disk, searchable just after)` : 'memory (lost at exit)';
   const count = flags.maxMessages === 0 ? 'no message limit' : `keeping the newest ${flags.maxMessages} messages`;
   const age = flags.maxAge === 0 ? 'no age limit' : `pruning after ${flags.maxAge / 1000}s`;
   return `${where}, ${count}, ${age}`;

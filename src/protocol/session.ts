@@ -129,12 +129,12 @@ function endOfChunk(p: ChunkPhase, actions: Action[], cfg: SessionConfig, ctx: S
 
 function afterStore(p: Extract<Phase, { kind: 'storing' }>, input: Input, cfg: SessionConfig, _ctx: SessionContext): Step {
   const next = cfg.dialect.afterMessage(p.env);
-  const { stored, storeFailed } = cfg.dialect.replies;
+  const { stored, storeFailed, storeFull } = cfg.dialect.replies;
   switch (input.type) {
     case 'stored':
       return { phase: next, actions: [{ type: 'reply', reply: typeof stored === 'function' ? stored(input.id) : stored }] };
     case 'store-failed':
-      return { phase: next, actions: [{ type: 'reply', reply: storeFailed }] };
+      return { phase: next, actions: [{ type: 'reply', reply: input.full === true ? storeFull : storeFailed }] };
     case 'eof': // the store finishes on its own; there is nobody left to answer
       return { phase: { kind: 'closed' }, actions: [{ type: 'close' }] };
     case 'timeout':

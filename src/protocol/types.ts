@@ -61,7 +61,8 @@ export type Input =
   /** Raw octets of a BDAT chunk (latin1), at most the phase's `remaining`. */
   | Readonly<{ type: 'octets'; bytes: string }>
   | Readonly<{ type: 'stored'; id: string }>
-  | Readonly<{ type: 'store-failed'; reason: string }>
+  /** `full`: refused for want of room (disk full), answered 452 and the session goes on; else 451. */
+  | Readonly<{ type: 'store-failed'; reason: string; full?: boolean }>
   /** The TLS handshake after STARTTLS completed. */
   | Readonly<{ type: 'tls-ready' }>
   /** The answer to a 'verify' action. */
@@ -128,6 +129,8 @@ export interface Dialect {
   readonly replies: Readonly<{
     stored: Reply | ((id: string) => Reply);
     storeFailed: Reply;
+    /** The store has no room for the message (RFC 3463 X.3.1, mail system full). */
+    storeFull: Reply;
     tooBig: Reply;
     /** A non-LAST BDAT chunk was taken in (RFC 3030 §2). */
     chunk?: (octets: number) => Reply;

@@ -20,6 +20,7 @@ import { SmtpSession } from '../protocol/session.js';
 import { receivedHeader } from '../protocol/trace.js';
 import type { Action, Authenticator, Dialect, Envelope, Trace } from '../protocol/types.js';
 import type { Limits } from '../protocol/limits.js';
+import { StoreFullError } from '../store/index.js';
 import type { ConnectionInfo, MessageSink, SessionEnd, TranscriptLine } from '../store/types.js';
 import { proxySignature } from '../protocol/proxy-header.js';
 import { hostPort, peerOf, type Peer } from './peer-address.js';
@@ -71,6 +72,20 @@ const KNOWN_VERBS: ReadonlySet<string> = new Set([
 const TRACE_PREFIX = randomBytes(4).toString('hex');
 let traceCounter = 0;
 const nextTraceId = (): string => `${TRACE_PREFIX}${(++traceCounter).toString(16).padStart(8, '0')}`;
+
+/**
+ * The message as one Buffer of its own (not from the shared pool, so the store can move its memory to another thread
+ * instead of copying it): the Received: header (UTF-8) and the streamed lines (latin1, one char a byte) written
+ * straight into it, with no join before.
+ */
+function messageBytes(header: string, lines: readonly string[]): Buffer {
+  let size = Buffer.byteLength(header, 'utf8');
+  for (const line of lines) size += line.length;
+  const raw = Buffer.allocUnsafeSlow(size);
+  let at = raw.write(header, 0, 'utf8');
+  for (const line of lines) at += raw.write(line, at, 'latin1');
+  return raw;
+}
 
 /** How many transcript lines a session keeps; enough for a long session, bounded against a flood. */
 const TRANSCRIPT_CAP = 300;
@@ -363,34 +378,30 @@ export class Connection {
   }
 
   #deliver(env: Envelope, trace: Trace | undefined): void {
-    const body = this.#draft.join('');
-    this.#draft = [];
     const receivedAt = new Date();
-    // The Received: header (UTF-8) and the message (latin1: one char a byte) written into one buffer of its own.
     const header = trace ? receivedHeader(trace, nextTraceId(), receivedAt) : '';
-    const headerBytes = Buffer.byteLength(header, 'utf8');
-    const raw = Buffer.allocUnsafe(headerBytes + body.length);
-    raw.write(header, 0, 'utf8');
-    raw.write(body, headerBytes, 'latin1');
-    this.#note('info', `message: ${raw.length} bytes`);
+    const raw = messageBytes(header, this.#draft);
+    this.#draft = [];
+    const size = raw.length; // raw is given to the store (transferRaw): not read after save()
+    this.#note('info', `message: ${size} bytes`);
     const ctx = this.#session.context;
     const connection: ConnectionInfo = { ...this.#info, tls: ctx.tls, ...(ctx.authUser === null ? {} : { authUser: ctx.authUser }) };
     // The session summary is kept only for a display that shows it.
     const summary = this.#opts.display.session === undefined
       ? (): void => {}
-      : (result: string): void => void this.#messages.push({ from: env.from, to: env.to, size: raw.length, result });
+      : (result: string): void => void this.#messages.push({ from: env.from, to: env.to, size, result });
     // Nothing more is fed until the store has answered; input that arrives meanwhile stops reading (see #attach).
     this.#waiting = true;
-    this.#opts.sink.save({ envelope: env, connection, receivedAt, raw }).then(
+    this.#opts.sink.save({ envelope: env, connection, receivedAt, raw, transferRaw: true }).then(
       (id) => {
         if (this.#opts.recordSessions) this.#messageIds.push(id);
-        this.#opts.observer?.messageStored?.(id, raw.length);
+        this.#opts.observer?.messageStored?.(id, size);
         summary(`stored as ${id}`);
         this.#stored(this.#session.feed({ type: 'stored', id }));
       },
       (error: unknown) => {
         summary(`store failed: ${String(error)}`);
-        this.#stored(this.#session.feed({ type: 'store-failed', reason: String(error) }));
+        this.#stored(this.#session.feed({ type: 'store-failed', reason: String(error), full: error instanceof StoreFullError }));
       },
     );
   }

@@ -18,8 +18,14 @@ export class QueryError extends StoreInputError {
   }
 }
 
-/** The write path failed (disk full, I/O error, worker gone): the server turns this into 451 4.3.0. */
+/** The write path failed (an I/O error, a constraint): the server turns this into 451 4.3.0. */
 export class StoreWriteError extends Error {
-  override name = 'StoreWriteError' as const;
+  override name: string = 'StoreWriteError';
   readonly code = 'ERR_STORE_WRITE';
 }
+
+/** The store cannot take the message now: database unreachable, writer died, save() past its deadline. SMTP 451 4.3.0, API 503. */
+export class StoreUnavailableError extends StoreWriteError { override name = 'StoreUnavailableError' }
+
+/** No room: disk full, SQLite max_page_count reached. SMTP 452 4.3.1, the session goes on. */
+export class StoreFullError extends StoreWriteError { override name = 'StoreFullError' }

@@ -7,6 +7,11 @@ export { openStore, isMessageStore } from './open.js';
 export { createDiscardSink } from './discard.js';
 /** A malformed search query or cursor, named: the API's 400. */
 export { StoreInputError } from './errors.js';
+/** The store cannot take a message now (451 4.3.0), or has no room for it (452 4.3.1). */
+export { StoreFullError, StoreUnavailableError, StoreWriteError } from './errors.js';
+/** Does a newly indexed message match a waiting query (the API's wait), from its summary alone. */
+export { matchSummary, type SummaryMatch } from './summary-match.js';
+export type { OpenOptions } from './open.js';
 /** Parses a search query, throwing StoreInputError when it is malformed (the API checks one before a long-poll). */
 export { parseQuery } from './query.js';
 /** Text of an HTML body, as the store indexes it (the API finds links and codes in it). */

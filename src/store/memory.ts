@@ -1,6 +1,7 @@
 /**
  * The in-memory store: the same behaviour as SQLite (search semantics included) with nothing on disk; for tests
- * and for a catcher that need not survive a restart. Every write "commits" on its own, so it has no group commit.
+ * and for a catcher that need not survive a restart. Every write "commits" on its own, so it has no group commit, and
+ * a message is indexed as it is saved: it is announced (onIndexed) before save() resolves, and the backlog is always 0.
  */
 import { timeOrderedId } from './ids.js';
 import { parseMessage, readAttachment, searchFields, snippetOf, type ParsedMessage, type SearchFields } from './parse.js';
@@ -10,7 +11,7 @@ import { assertNever } from '../assert-never.js';
 import { StoreWriteError } from './errors.js';
 import type {
   AttachmentContent, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
-  SessionDetail, SessionRecord, SessionSummary, StoreStats,
+  SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from './types.js';
 
 type Stored = {
@@ -42,6 +43,7 @@ class MemoryStore implements MessageStore {
   #seq = 0;
   #closed = false;
   readonly #stats = { saved: 0, transactions: 0, failed: 0 };
+  readonly #listeners = new Set<(m: MessageSummary) => void>();
 
   constructor(options: MemoryStoreOptions) {
     this.#opts = options;
@@ -53,14 +55,28 @@ class MemoryStore implements MessageStore {
     const parsed = await parseMessage(raw);
     const search = searchFields(parsed, message.envelope);
     const id = timeOrderedId();
-    this.#messages.push({
+    const stored: Stored = {
       seq: ++this.#seq, id, receivedAt: message.receivedAt.getTime(), read: false, raw, message, parsed, search,
       fts: [search.ftsSubject, search.ftsAddresses, search.ftsBody].map((t) => ` ${textTokens(t).join(' ')} `),
-    });
+    };
+    this.#messages.push(stored);
     this.#stats.saved++;
     this.#stats.transactions++;
     this.#pruneNow();
+    if (this.#listeners.size > 0) {
+      const s = summary(stored);
+      for (const listener of this.#listeners) listener(s);
+    }
     return id;
+  }
+
+  onIndexed(listener: (message: MessageSummary) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  health(): StoreHealth {
+    return { ok: !this.#closed, reason: this.#closed ? 'store is closed' : null, indexBacklog: 0, indexLagMs: 0 };
   }
 
   async saveSession(s: SessionRecord): Promise<string> {

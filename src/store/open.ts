@@ -1,24 +1,34 @@
 import { createDiscardSink } from './discard.js';
 import { createMemoryStore } from './memory.js';
-import { openSqliteStore } from './sqlite.js';
+import { openSqliteStore, type SqliteTesting } from './sqlite.js';
 import type { MessageSink, MessageStore, StoreOptions } from './types.js';
-import { DEFAULT_DATA_DIR, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_MESSAGES } from '../config.js';
+import { DEFAULT_DATA_DIR, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_MESSAGES, DEFAULT_STORE_TIMEOUT_MS } from '../config.js';
 
 /** Opens the store `kind` names. 'none' gives a sink that keeps nothing (and has no query side). */
-export function openStore(options: StoreOptions & { kind: 'sqlite' | 'memory' }): Promise<MessageStore>;
-export function openStore(options: StoreOptions): Promise<MessageStore | MessageSink>;
-export async function openStore(options: StoreOptions): Promise<MessageStore | MessageSink> {
+/** What a store's caller may add for tests only (the SQLite store's hooks; other stores ignore them). */
+export type OpenOptions = StoreOptions & Readonly<{ testing?: SqliteTesting }>;
+
+export function openStore(options: OpenOptions & { kind: 'sqlite' | 'memory' }): Promise<MessageStore>;
+export function openStore(options: OpenOptions): Promise<MessageStore | MessageSink>;
+export async function openStore(options: OpenOptions): Promise<MessageStore | MessageSink> {
   const maxMessages = options.maxMessages ?? DEFAULT_MAX_MESSAGES;
   const maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
   if (!Number.isSafeInteger(maxMessages) || maxMessages < 0) throw new RangeError(`maxMessages must be an integer ≥ 0, not ${maxMessages}`);
   if (!Number.isFinite(maxAgeMs) || maxAgeMs < 0) throw new RangeError(`maxAgeMs must be ≥ 0, not ${maxAgeMs}`);
+  const storeTimeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+  if (!Number.isFinite(storeTimeoutMs) || storeTimeoutMs <= 0) throw new RangeError(`storeTimeoutMs must be > 0, not ${storeTimeoutMs}`);
   switch (options.kind) {
     case 'sqlite':
-      return openSqliteStore({ dataDir: options.dataDir ?? DEFAULT_DATA_DIR, maxMessages, maxAgeMs });
+      return openSqliteStore({
+        dataDir: options.dataDir ?? DEFAULT_DATA_DIR, maxMessages, maxAgeMs, storeTimeoutMs,
+        ...(options.testing === undefined ? {} : { testing: options.testing }),
+      });
     case 'memory':
       return createMemoryStore({ maxMessages, maxAgeMs });
     case 'none':
       return createDiscardSink();
+    case 'postgres':
+      throw new Error('the postgres store is not built in this version');
   }
 }
 

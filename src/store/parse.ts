@@ -1,7 +1,7 @@
 /**
- * Ingest-time parsing: the raw bytes become the summary, headers, bodies and attachment list once, when stored,
- * plus the lowercased text the search filters and the full-text index read. A message postal-mime cannot parse
- * is still stored, with an empty summary: the raw bytes are what matters.
+ * MIME parsing of stored bytes: for reads (headers, bodies, attachments) and for the index, which is built after the
+ * 250 from the headers and text parts only (the summary, the lowercased text the search filters read, the full-text
+ * columns). A message postal-mime cannot parse is still stored, with an empty summary: the raw bytes are what matters.
  */
 import PostalMime, { type Address, type Attachment, type Email } from 'postal-mime';
 import type { Envelope } from '../protocol/types.js';
@@ -90,11 +90,38 @@ export async function readAttachment(raw: Uint8Array, index: number): Promise<At
   return { info: describe(a, index), content };
 }
 
-export function searchFields(p: ParsedMessage, env: Envelope): SearchFields {
+/** What a listing shows of a message beyond its row's own columns: the same for every backend. */
+export type SummaryFields = Readonly<{
+  from: Mailbox | null; to: readonly Mailbox[]; cc: readonly Mailbox[]; subject: string; date: string | null;
+  messageId: string | null; attachmentCount: number; snippet: string;
+}>;
+
+/** A message's entry in the index: its summary and its search fields, the body turned into text once for both. */
+export type IndexEntry = Readonly<{ summary: SummaryFields; search: SearchFields }>;
+
+export function indexEntry(p: ParsedMessage, env: Envelope): IndexEntry {
+  const body = bodyText(p);
+  return {
+    summary: {
+      from: p.from, to: p.to, cc: p.cc, subject: p.subject, date: p.date, messageId: p.messageId,
+      attachmentCount: p.attachments.length, snippet: collapseWhitespace(body, SNIPPET_CHARS),
+    },
+    search: searchFields(p, env, body),
+  };
+}
+
+/** The parse the index needs: headers and text parts, the attachments counted but their bodies never decoded. */
+export function parseForIndex(raw: Uint8Array): Promise<ParsedMessage> {
+  return parseMessage(withoutAttachmentBodies(raw));
+}
+
+/** The text body, or the HTML body as text when there is no text part (the only place HTML becomes text). */
+const bodyText = (p: ParsedMessage): string => (p.text !== '' ? p.text : htmlToText(p.html.slice(0, 4 * MAX_INDEXED_BODY)));
+
+export function searchFields(p: ParsedMessage, env: Envelope, body: string = bodyText(p)): SearchFields {
   const people = (list: readonly Mailbox[]): string => list.map((m) => `${m.name} ${m.address}`).join('\n');
   const fromText = `${p.from ? people([p.from]) : ''}\n${env.from}`;
   const toText = `${people(p.to)}\n${people(p.cc)}\n${people(p.bcc)}\n${env.to.join('\n')}`;
-  const body = p.text !== '' ? p.text : htmlToText(p.html);
   return {
     fromLc: fromText.toLowerCase(),
     toLc: toText.toLowerCase(),
@@ -107,7 +134,68 @@ export function searchFields(p: ParsedMessage, env: Envelope): SearchFields {
 }
 
 export function snippetOf(p: ParsedMessage): string {
-  return collapseWhitespace(p.text !== '' ? p.text : htmlToText(p.html), SNIPPET_CHARS);
+  return collapseWhitespace(bodyText(p), SNIPPET_CHARS);
+}
+
+/**
+ * `raw` with the bodies of its non-text leaf parts left out (everything else byte for byte): postal-mime still sees
+ * every part, so it counts and names the attachments exactly as a full parse does, but has nothing to decode. A
+ * base64 attachment is most of a large message's bytes and most of its parse. Malformed structure is left as it is.
+ */
+export function withoutAttachmentBodies(raw: Uint8Array): Uint8Array {
+  const text = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1');
+  const cut: [number, number][] = [];
+  blankLeaves(text, 0, text.length, cut, 0);
+  if (cut.length === 0) return raw;
+  const pieces: Uint8Array[] = [];
+  let at = 0;
+  for (const [from, to] of cut) {
+    pieces.push(raw.subarray(at, from));
+    at = to;
+  }
+  pieces.push(raw.subarray(at));
+  return Buffer.concat(pieces);
+}
+
+/** Multipart nesting followed this deep (postal-mime's own limit is far above what real mail uses). */
+const MAX_MIME_DEPTH = 32;
+
+/** Collects into `cut`, in order, the body ranges of the non-text leaves of the part text[start, end). */
+function blankLeaves(text: string, start: number, end: number, cut: [number, number][], depth: number): void {
+  const blank = headerEndOf(text, start, end);
+  if (blank === null) return;
+  const headers = text.slice(start, blank.headersEnd).replace(/\r?\n[ \t]+/g, ' ');
+  const type = /^content-type:[ \t]*([^;\r\n]*)(.*)$/im.exec(headers);
+  const mime = (type?.[1] ?? 'text/plain').trim().toLowerCase();
+  if (mime.startsWith('multipart/')) {
+    const b = /;\s*boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))/i.exec(type?.[2] ?? '');
+    const boundary = b?.[1] ?? b?.[2];
+    if (boundary === undefined || depth >= MAX_MIME_DEPTH) return;
+    const delimiter = `--${boundary}`;
+    let partStart = -1;
+    for (let at = text.indexOf(delimiter, blank.bodyStart); at !== -1 && at < end; at = text.indexOf(delimiter, at + delimiter.length)) {
+      if (at !== blank.bodyStart && text.charCodeAt(at - 1) !== 0x0a) continue; // not at the start of a line
+      if (partStart !== -1) blankLeaves(text, partStart, at - (text.charCodeAt(at - 2) === 0x0d ? 2 : 1), cut, depth + 1);
+      if (text.startsWith('--', at + delimiter.length)) return; // the close delimiter
+      const eol = text.indexOf('\n', at);
+      if (eol === -1 || eol >= end) return;
+      partStart = eol + 1;
+    }
+    return;
+  }
+  if (mime.startsWith('text/') || mime.startsWith('message/') || blank.bodyStart >= end) return;
+  cut.push([blank.bodyStart, end]);
+}
+
+/** Where a part's header block ends (its blank line) and its body starts; null if it has no blank line. */
+function headerEndOf(text: string, start: number, end: number): { headersEnd: number; bodyStart: number } | null {
+  if (text.startsWith('\r\n', start)) return { headersEnd: start, bodyStart: start + 2 };
+  if (text.startsWith('\n', start)) return { headersEnd: start, bodyStart: start + 1 };
+  const crlf = text.indexOf('\r\n\r\n', start);
+  const lf = text.indexOf('\n\n', start);
+  const at = crlf !== -1 && (lf === -1 || crlf < lf) ? crlf : lf;
+  if (at === -1 || at >= end) return null;
+  return at === crlf ? { headersEnd: at, bodyStart: at + 4 } : { headersEnd: at, bodyStart: at + 2 };
 }
 
 /**

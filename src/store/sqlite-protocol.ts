@@ -1,7 +1,12 @@
-/** Messages between SqliteStore (main thread) and its writer worker. Plain structured-clone data only. */
+/**
+ * Messages between SqliteStore (main thread) and its writer thread (./sqlite-worker.ts). Plain structured-clone data;
+ * a message op's bytes travel in the transfer list when the store may give them away.
+ */
 import type { Envelope } from '../protocol/types.js';
 import type { SearchQuery } from './query.js';
-import type { ConnectionInfo, SessionEnd, TranscriptLine } from './types.js';
+import type {
+  AttachmentInfo, ConnectionInfo, MessageDetail, MessageSummary, Page, SessionDetail, SessionEnd, SessionSummary, TranscriptLine,
+} from './types.js';
 
 export type WriteOp =
   | Readonly<{ op: 'message'; id: string; receivedAt: number; raw: Uint8Array; envelope: Envelope; connection: ConnectionInfo }>
@@ -13,22 +18,70 @@ export type WriteOp =
   | Readonly<{ op: 'delete'; id: string }>
   | Readonly<{ op: 'delete-query'; query: SearchQuery }>;
 
-/** Per op: `count` is rows affected (1 for a stored message), `ids` the ids a delete-query removed. */
-export type OpResult = Readonly<{ ok: true; count: number; ids: string[] }> | Readonly<{ ok: false; error: string }>;
+/**
+ * Per op: `count` is rows affected (1 for a stored message), `ids` the ids a delete-query removed. A failure says
+ * whether it was for want of room (SQLITE_FULL: disk full or max_page_count), which the server answers differently.
+ */
+export type OpResult = Readonly<{ ok: true; count: number; ids: string[] }> | Readonly<{ ok: false; error: string; full: boolean }>;
 
-export type WorkerConfig = Readonly<{ file: string; maxMessages: number; maxAgeMs: number }>;
+/** Hooks for tests only, never set by the CLI's documented options. */
+export type WriterTesting = Readonly<{
+  /** The indexer does nothing after start-up (recovery still runs): messages stay durable but unsearchable. */
+  pauseIndexer?: boolean;
+  /** The writer sleeps this long before each durable commit: a stalled disk. */
+  stallCommitsMs?: number;
+  /** PRAGMA max_page_count on the writer's connection: a small disk. */
+  maxPageCount?: number;
+}>;
 
-export type ToWorker =
-  /** Ops numbered by the main thread; the worker commits whatever has arrived and been parsed, together. */
+export type WriterConfig = Readonly<{ file: string; maxMessages: number; maxAgeMs: number; testing: WriterTesting }>;
+
+/** How a commit was made, read back from the writer's connection: what a test of the fsync checks. */
+export type Durability = Readonly<{ journalMode: string; synchronous: 'off' | 'normal' | 'full' | 'extra' }>;
+
+/** Where the index stands: messages durable but not yet searchable, and since when the oldest of them waits. */
+export type IndexState = Readonly<{ backlog: number; oldestPendingAt: number | null }>;
+
+export type WriterRequest =
+  /** Ops numbered by the main thread; the writer commits whatever has arrived, together. */
   | Readonly<{ type: 'ops'; ops: { n: number; op: WriteOp }[] }>
   | Readonly<{ type: 'prune'; request: number }>
   | Readonly<{ type: 'close' }>;
 
-export type FromWorker =
-  | Readonly<{ type: 'ready'; version: number }>
+export type WriterReply =
+  /** Opened, and every message left unindexed by the last run indexed (`recovered` of them, in `recoveryMs`). */
+  | Readonly<{ type: 'ready'; version: number; recovered: number; recoveryMs: number; index: IndexState }>
   | Readonly<{ type: 'open-failed'; error: string }>
   /** One transaction: `committed` false means it rolled back and every op in `ns` failed with `error`. */
-  | Readonly<{ type: 'done'; committed: true; ns: number[]; results: OpResult[] }>
-  | Readonly<{ type: 'done'; committed: false; ns: number[]; error: string }>
+  | Readonly<{ type: 'done'; committed: true; ns: number[]; results: OpResult[]; index: IndexState; durability: Durability }>
+  | Readonly<{ type: 'done'; committed: false; ns: number[]; error: string; full: boolean }>
+  /** Messages that became searchable, as a JSON array of MessageSummary (parsed only if someone listens). */
+  | Readonly<{ type: 'indexed'; summaries: string; count: number; index: IndexState }>
   | Readonly<{ type: 'pruned'; request: number; messages: number; sessions: number }>
   | Readonly<{ type: 'closed' }>;
+
+// ---- the reader thread (./sqlite-reader.ts): queries and parses on read, off the SMTP thread --------------------
+
+/** What the main thread asks the reader; queries, cursors and ids are checked on the main thread first. */
+export type ReadRequest =
+  | Readonly<{ kind: 'list'; query: SearchQuery; before: number | null; limit: number }>
+  | Readonly<{ kind: 'next-match'; query: SearchQuery; after: number | null }>
+  | Readonly<{ kind: 'message'; id: string }>
+  | Readonly<{ kind: 'raw'; id: string }>
+  | Readonly<{ kind: 'attachment'; id: string; index: number }>
+  | Readonly<{ kind: 'sessions'; before: number | null; limit: number }>
+  | Readonly<{ kind: 'session'; id: string }>;
+
+/** The answer to each kind of ReadRequest. */
+export type ReadAnswers = {
+  list: Page<MessageSummary>;
+  'next-match': { message: MessageSummary; cursor: string } | null;
+  message: MessageDetail | null;
+  raw: Uint8Array | null;
+  attachment: Readonly<{ info: AttachmentInfo; content: Uint8Array }> | null;
+  sessions: Page<SessionSummary>;
+  session: SessionDetail | null;
+};
+
+export type ReaderMessage = Readonly<{ n: number; request: ReadRequest }> | Readonly<{ n: 0; request: 'close' }>;
+export type ReaderReply = Readonly<{ n: number; ok: true; value: ReadAnswers[keyof ReadAnswers] }> | Readonly<{ n: number; ok: false; error: string }>;

@@ -9,11 +9,15 @@
  * v3 keeps only the raw bytes beside the row (`message_raw`): bodies, headers and the attachment list are parsed from
  * them when a message is read. Storing them too wrote every body twice into each commit and each checkpoint, the
  * largest share of the writer's time per message; a message is read far less often than one is received.
+ * v4 splits durable from searchable (issue 11): the commit before the 250 writes only `message_pending` (envelope,
+ * connection) and `message_raw`; the indexer then parses the bytes, writes the `messages` row and the full-text entry
+ * under the same seq, and deletes the pending row, all in one transaction. A pending row is a message durable but not
+ * yet searchable; at open every one left is indexed before the store answers.
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { ConnectionInfo } from './types.js';
 import type { Envelope } from '../protocol/types.js';
-import { EMPTY_PARSE, searchFields, snippetOf, type ParsedMessage } from './parse.js';
+import { EMPTY_PARSE, searchFields, snippetOf, type IndexEntry, type ParsedMessage } from './parse.js';
 
 export type Migration = (db: Database) => void;
 
@@ -109,7 +113,22 @@ const v3: Migration = (db) => {
   `);
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3];
+const v4: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE message_pending (
+      seq INTEGER PRIMARY KEY,
+      id TEXT NOT NULL UNIQUE,
+      received_at INTEGER NOT NULL,
+      size INTEGER NOT NULL,
+      read INTEGER NOT NULL DEFAULT 0,
+      envelope TEXT NOT NULL,
+      connection TEXT NOT NULL,
+      committed_at INTEGER NOT NULL
+    );
+  `);
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Brings `db` to `target` (default: the latest), one transaction per step. Refuses a file from a newer release. */
@@ -140,10 +159,33 @@ export type MessageRow = Readonly<{
   raw: Uint8Array;
 }>;
 
-/** Writes one message into the latest schema (used by the writer). Returns its seq. */
-export function insertRows(db: Database, m: MessageRow, p: ParsedMessage): number {
-  return insertMessage(db, m, p, (seq) => prepared(db, 'INSERT INTO message_raw (seq, raw) VALUES (?, ?)').run(seq, m.raw));
+/** The durable half of a message (the commit before its 250): the pending row and the raw bytes, under `seq`. */
+export function insertPending(db: Database, seq: number, m: MessageRow, committedAt: number): void {
+  prepared(db, `INSERT INTO message_pending (seq, id, received_at, size, read, envelope, connection, committed_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+    .run(seq, m.id, m.receivedAt, m.size, m.read ? 1 : 0, JSON.stringify(m.envelope), JSON.stringify(m.connection), committedAt);
+  prepared(db, 'INSERT INTO message_raw (seq, raw) VALUES (?, ?)').run(seq, m.raw);
 }
+
+/**
+ * The searchable half, written by the indexer: the message row and its full-text entry under the pending row's seq,
+ * which goes. Returns that row; null (and nothing written) when it is gone: the message was deleted before being indexed.
+ */
+export function insertIndexed(db: Database, seq: number, entry: IndexEntry): PendingRow | null {
+  const p = prepared(db, 'DELETE FROM message_pending WHERE seq = ? RETURNING id, received_at, size, read, envelope, connection')
+    .get(seq) as PendingRow | undefined;
+  if (p === undefined) return null;
+  const s = entry.search;
+  prepared(db, `INSERT INTO messages (seq, id, received_at, size, read, envelope, connection, summary,
+      from_lc, to_lc, subject_lc, has_attachment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    .run(seq, p.id, p.received_at, p.size, p.read, p.envelope, p.connection, JSON.stringify(entry.summary), s.fromLc, s.toLc,
+      s.subjectLc, s.hasAttachment ? 1 : 0);
+  prepared(db, 'INSERT INTO messages_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)')
+    .run(seq, s.ftsSubject, s.ftsAddresses, s.ftsBody);
+  return p;
+}
+
+export type PendingRow = Readonly<{ id: string; received_at: number; size: number; read: number; envelope: string; connection: string }>;
 
 /**
  * The message row and its full-text entry, which every schema since v2 has in the same shape; `writeBody` stores the

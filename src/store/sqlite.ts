@@ -1,106 +1,268 @@
 /**
- * The SQLite store, main-thread side. Writes go to the writer worker (./sqlite-worker.ts): the ops made in one tick
- * travel together in one message, and the worker commits everything that reached it while its previous commit was
- * running in one transaction (group commit), so twenty concurrent senders share an fsync instead of paying twenty.
- * Reads use a read-only connection of their own on this thread: WAL lets it read committed data while the worker
- * writes.
+ * The SQLite store, main-thread side: no SQL runs here. Writes go to the writer thread (./sqlite-writer.ts): the ops
+ * made in one tick travel together in one message, message bytes transferred rather than copied, and the writer
+ * commits everything that reached it in one transaction (group commit), so twenty concurrent senders share an fsync.
+ * A save resolves once its bytes are durable; the writer indexes the message just after and this side announces it
+ * (onIndexed). Reads go to the reader thread (./sqlite-reader.ts), so a search or a large message's parse never holds
+ * up the SMTP sessions on this thread.
+ *
+ * Bounded waits: every write has a deadline (storeTimeoutMs) after which it rejects with StoreUnavailableError; if the
+ * writer thread dies, what it had rejects the same way and a new writer is started (its start indexes whatever the
+ * dead one had committed but not indexed). A write that finds no room rejects with StoreFullError.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { timeOrderedId } from './ids.js';
 import { Worker } from 'node:worker_threads';
-import Database from 'better-sqlite3';
-import { ParseCache } from './parse-cache.js';
-import { ParserThread } from './parse-thread.js';
-import type { ParsedMessage } from './parse.js';
+import { timeOrderedId } from './ids.js';
 import { parseQuery } from './query.js';
-import { searchCondition } from './sqlite-search.js';
-import { clampLimit, decodeCursor, encodeCursor } from './cursor.js';
-import { StoreWriteError } from './errors.js';
-import type { FromWorker, OpResult, ToWorker, WorkerConfig, WriteOp } from './sqlite-protocol.js';
+import { clampLimit, decodeCursor } from './cursor.js';
+import { StoreFullError, StoreUnavailableError, StoreWriteError } from './errors.js';
+import { ReaderThread } from './sqlite-reader-thread.js';
+import type { IndexState, OpResult, WriteOp, WriterConfig, WriterReply, WriterRequest, WriterTesting } from './sqlite-protocol.js';
+import { DEFAULT_STORE_TIMEOUT_MS } from '../config.js';
 import type {
-  AttachmentContent, ConnectionInfo, IncomingMessage, ListOptions, MessageDetail, MessageStore,
-  MessageSummary, Page, PruneResult, SessionDetail, SessionEnd, SessionRecord, SessionSummary, StoreStats, TranscriptLine,
+  AttachmentContent, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
+  SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from './types.js';
-import type { Envelope } from '../protocol/types.js';
 
 export const SQLITE_FILE_NAME = 'mailwire.sqlite';
 const MAX_ID_LENGTH = 200;
-const READ_MMAP_BYTES = 1024 * 1024 * 1024;
+/** A writer that keeps dying is started again after 0.1 s, then 0.2, 0.4 … up to this. */
+const MAX_RESTART_DELAY_MS = 30_000;
 
-export type SqliteStoreOptions = Readonly<{ dataDir: string; maxMessages: number; maxAgeMs: number }>;
+export type SqliteTesting = WriterTesting & Readonly<{
+  /** Called with each writer thread started (the first and every restart), so a test can end one. */
+  onWriter?: (writer: Worker) => void;
+}>;
 
-type Done = Readonly<{ count: number; ids: string[] }>;
-type Pending = { resolve: (r: Done) => void; reject: (e: Error) => void };
+export type SqliteStoreOptions = Readonly<{
+  dataDir: string;
+  maxMessages: number;
+  maxAgeMs: number;
+  storeTimeoutMs?: number;
+  /** Test hooks only (see WriterTesting). */
+  testing?: SqliteTesting;
+}>;
 
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<MessageStore> {
   mkdirSync(options.dataDir, { recursive: true });
-  const file = join(options.dataDir, SQLITE_FILE_NAME);
-  const config: WorkerConfig = { file, maxMessages: options.maxMessages, maxAgeMs: options.maxAgeMs };
-  // Resolved next to this file, so it works from dist/src/store/ after tsc.
-  const worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData: config });
-  await new Promise<void>((resolve, reject) => {
-    const fail = (e: Error): void => { worker.off('message', onMessage); reject(e); };
-    const onMessage = (m: FromWorker): void => {
-      worker.off('message', onMessage);
-      worker.off('error', fail);
-      if (m.type === 'ready') resolve();
-      else reject(new StoreWriteError(m.type === 'open-failed' ? `cannot open ${file}: ${m.error}` : `unexpected ${m.type}`));
-    };
-    worker.on('message', onMessage);
-    worker.once('error', fail);
-  }).catch(async (e: unknown) => {
-    await worker.terminate();
+  const store = new SqliteStore(options);
+  try {
+    await store.opened;
+  } catch (e) {
+    await store.close();
     throw e;
-  });
-  const read = new Database(file, { readonly: true, fileMustExist: true });
-  // The from:/to:/subject: filters scan message rows. Mapped, the scan reads the file's cached pages in place instead
-  // of a pread each: to: over 100,000 messages, p99 52 -> 25 ms (npm run bench:store).
-  read.pragma(`mmap_size = ${READ_MMAP_BYTES}`);
-  return new SqliteStore(worker, read);
+  }
+  store.announceRecovered();
+  return store;
 }
 
-type SummaryRow = { seq: number; id: string; received_at: number; size: number; read: number; envelope: string; summary: string };
-type SessionRow = {
-  seq: number; id: string; started_at: number; ended_at: number; end_reason: string; connection: string;
-  message_ids: string; truncated: number; transcript?: string;
-};
+type Done = Readonly<{ count: number; ids: string[] }>;
+type Pending = { resolve: (r: Done) => void; reject: (e: Error) => void; deadline: number };
+type Outgoing = { n: number; op: WriteOp };
 
 class SqliteStore implements MessageStore {
   readonly kind = 'sqlite' as const;
-  readonly #worker: Worker;
-  readonly #read: Database.Database;
-  /** Sent to the worker, awaiting its commit, by op number. */
+  readonly #config: WriterConfig;
+  readonly #testing: SqliteTesting;
+  readonly #timeoutMs: number;
+  readonly #reader: ReaderThread;
+  #writer: Worker | null = null;
+  /** The writer has answered 'ready': ops may be posted. */
+  #writerReady = false;
+  /** Writers that died in a row, for the restart delay. */
+  #deaths = 0;
+  /** Sent to the writer (or waiting to be), awaiting its commit, by op number; in op order, so oldest deadline first. */
   readonly #pending = new Map<number, Pending>();
-  /** Made this tick, not yet sent. */
-  #outbox: { n: number; op: WriteOp }[] = [];
+  /** Made this tick, or while no writer was ready; not yet sent. */
+  #outbox: Outgoing[] = [];
   #nextOp = 1;
   #nextPrune = 1;
   readonly #prunes = new Map<number, (r: PruneResult) => void>();
-  #broken: Error | null = null;
+  #deadlineTimer: NodeJS.Timeout | null = null;
+  #restartTimer: NodeJS.Timeout | null = null;
   #closing: Promise<void> | null = null;
   readonly #stats = { saved: 0, transactions: 0, failed: 0 };
-  readonly #statements = new Map<string, Database.Statement>();
-  /** Reads parse the stored bytes there, off this (the SMTP) thread. */
-  readonly #parser = new ParserThread();
-  readonly #parsed = new ParseCache<ParsedMessage | null>({ entries: 16, bytes: 64 * 1024 * 1024 });
+  readonly #listeners = new Set<(m: MessageSummary) => void>();
+  /** Messages indexed before open() resolved (recovery), announced on the turn after, to whoever subscribed by then. */
+  #early: MessageSummary[] | null = [];
+  #index: IndexState = { backlog: 0, oldestPendingAt: null };
+  /** Why no message can be taken now (writer dead or restarting), or null. */
+  #unavailable: string | null = null;
+  /** Set by a message refused for want of room, cleared by the next message stored. */
+  #full: string | null = null;
+  recovered: { messages: number; ms: number } = { messages: 0, ms: 0 };
+  readonly opened: Promise<void>;
 
-  constructor(worker: Worker, read: Database.Database) {
-    this.#worker = worker;
-    this.#read = read;
-    worker.on('message', (m: FromWorker) => this.#onMessage(m));
-    worker.on('error', (e) => this.#fail(new StoreWriteError(`store writer crashed: ${e.message}`)));
-    worker.on('exit', (code) => this.#fail(new StoreWriteError(`store writer exited (${code})`)));
+  constructor(options: SqliteStoreOptions) {
+    const file = join(options.dataDir, SQLITE_FILE_NAME);
+    const { onWriter: _onWriter, ...writerTesting } = options.testing ?? {};
+    this.#config = { file, maxMessages: options.maxMessages, maxAgeMs: options.maxAgeMs, testing: writerTesting };
+    this.#testing = options.testing ?? {};
+    this.#timeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+    this.#reader = new ReaderThread(file);
+    this.opened = this.#startWriter().then((ready) => {
+      this.recovered = { messages: ready.recovered, ms: ready.recoveryMs };
+    });
+  }
+
+  // ---- the writer thread -----------------------------------------------------------------------------------------
+
+  /** Starts a writer; resolves with its 'ready' (after it indexed what an earlier run left), rejects if it cannot open. */
+  #startWriter(): Promise<Extract<WriterReply, { type: 'ready' }>> {
+    // Resolved next to this file, so it works from dist/src/store/ after tsc.
+    const worker = new Worker(new URL('./sqlite-writer.js', import.meta.url), { workerData: this.#config });
+    this.#writer = worker;
+    this.#writerReady = false;
+    this.#testing.onWriter?.(worker);
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      worker.on('message', (m: WriterReply) => {
+        if (m.type === 'ready') {
+          ready = true;
+          this.#writerReady = true;
+          this.#unavailable = null;
+          this.#deaths = 0;
+          this.#index = m.index;
+          resolve(m);
+          this.#flush();
+        } else if (m.type === 'open-failed') {
+          reject(new StoreWriteError(`cannot open ${this.#config.file}: ${m.error}`));
+        } else this.#onMessage(m);
+      });
+      worker.on('error', (e) => {
+        if (!ready) reject(new StoreWriteError(`cannot open ${this.#config.file}: ${e.message}`));
+        else console.error('mailwire sqlite store: writer thread failed:', e);
+      });
+      worker.on('exit', (code) => {
+        if (!ready) reject(new StoreWriteError(`cannot open ${this.#config.file}: the writer exited (${code})`));
+        if (this.#writer === worker) this.#writerDied(`store writer exited (${code})`);
+      });
+    });
+  }
+
+  /** What the dead writer had fails (it may or may not have committed it: the client tries again); a new one starts. */
+  #writerDied(why: string): void {
+    this.#writer = null;
+    this.#writerReady = false;
+    if (this.#closing !== null) {
+      this.#failAll(new StoreUnavailableError(`${why} while closing`));
+      return;
+    }
+    this.#unavailable = `${why}; restarting`;
+    this.#failAll(new StoreUnavailableError(`${why}; the message was not stored`));
+    const delay = Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** this.#deaths++);
+    // Not unref'd: writes wait for this writer, as they would for I/O.
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = null;
+      if (this.#closing !== null) return;
+      this.#startWriter().catch((e: unknown) => {
+        console.error(`mailwire sqlite store: ${e instanceof Error ? e.message : String(e)}`);
+      });
+    }, delay);
+  }
+
+  #failAll(error: Error): void {
+    const posted = new Set(this.#outbox.map((o) => o.n));
+    for (const [n, p] of this.#pending) {
+      if (posted.has(n)) continue; // not sent yet: it goes to the next writer
+      this.#pending.delete(n);
+      p.reject(error);
+    }
+    for (const resolve of this.#prunes.values()) resolve({ messages: 0, sessions: 0 });
+    this.#prunes.clear();
+  }
+
+  #onMessage(m: WriterReply): void {
+    switch (m.type) {
+      case 'done': {
+        if (m.committed) {
+          this.#stats.transactions++;
+          this.#index = m.index;
+          m.ns.forEach((n, i) => this.#settle(n, m.results[i]));
+        } else {
+          const error = m.full ? new StoreFullError(`no room to store the message: ${m.error}`) : new StoreWriteError(`commit failed: ${m.error}`);
+          for (const n of m.ns) this.#settle(n, error);
+        }
+        return;
+      }
+      case 'indexed': {
+        this.#index = m.index;
+        if (this.#listeners.size === 0 && this.#early === null) return;
+        const summaries = JSON.parse(m.summaries) as MessageSummary[];
+        if (this.#early !== null) this.#early.push(...summaries);
+        else for (const s of summaries) this.#announce(s);
+        return;
+      }
+      case 'pruned': {
+        const resolve = this.#prunes.get(m.request);
+        this.#prunes.delete(m.request);
+        resolve?.({ messages: m.messages, sessions: m.sessions });
+        return;
+      }
+      case 'ready':
+      case 'open-failed':
+      case 'closed':
+        return;
+    }
+  }
+
+  #settle(n: number, r: OpResult | Error | undefined): void {
+    const p = this.#pending.get(n);
+    this.#pending.delete(n);
+    if (p === undefined) return; // past its deadline: already answered
+    if (r instanceof Error) {
+      if (r instanceof StoreFullError) this.#full = r.message;
+      p.reject(r);
+    } else if (r === undefined) p.reject(new StoreWriteError('writer sent no result'));
+    else if (r.ok) p.resolve({ count: r.count, ids: r.ids });
+    else if (r.full) {
+      this.#full = `no room to store the message: ${r.error}`;
+      p.reject(new StoreFullError(this.#full));
+    } else p.reject(new StoreWriteError(r.error));
+  }
+
+  /** Called by openSqliteStore once open() has resolved: the recovered messages go to the listeners of that turn. */
+  announceRecovered(): void {
+    setImmediate(() => {
+      const early = this.#early ?? [];
+      this.#early = null;
+      for (const s of early) this.#announce(s);
+    });
+  }
+
+  #announce(s: MessageSummary): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(s);
+      } catch (e) {
+        console.error('mailwire sqlite store: an onIndexed listener threw:', e);
+      }
+    }
+  }
+
+  onIndexed(listener: (message: MessageSummary) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  health(): StoreHealth {
+    const reason = this.#unavailable ?? this.#full;
+    const oldest = this.#index.oldestPendingAt;
+    return { ok: reason === null, reason, indexBacklog: this.#index.backlog, indexLagMs: oldest === null ? 0 : Math.max(0, Date.now() - oldest) };
   }
 
   // ---- writes ----------------------------------------------------------------------------------------------------
 
   async save(message: IncomingMessage): Promise<string> {
     const id = timeOrderedId();
+    const raw = message.raw;
+    // The bytes cross to the writer by transfer when they are the caller's to give and own their memory; otherwise a
+    // copy of their own (a small Buffer is a view into a shared 8 KiB pool, which must not be moved or cloned whole).
+    const bytes = message.transferRaw === true && raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : new Uint8Array(raw);
     try {
       await this.#write({
-        // A copy of its own: a small Buffer is a view into a shared 8 KiB pool, which would otherwise be cloned whole.
-        op: 'message', id, receivedAt: message.receivedAt.getTime(), raw: new Uint8Array(message.raw),
+        op: 'message', id, receivedAt: message.receivedAt.getTime(), raw: bytes,
         envelope: { helo: message.envelope.helo, from: message.envelope.from, to: [...message.envelope.to] },
         connection: { ...message.connection },
       });
@@ -109,6 +271,7 @@ class SqliteStore implements MessageStore {
       throw e;
     }
     this.#stats.saved++;
+    this.#full = null;
     return id;
   }
 
@@ -137,7 +300,7 @@ class SqliteStore implements MessageStore {
   }
 
   prune(): Promise<PruneResult> {
-    if (this.#broken) return Promise.reject(this.#broken);
+    if (this.#writer === null || !this.#writerReady) return Promise.reject(new StoreUnavailableError(this.#unavailable ?? 'store writer not ready'));
     const request = this.#nextPrune++;
     return new Promise((resolve) => {
       this.#prunes.set(request, resolve);
@@ -150,193 +313,114 @@ class SqliteStore implements MessageStore {
   }
 
   #write(op: WriteOp): Promise<Done> {
-    if (this.#broken) return Promise.reject(this.#broken);
-    if (this.#closing) return Promise.reject(new StoreWriteError('store is closing'));
+    if (this.#closing) return Promise.reject(new StoreUnavailableError('store is closing'));
     return new Promise<Done>((resolve, reject) => {
       const n = this.#nextOp++;
-      this.#pending.set(n, { resolve, reject });
+      this.#pending.set(n, { resolve, reject, deadline: Date.now() + this.#timeoutMs });
       if (this.#outbox.length === 0) queueMicrotask(() => this.#flush());
       this.#outbox.push({ n, op });
+      this.#armDeadline();
     });
   }
 
-  /** One postMessage for all the ops of this tick. */
+  /** One postMessage for all the ops of this tick, their bytes transferred. Held while no writer is ready. */
   #flush(): void {
+    if (this.#outbox.length === 0 || this.#writer === null || !this.#writerReady) return;
     const ops = this.#outbox;
     this.#outbox = [];
-    if (ops.length > 0 && !this.#broken) this.#post({ type: 'ops', ops });
+    const transfer = new Set<ArrayBuffer>();
+    for (const { op } of ops) if (op.op === 'message') transfer.add(op.raw.buffer as ArrayBuffer);
+    this.#writer.postMessage({ type: 'ops', ops } satisfies WriterRequest, [...transfer]);
   }
 
-  #post(m: ToWorker): void {
-    this.#worker.postMessage(m);
+  #post(m: WriterRequest): void {
+    this.#writer?.postMessage(m);
   }
 
-  #onMessage(m: FromWorker): void {
-    switch (m.type) {
-      case 'done': {
-        const error = m.committed ? null : new StoreWriteError(`commit failed: ${m.error}`);
-        if (m.committed) this.#stats.transactions++;
-        m.ns.forEach((n, i) => {
-          const p = this.#pending.get(n);
-          this.#pending.delete(n);
-          if (p === undefined) return;
-          if (error !== null) p.reject(error);
-          else settle(p, m.committed ? m.results[i] : undefined);
-        });
-        return;
-      }
-      case 'pruned': {
-        const resolve = this.#prunes.get(m.request);
-        this.#prunes.delete(m.request);
-        resolve?.({ messages: m.messages, sessions: m.sessions });
-        return;
-      }
-      case 'ready':
-      case 'open-failed':
-      case 'closed':
-        return;
+  /** One timer for all writes: they share one timeout, so the oldest pending write always has the nearest deadline. */
+  #armDeadline(): void {
+    if (this.#deadlineTimer !== null) return;
+    const first = this.#pending.values().next();
+    if (first.done === true) return;
+    this.#deadlineTimer = setTimeout(() => {
+      this.#deadlineTimer = null;
+      this.#expire();
+      this.#armDeadline();
+    }, Math.max(0, first.value.deadline - Date.now()));
+    this.#deadlineTimer.unref();
+  }
+
+  #expire(): void {
+    const now = Date.now();
+    const expired = new Set<number>();
+    for (const [n, p] of this.#pending) {
+      if (p.deadline > now) break;
+      expired.add(n);
+      this.#pending.delete(n);
+      p.reject(new StoreUnavailableError(`the store did not answer within ${this.#timeoutMs / 1000} s`));
     }
-  }
-
-  #fail(error: Error): void {
-    if (this.#broken) return;
-    this.#broken = error;
-    this.#outbox = [];
-    for (const p of this.#pending.values()) p.reject(error);
-    this.#pending.clear();
-    for (const resolve of this.#prunes.values()) resolve({ messages: 0, sessions: 0 });
-    this.#prunes.clear();
+    // Not sent yet: never sent, so nothing refused is stored later.
+    if (expired.size > 0) this.#outbox = this.#outbox.filter((o) => !expired.has(o.n));
   }
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#flush();
       // Readers first: the last connection to close checkpoints the WAL and removes it, and only the writer can.
-      this.#read.close();
-      await this.#parser.close();
-      if (!this.#broken) {
-        // The worker commits what it was sent before it closes, and answers for it: those writes were promised.
-        const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
-        this.#post({ type: 'close' });
+      await this.#reader.close();
+      const writer = this.#writer;
+      if (writer !== null) {
+        // The writer commits what it was sent before it closes, and answers for it: those writes were promised.
+        const exited = new Promise<void>((resolve) => writer.once('exit', () => resolve()));
+        if (this.#writerReady) this.#post({ type: 'close' });
+        else void writer.terminate();
         await exited;
       }
+      if (this.#deadlineTimer !== null) clearTimeout(this.#deadlineTimer);
+      if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
+      this.#failAll(new StoreUnavailableError('store closed'));
+      for (const p of this.#pending.values()) p.reject(new StoreUnavailableError('store closed'));
+      this.#pending.clear();
     })();
     return this.#closing;
   }
 
-  // ---- reads -----------------------------------------------------------------------------------------------------
-
-  #stmt(sql: string): Database.Statement {
-    let s = this.#statements.get(sql);
-    if (s === undefined) {
-      if (this.#statements.size > 500) this.#statements.clear();
-      s = this.#read.prepare(sql);
-      this.#statements.set(sql, s);
-    }
-    return s;
-  }
+  // ---- reads (on the reader thread) ------------------------------------------------------------------------------
 
   async listMessages(options: ListOptions = {}): Promise<Page<MessageSummary>> {
-    const cond = searchCondition(parseQuery(options.query ?? ''));
+    const query = parseQuery(options.query ?? '');
     const before = decodeCursor('m', options.cursor);
-    const limit = clampLimit(options.limit);
-    const rows = this.#stmt(
-      `SELECT m.seq, m.id, m.received_at, m.size, m.read, m.envelope, m.summary FROM messages m
-       WHERE ${cond.sql}${before === null ? '' : ' AND m.seq < ?'} ORDER BY m.seq DESC LIMIT ?`,
-    ).all(...cond.params, ...(before === null ? [] : [before]), limit + 1) as SummaryRow[];
-    const items = rows.slice(0, limit);
-    const last = items[items.length - 1];
-    return { items: items.map(toSummary), nextCursor: rows.length > limit && last ? encodeCursor('m', last.seq) : null };
+    return this.#reader.ask({ kind: 'list', query, before, limit: clampLimit(options.limit) });
   }
 
   async nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null> {
-    const cond = searchCondition(parseQuery(query));
-    const from = decodeCursor('m', after);
-    const row = this.#stmt(
-      `SELECT m.seq, m.id, m.received_at, m.size, m.read, m.envelope, m.summary FROM messages m WHERE ${cond.sql}` +
-        (from === null ? ' ORDER BY m.seq DESC LIMIT 1' : ' AND m.seq > ? ORDER BY m.seq ASC LIMIT 1'),
-    ).get(...cond.params, ...(from === null ? [] : [from])) as SummaryRow | undefined;
-    return row ? { message: toSummary(row), cursor: encodeCursor('m', row.seq) } : null;
+    return this.#reader.ask({ kind: 'next-match', query: parseQuery(query), after: decodeCursor('m', after) });
   }
 
   async getMessage(id: string): Promise<MessageDetail | null> {
-    if (!validId(id)) return null;
-    const row = this.#stmt(
-      'SELECT m.seq, m.id, m.received_at, m.size, m.read, m.envelope, m.summary, m.connection FROM messages m WHERE m.id = ?',
-    ).get(id) as (SummaryRow & { connection: string }) | undefined;
-    if (!row) return null;
-    // Only the raw bytes are stored (see sqlite-schema.ts, v3): parsed on the parser thread, or found parsed here.
-    const parsed = await this.#parsed.get(row.id, row.size, async () => {
-      const raw = this.#rawOf(row.id);
-      return raw === undefined ? null : this.#parser.message(raw); // undefined: deleted since the row was read
-    });
-    if (parsed === null) return null;
-    return {
-      ...toSummary(row), connection: JSON.parse(row.connection) as ConnectionInfo,
-      headers: parsed.headers, text: parsed.text, html: parsed.html, attachments: parsed.attachments, // read-only types: shared
-    };
+    return validId(id) ? this.#reader.ask({ kind: 'message', id }) : null;
   }
 
   async getRaw(id: string): Promise<Buffer | null> {
     if (!validId(id)) return null;
-    return this.#rawOf(id) ?? null;
+    const raw = await this.#reader.ask({ kind: 'raw', id });
+    return raw === null ? null : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   }
 
   async getAttachment(id: string, index: number): Promise<AttachmentContent | null> {
     if (!validId(id) || !Number.isSafeInteger(index) || index < 0) return null;
-    const raw = this.#rawOf(id);
-    return raw === undefined ? null : this.#parser.attachment(raw, index);
-  }
-
-  #rawOf(id: string): Buffer | undefined {
-    const raw = this.#stmt('SELECT r.raw FROM messages m JOIN message_raw r ON r.seq = m.seq WHERE m.id = ?').pluck().get(id);
-    return Buffer.isBuffer(raw) ? raw : undefined;
+    const a = await this.#reader.ask({ kind: 'attachment', id, index });
+    return a === null ? null : { info: a.info, content: Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength) };
   }
 
   async listSessions(options: Omit<ListOptions, 'query'> = {}): Promise<Page<SessionSummary>> {
     const before = decodeCursor('s', options.cursor);
-    const limit = clampLimit(options.limit);
-    const rows = this.#stmt(
-      `SELECT seq, id, started_at, ended_at, end_reason, connection, message_ids, truncated FROM sessions
-       ${before === null ? '' : 'WHERE seq < ?'} ORDER BY seq DESC LIMIT ?`,
-    ).all(...(before === null ? [] : [before]), limit + 1) as SessionRow[];
-    const items = rows.slice(0, limit);
-    const last = items[items.length - 1];
-    return { items: items.map(toSession), nextCursor: rows.length > limit && last ? encodeCursor('s', last.seq) : null };
+    return this.#reader.ask({ kind: 'sessions', before, limit: clampLimit(options.limit) });
   }
 
   async getSession(id: string): Promise<SessionDetail | null> {
-    if (!validId(id)) return null;
-    const row = this.#stmt('SELECT * FROM sessions WHERE id = ?').get(id) as SessionRow | undefined;
-    if (!row) return null;
-    return { ...toSession(row), transcript: JSON.parse(row.transcript ?? '[]') as TranscriptLine[] };
+    return validId(id) ? this.#reader.ask({ kind: 'session', id }) : null;
   }
 }
 
-function settle(p: Pending, r: OpResult | undefined): void {
-  if (r === undefined) p.reject(new StoreWriteError('writer sent no result'));
-  else if (r.ok) p.resolve({ count: r.count, ids: r.ids });
-  else p.reject(new StoreWriteError(r.error));
-}
-
 const validId = (id: unknown): id is string => typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH;
-
-
-type StoredSummary = Omit<MessageSummary, 'id' | 'receivedAt' | 'size' | 'read' | 'envelope'>;
-
-function toSummary(r: SummaryRow): MessageSummary {
-  const s = JSON.parse(r.summary) as StoredSummary;
-  return {
-    id: r.id, receivedAt: new Date(r.received_at).toISOString(), size: r.size, read: r.read === 1,
-    from: s.from, to: s.to, cc: s.cc, subject: s.subject, date: s.date, messageId: s.messageId,
-    attachmentCount: s.attachmentCount, snippet: s.snippet, envelope: JSON.parse(r.envelope) as Envelope,
-  };
-}
-
-function toSession(r: SessionRow): SessionSummary {
-  return {
-    id: r.id, startedAt: new Date(r.started_at).toISOString(), endedAt: new Date(r.ended_at).toISOString(),
-    end: r.end_reason as SessionEnd, connection: JSON.parse(r.connection) as ConnectionInfo,
-    messageIds: JSON.parse(r.message_ids) as string[], truncated: r.truncated === 1,
-  };
-}

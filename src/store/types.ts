@@ -24,6 +24,11 @@ export type IncomingMessage = Readonly<{
   receivedAt: Date;
   /** The message exactly as received, after dot-unstuffing (and with a Received: header where the dialect adds one). */
   raw: Buffer;
+  /**
+   * True when the caller gives `raw`'s memory away: a store may then move it to another thread without a copy, and
+   * `raw` must not be used after save() is called (it may read as empty). Absent or false: the store copies.
+   */
+  transferRaw?: boolean;
 }>;
 
 /** One line of a session transcript. Message text is counted, never copied; AUTH arguments are redacted. */
@@ -54,7 +59,11 @@ export type SessionRecord = Readonly<{
 
 /** The part of a store the SMTP server uses. */
 export interface MessageSink {
-  /** Resolves with the message's id only once it is durable: the server sends its 250 after this, never before. */
+  /**
+   * Resolves with the message's id only once its raw bytes, envelope and connection facts are durable (fsync'd): the
+   * server sends its 250 after this, never before. Parsing and indexing come after. Never waits past the store's
+   * deadline (StoreOptions.storeTimeoutMs): rejects with StoreUnavailableError then, StoreFullError when out of room.
+   */
   save(message: IncomingMessage): Promise<string>;
   /** Records a finished session; best effort, never delays a reply. Resolves with the session's id ('' for none). */
   saveSession(session: SessionRecord): Promise<string | void>;
@@ -150,7 +159,7 @@ export type PruneResult = Readonly<{ messages: number; sessions: number }>;
  * a malformed query or cursor throws a StoreInputError (the API's 400).
  */
 export interface MessageStore extends MessageSink {
-  readonly kind: 'sqlite' | 'memory';
+  readonly kind: 'sqlite' | 'memory' | 'postgres';
   saveSession(session: SessionRecord): Promise<string>;
   listMessages(options?: ListOptions): Promise<Page<MessageSummary>>;
   getMessage(id: string): Promise<MessageDetail | null>;
@@ -172,9 +181,30 @@ export interface MessageStore extends MessageSink {
   /** Applies retention now (it also runs by itself after commits); resolves once done. */
   prune(): Promise<PruneResult>;
   stats(): StoreStats;
+  /**
+   * Called once per message when it becomes searchable (listed, found by search and by nextMatch): after a save,
+   * for messages recovered (indexed) at start, and for a shared store (PostgreSQL) when any instance indexed it.
+   * Returns the function that unsubscribes.
+   */
+  onIndexed(listener: (message: MessageSummary) => void): () => void;
+  health(): StoreHealth;
+  /** What open() found durable but not yet indexed from the last run, and indexed before it resolved. */
+  readonly recovered?: Readonly<{ messages: number; ms: number }>;
 }
 
-export type StoreKind = 'sqlite' | 'memory' | 'none';
+/** What /healthz and /metrics show of the store. */
+export type StoreHealth = Readonly<{
+  /** False while the store cannot take mail (database unreachable, writer dead and restarting, disk full). */
+  ok: boolean;
+  /** Why not ok; null when ok. */
+  reason: string | null;
+  /** Messages durable (250 sent) but not yet searchable. */
+  indexBacklog: number;
+  /** Age in ms of the oldest message in the backlog (0 when the backlog is empty). */
+  indexLagMs: number;
+}>;
+
+export type StoreKind = 'sqlite' | 'memory' | 'postgres' | 'none';
 
 export type StoreOptions = Readonly<{
   kind: StoreKind;
@@ -184,4 +214,8 @@ export type StoreOptions = Readonly<{
   maxMessages?: number;
   /** Drop messages and sessions older than this; 0 or absent = forever. */
   maxAgeMs?: number;
+  /** For postgres (also from MAILWIRE_DATABASE_URL in the CLI). */
+  databaseUrl?: string;
+  /** save() deadline; default 30_000 (CLI --store-timeout, a duration such as 30s). */
+  storeTimeoutMs?: number;
 }>;

@@ -10,7 +10,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DEFAULT_WAIT_SECONDS, MAX_PAGE_SIZE, MAX_WAIT_SECONDS, SSE_HEARTBEAT_MS } from '../config.js';
 import { EVENT_NAMES, type MailwireEvents } from '../events.js';
 import { createMetrics, type Metrics } from '../metrics.js';
-import { StoreInputError, parseQuery, type AttachmentInfo, type MessageStore } from '../store/index.js';
+import { StoreInputError, matchSummary, parseQuery, type AttachmentInfo, type MessageStore } from '../store/index.js';
 import { checkMailbox } from '../protocol/mailbox-syntax.js';
 import { extractCodes, extractLinks } from './extract.js';
 import { guardHttp, type HttpAccess } from './guard.js';
@@ -79,7 +79,7 @@ const badRequest = (message: string): HttpError => new HttpError(400, 'bad_reque
 
 export function createWebApp(options: WebAppOptions): WebApp {
   const { store, events } = options;
-  const metrics = options.metrics ?? createMetrics({ storeStats: () => store.stats() });
+  const metrics = options.metrics ?? createMetrics({ storeStats: () => store.stats(), storeHealth: () => store.health() });
   const maxWait = options.maxWaitSeconds ?? MAX_WAIT_SECONDS;
   const heartbeatMs = options.sseHeartbeatMs ?? SSE_HEARTBEAT_MS;
   const uiDir = options.uiDir === undefined ? DEFAULT_UI_DIR : options.uiDir;
@@ -97,7 +97,11 @@ export function createWebApp(options: WebAppOptions): WebApp {
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   guardHttp(app, options.access ?? { hosts: 'any' });
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  // 503 while the store cannot take mail (its reason says why); the index backlog and lag either way.
+  app.get('/healthz', (c) => {
+    const health = store.health();
+    return c.json({ status: health.ok ? 'ok' : 'unavailable', store: health }, health.ok ? 200 : 503);
+  });
   if (uiDir !== null) mountUi(app, uiDir);
   app.get('/metrics', async (c) =>
     c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));
@@ -120,15 +124,20 @@ export function createWebApp(options: WebAppOptions): WebApp {
   // Before /messages/:id, which would otherwise take "wait" for an id.
   app.get('/api/v1/messages/wait', async (c) => {
     const query = c.req.query('query') ?? '';
-    parseQuery(query); // a malformed query is a 400 now, not after the wait
+    const parsed = parseQuery(query); // a malformed query is a 400 now, not after the wait
     const after = c.req.query('after') ?? null;
     const timeout = timeoutParam(c.req.query('timeout'), maxWait);
     const deadline = Date.now() + timeout * 1000;
     const signal = c.req.raw.signal;
 
+    // Each newly indexed message is matched here, in memory; only one that may be the answer costs a store query.
     let dirty = false;
     let wake: (() => void) | null = null;
-    const off = events.on('message-stored', () => { dirty = true; wake?.(); });
+    const off = store.onIndexed((m) => {
+      if (matchSummary(parsed, m) === 'no') return;
+      dirty = true;
+      wake?.();
+    });
     try {
       // Bounded: each pass ends with a store check, and waits are cut by the deadline or the client leaving.
       for (let pass = 0; pass < 1_000_000; pass++) {

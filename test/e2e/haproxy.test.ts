@@ -135,8 +135,12 @@ function get(port: number, path: string, localAddress: string, headers: Record<s
 }
 
 describe('the HTTP side behind HAProxy in mode http with option forwardfor', { skip: missing ?? false }, () => {
-  // A store whose every read fails: the API answers 500 and logs the request with its client's address.
-  const failing = new Proxy({}, { get: () => () => Promise.reject(new Error('store down')) }) as MessageStore;
+  // A store whose every read fails: the API answers 500 and logs the request with its client's address. Its health()
+  // (synchronous, for /healthz, which HAProxy's check reads) says it can take mail.
+  const healthy = { ok: true, reason: null, indexBacklog: 0, indexLagMs: 0 };
+  const failing = new Proxy({}, {
+    get: (_target, key) => (key === 'health' ? () => healthy : () => Promise.reject(new Error('store down'))),
+  }) as MessageStore;
 
   it('believes X-Forwarded-For from a trusted proxy only', async () => {
     const logged: string[] = [];

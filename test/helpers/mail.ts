@@ -72,3 +72,40 @@ export const BACKENDS: readonly Backend[] = [
     },
   },
 ];
+
+/** How long a test waits for a saved message to become searchable before it fails. */
+const INDEX_DEADLINE_MS = 10_000;
+
+/** Saves, then waits until the store announces the message searchable (onIndexed): for tests that list or search. */
+export async function saveIndexed(store: MessageStore, message: IncomingMessage): Promise<string> {
+  const seen = new Set<string>();
+  let wake: (() => void) | null = null;
+  const off = store.onIndexed((m) => {
+    seen.add(m.id);
+    wake?.();
+  });
+  try {
+    const id = await store.save(message);
+    if (seen.has(id)) return id;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`message ${id} was not indexed within ${INDEX_DEADLINE_MS} ms`)), INDEX_DEADLINE_MS);
+      wake = () => {
+        if (!seen.has(id)) return;
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    return id;
+  } finally {
+    off();
+  }
+}
+
+/** Waits until the store's index backlog is empty: every message saved so far is searchable. */
+export async function untilIndexed(store: MessageStore): Promise<void> {
+  const deadline = Date.now() + INDEX_DEADLINE_MS;
+  while (store.health().indexBacklog > 0) {
+    if (Date.now() > deadline) throw new Error(`index backlog still ${store.health().indexBacklog} after ${INDEX_DEADLINE_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

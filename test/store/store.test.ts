@@ -1,10 +1,15 @@
-/** Behaviour both stores share, run against SQLite in a temp dir and against memory. */
+/**
+ * The store contract: behaviour every queryable store shares, run against SQLite in a temp dir and against memory. A
+ * message is readable by id once save() resolves and searchable once announced (onIndexed): cases that list or search
+ * save with saveIndexed.
+ */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BACKENDS, CONN, ENCODED_SUBJECT, GARBAGE, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, type Opened,
+  BACKENDS, CONN, ENCODED_SUBJECT, GARBAGE, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, saveIndexed, type Opened,
 } from '../helpers/mail.js';
 import { StoreInputError } from '../../src/store/errors.js';
+import type { MessageSummary } from '../../src/store/types.js';
 
 for (const backend of BACKENDS) {
   describe(`${backend.name} store`, () => {
@@ -73,6 +78,24 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await o.store.getRaw(id), GARBAGE);
     });
 
+    it('announces each saved message once, when it is searchable, with the summary a listing shows', async () => {
+      const announced: MessageSummary[] = [];
+      const off = o.store.onIndexed((m) => announced.push(m));
+      try {
+        const a = await saveIndexed(o.store, incoming(SIMPLE, { to: ['announce-a@b.test'] }));
+        const b = await saveIndexed(o.store, incoming(MULTIPART, { to: ['announce-b@b.test'] }));
+        assert.deepEqual(announced.map((m) => m.id), [a, b]);
+        const listed = (await o.store.listMessages({ query: 'to:announce-a@b.test' })).items;
+        assert.deepEqual(announced[0], listed[0]);
+        assert.equal(announced[1]?.attachmentCount, 2);
+        assert.deepEqual(o.store.health(), { ok: true, reason: null, indexBacklog: 0, indexLagMs: 0 });
+      } finally {
+        off();
+      }
+      const after = await saveIndexed(o.store, incoming(SIMPLE));
+      assert.equal(announced.some((m) => m.id === after), false, 'a listener gone is not called');
+    });
+
     it('answers unknown and malformed ids with null/false, never a throw', async () => {
       for (const id of ['nope', '', "' OR 1=1 --", 'x'.repeat(5000), '00000000-0000-0000-0000-000000000000']) {
         assert.equal(await o.store.getMessage(id), null);
@@ -90,10 +113,10 @@ for (const backend of BACKENDS) {
     const ids: Record<string, string> = {};
     before(async () => {
       o = await backend.open();
-      ids.simple = await o.store.save(incoming(SIMPLE, {}, new Date('2024-05-01T10:00:00Z')));
-      ids.encoded = await o.store.save(incoming(ENCODED_SUBJECT, { from: 'bounce@c.test', to: ['carol@d.test'] }, new Date('2024-05-02T10:00:00Z')));
-      ids.utf8 = await o.store.save(incoming(UTF8_TEXT, { from: 'eve@e.test', to: ['frank@f.test', 'secret@bcc.test'] }, new Date('2024-05-03T10:00:00Z')));
-      ids.multi = await o.store.save(incoming(MULTIPART, { from: 'gina@g.test', to: ['hank@h.test'] }, new Date('2024-05-04T10:00:00Z')));
+      ids.simple = await saveIndexed(o.store, incoming(SIMPLE, {}, new Date('2024-05-01T10:00:00Z')));
+      ids.encoded = await saveIndexed(o.store, incoming(ENCODED_SUBJECT, { from: 'bounce@c.test', to: ['carol@d.test'] }, new Date('2024-05-02T10:00:00Z')));
+      ids.utf8 = await saveIndexed(o.store, incoming(UTF8_TEXT, { from: 'eve@e.test', to: ['frank@f.test', 'secret@bcc.test'] }, new Date('2024-05-03T10:00:00Z')));
+      ids.multi = await saveIndexed(o.store, incoming(MULTIPART, { from: 'gina@g.test', to: ['hank@h.test'] }, new Date('2024-05-04T10:00:00Z')));
       await o.store.setRead(ids.simple, true);
     });
     after(async () => { await o.cleanup(); });
@@ -176,7 +199,7 @@ for (const backend of BACKENDS) {
     it('sets and clears the read flag', async () => {
       const o = await backend.open();
       try {
-        const id = await o.store.save(incoming(SIMPLE));
+        const id = await saveIndexed(o.store, incoming(SIMPLE));
         assert.equal(await o.store.setRead(id, true), true);
         assert.equal((await o.store.getMessage(id))?.read, true);
         assert.equal(await o.store.setRead(id, false), true);
@@ -189,10 +212,10 @@ for (const backend of BACKENDS) {
     it('deletes one message, and many by query, and all with no query', async () => {
       const o = await backend.open();
       try {
-        const a = await o.store.save(incoming(SIMPLE));
-        const b = await o.store.save(incoming(MULTIPART));
-        const c = await o.store.save(incoming(UTF8_TEXT));
-        const d = await o.store.save(incoming(ENCODED_SUBJECT));
+        const a = await saveIndexed(o.store, incoming(SIMPLE));
+        const b = await saveIndexed(o.store, incoming(MULTIPART));
+        const c = await saveIndexed(o.store, incoming(UTF8_TEXT));
+        const d = await saveIndexed(o.store, incoming(ENCODED_SUBJECT));
         assert.equal(await o.store.deleteMessage(a), true);
         assert.equal(await o.store.deleteMessage(a), false);
         assert.equal(await o.store.getRaw(a), null);
@@ -201,7 +224,7 @@ for (const backend of BACKENDS) {
         assert.deepEqual((await o.store.listMessages()).items.map((m) => m.id), [d, c]);
         assert.deepEqual(await o.store.deleteMessages(), [c, d]);
         assert.deepEqual(await o.store.listMessages({ query: 'köln' }), { items: [], nextCursor: null });
-        const e = await o.store.save(incoming(UTF8_TEXT));
+        const e = await saveIndexed(o.store, incoming(UTF8_TEXT));
         assert.deepEqual((await o.store.listMessages({ query: 'köln' })).items.map((m) => m.id), [e]);
       } finally {
         await o.cleanup();
@@ -212,7 +235,7 @@ for (const backend of BACKENDS) {
       const o = await backend.open({ maxMessages: 3 });
       try {
         const ids: string[] = [];
-        for (let i = 0; i < 5; i++) ids.push(await o.store.save(incoming(crlf([`Subject: n${i}`, '', `body ${i}`]))));
+        for (let i = 0; i < 5; i++) ids.push(await saveIndexed(o.store, incoming(crlf([`Subject: n${i}`, '', `body ${i}`]))));
         await o.store.prune();
         assert.deepEqual((await o.store.listMessages()).items.map((m) => m.subject), ['n4', 'n3', 'n2']);
         assert.equal(await o.store.getRaw(ids[0] ?? ''), null);
@@ -226,8 +249,8 @@ for (const backend of BACKENDS) {
       const o = await backend.open({ maxAgeMs: 60 * 60_000 });
       try {
         const now = Date.now();
-        await o.store.save(incoming(crlf(['Subject: old', '', 'x']), {}, new Date(now - 2 * 60 * 60_000)));
-        const fresh = await o.store.save(incoming(crlf(['Subject: fresh', '', 'x']), {}, new Date(now)));
+        await saveIndexed(o.store, incoming(crlf(['Subject: old', '', 'x']), {}, new Date(now - 2 * 60 * 60_000)));
+        const fresh = await saveIndexed(o.store, incoming(crlf(['Subject: fresh', '', 'x']), {}, new Date(now)));
         const session = { connection: CONN, end: 'quit' as const, messageIds: [], transcript: [], truncated: false };
         await o.store.saveSession({ ...session, startedAt: new Date(now - 3 * 60 * 60_000), endedAt: new Date(now - 3 * 60 * 60_000) });
         const keep = await o.store.saveSession({ ...session, startedAt: new Date(now), endedAt: new Date(now) });

@@ -4,11 +4,11 @@ import { rmSync } from 'node:fs';
 import { createEvents } from '../../src/events.js';
 import { createMetrics } from '../../src/metrics.js';
 import { openStore } from '../../src/store/open.js';
-import type { MessageStore } from '../../src/store/types.js';
+import type { MessageStore, MessageSummary } from '../../src/store/types.js';
 import { createWebApp, type WebApp } from '../../src/web/app.js';
 import { startHttpServer } from '../../src/web/server.js';
 import { OPENAPI } from '../../src/web/openapi.js';
-import { CONN, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, tempDir } from '../helpers/mail.js';
+import { CONN, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, saveIndexed, tempDir } from '../helpers/mail.js';
 
 const BASE = 'http://mailwire.test';
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -17,7 +17,7 @@ describe('web API over a temp SQLite store', () => {
   let dir: string;
   let store: MessageStore;
   const events = createEvents();
-  const metrics = createMetrics({ processMetrics: false });
+  const metrics = createMetrics({ processMetrics: false, storeHealth: () => store.health() });
   let app: WebApp;
   const ids = { simple: '', multi: '', utf8: '' };
 
@@ -26,12 +26,11 @@ describe('web API over a temp SQLite store', () => {
     const r = await call(path, init);
     return [r.status, await r.json()];
   };
-  /** Saves as the server does: save, then announce. */
-  const deliver = async (raw: Buffer, to = ['bob@b.test']): Promise<string> => {
-    const id = await store.save(incoming(raw, { to }));
-    events.emit('message-stored', { id });
-    return id;
-  };
+  /** Saves as the server does, and waits until the message is searchable (the store announces it then). */
+  const deliver = (raw: Buffer, to = ['bob@b.test']): Promise<string> => saveIndexed(store, incoming(raw, { to }));
+  /** onIndexed listeners the app holds (a waiting long-poll holds one), and nextMatch queries it has had answered. */
+  let indexListeners = 0;
+  let matchesAnswered = 0;
   /** SIMPLE as the list shows it, every field written out from what deliver() sent (only the id is the store's). */
   const simpleSummary = (): Record<string, unknown> => ({
     id: ids.simple, receivedAt: '2024-05-01T10:00:00.000Z', size: SIMPLE.byteLength, read: false,
@@ -49,7 +48,31 @@ describe('web API over a temp SQLite store', () => {
   before(async () => {
     dir = tempDir();
     store = await openStore({ kind: 'sqlite', dataDir: dir, maxMessages: 0 });
-    app = createWebApp({ store, events, metrics });
+    // The store as the app sees it, counting who listens for newly indexed messages.
+    const counted = new Proxy(store, {
+      get(target, key) {
+        if (key === 'onIndexed') {
+          return (listener: (m: MessageSummary) => void) => {
+            indexListeners++;
+            const off = target.onIndexed(listener);
+            return () => {
+              indexListeners--;
+              off();
+            };
+          };
+        }
+        if (key === 'nextMatch') {
+          return async (query: string, after: string | null) => {
+            const r = await target.nextMatch(query, after);
+            matchesAnswered++;
+            return r;
+          };
+        }
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    app = createWebApp({ store: counted, events, metrics });
     ids.simple = await deliver(SIMPLE);
     ids.multi = await deliver(MULTIPART);
     ids.utf8 = await deliver(UTF8_TEXT);
@@ -165,17 +188,24 @@ describe('web API over a temp SQLite store', () => {
   it('wait: holds until a matching message is stored after the cursor', async () => {
     const [, first] = await json('/api/v1/messages/wait?timeout=0') as [number, { cursor: string; message: { id: string } }];
     assert.equal(first.message.id, ids.utf8); // the newest
-    const listeners = events.listenerCount('message-stored');
+    const listeners = indexListeners;
+    const answered = matchesAnswered;
     const pending = json(`/api/v1/messages/wait?query=subject:signup&timeout=30&after=${encodeURIComponent(first.cursor)}`);
-    await settle(() => events.listenerCount('message-stored') > listeners);
+    // Listening, and its first look found nothing: from here only a newly indexed message can answer it.
+    await settle(() => indexListeners > listeners && matchesAnswered > answered);
     await deliver(crlf(['Subject: other', '', 'not this one']));
+    assert.equal(matchesAnswered, answered + 1, 'a message the summary rules out costs no store query');
     const id = await deliver(crlf(['Subject: Your signup', 'Content-Type: text/html', '', '<a href="https://app.test/verify?t=abc&amp;u=1">Verify</a> code <b>0042137</b>']));
+    // Woken by the newly indexed message (not by its own timeout, 30 s): one more look, which finds it.
+    const deadline = Date.now() + 10_000;
+    while (matchesAnswered < answered + 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(matchesAnswered, answered + 2, 'the waiting request was not woken by the new message');
     const [status, body] = await pending as [number, { message: { id: string }; links: string[]; codes: string[] }];
     assert.equal(status, 200);
     assert.equal(body.message.id, id);
     assert.deepEqual(body.links, ['https://app.test/verify?t=abc&u=1']);
     assert.deepEqual(body.codes, ['0042137']);
-    assert.equal(events.listenerCount('message-stored'), listeners);
+    assert.equal(indexListeners, listeners);
   });
 
   it('wait: answers 408 when nothing matches in time', async () => {
@@ -242,9 +272,9 @@ describe('web API over a temp SQLite store', () => {
     for (const line of [
       'mailwire_messages_stored_total 1', 'mailwire_message_bytes_total 1234', 'mailwire_rejections_total{code="451"} 1',
       'mailwire_sessions_total{end="quit"} 1', 'mailwire_command_response_seconds_bucket{le="0.0005",verb="MAIL"} 1',
-      'mailwire_command_response_seconds_count{verb="MAIL"} 1',
+      'mailwire_command_response_seconds_count{verb="MAIL"} 1', 'mailwire_index_backlog 0', 'mailwire_index_lag_seconds 0',
     ]) assert.ok(text.split('\n').includes(line), `missing ${line}`);
-    assert.deepEqual(await json('/healthz'), [200, { status: 'ok' }]);
+    assert.deepEqual(await json('/healthz'), [200, { status: 'ok', store: { ok: true, reason: null, indexBacklog: 0, indexLagMs: 0 } }]);
   });
 
   it('serves an OpenAPI document naming every route', async () => {

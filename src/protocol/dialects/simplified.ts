@@ -67,6 +67,7 @@ export const simplifiedDialect: Dialect = {
   replies: {
     stored: reply(250, 'Message received and to be delivered'),
     storeFailed: reply(451, '4.3.0 Message not stored; try again later'),
+    storeFull: reply(452, '4.3.1 Insufficient system storage; try again later'),
     tooBig: reply(552, '5.3.4 Message too big for system'),
     timeout: (cfg) => reply(421, `4.4.2 ${cfg.serverName} Idle timeout, closing connection`),
     shutdown: (cfg) => reply(421, `4.3.2 ${cfg.serverName} Service shutting down, closing connection`),

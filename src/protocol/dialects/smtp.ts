@@ -374,6 +374,7 @@ export const smtpDialect: Dialect = {
   replies: {
     stored: (id) => r(250, '2.0.0', `OK: queued as ${id}`),
     storeFailed: r(451, '4.3.0', 'Message not stored; try again later'),
+    storeFull: r(452, '4.3.1', 'Insufficient system storage; try again later'),
     tooBig: SMTP_REPLIES.sizeExceeded,
     chunk: (octets) => r(250, '2.0.0', `${octets} octets received`),
     timeout: (cfg) => r(421, '4.4.2', `${cfg.serverName} Idle timeout, closing connection`),

@@ -1,0 +1,488 @@
+/**
+ * The SQLite writer thread: it owns the only write connection. Theory of operation (issue 11):
+ *
+ * Durable first. The main thread forwards every write op as it comes (the saves of one tick in one message, their
+ * bytes transferred, not copied). A commit is scheduled with setImmediate, so it runs once the port's queued messages
+ * have been handled, and takes every op that arrived in ONE transaction: group commit. A batch holding a message
+ * commits with synchronous=FULL (the WAL is fsync'd: a resolved save survives power loss); a batch of sessions,
+ * read flags and deletes commits with synchronous=NORMAL, no fsync of its own (the next durable commit carries it).
+ * A message's durable half is its `message_pending` row (envelope, connection) and its `message_raw` bytes, no MIME
+ * parse; the writer answers once the commit returns, and the server sends its 250.
+ *
+ * Searchable after. Every committed message joins the index queue (its bytes kept in memory up to a bound, else read
+ * back). Between commits the indexer takes a slice of the queue (a few ms of work), parses headers and text parts
+ * (attachment bodies left out: see parse.ts), and in one synchronous=NORMAL transaction writes each `messages` row and
+ * full-text entry and deletes its pending row; then it tells the main thread which messages became searchable. Commits
+ * always go before the next slice, so indexing never holds a 250 back by more than one slice.
+ *
+ * Recovery. At open, every pending row left by an earlier run (a crash between a commit and its index) is indexed
+ * before 'ready' is posted, so the store's open() resolves only with everything acknowledged searchable.
+ *
+ * Failures. Ops run without savepoints first; if one fails, the transaction is rolled back and replayed with a SAVEPOINT
+ * per op, so one bad op fails alone and leaves nothing. If the commit itself fails, every op in it fails; SQLITE_FULL is
+ * reported as such (the server answers 452 and the session goes on). Retention runs after answering, in small
+ * transactions of its own.
+ */
+import { performance } from 'node:perf_hooks';
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import type { Envelope } from '../protocol/types.js';
+import { useMemoryBlob } from './memory-blob.js';
+import { indexEntry, parseForIndex, type IndexEntry } from './parse.js';
+import { insertIndexed, insertPending, migrate } from './sqlite-schema.js';
+import { assertNever } from '../assert-never.js';
+import { searchCondition } from './sqlite-search.js';
+import type { IndexState, OpResult, WriteOp, WriterConfig, WriterReply, WriterRequest } from './sqlite-protocol.js';
+import type { MessageSummary } from './types.js';
+
+const PRUNE_BATCH = 1000;
+/** One indexer slice: at most this many messages, or this much time parsing, before commits get their turn again. */
+const INDEX_SLICE_MESSAGES = 256;
+const INDEX_SLICE_MS = 2;
+/** Bytes of queued messages kept in memory for the indexer; past this, it reads them back from the database. */
+const INDEX_QUEUE_BYTES = 64 * 1024 * 1024;
+/** After a failed index transaction (disk full), the indexer waits this long before it tries again. */
+const INDEX_RETRY_MS = 1000;
+/** A clean close indexes what is left first, for at most this long (the rest is recovered at the next open). */
+const CLOSE_INDEX_MS = 10_000;
+
+if (parentPort === null) throw new Error('sqlite-writer must run as a worker thread');
+useMemoryBlob(); // before any parse: see memory-blob.ts
+const port = parentPort;
+const cfg = workerData as WriterConfig;
+const post = (m: WriterReply): void => port.postMessage(m);
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+/** SQLITE_FULL: the disk is full or max_page_count is reached. */
+const isFull = (e: unknown): boolean => e instanceof Error && (e as { code?: unknown }).code === 'SQLITE_FULL';
+
+let db: Database.Database;
+try {
+  db = new Database(cfg.file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL'); // fsync the WAL at every commit: a resolved save survives power loss
+  db.pragma('busy_timeout = 5000');
+  // Checkpoints move WAL pages into the database file; done by us after answering (see checkpointSoon), never
+  // inside a commit that senders are waiting on.
+  db.pragma('wal_autocheckpoint = 0');
+  if (cfg.testing.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.trunc(cfg.testing.maxPageCount)}`);
+  migrate(db);
+} catch (e) {
+  post({ type: 'open-failed', error: message(e) });
+  throw e;
+}
+
+const journalMode = db.pragma('journal_mode', { simple: true }) as string;
+const SYNCHRONOUS = ['off', 'normal', 'full', 'extra'] as const;
+
+/** synchronous=FULL for commits that promise a message, NORMAL for the rest; switched only when it changes. */
+let syncFull = true;
+function durability(full: boolean): void {
+  if (full === syncFull) return;
+  db.pragma(full ? 'synchronous = FULL' : 'synchronous = NORMAL');
+  syncFull = full;
+}
+
+const counts = {
+  messages: (db.prepare('SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM message_pending) AS n').get() as { n: number }).n,
+  sessions: (db.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n,
+};
+/** The writer picks every message's seq (one counter over indexed and pending messages), so the indexer keeps it. */
+let nextSeq = 1 + (db.prepare(`SELECT max((SELECT coalesce(max(seq), 0) FROM messages), (SELECT coalesce(max(seq), 0) FROM message_pending),
+  (SELECT coalesce(max(seq), 0) FROM message_raw)) AS n`).get() as { n: number }).n;
+
+const sql = {
+  session: db.prepare(`INSERT INTO sessions (id, started_at, ended_at, end_reason, connection, message_ids, truncated, transcript)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+  setRead: db.prepare('UPDATE messages SET read = ? WHERE id = ?'),
+  setReadPending: db.prepare('UPDATE message_pending SET read = ? WHERE id = ?'),
+  seqOf: db.prepare('SELECT seq FROM messages WHERE id = ?').pluck(),
+  delPendingById: db.prepare('DELETE FROM message_pending WHERE id = ? RETURNING seq').pluck(),
+  pendingIds: db.prepare('SELECT id FROM message_pending ORDER BY seq').pluck(),
+  pendingRows: db.prepare('SELECT seq, committed_at FROM message_pending ORDER BY seq'),
+  pendingBytes: db.prepare('SELECT p.envelope, r.raw FROM message_pending p JOIN message_raw r ON r.seq = p.seq WHERE p.seq = ?'),
+  delMessage: db.prepare('DELETE FROM messages WHERE seq = ?'),
+  delRaw: db.prepare('DELETE FROM message_raw WHERE seq = ?'),
+  delFts: db.prepare('DELETE FROM messages_fts WHERE rowid = ?'),
+  oldestMessages: db.prepare('SELECT seq FROM messages ORDER BY seq LIMIT ?').pluck(),
+  expiredMessages: db.prepare('SELECT seq FROM messages WHERE received_at < ? ORDER BY received_at LIMIT ?').pluck(),
+  oldestSessions: db.prepare('SELECT seq FROM sessions ORDER BY seq LIMIT ?').pluck(),
+  expiredSessions: db.prepare('SELECT seq FROM sessions WHERE started_at < ? ORDER BY started_at LIMIT ?').pluck(),
+  delSession: db.prepare('DELETE FROM sessions WHERE seq = ?'),
+};
+
+// ---- the index queue ---------------------------------------------------------------------------------------------
+
+/** A message durable but not yet indexed. `raw`/`envelope` null: read them back from the database when its turn comes. */
+type Queued = { seq: number; committedAt: number; raw: Uint8Array | null; envelope: Envelope | null };
+let queue: Queued[] = [];
+let queueHead = 0;
+let queuedBytes = 0;
+
+const backlog = (): number => queue.length - queueHead;
+const indexState = (): IndexState => ({ backlog: backlog(), oldestPendingAt: queue[queueHead]?.committedAt ?? null });
+
+function enqueue(q: Queued): void {
+  if (q.raw !== null) {
+    if (queuedBytes + q.raw.byteLength > INDEX_QUEUE_BYTES) {
+      q.raw = null;
+      q.envelope = null;
+    } else queuedBytes += q.raw.byteLength;
+  }
+  queue.push(q);
+}
+
+function dequeue(): Queued | undefined {
+  const q = queue[queueHead];
+  if (q === undefined) return undefined;
+  queue[queueHead++] = undefined as unknown as Queued; // let its bytes go
+  if (queueHead > 4096 && queueHead * 2 > queue.length) {
+    queue = queue.slice(queueHead);
+    queueHead = 0;
+  }
+  if (q.raw !== null) queuedBytes -= q.raw.byteLength;
+  return q;
+}
+
+for (const row of sql.pendingRows.all() as { seq: number; committed_at: number }[]) {
+  enqueue({ seq: row.seq, committedAt: row.committed_at, raw: null, envelope: null });
+}
+
+type Parsed = { seq: number; entry: IndexEntry; queued: Queued };
+
+/** The index transaction: each parsed message becomes searchable, in seq order; returns their summaries. */
+const writeIndex = db.transaction((batch: readonly Parsed[]): MessageSummary[] => {
+  const out: MessageSummary[] = [];
+  for (const { seq, entry } of batch) {
+    const row = insertIndexed(db, seq, entry);
+    if (row === null) continue; // deleted while it waited
+    out.push({
+      id: row.id, receivedAt: new Date(row.received_at).toISOString(), size: row.size, read: row.read === 1, ...entry.summary,
+      envelope: JSON.parse(row.envelope) as Envelope,
+    });
+  }
+  return out;
+});
+
+/**
+ * One slice of indexing: parse up to `maxMessages` queued messages (or for `budgetMs`), write them in one transaction
+ * without an fsync (all of it can be rebuilt from the raw bytes), and announce them. Returns how many it took.
+ */
+async function indexSlice(maxMessages: number, budgetMs: number): Promise<number> {
+  const t0 = performance.now();
+  const batch: Parsed[] = [];
+  while (backlog() > 0 && batch.length < maxMessages && performance.now() - t0 < budgetMs) {
+    const q = dequeue();
+    if (q === undefined) break;
+    let raw = q.raw;
+    let envelope = q.envelope;
+    if (raw === null || envelope === null) {
+      const row = sql.pendingBytes.get(q.seq) as { envelope: string; raw: Buffer } | undefined;
+      if (row === undefined) continue; // deleted while it waited
+      raw = row.raw;
+      envelope = JSON.parse(row.envelope) as Envelope;
+    }
+    batch.push({ seq: q.seq, entry: indexEntry(await parseForIndex(raw), envelope), queued: q });
+  }
+  if (batch.length === 0 || closed) return batch.length;
+  durability(false);
+  let summaries: MessageSummary[];
+  try {
+    summaries = writeIndex(batch);
+  } catch (e) {
+    // Disk full or an I/O error: the messages stay pending (and durable); put them back and try again later.
+    queue.splice(queueHead, 0, ...batch.map((b) => b.queued));
+    for (const b of batch) if (b.queued.raw !== null) queuedBytes += b.queued.raw.byteLength;
+    if (!indexFailing) console.error(`mailwire sqlite writer: indexing failed, retrying: ${message(e)}`);
+    indexFailing = true;
+    return 0;
+  }
+  indexFailing = false;
+  if (summaries.length > 0) post({ type: 'indexed', summaries: JSON.stringify(summaries), count: summaries.length, index: indexState() });
+  if (++commitsSinceCheckpoint >= CHECKPOINT_EVERY) checkpointSoon();
+  return batch.length;
+}
+let indexFailing = false;
+
+// ---- durable commits ---------------------------------------------------------------------------------------------
+
+type Delta = { messages: number; sessions: number };
+
+function deleteSeqs(seqs: readonly number[]): number {
+  let n = 0;
+  for (const seq of seqs) {
+    n += sql.delMessage.run(seq).changes;
+    sql.delRaw.run(seq);
+    sql.delFts.run(seq);
+  }
+  return n;
+}
+
+/** Messages committed by the transaction in progress; they join the index queue only once it has committed. */
+let committing: Queued[] = [];
+
+function applyOp(op: WriteOp, delta: Delta, now: number): Omit<OpResult & { ok: true }, 'ok'> {
+  switch (op.op) {
+    case 'message': {
+      const seq = nextSeq++;
+      const raw = Buffer.from(op.raw.buffer, op.raw.byteOffset, op.raw.byteLength);
+      insertPending(db, seq, { id: op.id, receivedAt: op.receivedAt, size: raw.byteLength, read: false, envelope: op.envelope, connection: op.connection, raw }, now);
+      committing.push({ seq, committedAt: now, raw, envelope: op.envelope });
+      delta.messages++;
+      return { count: 1, ids: [] };
+    }
+    case 'session':
+      sql.session.run(op.id, op.startedAt, op.endedAt, op.end, JSON.stringify(op.connection), JSON.stringify(op.messageIds),
+        op.truncated ? 1 : 0, JSON.stringify(op.transcript));
+      delta.sessions++;
+      return { count: 1, ids: [] };
+    case 'set-read': {
+      const n = sql.setRead.run(op.read ? 1 : 0, op.id).changes || sql.setReadPending.run(op.read ? 1 : 0, op.id).changes;
+      return { count: n, ids: [] };
+    }
+    case 'delete': {
+      const seq = sql.seqOf.get(op.id) as number | undefined;
+      let n = seq === undefined ? 0 : deleteSeqs([seq]);
+      if (n === 0) {
+        const pending = sql.delPendingById.get(op.id) as number | undefined;
+        if (pending !== undefined) n = sql.delRaw.run(pending).changes;
+      }
+      delta.messages -= n;
+      return { count: n, ids: n > 0 ? [op.id] : [] };
+    }
+    case 'delete-query': {
+      const cond = searchCondition(op.query);
+      const rows = db.prepare(`SELECT m.seq, m.id FROM messages m WHERE ${cond.sql} ORDER BY m.seq`).all(...cond.params) as { seq: number; id: string }[];
+      const ids = rows.map((r) => r.id);
+      if (op.query.clauses.length === 0) {
+        // Everything, the messages not yet indexed included (an empty query matches every message).
+        ids.push(...(sql.pendingIds.all() as string[]));
+        db.exec("DELETE FROM messages; DELETE FROM message_pending; DELETE FROM message_raw; INSERT INTO messages_fts(messages_fts) VALUES('delete-all');");
+      } else deleteSeqs(rows.map((r) => r.seq));
+      delta.messages -= ids.length;
+      return { count: ids.length, ids };
+    }
+    default:
+      return assertNever(op);
+  }
+}
+
+const applyOne = db.transaction(applyOp); // nested inside a batch: a SAVEPOINT per op
+
+type Ready = { n: number; op: WriteOp };
+
+/** The fast path: every op straight into one transaction; any failure throws and rolls it all back. */
+const applyAll = db.transaction((ops: readonly Ready[], delta: Delta, now: number): OpResult[] =>
+  ops.map(({ op }): OpResult => ({ ok: true, ...applyOp(op, delta, now) })));
+
+/** The careful path, after a failure: each op in its own savepoint, so only the bad ones fail. */
+const applyEach = db.transaction((ops: readonly Ready[], delta: Delta, now: number): OpResult[] =>
+  ops.map(({ op }): OpResult => {
+    const opDelta: Delta = { messages: 0, sessions: 0 };
+    const before = committing.length;
+    try {
+      const r = applyOne(op, opDelta, now);
+      delta.messages += opDelta.messages;
+      delta.sessions += opDelta.sessions;
+      return { ok: true, ...r };
+    } catch (e) {
+      committing.length = before; // its savepoint rolled back
+      if (!db.inTransaction) throw e; // SQLite rolled the whole transaction back (disk full, I/O): fail the batch
+      return { ok: false, error: message(e), full: isFull(e) };
+    }
+  }),
+);
+
+let ready: Ready[] = [];
+
+function commit(): void {
+  const group = ready;
+  ready = [];
+  if (group.length === 0) return;
+  const ns = group.map((r) => r.n);
+  const promises = group.some((r) => r.op.op === 'message');
+  if (promises && cfg.testing.stallCommitsMs !== undefined) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, cfg.testing.stallCommitsMs);
+  durability(promises);
+  const now = Date.now();
+  try {
+    let delta: Delta = { messages: 0, sessions: 0 };
+    let results: OpResult[];
+    committing = [];
+    try {
+      results = applyAll(group, delta, now);
+    } catch {
+      delta = { messages: 0, sessions: 0 };
+      committing = [];
+      results = applyEach(group, delta, now);
+    }
+    counts.messages += delta.messages;
+    counts.sessions += delta.sessions;
+    for (const q of committing) enqueue(q);
+    committing = [];
+    post({ type: 'done', committed: true, ns, results, index: indexState(), durability: { journalMode, synchronous: SYNCHRONOUS[db.pragma('synchronous', { simple: true }) as number] ?? 'off' } });
+  } catch (e) {
+    committing = [];
+    post({ type: 'done', committed: false, ns, error: message(e), full: isFull(e) });
+  }
+  if (overLimit()) schedulePrune();
+  if (++commitsSinceCheckpoint >= CHECKPOINT_EVERY) checkpointSoon();
+}
+
+// ---- the work loop: commits first, then a slice of indexing --------------------------------------------------------
+
+let workScheduled = false;
+let indexing = false;
+let indexRetry: NodeJS.Timeout | null = null;
+
+function scheduleWork(): void {
+  if (workScheduled || closed) return;
+  workScheduled = true;
+  setImmediate(work);
+}
+
+function work(): void {
+  workScheduled = false;
+  if (closed) return;
+  commit();
+  if (indexing || backlog() === 0 || cfg.testing.pauseIndexer === true || indexRetry !== null) return;
+  indexing = true;
+  void indexSlice(INDEX_SLICE_MESSAGES, INDEX_SLICE_MS).then((n) => {
+    indexing = false;
+    if (n === 0 && indexFailing) {
+      indexRetry = setTimeout(() => {
+        indexRetry = null;
+        scheduleWork();
+      }, INDEX_RETRY_MS);
+      return;
+    }
+    if (backlog() > 0 || ready.length > 0) scheduleWork();
+  }, (e: unknown) => {
+    indexing = false;
+    console.error('mailwire sqlite writer: indexer:', e);
+  });
+}
+
+const CHECKPOINT_EVERY = 100;
+let commitsSinceCheckpoint = 0;
+let checkpointScheduled = false;
+function checkpointSoon(): void {
+  if (checkpointScheduled) return;
+  checkpointScheduled = true;
+  setImmediate(() => {
+    checkpointScheduled = false;
+    if (closed) return;
+    commitsSinceCheckpoint = 0;
+    db.pragma('wal_checkpoint(PASSIVE)');
+  });
+}
+
+// ---- retention ---------------------------------------------------------------------------------------------------
+
+const pruneStep = db.transaction((now: number): Delta => {
+  const take = (excess: number): number => Math.min(Math.max(excess, 0), PRUNE_BATCH);
+  const seqs = new Set<number>();
+  if (cfg.maxMessages > 0) for (const s of sql.oldestMessages.all(take(counts.messages - cfg.maxMessages)) as number[]) seqs.add(s);
+  if (cfg.maxAgeMs > 0) for (const s of sql.expiredMessages.all(now - cfg.maxAgeMs, PRUNE_BATCH) as number[]) seqs.add(s);
+  const sessions = new Set<number>();
+  if (cfg.maxMessages > 0) for (const s of sql.oldestSessions.all(take(counts.sessions - cfg.maxMessages)) as number[]) sessions.add(s);
+  if (cfg.maxAgeMs > 0) for (const s of sql.expiredSessions.all(now - cfg.maxAgeMs, PRUNE_BATCH) as number[]) sessions.add(s);
+  let s = 0;
+  for (const seq of sessions) s += sql.delSession.run(seq).changes;
+  return { messages: deleteSeqs([...seqs]), sessions: s };
+});
+
+function pruneOnce(): Delta {
+  durability(false);
+  const d = pruneStep(Date.now());
+  counts.messages -= d.messages;
+  counts.sessions -= d.sessions;
+  return d;
+}
+
+const overLimit = (): boolean =>
+  cfg.maxMessages > 0 && (counts.messages > cfg.maxMessages || counts.sessions > cfg.maxMessages);
+
+let pruneScheduled = false;
+function schedulePrune(): void {
+  if (pruneScheduled) return;
+  pruneScheduled = true;
+  // setImmediate: batches that arrived meanwhile are handled first; each step is one short transaction.
+  setImmediate(() => {
+    pruneScheduled = false;
+    if (closed) return;
+    const d = pruneOnce();
+    if (d.messages > 0 || d.sessions > 0) schedulePrune();
+  });
+}
+
+const ageTimer = cfg.maxAgeMs > 0 ? setInterval(schedulePrune, Math.min(60_000, Math.max(1000, cfg.maxAgeMs / 10))) : null;
+ageTimer?.unref();
+
+// ---- start: recovery, then the loop ------------------------------------------------------------------------------
+
+let closed = false;
+
+async function indexAll(deadlineMs: number): Promise<number> {
+  const t0 = performance.now();
+  let n = 0;
+  // Bounded: each slice takes at least one message off the queue, or the loop ends.
+  while (backlog() > 0 && performance.now() - t0 < deadlineMs) {
+    const took = await indexSlice(1000, 250);
+    if (took === 0) break;
+    n += took;
+  }
+  return n;
+}
+
+async function start(): Promise<void> {
+  const t0 = performance.now();
+  const recovered = backlog() > 0 ? await indexAll(Infinity) : 0;
+  if (backlog() > 0) throw new Error(`cannot index the ${backlog()} messages left from the last run (is the disk full?)`);
+  post({ type: 'ready', version: db.pragma('user_version', { simple: true }) as number, recovered, recoveryMs: performance.now() - t0, index: indexState() });
+  port.on('message', (m: WriterRequest) => {
+    chain = chain.then(() => handle(m)).catch((e: unknown) => {
+      console.error('mailwire sqlite writer:', e);
+    });
+  });
+}
+
+let chain: Promise<void> = Promise.resolve();
+
+async function handle(m: WriterRequest): Promise<void> {
+  switch (m.type) {
+    case 'ops':
+      for (const op of m.ops) ready.push(op);
+      scheduleWork();
+      return;
+    case 'prune': {
+      const total: Delta = { messages: 0, sessions: 0 };
+      // Bounded: each step deletes at least one row or ends the loop.
+      for (let i = 0; i < 1_000_000; i++) {
+        const d = pruneOnce();
+        total.messages += d.messages;
+        total.sessions += d.sessions;
+        if (d.messages === 0 && d.sessions === 0) break;
+      }
+      post({ type: 'pruned', request: m.request, ...total });
+      return;
+    }
+    case 'close':
+      commit(); // anything received but not yet committed was promised
+      // A clean stop leaves nothing to recover: what is pending gets indexed now (bounded; the rest waits for the next open).
+      while (indexing) await new Promise((resolve) => setImmediate(resolve));
+      if (cfg.testing.pauseIndexer !== true) await indexAll(CLOSE_INDEX_MS);
+      closed = true;
+      if (ageTimer !== null) clearInterval(ageTimer);
+      if (indexRetry !== null) clearTimeout(indexRetry);
+      db.close();
+      post({ type: 'closed' });
+      port.close();
+      return;
+    default:
+      assertNever(m);
+  }
+}
+
+void start().catch((e: unknown) => {
+  post({ type: 'open-failed', error: message(e) });
+  throw e;
+});

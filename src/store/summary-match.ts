@@ -1,0 +1,59 @@
+/**
+ * Does a newly indexed message match a waiting query? Answered from its summary alone, in memory, so that a long-poll
+ * (`wait`) costs a store query only for a message that may be its answer, not one per waiter per message. The same
+ * for every store: it reads only a MessageSummary.
+ *
+ * Exact for from:, to:, subject:, dates, has:attachment and is:read, the same meaning as the stores' search (two
+ * exceptions the summary cannot see: a Bcc: header, and the body for full-text words). Full-text words are found in the
+ * subject and the addresses; a word found in neither may be in the body, which the summary does not hold: 'maybe'.
+ */
+import { textTokens, type Clause, type SearchQuery } from './query.js';
+import type { Mailbox, MessageSummary } from './types.js';
+
+export type SummaryMatch = 'yes' | 'no' | 'maybe';
+
+export function matchSummary(q: SearchQuery, m: MessageSummary): SummaryMatch {
+  let answer: SummaryMatch = 'yes';
+  for (const c of q.clauses) {
+    const r = clauseMatch(c, m);
+    if (r === 'no') return 'no';
+    if (r === 'maybe') answer = 'maybe';
+  }
+  return answer;
+}
+
+const people = (list: readonly Mailbox[]): string => list.map((p) => `${p.name} ${p.address}`).join('\n');
+const fromText = (m: MessageSummary): string => `${m.from ? people([m.from]) : ''}\n${m.envelope.from}`;
+const toText = (m: MessageSummary): string => `${people(m.to)}\n${people(m.cc)}\n${m.envelope.to.join('\n')}`;
+const yesNo = (b: boolean): SummaryMatch => (b ? 'yes' : 'no');
+
+function clauseMatch(c: Clause, m: MessageSummary): SummaryMatch {
+  switch (c.kind) {
+    case 'text': {
+      const tokens = textTokens(c.value);
+      if (tokens.length === 0) return 'yes'; // only punctuation: narrows nothing (as in the stores)
+      const phrase = ` ${tokens.join(' ')} `;
+      const seen = [m.subject, `${fromText(m)}\n${toText(m)}`].some((col) => ` ${textTokens(col).join(' ')} `.includes(phrase));
+      if (seen) return c.negate ? 'no' : 'yes';
+      return 'maybe'; // perhaps in the body
+    }
+    case 'field': {
+      const text = c.field === 'from' ? fromText(m) : c.field === 'to' ? toText(m) : m.subject;
+      return yesNo(text.toLowerCase().includes(c.value) !== c.negate);
+    }
+    case 'before':
+      return yesNo(Date.parse(m.receivedAt) < c.at);
+    case 'after':
+      return yesNo(Date.parse(m.receivedAt) >= c.at);
+    case 'has-attachment':
+      return yesNo(m.attachmentCount > 0 !== c.negate);
+    case 'read':
+      return yesNo(m.read === c.read);
+    default:
+      return assertNever(c);
+  }
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unexpected ${JSON.stringify(x)}`);
+}
