@@ -5,6 +5,7 @@
  */
 import { MailwireError } from '../errors.js';
 import type { MessageDetail, MessageSummary } from '../store/index.js';
+import type { FaultView } from '../faults/controller.js';
 import { caughtMessage, filterQuery, type CaughtMessage, type MessageFilter, type WaitOptions } from './message.js';
 
 export type ClientAuth = Readonly<{ user: string; pass: string }> | string;
@@ -187,19 +188,39 @@ export class MailwireClient {
     return ((await r.json()) as { deleted: number }).deleted;
   }
 
+  /**
+   * Puts a fault document in force (README, "Fault injection"), replacing the one there and starting its counters
+   * again; resolves with it as the server shows it. A bad document rejects with a MailwireApiError (status 400) whose
+   * message names the field and why, and the rules in force stay as they were.
+   */
+  async setFaults(document: unknown): Promise<FaultView> {
+    return (await (await this.#request('PUT', '/api/v1/faults', [], document)).json()) as FaultView;
+  }
+
+  /** The fault rules in force, each with `matched` (events that met its match) and `fired` (faults it injected). */
+  async faults(): Promise<FaultView> {
+    return (await (await this.#request('GET', '/api/v1/faults')).json()) as FaultView;
+  }
+
+  /** No more faults: every session is served normally again. */
+  async clearFaults(): Promise<void> {
+    await (await this.#request('DELETE', '/api/v1/faults')).body?.cancel();
+  }
+
   /** Ends every request still in flight (a pending waitForMessage rejects); the client can be used again after. */
   async close(): Promise<void> {
     this.#requests.abort(new MailwireError('ERR_CLIENT_CLOSED', 'MailwireClient closed'));
     this.#requests = new AbortController();
   }
 
-  async #request(method: string, path: string, expected: readonly number[] = []): Promise<Response> {
+  async #request(method: string, path: string, expected: readonly number[] = [], json?: unknown): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#authorization !== null) headers['authorization'] = this.#authorization;
+    if (json !== undefined) headers['content-type'] = 'application/json';
     const signal = this.#requests.signal;
     let r: Response;
     try {
-      r = await this.#fetch(new Request(`${this.url}${path}`, { method, headers, signal }));
+      r = await this.#fetch(new Request(`${this.url}${path}`, { method, headers, signal, ...(json === undefined ? {} : { body: JSON.stringify(json) }) }));
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       throw new MailwireError('ERR_API_UNREACHABLE', `mailwire API at ${this.url} did not answer: ${describe(error)}`, { cause: error });
