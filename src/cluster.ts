@@ -17,6 +17,7 @@ import { StoreFullError, createDiscardSink, type ConnectionInfo, type MessageSin
 import { DEFAULT_SHUTDOWN_GRACE_MS } from './config.js';
 import { createMetrics } from './metrics.js';
 import { observerFor, startBackend, type RunningService, type ServiceConfig } from './service.js';
+import { serveFaults, workerFaultPolicy } from './faults/cluster-link.js';
 
 /** The cluster's IPC, worker → primary: it listens, a message to store, a session to record, its live connections. */
 type WorkerToPrimary =
@@ -101,6 +102,7 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
   const fork = (): void => {
     const worker = cluster.fork();
     worker.on('message', (m: unknown) => onMessage(worker, m));
+    serveFaults(worker, backend.faults);
     worker.on('exit', (code, signal) => {
       listening.delete(worker);
       connections.delete(worker);
@@ -133,7 +135,7 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
     },
   };
   return {
-    smtp, http: backend.http, httpError: backend.httpError, store, events, metrics: backend.metrics,
+    smtp, http: backend.http, httpError: backend.httpError, store, events, metrics: backend.metrics, faults: backend.faults,
     async close(graceMs) {
       await smtp.close(graceMs); // the workers' last messages are stored through the primary's store
       await backend.close();
@@ -167,6 +169,7 @@ export async function runClusterWorker(config: ServiceConfig, workers: number): 
     limits: shareOf(config.smtp.limits, workers),
     sink,
     recordSessions: keeps,
+    faults: workerFaultPolicy(),
     observer: { ...observerFor(metrics, null), connectionsChanged: reportConnections },
   });
   process.on('message', (m: unknown) => {

@@ -17,6 +17,8 @@ export type Metrics = Readonly<{
   rejection(code: number): void;
   /** Time from a command's last byte to its reply, in seconds; `verb` e.g. 'MAIL', 'DATA'. */
   commandResponse(verb: string, seconds: number): void;
+  /** Fault injection: rule `rule` (numbered from 1) injected one fault. */
+  faultInjected(rule: number): void;
 }>;
 
 export type MetricsOptions = Readonly<{
@@ -43,6 +45,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const bytes = new Counter({ name: 'mailwire_message_bytes_total', help: 'Raw bytes of messages stored', registers: traffic });
   const sessions = new Counter({ name: 'mailwire_sessions_total', help: 'SMTP sessions ended, by how they ended', labelNames: ['end'], registers: traffic });
   const rejections = new Counter({ name: 'mailwire_rejections_total', help: 'Replies with a 4xx or 5xx code, by code', labelNames: ['code'], registers: traffic });
+  // Counted where the rules live (the primary, with --workers), so in `registry` whatever `traffic` says.
+  const faults = new Counter({ name: 'mailwire_faults_injected_total', help: 'Faults injected, by rule number (from 1, in document order)', labelNames: ['rule'], registers: [registry] });
   const response = new VerbHistogram(
     'mailwire_command_response_seconds', 'Time from a command to its reply',
     [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
@@ -70,6 +74,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     sessionEnded: (end) => sessions.inc({ end }),
     rejection: (code) => rejections.inc({ code: String(code) }),
     commandResponse: (verb, seconds) => response.observe(verb.toUpperCase(), seconds),
+    faultInjected: (rule) => faults.inc({ rule: String(rule) }),
   };
 }
 

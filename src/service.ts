@@ -12,13 +12,16 @@ import { describeReply } from './protocol/reply.js';
 import { hostPort } from './server/peer-address.js';
 import type { AddressList } from './protocol/ip-address.js';
 import { createWebApp, type Relay } from './web/app.js';
+import { FaultController } from './faults/controller.js';
 import { allowedHosts } from './web/guard.js';
 import type { PasswordCheck } from './credentials.js';
 import type { PemPair } from './server/tls.js';
 import { startHttpServer, type RunningHttpServer } from './web/server.js';
 
 export type ServiceConfig = Readonly<{
-  smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer'>;
+  smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer' | 'faults'>;
+  /** A fault document to put in force at start (--faults FILE), as parsed JSON; checked, and refused with the reason. */
+  faults?: unknown;
   store: OpenOptions;
   /** null: no HTTP API. */
   http: HttpConfig | null;
@@ -48,6 +51,8 @@ export type RunningService = Readonly<{
   store: MessageSink | MessageStore;
   events: MailwireEvents;
   metrics: Metrics;
+  /** The fault rules in force (the same as GET/PUT/DELETE /api/v1/faults). */
+  faults: FaultController;
   close(graceMs?: number): Promise<void>;
 }>;
 
@@ -58,12 +63,22 @@ export type Backend = Readonly<{
   queryable: MessageStore | null;
   events: MailwireEvents;
   metrics: Metrics;
+  /** The fault rules in force (GET/PUT/DELETE /api/v1/faults); with --workers, the workers ask this one. */
+  faults: FaultController;
   http: RunningHttpServer | null;
   httpError: Error | null;
   close(): Promise<void>;
 }>;
 
-export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsOptions: MetricsOptions = {}): Promise<Backend> {
+export async function startBackend(
+  config: Omit<ServiceConfig, 'smtp'> & { smtp?: Pick<ServiceConfig['smtp'], 'dialect'> }, metricsOptions: MetricsOptions = {},
+): Promise<Backend> {
+  // The fault document is checked before anything is opened: a bad one stops the start with the reason.
+  const faults = new FaultController({ dialect: config.smtp?.dialect.name ?? 'smtp', onFired: (n) => metrics.faultInjected(n) });
+  if (config.faults !== undefined) {
+    const loaded = faults.load(config.faults);
+    if (!loaded.ok) throw new Error(`fault document: ${loaded.error}`);
+  }
   const store = await openStore(config.store);
   const queryable = isMessageStore(store) ? store : null;
   const events = createEvents();
@@ -81,14 +96,14 @@ export async function startBackend(config: Omit<ServiceConfig, 'smtp'>, metricsO
       const relay = config.relay === undefined ? {} : { relay: createRelay(config.relay, queryable, events) };
       const { host, port, tls, users, trustedProxies } = config.http;
       const access = { hosts: allowedHosts(host, config.http.allowedHosts ?? []), ...(users ? { users } : {}) };
-      const app = createWebApp({ store: queryable, events, metrics, access, ...relay, ...(trustedProxies ? { trustedProxies } : {}) });
+      const app = createWebApp({ store: queryable, events, metrics, faults, access, ...relay, ...(trustedProxies ? { trustedProxies } : {}) });
       http = await startHttpServer({ app, host, port, ...(tls ? { tls } : {}) });
     } catch (error) {
       httpError = error instanceof Error ? error : new Error(String(error));
     }
   }
   return {
-    store, queryable, events, metrics, http, httpError,
+    store, queryable, events, metrics, faults, http, httpError,
     async close() {
       await http?.close();
       await store.close();
@@ -126,6 +141,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       sink: backend.store, // the backend opened it and closes it, after the server has stopped (close below)
       recordSessions: backend.queryable !== null,
       observer: observerFor(backend.metrics, backend.events),
+      faults: backend.faults,
     });
   } catch (error) {
     await backend.close();
@@ -133,6 +149,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   }
   return {
     smtp, http: backend.http, httpError: backend.httpError, store: backend.store, events: backend.events, metrics: backend.metrics,
+    faults: backend.faults,
     async close(graceMs) {
       await smtp.close(graceMs); // every session done, every message in progress stored or refused
       await backend.close();

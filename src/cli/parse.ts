@@ -1,5 +1,6 @@
 /** Flag value parsers: a bad value is a clear usage error, never a NaN passed on. */
 import { InvalidArgumentError } from 'commander';
+import { parseDurationText } from '../duration.js';
 import { parseAddressList, type AddressList } from '../protocol/ip-address.js';
 
 export function parsePort(value: string): number {
@@ -30,14 +31,11 @@ export function parseByteSize(value: string): number {
   return Math.floor(Number(m[1]) * unit);
 }
 
-const TIME_UNITS: Record<string, number> = { ms: 1, s: 1000, '': 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** "30" (seconds), "500ms", "5m", "2h", "7d" → milliseconds. */
 export function parseDuration(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|)$/i.exec(value.trim());
-  const unit = m ? TIME_UNITS[(m[2] ?? '').toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new InvalidArgumentError('expected a duration such as 30s, 500ms, 5m or 2h.');
-  return Math.round(Number(m[1]) * unit);
+  const ms = parseDurationText(value);
+  if (ms === null) throw new InvalidArgumentError('expected a duration such as 30s, 500ms, 5m or 2h.');
+  return ms;
 }
 
 /** "127.0.0.1,10.0.0.0/8,::1": addresses and CIDR ranges, IPv4 and IPv6. */

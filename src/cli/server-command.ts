@@ -23,6 +23,7 @@ import type { AddressList } from '../protocol/ip-address.js';
 import type { StoreKind } from '../store/index.js';
 import { withEnvironment } from './env-options.js';
 import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt, parseTrustedProxies } from './parse.js';
+import { parseFaultDocument } from '../faults/document.js';
 
 type ServerFlags = {
   host: string;
@@ -52,6 +53,7 @@ type ServerFlags = {
   authInsecure?: boolean;
   store: StoreKind;
   dataDir: string;
+  databaseUrl?: string;
   maxMessages: number;
   maxAge: number;
   storeTimeout: number;
@@ -72,6 +74,7 @@ type ServerFlags = {
   relayTlsInsecure?: boolean;
   relayAuth?: string;
   workers: number;
+  faults?: string;
   proxyProtocol?: boolean;
   trustedProxies?: AddressList;
 };
@@ -134,8 +137,9 @@ export function registerServerCommand(program: Command): void {
     .option('--auth <user:password>', 'smtp: accept this login for AUTH PLAIN/LOGIN (repeatable)', collect, [] as string[])
     .option('--auth-file <file>', 'smtp: logins for AUTH, one user:password a line')
     .option('--auth-insecure', 'smtp: offer AUTH without TLS')
-    .addOption(new Option('--store <kind>', 'where mail is kept: sqlite (durable, in --data-dir), memory, or none (discard, for benchmarks)').choices(['sqlite', 'memory', 'none']).default('sqlite'))
+    .addOption(new Option('--store <kind>', 'where mail is kept: sqlite (durable, in --data-dir), postgres (durable, shared by several instances: --database-url), memory, or none (discard, for benchmarks)').choices(['sqlite', 'postgres', 'memory', 'none']).default('sqlite'))
     .option('--data-dir <dir>', 'directory of the sqlite store', DEFAULT_DATA_DIR)
+    .option('--database-url <url>', 'postgres store: postgres://user@host:port/database, its password never shown (best given as MAILWIRE_DATABASE_URL, out of sight of ps)')
     .addOption(new Option('--max-messages <n>', 'keep at most this many messages, oldest pruned first; 0 = unlimited').argParser(parseCount).default(DEFAULT_MAX_MESSAGES))
     .addOption(new Option('--max-age <duration>', 'prune messages older than this, e.g. 7d; 0 = keep forever').argParser(parseDuration).default(DEFAULT_MAX_AGE_MS, '0 (forever)'))
     .addOption(new Option('--store-timeout <duration>', 'longest a message waits for the store; past it the client gets 451 and may try again').argParser(parseDuration).default(DEFAULT_STORE_TIMEOUT_MS, '30s'))
@@ -150,6 +154,7 @@ export function registerServerCommand(program: Command): void {
     .option('--http-tls-self-signed', 'serve the API and UI over HTTPS with a self-signed certificate made at start')
     .option('--http-insecure', 'allow the HTTP API on a non-loopback address without --http-auth-file (the network is trusted)')
     .addOption(new Option('--workers <n>', 'SMTP worker processes (node:cluster) sharing the port, for more than one core; the store and HTTP API stay in one process').argParser(parsePositiveInt).default(1))
+    .option('--faults <file>', 'fault injection: a JSON document of rules (see README, "Fault injection"); changed at run time through /api/v1/faults')
     .option('--proxy-protocol', 'read a PROXY protocol header (v1 or v2, as HAProxy\'s send-proxy-v2) from --trusted-proxies before the greeting; the client it names is the client')
     .addOption(new Option('--trusted-proxies <list>', 'load balancers, as addresses or CIDR ranges separated by commas: they send the PROXY header (SMTP) and X-Forwarded-For (HTTP)').argParser(parseTrustedProxies))
     .option('--relay <host[:port]>', 'where the API\'s release sends stored messages (port 25 by default); without it, release answers 409')
@@ -190,11 +195,13 @@ export function registerServerCommand(program: Command): void {
         },
         store: {
           kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge, storeTimeoutMs: flags.storeTimeout,
+          ...databaseUrlFor(flags),
           ...(flags.testPauseIndexer === true ? { testing: { pauseIndexer: true } } : {}),
         },
         // Workers serve SMTP only: the HTTP side (its certificate, its logins) lives in the primary.
         http: flags.http && flags.store !== 'none' && !isClusterWorker() ? { ...(await httpFor(flags)), ...trustedProxies } : null,
         ...relayFor(flags),
+        ...faultsFor(flags),
       };
       if (isClusterWorker()) return runClusterWorker(config, flags.workers);
       const service = flags.workers > 1 ? await startClusterPrimary(config, flags.workers) : await startService(config);
@@ -270,10 +277,46 @@ async function httpFor(flags: ServerFlags): Promise<HttpConfig> {
 /** The limits in force, said at start so that nobody is surprised when old mail goes. */
 function describeStore(flags: ServerFlags): string {
   if (flags.store === 'none') return 'none: messages are acknowledged and discarded';
-  const where = flags.store === 'sqlite' ? `sqlite in ${flags.dataDir} (durable: 250 only once on disk, searchable just after)` : 'memory (lost at exit)';
+  const where = flags.store === 'sqlite' ? `sqlite in ${flags.dataDir} (durable: 250 only once on disk, searchable just after)`
+    : flags.store === 'postgres' ? `postgres at ${safeDatabaseUrl(databaseUrlFor(flags).databaseUrl ?? '')} (durable: 250 only once committed, searchable just after)`
+    : 'memory (lost at exit)';
   const count = flags.maxMessages === 0 ? 'no message limit' : `keeping the newest ${flags.maxMessages} messages`;
   const age = flags.maxAge === 0 ? 'no age limit' : `pruning after ${flags.maxAge / 1000}s`;
   return `${where}, ${count}, ${age}`;
+}
+
+/** The postgres store's URL, from --database-url or MAILWIRE_DATABASE_URL; the store kind needs one. */
+function databaseUrlFor(flags: ServerFlags): { databaseUrl?: string } {
+  const url = flags.databaseUrl; // MAILWIRE_DATABASE_URL arrives here too (env-options.ts)
+  if (flags.store !== 'postgres') return {};
+  if (url === undefined || url === '') throw new Error('--store postgres needs --database-url postgres://… (or MAILWIRE_DATABASE_URL)');
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new Error(`--database-url must start with postgres:// or postgresql://, not ${JSON.stringify(safeDatabaseUrl(url))}`);
+  return { databaseUrl: url };
+}
+
+/** The URL without its password, for the start-up line and errors. */
+function safeDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/:[^:@/]*@/, ':***@');
+  }
+}
+
+/** The fault document of --faults, checked now: a bad one ends the start with the field and the reason. */
+function faultsFor(flags: ServerFlags): { faults?: unknown } {
+  if (flags.faults === undefined) return {};
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(flags.faults, 'utf8'));
+  } catch (e) {
+    throw new Error(`--faults ${flags.faults}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const checked = parseFaultDocument(doc, flags.dialect);
+  if (!checked.ok) throw new Error(`--faults ${flags.faults}: ${checked.error}`);
+  return { faults: doc };
 }
 
 /** The relay for the API's release, from --relay and its options; the request itself never names a server. */

@@ -211,7 +211,16 @@ export class SmtpSession {
   }
 
   feed(input: Input): Action[] {
-    const r = step(this.#phase, input, this.#cfg, this.#ctx);
+    return this.commit(this.consider(input));
+  }
+
+  /** What the input would do, without doing it (the state is unchanged until `commit`): fault injection looks first. */
+  consider(input: Input): Step {
+    return step(this.#phase, input, this.#cfg, this.#ctx);
+  }
+
+  /** Takes a step: the one `consider` returned, or another the shell chose in its place (see faults/session-faults). */
+  commit(r: Step): Action[] {
     this.#phase = r.phase;
     if (r.ctx) this.#ctx = r.ctx;
     return r.actions;

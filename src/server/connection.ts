@@ -22,6 +22,9 @@ import type { Action, Authenticator, Dialect, Envelope, Trace } from '../protoco
 import type { Limits } from '../protocol/limits.js';
 import { StoreFullError } from '../store/index.js';
 import type { ConnectionInfo, MessageSink, SessionEnd, TranscriptLine } from '../store/types.js';
+import type { FaultPolicy } from '../faults/controller.js';
+import { NO_FAULT, type FaultEvent, type FaultVerdict } from '../faults/engine.js';
+import { commandEvent, faultStep, greetingActions, messageEvent, refusedMessage } from '../faults/session-faults.js';
 import { proxySignature } from '../protocol/proxy-header.js';
 import { hostPort, peerOf, type Peer } from './peer-address.js';
 import { proxyRefusalReply } from './proxy-protocol.js';
@@ -42,6 +45,8 @@ export type ConnectionOptions = Readonly<{
   secureContext?: SecureContext;
   /** When set, the smtp dialect offers AUTH PLAIN LOGIN (after STARTTLS unless allowInsecure). */
   auth?: Authenticator;
+  /** Fault injection (--faults, /api/v1/faults): asked at each stage while a document is loaded. */
+  faults?: FaultPolicy;
 }>;
 
 /** What the server tells the outside as it works (events for the web app, metrics); every hook optional. */
@@ -72,6 +77,9 @@ const KNOWN_VERBS: ReadonlySet<string> = new Set([
 const TRACE_PREFIX = randomBytes(4).toString('hex');
 let traceCounter = 0;
 const nextTraceId = (): string => `${TRACE_PREFIX}${(++traceCounter).toString(16).padStart(8, '0')}`;
+
+/** A session closed by an injected fault (a disconnect, or a 421) ended by 'fault'. */
+const endOf = (v: FaultVerdict): SessionEnd | undefined => (v.outcome.type === 'pass' ? undefined : 'fault');
 
 /**
  * The message as one Buffer of its own (not from the shared pool, so the store can move its memory to another thread
@@ -136,6 +144,10 @@ export class Connection {
    */
   #dataDeadline = Infinity;
   #dataTimer: NodeJS.Timeout | undefined;
+  /** An injected delay in progress. */
+  #faultTimer: NodeJS.Timeout | undefined;
+  /** Rules that injected a fault in this session, in order (numbers from 1). */
+  readonly #faultsFired: number[] = [];
   #closedResolve!: () => void;
   /** While refuseProxyHeader holds: the first bytes, until they show whether they start a PROXY header. */
   #screening: Buffer | null;
@@ -164,7 +176,8 @@ export class Connection {
     this.#attach(socket);
     opts.display.connected(this.#tag);
     this.#note('info', `connected from ${this.#tag}`);
-    this.#apply(this.#session.greet());
+    if (opts.faults?.active() === true) this.#withFault(this.#event('connect'), (v) => this.#apply(greetingActions(this.#session.greet(), v.outcome), endOf(v)));
+    else this.#apply(this.#session.greet());
   }
 
   #attach(socket: Socket): void {
@@ -252,7 +265,8 @@ export class Connection {
         const line = rule.mode === 'split' ? this.#splitter.nextText(rule.maxBytes) : this.#splitter.next(rule.maxBytes, rule.mode);
         if (line === null) return;
         this.#show(line, rule.mode === 'split', this.#session.secretInput);
-        this.#apply(this.#session.feed({ type: 'line', line }));
+        if (this.#opts.faults?.active() === true && rule.mode !== 'split') this.#commandWithFaults(line);
+        else this.#apply(this.#session.feed({ type: 'line', line }));
       }
       const phase = this.#session.phase;
       if (phase.kind === 'await-mail') this.#helo = phase.helo;
@@ -301,7 +315,8 @@ export class Connection {
           break;
         case 'deliver':
           this.#stopDataTimer();
-          this.#deliver(action.env, action.trace);
+          if (this.#opts.faults?.active() === true) this.#deliverWithFaults(action.env, action.trace);
+          else this.#deliver(action.env, action.trace);
           break;
         case 'starttls':
           this.#flush();
@@ -311,7 +326,7 @@ export class Connection {
           this.#verify(action.user, action.password);
           break;
         case 'close':
-          this.#end = end ?? (this.#shuttingDown ? 'shutdown' : 'quit');
+          if (!this.#closed) this.#end = end ?? (this.#shuttingDown ? 'shutdown' : 'quit'); // the first reason stands
           this.#closed = true;
           this.#flush();
           this.#socket.end();
@@ -335,6 +350,77 @@ export class Connection {
       socket.once('drain', () => {
         if (!this.#waiting) socket.resume();
       });
+    }
+  }
+
+  // ---- fault injection (see faults/session-faults.ts for how a verdict becomes the core's step) ----------------
+
+  #event(on: 'connect'): FaultEvent {
+    return { on, client: this.#info.clientAddress };
+  }
+
+  #commandWithFaults(line: Line): void {
+    const before = this.#session.phase;
+    const considered = this.#session.consider({ type: 'line', line });
+    const event = commandEvent(this.#verb, before, considered, { client: this.#info.clientAddress, user: this.#session.context.authUser });
+    if (event === null) this.#apply(this.#session.commit(considered));
+    else this.#withFault(event, (v) => this.#apply(this.#session.commit(faultStep(before, considered, v.outcome)), endOf(v)));
+  }
+
+  #deliverWithFaults(env: Envelope, trace: Trace | undefined): void {
+    const event = messageEvent(env, { client: this.#info.clientAddress, user: this.#session.context.authUser });
+    this.#withFault(event, (v) => {
+      const outcome = v.outcome;
+      if (outcome.type === 'pass') return this.#deliver(env, trace);
+      this.#draft = []; // the message is not stored
+      if (outcome.type === 'disconnect') this.#apply(this.#session.feed({ type: 'eof' }), 'fault');
+      else this.#apply(refusedMessage(this.#session.feed({ type: 'store-failed', reason: 'fault injected' }), outcome.reply), 'fault');
+    });
+  }
+
+  /**
+   * Asks the policy about one event and runs `then` with the verdict, after its delay. Meanwhile nothing more is read
+   * (pipelined commands wait their turn) and the idle timer is off; the delay is cut to the idle timeout, so a
+   * session never waits on a fault longer than it would wait on its client. Other sessions are not held up: this is
+   * a timer, not a wait.
+   */
+  #withFault(event: FaultEvent, then: (v: FaultVerdict) => void): void {
+    const answer = this.#opts.faults?.decide(event) ?? NO_FAULT;
+    if (!(answer instanceof Promise) && answer.delayMs === 0) {
+      this.#noteFaults(answer);
+      then(answer);
+      return;
+    }
+    this.#waiting = true;
+    this.#socket.pause();
+    this.#socket.setTimeout(0);
+    void Promise.resolve(answer).catch(() => NO_FAULT).then((v) => {
+      if (this.#closed) return;
+      this.#noteFaults(v);
+      this.#faultTimer = setTimeout(() => {
+        this.#faultTimer = undefined;
+        if (this.#closed) return;
+        this.#waiting = false;
+        this.#socket.setTimeout(this.#opts.limits.idleTimeoutMs);
+        this.#socket.resume(); // a store that `then` starts pauses it again as it always does
+        then(v);
+        if (this.#closed || this.#waiting) return;
+        if (this.#shuttingDown) this.shutdown();
+        else {
+          this.#batching = true;
+          this.#pump();
+          this.#batching = false;
+          this.#flush();
+        }
+      }, Math.min(v.delayMs, this.#opts.limits.idleTimeoutMs));
+    });
+  }
+
+  #noteFaults(v: FaultVerdict): void {
+    for (const n of v.fired) {
+      this.#faultsFired.push(n);
+      this.#note('info', `[fault: rule ${n}]`);
+      this.#opts.display.info(`[${this.#tag}] [fault: rule ${n}]`);
     }
   }
 
@@ -456,6 +542,7 @@ export class Connection {
     if (this.#cleanedUp) return; // after STARTTLS both the plain and the TLS socket report their close
     this.#cleanedUp = true;
     this.#stopDataTimer();
+    clearTimeout(this.#faultTimer);
     clearTimeout(this.#dataTimer);
     this.#draft = [];
     if (!this.#closed) {
@@ -477,7 +564,7 @@ export class Connection {
     });
     const done = this.#opts.recordSessions
       ? this.#opts.sink.saveSession({
-          connection: this.#info,
+          connection: this.#faultsFired.length === 0 ? this.#info : { ...this.#info, faults: this.#faultsFired },
           startedAt: this.#startedAt,
           endedAt,
           end: this.#end,

@@ -10,6 +10,7 @@ import { formatReply, reply, type Reply } from '../protocol/reply.js';
 import type { Authenticator, Dialect } from '../protocol/types.js';
 import type { Limits } from '../protocol/limits.js';
 import type { MessageSink } from '../store/types.js';
+import type { FaultPolicy } from '../faults/controller.js';
 import { hostPort, peerOf, plainAddress, type Peer } from './peer-address.js';
 import { Connection, type ServerObserver } from './connection.js';
 import { PROXY_HEADER_TIMEOUT_MS, proxyRefusalReply, readProxyHeader, type ProxyProtocolOptions } from './proxy-protocol.js';
@@ -34,6 +35,8 @@ export type ServerOptions = Readonly<{
   tlsPort?: number;
   /** Offer AUTH PLAIN LOGIN (smtp dialect). */
   auth?: Authenticator;
+  /** Fault injection: asked at each stage of each session while a fault document is loaded. */
+  faults?: FaultPolicy;
   /** The PROXY protocol (v1 and v2) from these trusted load balancers, on the plain port. */
   proxyProtocol?: ProxyProtocolOptions;
 }>;

@@ -1,5 +1,6 @@
 import { createDiscardSink } from './discard.js';
 import { createMemoryStore } from './memory.js';
+import { openPostgresStore } from './postgres.js';
 import { openSqliteStore, type SqliteTesting } from './sqlite.js';
 import type { MessageSink, MessageStore, StoreOptions } from './types.js';
 import { DEFAULT_DATA_DIR, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_MESSAGES, DEFAULT_STORE_TIMEOUT_MS } from '../config.js';
@@ -8,7 +9,7 @@ import { DEFAULT_DATA_DIR, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_MESSAGES, DEFAULT_STO
 /** What a store's caller may add for tests only (the SQLite store's hooks; other stores ignore them). */
 export type OpenOptions = StoreOptions & Readonly<{ testing?: SqliteTesting }>;
 
-export function openStore(options: OpenOptions & { kind: 'sqlite' | 'memory' }): Promise<MessageStore>;
+export function openStore(options: OpenOptions & { kind: 'sqlite' | 'memory' | 'postgres' }): Promise<MessageStore>;
 export function openStore(options: OpenOptions): Promise<MessageStore | MessageSink>;
 export async function openStore(options: OpenOptions): Promise<MessageStore | MessageSink> {
   const maxMessages = options.maxMessages ?? DEFAULT_MAX_MESSAGES;
@@ -25,14 +26,15 @@ export async function openStore(options: OpenOptions): Promise<MessageStore | Me
       });
     case 'memory':
       return createMemoryStore({ maxMessages, maxAgeMs });
+    case 'postgres':
+      if (options.databaseUrl === undefined || options.databaseUrl === '') throw new RangeError('the postgres store needs a database URL (postgres://…)');
+      return openPostgresStore({ databaseUrl: options.databaseUrl, maxMessages, maxAgeMs, storeTimeoutMs });
     case 'none':
       return createDiscardSink();
-    case 'postgres':
-      throw new Error('the postgres store is not built in this version');
   }
 }
 
-/** True for stores with a query side (sqlite, memory), false for the discard sink. */
+/** True for stores with a query side (sqlite, memory, postgres), false for the discard sink. */
 export function isMessageStore(s: MessageSink): s is MessageStore {
   return 'listMessages' in s && typeof (s as Partial<MessageStore>).listMessages === 'function';
 }

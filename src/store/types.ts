@@ -16,6 +16,8 @@ export type ConnectionInfo = Readonly<{
   tls: boolean;
   /** The authenticated user name, when the client used AUTH. */
   authUser?: string;
+  /** Sessions only: the rules (numbered from 1) that injected a fault in it, in order (see src/faults). */
+  faults?: readonly number[];
 }>;
 
 export type IncomingMessage = Readonly<{
@@ -41,7 +43,8 @@ export type TranscriptLine = Readonly<{
   responseMs?: number;
 }>;
 
-export type SessionEnd = 'quit' | 'client-closed' | 'timeout' | 'shutdown' | 'error' | 'refused';
+/** 'fault': closed by an injected fault (a disconnect, or a 421 reply; see src/faults). */
+export type SessionEnd = 'quit' | 'client-closed' | 'timeout' | 'shutdown' | 'error' | 'refused' | 'fault';
 
 export type SessionRecord = Readonly<{
   /** Optional: the server may name the session itself (so it can emit `session-ended` at once); else the store does. */

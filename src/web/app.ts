@@ -10,7 +10,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { DEFAULT_WAIT_SECONDS, MAX_PAGE_SIZE, MAX_WAIT_SECONDS, SSE_HEARTBEAT_MS } from '../config.js';
 import { EVENT_NAMES, type MailwireEvents } from '../events.js';
 import { createMetrics, type Metrics } from '../metrics.js';
-import { StoreInputError, matchSummary, parseQuery, type AttachmentInfo, type MessageStore } from '../store/index.js';
+import { StoreInputError, StoreUnavailableError, matchSummary, parseQuery, type AttachmentInfo, type MessageStore } from '../store/index.js';
 import { checkMailbox } from '../protocol/mailbox-syntax.js';
 import { extractCodes, extractLinks } from './extract.js';
 import { guardHttp, type HttpAccess } from './guard.js';
@@ -19,6 +19,8 @@ import { clientAddressOf, type HttpConnection } from './client-address.js';
 import type { AddressList } from '../protocol/ip-address.js';
 import { OPENAPI } from './openapi.js';
 import { mountUi } from './ui-assets.js';
+import { mountFaultRoutes } from './faults-routes.js';
+import type { FaultController } from '../faults/controller.js';
 
 export type WebAppOptions = Readonly<{
   store: MessageStore;
@@ -33,6 +35,8 @@ export type WebAppOptions = Readonly<{
   relay?: Relay;
   /** The built web UI (index.html + assets/), served at /. Default: dist/ui beside the compiled server; null: none. */
   uiDir?: string | null;
+  /** The fault rules in force, served at /api/v1/faults; absent: no such routes. */
+  faults?: FaultController;
   /** Host names served, HTTP Basic logins (./guard.ts). Default: any Host, no login; the service passes its own. */
   access?: HttpAccess;
   /** Proxies whose X-Forwarded-For names the client (--trusted-proxies); absent: the socket's peer is the client. */
@@ -89,6 +93,8 @@ export function createWebApp(options: WebAppOptions): WebApp {
   app.onError((err, c) => {
     if (err instanceof HttpError) return fail(c, err.status, err.code, err.message);
     if (err instanceof StoreInputError) return fail(c, 400, err.code, err.message);
+    // The database is away (PostgreSQL down, a writer restarting): try again later, as SMTP's 451 says.
+    if (err instanceof StoreUnavailableError) return fail(c, 503, 'store_unavailable', err.message);
     console.error(`mailwire web: ${c.req.method} ${new URL(c.req.url).pathname} from ${clientAddressOf(c, options.trustedProxies)}:`, err);
     return fail(c, 500, 'internal', 'internal error');
   });
@@ -104,6 +110,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
   app.get('/metrics', async (c) =>
     c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));
   app.get('/api/openapi.json', (c) => c.json(OPENAPI));
+  if (options.faults) mountFaultRoutes(app, options.faults);
 
   // ---- messages ------------------------------------------------------------------------------------------------
 

@@ -102,6 +102,17 @@ export const OPENAPI = {
     '/api/v1/events': {
       get: { summary: 'Server-Sent Events: message-stored, message-deleted, session-ended, each with data {"id": …}', responses: { 200: { description: 'Event stream', content: { 'text/event-stream': {} } } } },
     },
+    '/api/v1/faults': {
+      get: { summary: 'The fault document in force, each rule as given with its counters matched and fired (no document: {"seed": 0, "rules": []})', responses: { 200: { description: 'The document', ...json(ref('FaultView')) } } },
+      put: {
+        summary: 'Replace the fault document (counters start again); a document without rules clears',
+        description: 'A bad document is a 400 whose message names the field and why, e.g. "rules[2].every: must be a whole number ≥ 1"; ' +
+          'the document in force then stays as it was. The simplified dialect takes only delay and disconnect rules.',
+        requestBody: { required: true, ...json(ref('FaultDocument')) },
+        responses: { 200: { description: 'The document now in force', ...json(ref('FaultView')) }, 400: error },
+      },
+      delete: { summary: 'Clear the fault document', responses: { 200: { description: 'The empty document', ...json(ref('FaultView')) } } },
+    },
     '/healthz': { get: { summary: 'Liveness', responses: { 200: { description: '{"status":"ok"}' } } } },
     '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Text exposition format', content: { 'text/plain': {} } } } } },
   },
@@ -131,6 +142,25 @@ export const OPENAPI = {
         }],
       },
       SessionSummary: { type: 'object', properties: { id: { type: 'string' }, startedAt: { type: 'string' }, endedAt: { type: 'string' }, end: { type: 'string' }, connection: { type: 'object' }, messageIds: { type: 'array', items: { type: 'string' } }, truncated: { type: 'boolean' } } },
+      FaultRule: {
+        type: 'object', required: ['on'], additionalProperties: false,
+        properties: {
+          on: { enum: ['connect', 'helo', 'mail', 'rcpt', 'data', 'data-end', 'auth', 'starttls'] },
+          from: { type: 'string', description: 'Glob (* and ?), case-insensitive' }, to: { type: 'string', description: 'Glob; at data and data-end any recipient' },
+          helo: { type: 'string', description: 'Glob' }, client: { type: 'string', description: 'Address or CIDR block' }, user: { type: 'string', description: 'The AUTH user' },
+          every: { type: 'integer', minimum: 1 }, first: { type: 'integer', minimum: 1 }, after: { type: 'integer', minimum: 0 },
+          probability: { type: 'number', minimum: 0, maximum: 1 },
+          rate: { type: 'object', required: ['max', 'per'], properties: { max: { type: 'integer', minimum: 0 }, per: { type: 'string', examples: ['1m'] }, key: { enum: ['client', 'from', 'to', 'all'], default: 'client' } } },
+          greylist: { type: 'object', required: ['for'], properties: { attempts: { type: 'integer', minimum: 1, default: 1 }, for: { type: 'string', examples: ['5m'] } } },
+          reply: { type: 'string', examples: ['451 4.3.0 Try again later'], description: 'A 4xx or 5xx reply line' },
+          delay: { type: 'string', examples: ['1500ms', '2s'] }, disconnect: { type: 'boolean' },
+        },
+      },
+      FaultDocument: { type: 'object', required: ['rules'], additionalProperties: false, properties: { seed: { type: 'integer', default: 0 }, rules: { type: 'array', items: ref('FaultRule') } } },
+      FaultView: {
+        type: 'object', required: ['seed', 'rules'],
+        properties: { seed: { type: 'integer' }, rules: { type: 'array', items: { allOf: [ref('FaultRule'), { type: 'object', properties: { matched: { type: 'integer' }, fired: { type: 'integer' } } }] } } },
+      },
       SessionDetail: { allOf: [ref('SessionSummary'), { type: 'object', properties: { transcript: { type: 'array', items: { type: 'object' } } } }] },
     },
   },

@@ -101,12 +101,12 @@ describe('mailwire behind HAProxy in TCP mode with send-proxy-v2', { skip: missi
   });
 });
 
-describe('mailwire --workers 2 behind HAProxy', { skip: missing ?? false }, () => {
+describe('mailwire --workers 2 behind HAProxy with send-proxy (v1)', { skip: missing ?? false }, () => {
   it('reads the header in each worker: every message recorded with the client\'s address', async () => {
     const mw = await startMailwire(['--workers', '2', '--store', 'memory', '--port', '0', '--http-port', '0', '--proxy-protocol', '--trusted-proxies', '127.0.0.1']);
     let lb: RunningHaproxy | undefined;
     try {
-      lb = await startHaproxy({ mode: 'tcp', servers: [{ port: mw.smtpPort }], proxyProtocol: 'v2' });
+      lb = await startHaproxy({ mode: 'tcp', servers: [{ port: mw.smtpPort }], proxyProtocol: 'v1' });
       const port = lb.port;
       const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => sendFrom(port, 'workers.test', `w${i}`, 'simplified')));
       for (const r of replies) assert.deepEqual([r[0], r[1], r.at(-2)], [
@@ -115,6 +115,7 @@ describe('mailwire --workers 2 behind HAProxy', { skip: missing ?? false }, () =
       const { messages } = await getJson<{ messages: { id: string }[] }>(`${mw.api}/api/v1/messages`);
       assert.equal(messages.length, 6);
       for (const m of messages) assert.equal((await getJson<Detail>(`${mw.api}/api/v1/messages/${m.id}`)).connection.clientAddress, CLIENT);
+      assert.equal(mw.output().match(/\[127\.0\.0\.5:\d+\] PROXY v1 header from 127\.0\.0\.1:\d+/g)?.length, 6, mw.output());
     } finally {
       await lb?.stop();
       assert.equal(await mw.stop(), 0);

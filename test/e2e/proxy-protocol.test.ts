@@ -12,6 +12,7 @@ import { resolveLimits } from '../../src/protocol/limits.js';
 import { parseAddressList } from '../../src/protocol/ip-address.js';
 import type { Display } from '../../src/server/display.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
+import { FaultController } from '../../src/faults/controller.js';
 import { createCaptureSink } from '../helpers/capture-sink.js';
 import { proxyV1, proxyV2 } from '../helpers/proxy-header.js';
 import { SocketLines } from '../helpers/socket-driver.js';
@@ -279,6 +280,33 @@ describe('PROXY protocol over real sockets', () => {
     for (const c of [first, other]) {
       c.write('QUIT\r\n');
       assert.equal(await c.next(), '221 2.0.0 127.0.0.1 closing connection');
+    }
+  });
+});
+
+describe('PROXY protocol and fault injection', () => {
+  it('matches a fault rule\'s client against the address the header names, not the proxy\'s', async () => {
+    const faults = new FaultController({ dialect: 'smtp' });
+    assert.equal(faults.load({ rules: [{ on: 'mail', client: '192.0.2.0/24', reply: '550 5.7.1 Not from that network' }] }).ok, true);
+    const server = await startServer({
+      host: '127.0.0.1', port: 0, dialect: smtpDialect, limits: resolveLimits(), sink: createCaptureSink(), display: recordingDisplay(),
+      recordSessions: false, faults, proxyProtocol: { trusted: parseAddressList('127.0.0.1') },
+    });
+    try {
+      for (const [client, want] of [['192.0.2.7', '550 5.7.1 Not from that network'], ['198.51.100.7', '250 2.1.0 Sender OK']] as const) {
+        await play(server.port, {
+          first: Buffer.concat([proxyV1(`TCP4 ${client} 127.0.0.1 1000 25`), Buffer.from('HELO f.test\r\nMAIL FROM:<a@x.test>\r\nQUIT\r\n')]),
+          names: { server: '127.0.0.1', client },
+          steps: transcript`
+            S: 220 ${SERVER} ESMTP mailwire ready
+            S: 250 ${SERVER} Hello ${CLIENT}
+            S: ${want}
+            S: 221 2.0.0 ${SERVER} closing connection
+          `,
+        });
+      }
+    } finally {
+      await server.close(2000);
     }
   });
 });

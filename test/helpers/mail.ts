@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Envelope } from '../../src/protocol/types.js';
 import type { ConnectionInfo, IncomingMessage, MessageStore } from '../../src/store/types.js';
 import { openStore } from '../../src/store/open.js';
+import { createTestDatabase } from './postgres.js';
 
 export const CONN: ConnectionInfo = {
   clientAddress: '127.0.0.1', clientPort: 40000, serverAddress: '127.0.0.1', serverPort: 2525, dialect: 'smtp', tls: true, authUser: 'ann',
@@ -48,7 +49,7 @@ export const MULTIPART = crlf([
 /** Not MIME at all: no header block, a NUL and bare CRs. It must still be stored byte for byte. */
 export const GARBAGE = Buffer.from('\x00\xff\xfe no headers here\r\r\n--\r\n', 'latin1');
 
-export type Backend = Readonly<{ name: 'sqlite' | 'memory'; open: (o?: { maxMessages?: number; maxAgeMs?: number }) => Promise<Opened> }>;
+export type Backend = Readonly<{ name: 'sqlite' | 'memory' | 'postgres'; open: (o?: { maxMessages?: number; maxAgeMs?: number }) => Promise<Opened> }>;
 export type Opened = Readonly<{ store: MessageStore; dir: string; cleanup: () => Promise<void> }>;
 
 export function tempDir(): string {
@@ -69,6 +70,19 @@ export const BACKENDS: readonly Backend[] = [
     open: async (o = {}) => {
       const store = await openStore({ kind: 'memory', maxMessages: o.maxMessages ?? 0, maxAgeMs: o.maxAgeMs ?? 0 });
       return { store, dir: '', cleanup: () => store.close() };
+    },
+  },
+  {
+    name: 'postgres',
+    open: async (o = {}) => {
+      const db = await createTestDatabase();
+      try {
+        const store = await openStore({ kind: 'postgres', databaseUrl: db.url, maxMessages: o.maxMessages ?? 0, maxAgeMs: o.maxAgeMs ?? 0 });
+        return { store, dir: '', cleanup: async () => { await store.close(); await db.drop(); } };
+      } catch (e) {
+        await db.drop();
+        throw e;
+      }
     },
   },
 ];

@@ -7,6 +7,7 @@ import { quietDisplay, type Display } from '../../src/server/display.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import type { MessageSink } from '../../src/store/types.js';
 import type { Authenticator, Dialect } from '../../src/protocol/types.js';
+import type { FaultPolicy } from '../../src/faults/controller.js';
 import { createCaptureSink } from './capture-sink.js';
 import { checkReplies, fill, type Names, type TranscriptStep } from './transcript.js';
 
@@ -22,6 +23,7 @@ export type TestServerOptions = {
   tlsPort?: number;
   auth?: Authenticator;
   recordSessions?: boolean;
+  faults?: FaultPolicy;
 };
 
 export async function startTestServer(opts: TestServerOptions = {}) {
@@ -37,6 +39,7 @@ export async function startTestServer(opts: TestServerOptions = {}) {
     sink,
     display: opts.display ?? quietDisplay,
     recordSessions: opts.recordSessions ?? true,
+    ...(opts.faults ? { faults: opts.faults } : {}),
   });
   return { server, sink };
 }

@@ -9,6 +9,8 @@ export type Envelope = { helo: string; from: string; to: string[] };
 export type ConnectionInfo = {
   clientAddress: string; clientPort: number; serverAddress: string; serverPort: number;
   dialect: 'simplified' | 'smtp'; tls: boolean; authUser?: string;
+  /** Sessions: the fault rules (numbered from 1) that fired in it. */
+  faults?: number[];
 };
 export type MessageSummary = {
   id: string; receivedAt: string; size: number; read: boolean; from: Mailbox | null; to: Mailbox[]; cc: Mailbox[];
@@ -21,12 +23,15 @@ export type MessageDetail = MessageSummary & {
   connection: ConnectionInfo; headers: { name: string; value: string }[]; text: string; html: string; attachments: AttachmentInfo[];
 };
 export type TranscriptLine = { at: number; dir: 'client' | 'server' | 'info'; text: string; responseMs?: number };
-export type SessionEnd = 'quit' | 'client-closed' | 'timeout' | 'shutdown' | 'error' | 'refused';
+export type SessionEnd = 'quit' | 'client-closed' | 'timeout' | 'shutdown' | 'error' | 'refused' | 'fault';
 export type SessionSummary = {
   id: string; startedAt: string; endedAt: string; end: SessionEnd; connection: ConnectionInfo; messageIds: string[]; truncated: boolean;
 };
 export type SessionDetail = SessionSummary & { transcript: TranscriptLine[] };
 export type Page<T> = { items: T[]; nextCursor: string | null };
+/** GET /api/v1/faults: each rule as it was given, with its counters. */
+export type FaultRuleView = Record<string, unknown> & { on: string; matched: number; fired: number };
+export type FaultView = { seed: number; rules: FaultRuleView[] };
 
 export class ApiError extends Error {
   override name = 'ApiError';
@@ -96,6 +101,9 @@ export const api = {
     return { items: r.sessions, nextCursor: r.nextCursor };
   },
   getSession: (id: string, signal?: AbortSignal): Promise<SessionDetail> => json('GET', `/api/v1/sessions/${enc(id)}`, undefined, signal),
+  getFaults: (signal?: AbortSignal): Promise<FaultView> => json('GET', '/api/v1/faults', undefined, signal),
+  putFaults: (document: unknown): Promise<FaultView> => json('PUT', '/api/v1/faults', document),
+  clearFaults: (): Promise<FaultView> => json('DELETE', '/api/v1/faults'),
 };
 
 export const rawUrl = (id: string): string => `/api/v1/messages/${enc(id)}/raw`;

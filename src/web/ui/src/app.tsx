@@ -11,8 +11,9 @@ import { connectLive, type LiveEvent, type LiveStatus } from './live.js';
 import { MessageList } from './message-list.js';
 import { MessageView, type Tab } from './message-view.js';
 import { SessionsView } from './sessions.js';
+import { FaultsView } from './faults.js';
 
-type Route = { view: 'inbox'; id: string | null; tab: Tab | null } | { view: 'sessions'; id: string | null };
+type Route = { view: 'inbox'; id: string | null; tab: Tab | null } | { view: 'sessions'; id: string | null } | { view: 'faults' };
 const TABS: readonly string[] = ['html', 'text', 'headers', 'raw', 'envelope', 'attachments'];
 const PAGE = 100;
 const SEARCH_DEBOUNCE_MS = 250;
@@ -20,11 +21,13 @@ const SEARCH_DEBOUNCE_MS = 250;
 function parseHash(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').map((p) => decodeURIComponent(p));
   if (parts[0] === 'sessions') return { view: 'sessions', id: parts[1] || null };
+  if (parts[0] === 'faults') return { view: 'faults' };
   if (parts[0] === 'm' && parts[1]) return { view: 'inbox', id: parts[1], tab: TABS.includes(parts[2] ?? '') ? (parts[2] as Tab) : null };
   return { view: 'inbox', id: null, tab: null };
 }
 function routeHash(r: Route): string {
   if (r.view === 'sessions') return r.id ? `#/sessions/${encodeURIComponent(r.id)}` : '#/sessions';
+  if (r.view === 'faults') return '#/faults';
   return r.id ? `#/m/${encodeURIComponent(r.id)}${r.tab ? `/${r.tab}` : ''}` : '#/';
 }
 
@@ -270,7 +273,7 @@ function Shell(): JSX.Element {
   // Unread mail that arrived while the page was open, in the tab title.
   const unreadNew = useMemo(() => list.items.filter((m) => arrived.has(m.id) && !m.read).length, [list.items, arrived]);
   useEffect(() => {
-    document.title = `${unreadNew > 0 ? `(${unreadNew}) ` : ''}${route.view === 'sessions' ? 'Sessions' : 'Inbox'} · mailwire`;
+    document.title = `${unreadNew > 0 ? `(${unreadNew}) ` : ''}${route.view === 'sessions' ? 'Sessions' : route.view === 'faults' ? 'Faults' : 'Inbox'} · mailwire`;
   }, [unreadNew, route.view]);
 
   // ---- keyboard ------------------------------------------------------------------------------------------------
@@ -324,8 +327,11 @@ function Shell(): JSX.Element {
           <a href="#/" class={inbox ? 'active' : ''} onClick={(e) => { e.preventDefault(); go({ view: 'inbox', id: null, tab: null }); }}>
             <Icon name="inbox" /> Inbox
           </a>
-          <a href="#/sessions" class={!inbox ? 'active' : ''} onClick={(e) => { e.preventDefault(); go({ view: 'sessions', id: null }); }}>
+          <a href="#/sessions" class={route.view === 'sessions' ? 'active' : ''} onClick={(e) => { e.preventDefault(); go({ view: 'sessions', id: null }); }}>
             <Icon name="sessions" /> Sessions
+          </a>
+          <a href="#/faults" class={route.view === 'faults' ? 'active' : ''} onClick={(e) => { e.preventDefault(); go({ view: 'faults' }); }}>
+            <Icon name="alert" /> Faults
           </a>
         </nav>
         {inbox && (
@@ -391,9 +397,13 @@ function Shell(): JSX.Element {
             )}
           </section>
         </main>
-      ) : (
+      ) : route.view === 'sessions' ? (
         <main class="sessions-main">
           <SessionsView openId={route.id} now={now} refreshSeq={sessionSeq} onOpen={(id) => go({ view: 'sessions', id })} onError={report} />
+        </main>
+      ) : (
+        <main class="faults-main">
+          <FaultsView refreshSeq={sessionSeq} onError={report} />
         </main>
       )}
 

@@ -5,9 +5,10 @@ import { api, errorText, type SessionDetail, type SessionEnd, type SessionSummar
 import { clock, duration, exactTime, relativeTime } from './format.js';
 import { Icon } from './icons.js';
 
-const FAILED: ReadonlySet<SessionEnd> = new Set(['error', 'timeout', 'refused']);
+const FAILED: ReadonlySet<SessionEnd> = new Set(['error', 'timeout', 'refused', 'fault']);
 const END_LABEL: Record<SessionEnd, string> = {
   quit: 'QUIT', 'client-closed': 'client closed', timeout: 'timed out', shutdown: 'server shut down', error: 'error', refused: 'refused',
+  fault: 'cut by a fault',
 };
 export const isFailed = (s: SessionSummary): boolean => FAILED.has(s.end);
 const replyCode = (text: string): number => Number(/^(\d{3})[ -]/.exec(text)?.[1] ?? 0);
@@ -118,6 +119,11 @@ function SessionRow({ s, now, open, selected, onOpen }: { s: SessionSummary; now
         <span>{s.messageIds.length} message{s.messageIds.length === 1 ? '' : 's'}</span>
         <span>· {duration(ms)}</span>
         {s.connection.tls && <span>· TLS</span>}
+        {s.connection.faults && s.connection.faults.length > 0 && (
+          <span class="pill fault" title={`Faults injected by rule ${s.connection.faults.join(', ')}`}>
+            fault{s.connection.faults.length === 1 ? '' : 's'}: rule {[...new Set(s.connection.faults)].join(', ')}
+          </span>
+        )}
         {s.connection.authUser && <span>· AUTH {s.connection.authUser}</span>}
       </div>
     </div>

@@ -1,0 +1,161 @@
+/**
+ * The PostgreSQL store as several instances on one database: cursors that neither skip nor repeat while two
+ * instances commit at once, every message announced on every instance exactly once, indexing taken over from an
+ * instance that died mid-batch, migrations run once when instances start together, and global retention.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { openStore } from '../../src/store/open.js';
+import type { MessageStore, MessageSummary } from '../../src/store/types.js';
+import { crlf, incoming, saveIndexed } from '../helpers/mail.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+
+const open = (db: TestDatabase, o: { maxMessages?: number } = {}): Promise<MessageStore> =>
+  openStore({ kind: 'postgres', databaseUrl: db.url, maxMessages: o.maxMessages ?? 0, maxAgeMs: 0 });
+
+const numbered = (tag: string, i: number): ReturnType<typeof incoming> => incoming(crlf([`Subject: ${tag} ${i}`, '', `body ${tag} ${i}`]));
+
+/** Resolves once `check()` holds; fails loudly at the deadline with what `describe()` says. */
+async function until(check: () => boolean | Promise<boolean>, what: () => string, deadlineMs = 20_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`still waiting after ${deadlineMs} ms: ${what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** `count` saves through `store`, `parallel` at a time; resolves with the ids in no particular order. */
+async function saveMany(store: MessageStore, tag: string, count: number, parallel: number): Promise<string[]> {
+  const ids: string[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    for (let i = next++; i < count; i = next++) ids.push(await store.save(numbered(tag, i)));
+  }));
+  return ids;
+}
+
+describe('postgres store, several instances on one database', () => {
+  let db: TestDatabase;
+  const stores: MessageStore[] = [];
+  before(async () => {
+    db = await createTestDatabase();
+    stores.push(...await Promise.all([open(db), open(db), open(db)])); // three at once: see the first case
+  });
+  after(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    await db.drop();
+  });
+
+  it('runs its migrations once when three instances start together', async () => {
+    assert.equal(stores.length, 3);
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      assert.deepEqual((await c.query('SELECT version FROM mailwire.schema_version')).rows, [{ version: 1 }]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('follows new mail from a cursor without skipping or repeating one while two instances commit at once', async () => {
+    const [a, b] = stores as [MessageStore, MessageStore];
+    const announced = { a: [] as MessageSummary[], b: [] as MessageSummary[] };
+    const offs = [a.onIndexed((m) => announced.a.push(m)), b.onIndexed((m) => announced.b.push(m))];
+    try {
+      // A follower as `wait` is: from the newest message now, each next match after its cursor, oldest first.
+      const followed: string[] = [];
+      // (after=null means "the newest", so it starts from a message of its own.)
+      const start = await saveIndexed(a, numbered('start', 0));
+      let cursor = (await b.nextMatch('', null))?.cursor ?? null;
+      assert.equal((await b.nextMatch('', null))?.message.id, start);
+      announced.a.length = 0;
+      announced.b.length = 0;
+      let writing = true;
+      const follow = (async () => {
+        for (let i = 0; i < 100_000 && (writing || followed.length < 800); i++) {
+          const hit = await b.nextMatch('', cursor);
+          if (hit === null) {
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            continue;
+          }
+          followed.push(hit.message.id);
+          cursor = hit.cursor;
+        }
+      })();
+      const [fromA, fromB] = await Promise.all([saveMany(a, 'a', 400, 20), saveMany(b, 'b', 400, 20)]);
+      const all = new Set([...fromA, ...fromB]);
+      assert.equal(all.size, 800);
+      await until(() => announced.a.length >= 800 && announced.b.length >= 800, () => `announced on a ${announced.a.length}, b ${announced.b.length}`);
+      writing = false;
+      await Promise.race([follow, until(() => false, () => `the follower saw ${followed.length} of 800`)]);
+
+      assert.equal(new Set(followed).size, followed.length, 'the follower saw a message twice');
+      assert.deepEqual(new Set(followed), all, 'the follower missed a message');
+      // Every instance announces every message once, in the order the list shows them (newest last here).
+      const listed = [];
+      for (let page = await a.listMessages({ limit: 1000 }); ; page = await a.listMessages({ limit: 1000, cursor: page.nextCursor })) {
+        listed.push(...page.items.map((m) => m.id));
+        if (page.nextCursor === null) break;
+      }
+      const others = (ids: string[]): string[] => ids.filter((id) => id !== start);
+      assert.deepEqual(others(listed.reverse()), followed);
+      assert.deepEqual(others(announced.a.map((m) => m.id)), followed);
+      assert.deepEqual(others(announced.b.map((m) => m.id)), followed);
+    } finally {
+      for (const off of offs) off();
+    }
+  });
+
+  it('indexes, and announces, what another instance committed but never indexed, once that claim is gone', async () => {
+    const [a, b] = stores as [MessageStore, MessageStore];
+    const announced: string[] = [];
+    const off = b.onIndexed((m) => announced.push(m.id));
+    // An instance that took a batch and died before its commit: its claim (row locks) goes with its connection.
+    const dying = new pg.Client({ connectionString: db.url });
+    await dying.connect();
+    dying.on('error', () => undefined);
+    try {
+      await dying.query('BEGIN');
+      await dying.query(`INSERT INTO mailwire.messages (id, received_at, size, envelope, connection, raw)
+        SELECT 'orphan-' || n, 0, 3, '{"helo":"h","from":"x@y.test","to":["z@y.test"]}', '{}', 'a\r\n' FROM generate_series(1, 5) n`);
+      await dying.query("INSERT INTO mailwire.index_queue (seq) SELECT seq FROM mailwire.messages WHERE id LIKE 'orphan-%'");
+      await dying.query('COMMIT');
+      await dying.query('BEGIN');
+      const claimed = await dying.query('SELECT seq FROM mailwire.index_queue FOR UPDATE');
+      assert.equal(claimed.rowCount, 5);
+      await new Promise((resolve) => setTimeout(resolve, 3 * 500)); // several polls: the claim holds them back
+      assert.deepEqual(announced, []);
+      assert.equal((await a.listMessages({ query: 'to:z@y.test' })).items.length, 0);
+      await dying.end(); // the claim ends uncommitted, as when its instance dies
+      await until(() => announced.length === 5, () => `announced ${announced.length} of 5`);
+      assert.deepEqual(announced.sort(), ['orphan-1', 'orphan-2', 'orphan-3', 'orphan-4', 'orphan-5']);
+      assert.equal((await a.listMessages({ query: 'to:z@y.test' })).items.length, 5);
+    } finally {
+      off();
+      await dying.end().catch(() => undefined);
+    }
+  });
+
+  it('prunes to one global limit, one instance at a time', async () => {
+    const other = await createTestDatabase();
+    const [a, b] = await Promise.all([open(other, { maxMessages: 5 }), open(other, { maxMessages: 5 })]);
+    try {
+      await Promise.all([saveMany(a, 'a', 20, 5), saveMany(b, 'b', 20, 5)]);
+      const [ra, rb] = await Promise.all([a.prune(), b.prune()]);
+      assert.ok(ra.messages + rb.messages <= 35);
+      await until(async () => (await a.health()).indexBacklog === 0 && (await b.listMessages()).items.length === 5,
+        () => 'five messages left');
+      const c = new pg.Client({ connectionString: other.url });
+      await c.connect();
+      try {
+        assert.deepEqual((await c.query('SELECT count(*)::int AS n FROM mailwire.messages')).rows, [{ n: 5 }]);
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await other.drop();
+    }
+  });
+});
