@@ -10,10 +10,11 @@
  * parse; the writer answers once the commit returns, and the server sends its 250.
  *
  * Searchable after. Every committed message joins the index queue (its bytes kept in memory up to a bound, else read
- * back). Between commits the indexer takes a slice of the queue (a few ms of work), parses headers and text parts
- * (attachment bodies left out: see parse.ts), and in one synchronous=NORMAL transaction writes each `messages` row and
- * full-text entry and deletes its pending row; then it tells the main thread which messages became searchable. Commits
- * always go before the next slice, so indexing never holds a 250 back by more than one slice.
+ * back). Between commits the indexer parses headers and text parts (attachment bodies left out: see parse.ts), one
+ * message at a time, and stops as soon as a save is waiting on the port (receiveMessageOnPort), so a commit waits for
+ * at most one parse. Parsed messages are written in batches (each transaction rewrites the full-text pages it touches),
+ * in one synchronous=NORMAL transaction: each `messages` row and full-text entry, and its pending row deleted; then the
+ * main thread is told which messages became searchable.
  *
  * Recovery. At open, every pending row left by an earlier run (a crash between a commit and its index) is indexed
  * before 'ready' is posted, so the store's open() resolves only with everything acknowledged searchable.
