@@ -9,3 +9,4 @@ export {
 export type { CaughtMessage, MessageFilter, WaitOptions } from './testing/message.js';
 export type { AttachmentInfo, ConnectionInfo, Mailbox, MessageDetail, MessageSummary } from './store/index.js';
 export { MailwireError } from './errors.js';
+export type { FaultView } from './faults/controller.js';

@@ -26,6 +26,7 @@ import type { FaultPolicy } from '../faults/controller.js';
 import { NO_FAULT, type FaultEvent, type FaultVerdict } from '../faults/engine.js';
 import { commandEvent, faultStep, greetingActions, messageEvent, refusedMessage } from '../faults/session-faults.js';
 import { proxySignature } from '../protocol/proxy-header.js';
+import { LazyDeadline } from './lazy-deadline.js';
 import { hostPort, peerOf, type Peer } from './peer-address.js';
 import { proxyRefusalReply } from './proxy-protocol.js';
 import type { Display, MessageSummary } from './display.js';
@@ -138,12 +139,10 @@ export class Connection {
   #verb = 'CONNECT';
   /** Command lines fed to the session so far; the difference across one read is how many that read held. */
   #commandsFed = 0;
-  /**
-   * The DATA phase's deadline (performance.now() ms; Infinity outside DATA), checked by one timer that is re-armed
-   * only when it fires early, rather than a timer set and cleared for every message.
-   */
-  #dataDeadline = Infinity;
-  #dataTimer: NodeJS.Timeout | undefined;
+  /** Silence from the client this long ends the session (moved by every input and every reply). */
+  readonly #idle = new LazyDeadline(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'), false);
+  /** The bound on one message's DATA phase, set at each 354. */
+  readonly #data = new LazyDeadline(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'), true);
   /** An injected delay in progress. */
   #faultTimer: NodeJS.Timeout | undefined;
   /** Rules that injected a fault in this session, in order (numbers from 1). */
@@ -182,7 +181,6 @@ export class Connection {
 
   #attach(socket: Socket): void {
     socket.setNoDelay(true);
-    socket.setTimeout(this.#opts.limits.idleTimeoutMs, () => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'));
     socket.on('data', (received: Buffer) => {
       const chunk = this.#screening === null ? received : this.#screen(received);
       if (chunk === null) return;
@@ -198,6 +196,7 @@ export class Connection {
         return;
       }
       this.#commandAt = performance.now();
+      this.#idle.set(this.#commandAt, this.#opts.limits.idleTimeoutMs);
       const mark = this.#transcript.length;
       const fedBefore = this.#commandsFed;
       this.#batching = true;
@@ -295,14 +294,16 @@ export class Connection {
     for (const action of actions) {
       switch (action.type) {
         case 'reply': {
-          const tookMs = performance.now() - this.#commandAt;
+          const now = performance.now();
+          const tookMs = now - this.#commandAt;
+          this.#idle.set(now, this.#opts.limits.idleTimeoutMs);
           if (this.#describes) {
             const text = describeReply(action.reply);
             this.#opts.display.reply(this.#tag, text);
             this.#note('server', text, tookMs);
           }
           this.#opts.observer?.replied?.(action.reply.code, this.#verb, tookMs / 1000);
-          if (action.reply.code === 354) this.#startDataTimer();
+          if (action.reply.code === 354) this.#data.set(now, this.#opts.limits.dataTimeoutMs);
           this.#out += formatReply(action.reply);
           break;
         }
@@ -311,10 +312,10 @@ export class Connection {
           break;
         case 'discard':
           this.#draft = [];
-          this.#stopDataTimer();
+          this.#data.clear();
           break;
         case 'deliver':
-          this.#stopDataTimer();
+          this.#data.clear();
           if (this.#opts.faults?.active() === true) this.#deliverWithFaults(action.env, action.trace);
           else this.#deliver(action.env, action.trace);
           break;
@@ -393,7 +394,7 @@ export class Connection {
     }
     this.#waiting = true;
     this.#socket.pause();
-    this.#socket.setTimeout(0);
+    this.#idle.clear();
     void Promise.resolve(answer).catch(() => NO_FAULT).then((v) => {
       if (this.#closed) return;
       this.#noteFaults(v);
@@ -401,7 +402,7 @@ export class Connection {
         this.#faultTimer = undefined;
         if (this.#closed) return;
         this.#waiting = false;
-        this.#socket.setTimeout(this.#opts.limits.idleTimeoutMs);
+        this.#idle.set(performance.now(), this.#opts.limits.idleTimeoutMs);
         this.#socket.resume(); // a store that `then` starts pauses it again as it always does
         then(v);
         if (this.#closed || this.#waiting) return;
@@ -433,7 +434,6 @@ export class Connection {
     plain.pause();
     plain.removeAllListeners('data');
     plain.removeAllListeners('end');
-    plain.setTimeout(0);
     if (secureContext === undefined) {
       plain.destroy(); // the session only asks when the shell said it can; defensive
       return;
@@ -510,25 +510,6 @@ export class Connection {
     }
   }
 
-  #startDataTimer(): void {
-    this.#dataDeadline = performance.now() + this.#opts.limits.dataTimeoutMs;
-    if (this.#dataTimer === undefined) this.#armDataTimer(this.#opts.limits.dataTimeoutMs);
-  }
-
-  #armDataTimer(ms: number): void {
-    this.#dataTimer = setTimeout(() => {
-      this.#dataTimer = undefined;
-      if (this.#dataDeadline === Infinity || this.#closed) return; // the message ended in time; the next 354 re-arms
-      const left = this.#dataDeadline - performance.now();
-      if (left > 0) this.#armDataTimer(left);
-      else this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout');
-    }, ms);
-  }
-
-  #stopDataTimer(): void {
-    this.#dataDeadline = Infinity;
-  }
-
   #note(dir: TranscriptLine['dir'], text: string, responseMs?: number): void {
     if (!this.#opts.recordSessions) return;
     if (this.#transcript.length >= TRANSCRIPT_CAP) {
@@ -541,9 +522,9 @@ export class Connection {
   #cleanup(): void {
     if (this.#cleanedUp) return; // after STARTTLS both the plain and the TLS socket report their close
     this.#cleanedUp = true;
-    this.#stopDataTimer();
+    this.#data.dispose();
+    this.#idle.dispose();
     clearTimeout(this.#faultTimer);
-    clearTimeout(this.#dataTimer);
     this.#draft = [];
     if (!this.#closed) {
       this.#closed = true;

@@ -5,6 +5,7 @@
  */
 import { MailwireError } from '../errors.js';
 import type { MessageDetail, MessageSummary } from '../store/index.js';
+import type { FaultView } from '../faults/controller.js';
 import { caughtMessage, filterQuery, type CaughtMessage, type MessageFilter, type WaitOptions } from './message.js';
 
 export type ClientAuth = Readonly<{ user: string; pass: string }> | string;
@@ -12,6 +13,8 @@ export type ClientAuth = Readonly<{ user: string; pass: string }> | string;
 export type MailwireClientOptions = Readonly<{
   /** HTTP Basic credentials, `{ user, pass }` or "user:pass", for a server started with --http-auth-file. */
   auth?: ClientAuth;
+  /** Sends a request; default: the global fetch. (The MCP endpoint hands the API's own handler here.) */
+  fetch?: (request: Request) => Promise<Response>;
 }>;
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
@@ -40,6 +43,9 @@ export class MailwireTimeoutError extends MailwireError {
   }
 }
 
+/** An envelope recipient address and how many messages it holds. */
+export type Inbox = Readonly<{ address: string; total: number; unread: number }>;
+
 type WaitAnswer = { message: MessageDetail; cursor: string };
 type ListAnswer = { messages: MessageSummary[]; nextCursor: string | null };
 
@@ -47,6 +53,7 @@ export class MailwireClient {
   /** The server's base URL, without a trailing slash. */
   readonly url: string;
   readonly #authorization: string | null;
+  readonly #fetch: (request: Request) => Promise<Response>;
   /** Aborts every request in flight at close(), so that a pending wait does not keep the process alive. */
   #requests = new AbortController();
 
@@ -54,6 +61,7 @@ export class MailwireClient {
     const base = new URL(String(url));
     if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`MailwireClient: ${String(url)} is not an http(s) URL`);
     this.url = base.href.replace(/\/+$/, '');
+    this.#fetch = options.fetch ?? ((request) => fetch(request));
     const auth = options.auth;
     if (auth === undefined) this.#authorization = null;
     else {
@@ -91,9 +99,7 @@ export class MailwireClient {
     const summaries: MessageSummary[] = [];
     let cursor: string | null = null;
     while (summaries.length < limit) {
-      const params = new URLSearchParams({ query, limit: String(Math.min(1000, limit - summaries.length)) });
-      if (cursor !== null) params.set('cursor', cursor);
-      const page = (await (await this.#request('GET', `/api/v1/messages?${params}`)).json()) as ListAnswer;
+      const page = await this.summaries(query, { limit: Math.min(1000, limit - summaries.length), cursor });
       summaries.push(...page.messages);
       cursor = page.nextCursor;
       if (cursor === null || page.messages.length === 0) break;
@@ -104,6 +110,13 @@ export class MailwireClient {
       if (m !== null) out.push(m); // deleted meanwhile: not there any more
     }
     return out;
+  }
+
+  /** One page of summaries (no bodies) of the messages matching the filter, newest first; `limit` 1 to 1000, default 50. */
+  async summaries(filter: MessageFilter | string = {}, options: Readonly<{ limit?: number; cursor?: string | null }> = {}): Promise<{ messages: MessageSummary[]; nextCursor: string | null }> {
+    const params = new URLSearchParams({ query: filterQuery(filter), limit: String(options.limit ?? 50) });
+    if (options.cursor != null) params.set('cursor', options.cursor);
+    return (await (await this.#request('GET', `/api/v1/messages?${params}`)).json()) as ListAnswer;
   }
 
   /** One message by id; null when there is no such message. */
@@ -136,11 +149,62 @@ export class MailwireClient {
     return Buffer.from(await r.arrayBuffer());
   }
 
+  /**
+   * The inboxes (every envelope recipient address, as written), in address order, with their message counts;
+   * `prefix` narrows them (case-insensitive).
+   */
+  async inboxes(options: Readonly<{ prefix?: string; limit?: number }> = {}): Promise<{ inboxes: Inbox[]; nextCursor: string | null }> {
+    const counts = new Map<string, { total: number; unread: number }>();
+    let cursor: string | null = null;
+    for (let page = 0; page < MAX_LISTED / 1000; page++) { // counted from the listing, over at most MAX_LISTED messages
+      const p = await this.summaries('', { limit: 1000, cursor });
+      for (const m of p.messages) {
+        for (const address of new Set(m.envelope.to)) {
+          const c = counts.get(address) ?? { total: 0, unread: 0 };
+          c.total++;
+          if (!m.read) c.unread++;
+          counts.set(address, c);
+        }
+      }
+      cursor = p.nextCursor;
+      if (cursor === null) break;
+    }
+    const prefix = (options.prefix ?? '').toLowerCase();
+    const all = [...counts].filter(([a]) => a.toLowerCase().startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return { inboxes: all.slice(0, options.limit ?? 100).map(([address, c]) => ({ address, ...c })), nextCursor: null };
+  }
+
+  /** Deletes one message; false when there is no such message. */
+  async deleteMessage(id: string): Promise<boolean> {
+    const r = await this.#request('DELETE', `/api/v1/messages/${encodeURIComponent(id)}`, [404]);
+    await r.body?.cancel();
+    return r.status !== 404;
+  }
+
   /** Deletes the messages matching the filter (every message with none); resolves with how many went. */
   async clear(filter: MessageFilter | string = {}): Promise<number> {
     const query = filterQuery(filter);
     const r = await this.#request('DELETE', `/api/v1/messages${query === '' ? '' : `?${new URLSearchParams({ query })}`}`);
     return ((await r.json()) as { deleted: number }).deleted;
+  }
+
+  /**
+   * Puts a fault document in force (README, "Fault injection"), replacing the one there and starting its counters
+   * again; resolves with it as the server shows it. A bad document rejects with a MailwireApiError (status 400) whose
+   * message names the field and why, and the rules in force stay as they were.
+   */
+  async setFaults(document: unknown): Promise<FaultView> {
+    return (await (await this.#request('PUT', '/api/v1/faults', [], document)).json()) as FaultView;
+  }
+
+  /** The fault rules in force, each with `matched` (events that met its match) and `fired` (faults it injected). */
+  async faults(): Promise<FaultView> {
+    return (await (await this.#request('GET', '/api/v1/faults')).json()) as FaultView;
+  }
+
+  /** No more faults: every session is served normally again. */
+  async clearFaults(): Promise<void> {
+    await (await this.#request('DELETE', '/api/v1/faults')).body?.cancel();
   }
 
   /** Ends every request still in flight (a pending waitForMessage rejects); the client can be used again after. */
@@ -149,13 +213,14 @@ export class MailwireClient {
     this.#requests = new AbortController();
   }
 
-  async #request(method: string, path: string, expected: readonly number[] = []): Promise<Response> {
+  async #request(method: string, path: string, expected: readonly number[] = [], json?: unknown): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#authorization !== null) headers['authorization'] = this.#authorization;
+    if (json !== undefined) headers['content-type'] = 'application/json';
     const signal = this.#requests.signal;
     let r: Response;
     try {
-      r = await fetch(`${this.url}${path}`, { method, headers, signal });
+      r = await this.#fetch(new Request(`${this.url}${path}`, { method, headers, signal, ...(json === undefined ? {} : { body: JSON.stringify(json) }) }));
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       throw new MailwireError('ERR_API_UNREACHABLE', `mailwire API at ${this.url} did not answer: ${describe(error)}`, { cause: error });

@@ -15,6 +15,7 @@ import { hostPort } from '../server/peer-address.js';
 import { startService } from '../service.js';
 import { MailwireClient } from './http-client.js';
 import type { CaughtMessage, MessageFilter, WaitOptions } from './message.js';
+import type { FaultView } from '../faults/controller.js';
 
 export type StartMailwireOptions = Readonly<{
   /** 'memory' (default) or 'sqlite': durable, in `dataDir`. */
@@ -33,6 +34,8 @@ export type StartMailwireOptions = Readonly<{
   maxMessages?: number;
   /** Largest message accepted, in bytes. Default 25 MiB. */
   maxMessageSize?: number;
+  /** A fault document in force from the start (README, "Fault injection"); a bad one rejects with the reason. */
+  faults?: unknown;
 }>;
 
 export type Mailwire = Readonly<{
@@ -47,6 +50,10 @@ export type Mailwire = Readonly<{
   waitForMessage(options?: WaitOptions): Promise<CaughtMessage>;
   messages(filter?: MessageFilter | string, options?: Readonly<{ limit?: number }>): Promise<CaughtMessage[]>;
   clear(filter?: MessageFilter | string): Promise<number>;
+  /** Fault injection: replace the rules in force, read them with their counters, or clear them (see MailwireClient). */
+  setFaults(document: unknown): Promise<FaultView>;
+  faults(): Promise<FaultView>;
+  clearFaults(): Promise<void>;
   /** Stops SMTP and HTTP, closes the store (and removes its temporary directory); resolves once all is closed. */
   close(): Promise<void>;
 }>;
@@ -73,6 +80,7 @@ export async function startMailwire(options: StartMailwireOptions = {}): Promise
       },
       store: { kind, ...(kind === 'sqlite' ? { dataDir: options.dataDir ?? tempDir ?? '' } : {}), maxMessages: options.maxMessages ?? DEFAULT_MAX_MESSAGES },
       http: { host, port: options.httpPort ?? 0 },
+      ...(options.faults === undefined ? {} : { faults: options.faults }),
     });
   } catch (error) {
     await dropTemp();
@@ -95,6 +103,9 @@ export async function startMailwire(options: StartMailwireOptions = {}): Promise
     waitForMessage: (o) => client.waitForMessage(o),
     messages: (f, o) => client.messages(f, o),
     clear: (f) => client.clear(f),
+    setFaults: (d) => client.setFaults(d),
+    faults: () => client.faults(),
+    clearFaults: () => client.clearFaults(),
     close: () => (closing ??= (async () => {
       await client.close();
       await running.close(CLOSE_GRACE_MS);

@@ -1,6 +1,6 @@
 /**
- * The connection shell's own timing and flow, over real sockets: the DATA deadline of each message, and input that
- * arrives while a message is being stored.
+ * The connection shell's own timing and flow, over real sockets: the DATA deadline of each message, the idle timeout,
+ * and input that arrives while a message is being stored.
  */
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
@@ -61,6 +61,30 @@ describe('connection shell', () => {
       const waited = performance.now() - secondData;
       // Timers never fire early (1 ms for the clocks' rounding); cut at the first message's deadline, this is ~200 ms.
       assert.ok(waited >= dataTimeoutMs - 1, `the second message was cut after ${waited.toFixed(0)} ms, before its own ${dataTimeoutMs} ms`);
+      assert.equal(await conn.closedByServer(), true);
+    } finally {
+      await server.close(2000);
+    }
+  });
+
+  it('closes a session silent for the idle timeout, counted from its last input, not from its first', async () => {
+    const idleTimeoutMs = 300;
+    const { server } = await startTestServer({ dialect: smtpDialect, limits: { idleTimeoutMs } });
+    try {
+      const conn = await SocketLines.open(server.port);
+      await conn.next();
+      // Five NOOPs 100 ms apart: 500 ms in all, longer than the timeout, never silent for as long as it.
+      for (let i = 0; i < 5; i++) {
+        conn.write('NOOP\r\n');
+        assert.equal(await conn.next(), '250 2.0.0 OK');
+        await new Promise((resolve) => setTimeout(resolve, idleTimeoutMs / 3));
+      }
+      const lastInput = performance.now(); // the server reads this NOOP, and answers it, after this
+      conn.write('NOOP\r\n');
+      assert.equal(await conn.next(), '250 2.0.0 OK');
+      assert.equal(await conn.next(5000), '421 4.4.2 127.0.0.1 Idle timeout, closing connection');
+      const silent = performance.now() - lastInput;
+      assert.ok(silent >= idleTimeoutMs - 1, `closed after ${silent.toFixed(0)} ms of silence, before ${idleTimeoutMs} ms`);
       assert.equal(await conn.closedByServer(), true);
     } finally {
       await server.close(2000);

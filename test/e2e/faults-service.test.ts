@@ -17,6 +17,8 @@ import { smtpDialect } from '../../src/protocol/dialects/smtp.js';
 import { resolveLimits } from '../../src/protocol/limits.js';
 import { quietDisplay } from '../../src/server/display.js';
 import { startService, type RunningService } from '../../src/service.js';
+import { MailwireApiError, startMailwire } from 'mailwire';
+import nodemailer from 'nodemailer';
 import { runChild } from '../helpers/child.js';
 import { tempDir } from '../helpers/mail.js';
 
@@ -168,5 +170,27 @@ describe('fault injection with --workers 2', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('fault injection from a test suite: startMailwire and MailwireClient', () => {
+  it('starts with a document, counts, refuses a bad one with the reason, and clears', async () => {
+    const mailwire = await startMailwire({ faults: { rules: [{ on: 'rcpt', to: '*@bounce.test', reply: '550 5.1.1 No such user here' }] } });
+    try {
+      const transport = nodemailer.createTransport({ host: mailwire.smtp.host, port: mailwire.smtp.port, secure: false });
+      const refused = await transport.sendMail({ from: 'a@x.test', to: 'gone@bounce.test', subject: 's', text: 't' }).then(() => null, (e: unknown) => e as { responseCode?: number });
+      assert.equal(refused?.responseCode, 550);
+      assert.deepEqual((await mailwire.faults()).rules.map((r) => [r.matched, r.fired]), [[1, 1]]);
+      await assert.rejects(mailwire.setFaults({ rules: [{ on: 'mail', every: 0, reply: '451 4.3.0 x' }] }), (e: unknown) =>
+        e instanceof MailwireApiError && e.status === 400 && e.message.endsWith('rules[0].every: must be a whole number ≥ 1'));
+      assert.equal((await mailwire.faults()).rules.length, 1, 'the refused document changed nothing');
+      await mailwire.clearFaults();
+      await transport.sendMail({ from: 'a@x.test', to: 'gone@bounce.test', subject: 'now', text: 't' });
+      assert.equal((await mailwire.waitForMessage({ subject: 'now', timeout: 5000 })).subject, 'now');
+      transport.close();
+    } finally {
+      await mailwire.close();
+    }
+    await assert.rejects(startMailwire({ faults: { rules: [{ on: 'sometime', delay: '1s' }] } }), /rules\[0\]\.on: must be one of/);
   });
 });
