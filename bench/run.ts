@@ -112,23 +112,36 @@ async function waitForPort(port: number, deadlineMs: number): Promise<void> {
   throw new Error(`nothing listens on port ${port}`);
 }
 
-function ours(store: 'sqlite' | 'none', dialect: 'smtp' | 'simplified', workers = 1): Target {
+/** PostgreSQL for the postgres column: a database of its own on this server (psql), dropped after. */
+const BENCH_PG_URL = process.env.MAILWIRE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const psql = (sql: string): void => void execFileSync('psql', [BENCH_PG_URL, '-qc', sql], { stdio: 'pipe' });
+
+function ours(store: 'sqlite' | 'postgres' | 'none', dialect: 'smtp' | 'simplified', workers = 1): Target {
+  const durable = { sqlite: 'SQLite (durable)', postgres: 'PostgreSQL (durable)', none: '--store none' }[store];
   return {
     id: `ours-${store}-${dialect}${workers > 1 ? `-w${workers}` : ''}`,
-    label: `mailwire ${dialect}, ${store === 'sqlite' ? 'SQLite (durable)' : '--store none'}${workers > 1 ? `, --workers ${workers}` : ''}`,
+    label: `mailwire ${dialect}, ${durable}${workers > 1 ? `, --workers ${workers}` : ''}`,
     simplified: dialect === 'simplified',
     start: async () => {
       const dir = store === 'sqlite' ? mkdtempSync(join(tmpdir(), 'mailwire-bench-')) : null;
+      const db = store === 'postgres' ? `mailwire_bench_${process.pid}` : null;
+      if (db !== null) psql(`CREATE DATABASE ${db}`); // throws when PostgreSQL is not there: the column is skipped
+      const url = db === null ? '' : BENCH_PG_URL.replace(/\/[^/]*$/, `/${db}`);
       const args = [MAILWIRE, 'server', '--quiet', '--no-http', '--port', '0', '--dialect', dialect, '--store', store,
-        ...(dir === null ? [] : ['--data-dir', dir, '--max-messages', '0']), ...(workers > 1 ? ['--workers', String(workers)] : [])];
+        ...(dir === null ? [] : ['--data-dir', dir]), ...(db === null ? [] : ['--database-url', url]),
+        ...(store === 'none' ? [] : ['--max-messages', '0']), ...(workers > 1 ? ['--workers', String(workers)] : [])];
       const r = await startListening(process.execPath, args);
-      return { ...r, cleanup: () => { if (dir !== null) rmSync(dir, { recursive: true, force: true }); } };
+      return { ...r, cleanup: () => {
+        if (dir !== null) rmSync(dir, { recursive: true, force: true });
+        if (db !== null) psql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      } };
     },
   };
 }
 
 const TARGETS: Target[] = [
   ours('sqlite', 'smtp'),
+  ours('postgres', 'smtp'),
   ours('sqlite', 'simplified'),
   ours('none', 'smtp'),
   ours('none', 'smtp', 2),
@@ -489,6 +502,7 @@ function report(cells: Map<string, Cell>, scenarios: Map<string, ScenarioResult>
     vs('SQLite / Postfix durable queue, 20 × 1 KB', 'ours-sqlite-smtp', 'postfix-queue', '20x1k', 2),
     vs('SQLite / Postfix durable queue, 20 × 100 KB', 'ours-sqlite-smtp', 'postfix-queue', '20x100k', 2),
     vs('SQLite / MailDev, 20 × 1 KB', 'ours-sqlite-smtp', 'maildev', '20x1k', 4),
+    vs('PostgreSQL (durable) / SQLite (durable), 20 × 1 KB (issue 12)', 'ours-postgres-smtp', 'ours-sqlite-smtp', '20x1k', 0.5),
     ...[...scenarios.values()].flatMap((r) => r.goals),
   ];
   const show = (x: number, unit: Goal['unit']): string =>
@@ -513,6 +527,7 @@ function report(cells: Map<string, Cell>, scenarios: Map<string, ScenarioResult>
   out.push('', 'Commands of one cell (PORT is the server\'s):', '', '```sh');
   const sample = WORKLOADS[1] as Workload;
   out.push(`node bin/mailwire.js server --quiet --no-http --port 0 --dialect smtp --store sqlite --data-dir "$(mktemp -d)" --max-messages 0`);
+  out.push(`node bin/mailwire.js server --quiet --no-http --port 0 --dialect smtp --store postgres --database-url postgres://postgres@127.0.0.1:5432/DB --max-messages 0   # DB made and dropped per run`);
   out.push(`node bin/mailwire.js server --quiet --no-http --port 0 --dialect smtp --store none`);
   out.push('node dist/bench/smtp-server-sink.js   # nodemailer smtp-server, AUTH and STARTTLS disabled');
   out.push('smtp-sink -u nobody 127.0.0.1:PORT 1000   # -u only as root');

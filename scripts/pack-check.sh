@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The package as a user gets it: `npm pack`, the tarball installed into an empty folder, then
 #   npx mailwire --version            answers with package.json's version;
-#   npx mailwire server               (node_modules/.bin/mailwire) serves SMTP (a message sent with `npx mailwire send`), the API (that message
-#                                     listed) and the web UI (its page and script), on free ports;
+#   npx mailwire server               (node_modules/.bin/mailwire, with the default SQLite store, so the native module
+#                                     too) serves SMTP (a message sent with `npx mailwire send`), the API (that message
+#                                     listed), the web UI (its page and script) and MCP at /mcp, on free ports;
 #   import 'mailwire', 'mailwire/client'   runs under node, and type-checks with tsc (strict, NodeNext).
 # It needs the npm registry (the package's dependencies, typescript and @types/node for the type check), so .ci/run
 # runs it beside README's test command rather than inside it. Leaves nothing behind: the folder and the server go.
@@ -41,7 +42,7 @@ got=$(npx --no-install mailwire --version)
 step "mailwire --version: $got"
 
 # The bin npx runs, started directly so that $! is the server itself (npm exec would stand between it and the signal).
-./node_modules/.bin/mailwire server --dialect smtp --port 0 --http-port 0 --store memory >"$work/server.log" 2>&1 &
+./node_modules/.bin/mailwire server --dialect smtp --port 0 --http-port 0 --data-dir "$work/data" >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 300); do grep -q 'HTTP API on' "$work/server.log" && break; kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
 smtp_port=$(sed -n 's/.*SMTP server listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/server.log")
@@ -61,7 +62,11 @@ URL="$url" node --input-type=module -e '
   if (!script) throw new Error(`the UI page has no script: ${page.slice(0, 200)}`);
   const js = await get(script);
   if (!/javascript/.test(js.headers.get("content-type") ?? "")) throw new Error(`${script} is ${js.headers.get("content-type")}`);
-  console.log(`pack-check: SMTP stored the message, the API lists it, the UI serves / and ${script}`);
+  const mcp = await fetch(url + "/mcp", { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "pack-check", version: "1" } } }) });
+  const hello = await mcp.json();
+  if (hello.result?.serverInfo?.name !== "mailwire") throw new Error(`/mcp answered ${mcp.status} ${JSON.stringify(hello)}`);
+  console.log(`pack-check: SMTP stored the message, the API lists it, the UI serves / and ${script}, /mcp answers`);
 ' || fail "the installed server's API or UI did not answer as expected"
 kill "$server_pid"
 wait "$server_pid" || fail "mailwire server did not stop cleanly on SIGTERM"

@@ -13,6 +13,8 @@ export type ClientAuth = Readonly<{ user: string; pass: string }> | string;
 export type MailwireClientOptions = Readonly<{
   /** HTTP Basic credentials, `{ user, pass }` or "user:pass", for a server started with --http-auth-file. */
   auth?: ClientAuth;
+  /** Sends a request; default: the global fetch. (The MCP endpoint hands the API's own handler here.) */
+  fetch?: (request: Request) => Promise<Response>;
 }>;
 
 export const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
@@ -41,6 +43,9 @@ export class MailwireTimeoutError extends MailwireError {
   }
 }
 
+/** An envelope recipient address and how many messages it holds. */
+export type Inbox = Readonly<{ address: string; total: number; unread: number }>;
+
 type WaitAnswer = { message: MessageDetail; cursor: string };
 type ListAnswer = { messages: MessageSummary[]; nextCursor: string | null };
 
@@ -48,6 +53,7 @@ export class MailwireClient {
   /** The server's base URL, without a trailing slash. */
   readonly url: string;
   readonly #authorization: string | null;
+  readonly #fetch: (request: Request) => Promise<Response>;
   /** Aborts every request in flight at close(), so that a pending wait does not keep the process alive. */
   #requests = new AbortController();
 
@@ -55,6 +61,7 @@ export class MailwireClient {
     const base = new URL(String(url));
     if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError(`MailwireClient: ${String(url)} is not an http(s) URL`);
     this.url = base.href.replace(/\/+$/, '');
+    this.#fetch = options.fetch ?? ((request) => fetch(request));
     const auth = options.auth;
     if (auth === undefined) this.#authorization = null;
     else {
@@ -92,9 +99,7 @@ export class MailwireClient {
     const summaries: MessageSummary[] = [];
     let cursor: string | null = null;
     while (summaries.length < limit) {
-      const params = new URLSearchParams({ query, limit: String(Math.min(1000, limit - summaries.length)) });
-      if (cursor !== null) params.set('cursor', cursor);
-      const page = (await (await this.#request('GET', `/api/v1/messages?${params}`)).json()) as ListAnswer;
+      const page = await this.summaries(query, { limit: Math.min(1000, limit - summaries.length), cursor });
       summaries.push(...page.messages);
       cursor = page.nextCursor;
       if (cursor === null || page.messages.length === 0) break;
@@ -105,6 +110,13 @@ export class MailwireClient {
       if (m !== null) out.push(m); // deleted meanwhile: not there any more
     }
     return out;
+  }
+
+  /** One page of summaries (no bodies) of the messages matching the filter, newest first; `limit` 1 to 1000, default 50. */
+  async summaries(filter: MessageFilter | string = {}, options: Readonly<{ limit?: number; cursor?: string | null }> = {}): Promise<{ messages: MessageSummary[]; nextCursor: string | null }> {
+    const params = new URLSearchParams({ query: filterQuery(filter), limit: String(options.limit ?? 50) });
+    if (options.cursor != null) params.set('cursor', options.cursor);
+    return (await (await this.#request('GET', `/api/v1/messages?${params}`)).json()) as ListAnswer;
   }
 
   /** One message by id; null when there is no such message. */
@@ -135,6 +147,23 @@ export class MailwireClient {
       return null;
     }
     return Buffer.from(await r.arrayBuffer());
+  }
+
+  /**
+   * The inboxes (every envelope recipient address, lowercased; plus-addresses as written), in address order, with
+   * their message counts; `prefix` narrows them (case-insensitive). Page on with `cursor: nextCursor`.
+   */
+  async inboxes(options: Readonly<{ prefix?: string; limit?: number; cursor?: string | null }> = {}): Promise<{ inboxes: Inbox[]; nextCursor: string | null }> {
+    const params = new URLSearchParams({ prefix: options.prefix ?? '', limit: String(options.limit ?? 100) });
+    if (options.cursor != null) params.set('cursor', options.cursor);
+    return (await (await this.#request('GET', `/api/v1/inboxes?${params}`)).json()) as { inboxes: Inbox[]; nextCursor: string | null };
+  }
+
+  /** Deletes one message; false when there is no such message. */
+  async deleteMessage(id: string): Promise<boolean> {
+    const r = await this.#request('DELETE', `/api/v1/messages/${encodeURIComponent(id)}`, [404]);
+    await r.body?.cancel();
+    return r.status !== 404;
   }
 
   /** Deletes the messages matching the filter (every message with none); resolves with how many went. */
@@ -176,7 +205,7 @@ export class MailwireClient {
     const signal = this.#requests.signal;
     let r: Response;
     try {
-      r = await fetch(`${this.url}${path}`, { method, headers, signal, ...(json === undefined ? {} : { body: JSON.stringify(json) }) });
+      r = await this.#fetch(new Request(`${this.url}${path}`, { method, headers, signal, ...(json === undefined ? {} : { body: JSON.stringify(json) }) }));
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       throw new MailwireError('ERR_API_UNREACHABLE', `mailwire API at ${this.url} did not answer: ${describe(error)}`, { cause: error });

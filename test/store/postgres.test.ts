@@ -9,7 +9,7 @@ import pg from 'pg';
 import { openStore } from '../../src/store/open.js';
 import type { MessageStore, MessageSummary } from '../../src/store/types.js';
 import { crlf, incoming, saveIndexed } from '../helpers/mail.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { adminQuery, createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 
 const open = (db: TestDatabase, o: { maxMessages?: number } = {}): Promise<MessageStore> =>
   openStore({ kind: 'postgres', databaseUrl: db.url, maxMessages: o.maxMessages ?? 0, maxAgeMs: 0 });
@@ -134,6 +134,32 @@ describe('postgres store, several instances on one database', () => {
     } finally {
       off();
       await dying.end().catch(() => undefined);
+    }
+  });
+
+  it('announces, after its listening connection was cut, what was indexed while it was away (NOTIFY is not replayed)', async () => {
+    const [a, b] = stores as [MessageStore, MessageStore];
+    const announced: string[] = [];
+    const onA: string[] = [];
+    const offs = [b.onIndexed((m) => announced.push(m.id)), a.onIndexed((m) => onA.push(m.id))];
+    // Each pool holds all its connections (six) first: during what follows only pooled ones work.
+    await Promise.all([a, b].flatMap((s) => Array.from({ length: 6 }, () => s.listMessages({ query: 'slow "to fill" pool' }))));
+    // New connections refused for a while (pooled ones go on): the listeners, cut, cannot come back yet.
+    await adminQuery(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS false`);
+    try {
+      const cut = await adminQuery<{ n: number }>(
+        "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND query = 'LISTEN mailwire_indexed'",
+        [db.name]);
+      assert.equal(cut[0]?.n, 3, 'each instance listens on a connection of its own');
+      // Saved and indexed by A while B has no listening connection: the notifications are lost to B.
+      const ids = await saveMany(a, 'while-away', 10, 10);
+      await until(() => ids.every((id) => onA.includes(id)), () => `A announced ${onA.length} of 10`);
+      await adminQuery(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`);
+      await until(() => announced.length >= 10, () => `B announced ${announced.length} of 10`);
+      assert.deepEqual([...announced].sort(), [...ids].sort());
+    } finally {
+      await adminQuery(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`);
+      for (const off of offs) off();
     }
   });
 

@@ -1,0 +1,30 @@
+/** `mailwire mcp --url …`: the MCP server over stdio, for an agent that starts it as a subprocess. */
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { Command } from 'commander';
+import { DEFAULT_HOST, DEFAULT_HTTP_PORT } from '../config.js';
+import { createMcpServer } from '../mcp/tools.js';
+import { MailwireClient } from '../testing/http-client.js';
+import { VERSION } from '../version.js';
+
+type McpFlags = { url: string; auth?: string };
+
+export function registerMcpCommand(program: Command): void {
+  program
+    .command('mcp')
+    .description('an MCP (Model Context Protocol) server over stdio, for coding agents, with the tools of a running mailwire server\'s /mcp')
+    .option('--url <url>', 'the running mailwire server\'s HTTP API', `http://${DEFAULT_HOST}:${DEFAULT_HTTP_PORT}`)
+    .option('--auth <user:pass>', 'HTTP Basic login for a server with --http-auth-file (or set MAILWIRE_HTTP_AUTH)')
+    .action(async (flags: McpFlags) => {
+      const auth = flags.auth ?? process.env['MAILWIRE_HTTP_AUTH'];
+      if (auth !== undefined && auth.indexOf(':') <= 0) throw new Error('--auth (or MAILWIRE_HTTP_AUTH) must be user:pass');
+      const client = new MailwireClient(flags.url, auth === undefined ? {} : { auth });
+      const server = createMcpServer(client, { version: VERSION });
+      // stdout carries the protocol: anything else goes to stderr.
+      await server.connect(new StdioServerTransport());
+      process.stderr.write(`mailwire mcp: serving MCP on stdio for ${client.url}\n`);
+      const stop = (): void => void server.close().then(() => client.close()).finally(() => process.exit(0));
+      process.stdin.on('end', stop);
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+}
