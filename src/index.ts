@@ -4,7 +4,7 @@
  */
 export { startMailwire, type Mailwire, type StartMailwireOptions } from './testing/start.js';
 export {
-  MailwireApiError, MailwireClient, MailwireTimeoutError, type ClientAuth, type MailwireClientOptions,
+  MailwireApiError, MailwireClient, MailwireTimeoutError, type ClientAuth, type Inbox, type MailwireClientOptions,
 } from './testing/http-client.js';
 export type { CaughtMessage, MessageFilter, WaitOptions } from './testing/message.js';
 export type { AttachmentInfo, ConnectionInfo, Mailbox, MessageDetail, MessageSummary } from './store/index.js';

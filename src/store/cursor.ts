@@ -17,6 +17,23 @@ export function decodeCursor(kind: CursorKind, cursor: string | null | undefined
   return Number(m[2]);
 }
 
+/** An inbox listing's cursor: the last address of the page (addresses sort as strings, so the next page starts after it). */
+export function encodeInboxCursor(address: string): string {
+  return Buffer.from(`i${address}`, 'utf8').toString('base64url');
+}
+
+export function decodeInboxCursor(cursor: string | null | undefined): string | null {
+  if (cursor === null || cursor === undefined || cursor === '') return null;
+  const text = /^[A-Za-z0-9_-]{1,1400}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  if (!text.startsWith('i')) throw new StoreInputError('bad_cursor', 'malformed cursor');
+  return text.slice(1);
+}
+
+/** A prefix for LIKE with its wildcards escaped (ESCAPE '\\'), lowercased as addresses are compared. */
+export function likePrefix(prefix: string): string {
+  return `${prefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
 /** Page sizes the stores accept: 1..1000, default 50 (the API rejects out-of-range values before this). */
 export function clampLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return DEFAULT_PAGE_SIZE;

@@ -6,11 +6,11 @@
 import { timeOrderedId } from './ids.js';
 import { parseMessage, readAttachment, searchFields, snippetOf, type ParsedMessage, type SearchFields } from './parse.js';
 import { parseQuery, textTokens, type SearchQuery } from './query.js';
-import { clampLimit, decodeCursor, encodeCursor } from './cursor.js';
+import { clampLimit, decodeCursor, decodeInboxCursor, encodeCursor, encodeInboxCursor } from './cursor.js';
 import { assertNever } from '../assert-never.js';
 import { StoreWriteError } from './errors.js';
 import type {
-  AttachmentContent, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
+  AttachmentContent, InboxListOptions, InboxSummary, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from './types.js';
 
@@ -171,6 +171,26 @@ class MemoryStore implements MessageStore {
     };
   }
 
+  async listInboxes(options: InboxListOptions = {}): Promise<Page<InboxSummary>> {
+    const after = decodeInboxCursor(options.cursor);
+    const limit = clampLimit(options.limit);
+    const prefix = (options.prefix ?? '').toLowerCase();
+    const counts = new Map<string, { total: number; unread: number }>();
+    for (const m of this.#messages) {
+      for (const address of new Set(m.message.envelope.to.map((a) => a.toLowerCase()))) {
+        if (!address.startsWith(prefix) || (after !== null && address <= after)) continue;
+        const c = counts.get(address) ?? { total: 0, unread: 0 };
+        c.total++;
+        if (!m.read) c.unread++;
+        counts.set(address, c);
+      }
+    }
+    const all = [...counts.keys()].sort(byCodePoint);
+    const items = all.slice(0, limit).map((address) => ({ address, ...(counts.get(address) ?? { total: 0, unread: 0 }) }));
+    const last = items[items.length - 1];
+    return { items, nextCursor: all.length > limit && last ? encodeInboxCursor(last.address) : null };
+  }
+
   async getSession(id: string): Promise<SessionDetail | null> {
     return this.#sessions.find((s) => s.detail.id === id)?.detail ?? null;
   }
@@ -204,6 +224,9 @@ class MemoryStore implements MessageStore {
   }
 }
 
+/** Code-point order, as SQLite's BINARY and PostgreSQL's "C" collation compare (lowercased addresses). */
+export const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 function summary(m: Stored): MessageSummary {
   const p = m.parsed;
   const env = m.message.envelope;
@@ -236,6 +259,8 @@ export function matches(q: SearchQuery, m: Stored): boolean {
         return m.search.hasAttachment !== c.negate;
       case 'read':
         return m.read === c.read;
+      case 'inbox':
+        return m.message.envelope.to.some((a) => a.toLowerCase() === c.address) !== c.negate;
       default:
         return assertNever(c);
     }

@@ -61,6 +61,9 @@ export function pgSearchCondition(q: SearchQuery, first = 1): PgCondition {
       case 'read':
         parts.push(`m.read = ${c.read ? 'TRUE' : 'FALSE'}`);
         break;
+      case 'inbox':
+        parts.push(`${c.negate ? 'NOT ' : ''}EXISTS (SELECT 1 FROM json_array_elements_text(m.envelope->'to') r WHERE lower(r) = ${param(noNul(c.address))})`);
+        break;
       default:
         assertNever(c);
     }

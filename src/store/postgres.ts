@@ -26,12 +26,12 @@ import { ParseCache } from './parse-cache.js';
 import { ParserThread } from './parse-thread.js';
 import { EMPTY_PARSE, indexEntry, type ParsedMessage, type SummaryFields } from './parse.js';
 import { parseQuery } from './query.js';
-import { clampLimit, decodeCursor, encodeCursor } from './cursor.js';
+import { clampLimit, decodeCursor, decodeInboxCursor, encodeCursor, encodeInboxCursor, likePrefix } from './cursor.js';
 import { StoreUnavailableError, StoreWriteError } from './errors.js';
 import { INDEXED_CHANNEL, LOCK_CLASS, LOCKS, SCHEMA, migrate } from './postgres-schema.js';
 import { noNul, pgSearchCondition, tsvectorLiteral } from './postgres-search.js';
 import type {
-  AttachmentContent, ConnectionInfo, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page,
+  AttachmentContent, ConnectionInfo, InboxListOptions, InboxSummary, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page,
   PruneResult, SessionDetail, SessionEnd, SessionRecord, SessionSummary, StoreHealth, StoreStats, TranscriptLine,
 } from './types.js';
 import type { Envelope } from '../protocol/types.js';
@@ -691,6 +691,21 @@ class PostgresStore implements MessageStore {
     if (!Number.isSafeInteger(index) || index < 0) return null;
     const raw = await this.getRaw(id);
     return raw === null ? null : this.#readParser.attachment(raw, index);
+  }
+
+  async listInboxes(options: InboxListOptions = {}): Promise<Page<InboxSummary>> {
+    const after = decodeInboxCursor(options.cursor);
+    const limit = clampLimit(options.limit);
+    // Searchable messages only (those with their index row), one row per (message, recipient), in code-point order.
+    const r = await this.#query<{ address: string; total: number; unread: number }>(
+      `SELECT address, count(*)::int AS total, sum(unread)::int AS unread FROM (
+         SELECT DISTINCT m.seq, lower(r) COLLATE "C" AS address, CASE WHEN m.read THEN 0 ELSE 1 END AS unread
+         FROM messages m JOIN message_index i ON i.seq = m.seq, json_array_elements_text(m.envelope->'to') r) x
+       WHERE address LIKE $1 ESCAPE '\\'${after === null ? '' : ' AND address > $3'} GROUP BY address ORDER BY address LIMIT $2`,
+      after === null ? [likePrefix(noNul(options.prefix ?? '')), limit + 1] : [likePrefix(noNul(options.prefix ?? '')), limit + 1, noNul(after)]);
+    const items = r.rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return { items, nextCursor: r.rows.length > limit && last ? encodeInboxCursor(last.address) : null };
   }
 
   async listSessions(options: Omit<ListOptions, 'query'> = {}): Promise<Page<SessionSummary>> {

@@ -6,6 +6,7 @@
  *   from:x to:x subject:x   case-insensitive substring; `to:` also covers Cc, Bcc and the envelope recipients
  *   before:D after:D        received before / at-or-after D (YYYY-MM-DD is midnight UTC; a full ISO time is exact)
  *   has:attachment   is:read  is:unread
+ *   inbox:x          an envelope recipient is exactly x (case-insensitive): the message is in that inbox
  *   -term            negates any of the above; values with spaces go in double quotes (\" and \\ inside)
  *
  * Anything that is not a known `key:` is a plain word, so `re:`, `a-b`, `x@y.z` and `http://…` just search text.
@@ -21,7 +22,9 @@ export type Clause =
   /** Epoch milliseconds; `before` excludes the instant, `after` includes it. */
   | Readonly<{ kind: 'before' | 'after'; at: number }>
   | Readonly<{ kind: 'has-attachment'; negate: boolean }>
-  | Readonly<{ kind: 'read'; read: boolean }>;
+  | Readonly<{ kind: 'read'; read: boolean }>
+  /** An inbox: the message has this envelope recipient (the whole address, lowercased; plus-addresses as written). */
+  | Readonly<{ kind: 'inbox'; address: string; negate: boolean }>;
 
 export type SearchQuery = Readonly<{ clauses: readonly Clause[] }>;
 
@@ -31,7 +34,7 @@ export const MAX_CLAUSES = 32;
 /** Words looked up in the full-text index, over all text terms ("a.b.c" is three): each one is a posting-list walk. */
 export const MAX_QUERY_WORDS = 64;
 
-const KEYS = new Set(['from', 'to', 'subject', 'before', 'after', 'has', 'is']);
+const KEYS = new Set(['from', 'to', 'subject', 'before', 'after', 'has', 'is', 'inbox']);
 
 export function parseQuery(input: string): SearchQuery {
   if (input.length > MAX_QUERY_LENGTH) throw new QueryError(`query longer than ${MAX_QUERY_LENGTH} characters`, 0);
@@ -114,6 +117,8 @@ function keyed(key: string, value: string, negate: boolean, at: number): Clause 
     case 'has':
       if (/^attachments?$/i.test(value)) return { kind: 'has-attachment', negate };
       throw new QueryError(`has: knows only "attachment", not "${value}"`, at);
+    case 'inbox':
+      return { kind: 'inbox', address: value.toLowerCase(), negate };
     case 'is':
       if (/^(read|unread)$/i.test(value)) return { kind: 'read', read: (value.toLowerCase() === 'read') !== negate };
       throw new QueryError(`is: knows only "read" and "unread", not "${value}"`, at);

@@ -5,7 +5,7 @@
 import type { Envelope } from '../protocol/types.js';
 import type { SearchQuery } from './query.js';
 import type {
-  AttachmentInfo, ConnectionInfo, MessageDetail, MessageSummary, Page, SessionDetail, SessionEnd, SessionSummary, TranscriptLine,
+  InboxSummary,  AttachmentInfo, ConnectionInfo, MessageDetail, MessageSummary, Page, SessionDetail, SessionEnd, SessionSummary, TranscriptLine,
 } from './types.js';
 
 export type WriteOp =
@@ -70,7 +70,8 @@ export type ReadRequest =
   | Readonly<{ kind: 'raw'; id: string }>
   | Readonly<{ kind: 'attachment'; id: string; index: number }>
   | Readonly<{ kind: 'sessions'; before: number | null; limit: number }>
-  | Readonly<{ kind: 'session'; id: string }>;
+  | Readonly<{ kind: 'session'; id: string }>
+  | Readonly<{ kind: 'inboxes'; prefix: string; after: string | null; limit: number }>;
 
 /** The answer to each kind of ReadRequest. */
 export type ReadAnswers = {
@@ -81,6 +82,7 @@ export type ReadAnswers = {
   attachment: Readonly<{ info: AttachmentInfo; content: Uint8Array }> | null;
   sessions: Page<SessionSummary>;
   session: SessionDetail | null;
+  inboxes: Page<InboxSummary>;
 };
 
 export type ReaderMessage = Readonly<{ n: number; request: ReadRequest }> | Readonly<{ n: 0; request: 'close' }>;

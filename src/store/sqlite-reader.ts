@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { Envelope } from '../protocol/types.js';
-import { encodeCursor } from './cursor.js';
+import { encodeCursor, encodeInboxCursor, likePrefix } from './cursor.js';
 import { useMemoryBlob } from './memory-blob.js';
 import { ParseCache } from './parse-cache.js';
 import { indexEntry, parseMessage, readAttachment, type ParsedMessage } from './parse.js';
@@ -92,6 +92,16 @@ async function answer(r: ReadRequest): Promise<ReadAnswers[keyof ReadAnswers]> {
       const items = rows.slice(0, r.limit);
       const last = items[items.length - 1];
       return { items: items.map(toSession), nextCursor: rows.length > r.limit && last ? encodeCursor('s', last.seq) : null };
+    }
+    case 'inboxes': {
+      // One row per (message, recipient); a message sent twice to one address counts once there (DISTINCT).
+      const rows = stmt(`SELECT address, count(*) AS total, sum(unread) AS unread FROM (
+           SELECT DISTINCT m.seq, lower(r.value) AS address, 1 - m.read AS unread FROM messages m, json_each(m.envelope, '$.to') r)
+         WHERE address LIKE ? ESCAPE '\\'${r.after === null ? '' : ' AND address > ?'} GROUP BY address ORDER BY address LIMIT ?`)
+        .all(likePrefix(r.prefix), ...(r.after === null ? [] : [r.after]), r.limit + 1) as { address: string; total: number; unread: number }[];
+      const items = rows.slice(0, r.limit);
+      const last = items[items.length - 1];
+      return { items, nextCursor: rows.length > r.limit && last ? encodeInboxCursor(last.address) : null };
     }
     case 'session': {
       const row = stmt('SELECT * FROM sessions WHERE id = ?').get(r.id) as SessionRow | undefined;

@@ -39,6 +39,10 @@ export function searchCondition(q: SearchQuery): SqlCondition {
       case 'read':
         parts.push(`m.read = ${c.read ? 1 : 0}`);
         break;
+      case 'inbox':
+        parts.push(`${c.negate ? 'NOT ' : ''}EXISTS (SELECT 1 FROM json_each(m.envelope, '$.to') r WHERE lower(r.value) = ?)`);
+        params.push(c.address);
+        break;
       default:
         assertNever(c);
     }

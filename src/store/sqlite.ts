@@ -15,13 +15,13 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { timeOrderedId } from './ids.js';
 import { parseQuery } from './query.js';
-import { clampLimit, decodeCursor } from './cursor.js';
+import { clampLimit, decodeCursor, decodeInboxCursor } from './cursor.js';
 import { StoreFullError, StoreUnavailableError, StoreWriteError } from './errors.js';
 import { ReaderThread } from './sqlite-reader-thread.js';
 import type { IndexState, OpResult, WriteOp, WriterConfig, WriterReply, WriterRequest, WriterTesting } from './sqlite-protocol.js';
 import { DEFAULT_STORE_TIMEOUT_MS } from '../config.js';
 import type {
-  AttachmentContent, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
+  AttachmentContent, InboxListOptions, InboxSummary, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from './types.js';
 
@@ -411,6 +411,11 @@ class SqliteStore implements MessageStore {
     if (!validId(id) || !Number.isSafeInteger(index) || index < 0) return null;
     const a = await this.#reader.ask({ kind: 'attachment', id, index });
     return a === null ? null : { info: a.info, content: Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength) };
+  }
+
+  async listInboxes(options: InboxListOptions = {}): Promise<Page<InboxSummary>> {
+    const after = decodeInboxCursor(options.cursor);
+    return this.#reader.ask({ kind: 'inboxes', prefix: options.prefix ?? '', after, limit: clampLimit(options.limit) });
   }
 
   async listSessions(options: Omit<ListOptions, 'query'> = {}): Promise<Page<SessionSummary>> {

@@ -49,6 +49,8 @@ function clauseMatch(c: Clause, m: MessageSummary): SummaryMatch {
       return yesNo(m.attachmentCount > 0 !== c.negate);
     case 'read':
       return yesNo(m.read === c.read);
+    case 'inbox':
+      return yesNo(m.envelope.to.some((a) => a.toLowerCase() === c.address) !== c.negate);
     default:
       return assertNever(c);
   }

@@ -145,6 +145,17 @@ export type ListOptions = Readonly<{
   cursor?: string | null;
 }>;
 
+/** An inbox: an envelope recipient address (lowercased; plus-addresses as written) and its messages. */
+export type InboxSummary = Readonly<{ address: string; total: number; unread: number }>;
+
+export type InboxListOptions = Readonly<{
+  /** Only addresses starting with this (case-insensitive). */
+  prefix?: string;
+  /** 1..1000, default 50. */
+  limit?: number;
+  cursor?: string | null;
+}>;
+
 export type StoreStats = Readonly<{
   /** save() calls that resolved. */
   saved: number;
@@ -180,6 +191,11 @@ export interface MessageStore extends MessageSink {
    */
   nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null>;
   listSessions(options?: Omit<ListOptions, 'query'>): Promise<Page<SessionSummary>>;
+  /**
+   * The inboxes of the searchable messages, in address order: every envelope recipient address with its message counts.
+   * Messages of one inbox are those the query `inbox:ADDRESS` finds.
+   */
+  listInboxes(options?: InboxListOptions): Promise<Page<InboxSummary>>;
   getSession(id: string): Promise<SessionDetail | null>;
   /** Applies retention now (it also runs by itself after commits); resolves once done. */
   prune(): Promise<PruneResult>;

@@ -150,28 +150,13 @@ export class MailwireClient {
   }
 
   /**
-   * The inboxes (every envelope recipient address, as written), in address order, with their message counts;
-   * `prefix` narrows them (case-insensitive).
+   * The inboxes (every envelope recipient address, lowercased; plus-addresses as written), in address order, with
+   * their message counts; `prefix` narrows them (case-insensitive). Page on with `cursor: nextCursor`.
    */
-  async inboxes(options: Readonly<{ prefix?: string; limit?: number }> = {}): Promise<{ inboxes: Inbox[]; nextCursor: string | null }> {
-    const counts = new Map<string, { total: number; unread: number }>();
-    let cursor: string | null = null;
-    for (let page = 0; page < MAX_LISTED / 1000; page++) { // counted from the listing, over at most MAX_LISTED messages
-      const p = await this.summaries('', { limit: 1000, cursor });
-      for (const m of p.messages) {
-        for (const address of new Set(m.envelope.to)) {
-          const c = counts.get(address) ?? { total: 0, unread: 0 };
-          c.total++;
-          if (!m.read) c.unread++;
-          counts.set(address, c);
-        }
-      }
-      cursor = p.nextCursor;
-      if (cursor === null) break;
-    }
-    const prefix = (options.prefix ?? '').toLowerCase();
-    const all = [...counts].filter(([a]) => a.toLowerCase().startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return { inboxes: all.slice(0, options.limit ?? 100).map(([address, c]) => ({ address, ...c })), nextCursor: null };
+  async inboxes(options: Readonly<{ prefix?: string; limit?: number; cursor?: string | null }> = {}): Promise<{ inboxes: Inbox[]; nextCursor: string | null }> {
+    const params = new URLSearchParams({ prefix: options.prefix ?? '', limit: String(options.limit ?? 100) });
+    if (options.cursor != null) params.set('cursor', options.cursor);
+    return (await (await this.#request('GET', `/api/v1/inboxes?${params}`)).json()) as { inboxes: Inbox[]; nextCursor: string | null };
   }
 
   /** Deletes one message; false when there is no such message. */

@@ -17,6 +17,8 @@ export type CaughtMessage = MessageDetail &
 export type MessageFilter = Readonly<{
   /** A recipient (To, Cc or the envelope), as a case-insensitive substring. */
   to?: string;
+  /** An inbox: exactly this envelope recipient (case-insensitive), so `qa+run1@x.test` is not `qa@x.test`. */
+  inbox?: string;
   from?: string;
   /** A case-insensitive substring of the subject. */
   subject?: string;
@@ -40,7 +42,7 @@ const quote = (value: string): string => `"${value.replace(/\\/g, '\\\\').replac
 export function filterQuery(filter: MessageFilter | string = {}): string {
   if (typeof filter === 'string') return filter;
   const parts: string[] = [];
-  for (const field of ['to', 'from', 'subject'] as const) {
+  for (const field of ['inbox', 'to', 'from', 'subject'] as const) {
     const value = filter[field];
     if (value !== undefined) parts.push(`${field}:${quote(value)}`);
   }

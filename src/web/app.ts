@@ -15,6 +15,7 @@ import { checkMailbox } from '../protocol/mailbox-syntax.js';
 import { extractCodes, extractLinks } from './extract.js';
 import { guardHttp, type HttpAccess } from './guard.js';
 import { mountMcp } from '../mcp/http.js';
+import { mountInboxRoutes } from './inboxes.js';
 import { VERSION } from '../version.js';
 import { previewHtml } from './html-rewrite.js';
 import { clientAddressOf, type HttpConnection } from './client-address.js';
@@ -113,6 +114,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
     c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));
   app.get('/api/openapi.json', (c) => c.json(OPENAPI));
   mountMcp(app, async (request) => app.fetch(request), { version: VERSION }); // MCP for coding agents (src/mcp)
+  mountInboxRoutes(app, store, async (request) => app.fetch(request)); // every envelope recipient is an inbox
   if (options.faults) mountFaultRoutes(app, options.faults);
 
   // ---- messages ------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ const queryParam = {
   name: 'query', in: 'query', schema: { type: 'string', maxLength: 1000 },
   description: 'Words (full text over subject, addresses, body; "quoted phrase"), from:, to: (To, Cc, Bcc and envelope recipients), ' +
     'subject: (case-insensitive substring, "quoted values"), before:/after: (YYYY-MM-DD UTC or ISO time), has:attachment, ' +
-    'is:read, is:unread; a leading - negates. Malformed: 400 bad_query.',
+    'is:read, is:unread, inbox:ADDRESS (exactly this envelope recipient); a leading - negates. Malformed: 400 bad_query.',
 };
 const json = (schema: object): object => ({ content: { 'application/json': { schema } } });
 const ref = (name: string): object => ({ $ref: `#/components/schemas/${name}` });
@@ -91,6 +91,29 @@ export const OPENAPI = {
         summary: 'Download an attachment (from 0); images other than SVG inline, the rest as attachment; nosniff',
         parameters: [idParam, { name: 'n', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } }],
         responses: { 200: { description: 'Decoded bytes' }, 404: error },
+      },
+    },
+    '/api/v1/inboxes': {
+      get: {
+        summary: 'Every envelope recipient address is an inbox: the inboxes in address order, with their message counts',
+        parameters: [{ name: 'prefix', in: 'query', schema: { type: 'string', maxLength: 320 }, description: 'Only addresses starting with this (case-insensitive)' }, limitParam, cursorParam],
+        responses: { 200: { description: 'A page', ...json({ type: 'object', required: ['inboxes', 'nextCursor'], properties: { inboxes: { type: 'array', items: { type: 'object', required: ['address', 'total', 'unread'], properties: { address: { type: 'string', description: 'Lowercased; plus-addresses as written' }, total: { type: 'integer' }, unread: { type: 'integer' } } } }, nextCursor: { type: ['string', 'null'] } } }) }, 400: error },
+      },
+    },
+    '/api/v1/inboxes/{address}/messages': {
+      get: {
+        summary: 'One inbox\'s messages: GET /api/v1/messages with inbox:ADDRESS added to the query',
+        parameters: [{ name: 'address', in: 'path', required: true, schema: { type: 'string', maxLength: 320 } }, queryParam, limitParam, cursorParam],
+        responses: { 200: { description: 'A page, as GET /api/v1/messages' }, 400: error },
+      },
+    },
+    '/api/v1/inboxes/{address}/wait': {
+      get: {
+        summary: 'Long-poll one inbox: GET /api/v1/messages/wait with inbox:ADDRESS added to the query',
+        parameters: [{ name: 'address', in: 'path', required: true, schema: { type: 'string', maxLength: 320 } }, queryParam,
+          { name: 'timeout', in: 'query', schema: { type: 'number', minimum: 0, maximum: MAX_WAIT_SECONDS, default: DEFAULT_WAIT_SECONDS }, description: 'Seconds' },
+          { name: 'after', in: 'query', schema: { type: 'string' }, description: 'A cursor from a previous wait' }],
+        responses: { 200: { description: 'As GET /api/v1/messages/wait' }, 400: error, 408: { description: 'No matching message in time', ...json(ref('Error')) } },
       },
     },
     '/api/v1/sessions': {

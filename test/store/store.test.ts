@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BACKENDS, CONN, ENCODED_SUBJECT, GARBAGE, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, saveIndexed, type Opened,
+  BACKENDS, CONN, ENCODED_SUBJECT, GARBAGE, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, saveIndexed, untilIndexed, type Opened,
 } from '../helpers/mail.js';
 import { StoreInputError } from '../../src/store/errors.js';
 import type { MessageSummary } from '../../src/store/types.js';
@@ -79,6 +79,7 @@ for (const backend of BACKENDS) {
     });
 
     it('announces each saved message once, when it is searchable, with the summary a listing shows', async () => {
+      await untilIndexed(o.store); // the earlier cases' messages, saved without waiting, are announced by now
       const announced: MessageSummary[] = [];
       const off = o.store.onIndexed((m) => announced.push(m));
       try {
@@ -192,6 +193,59 @@ for (const backend of BACKENDS) {
       assert.equal(afterOldest?.message.id, ids.encoded);
       assert.equal(await o.store.nextMatch('', (await o.store.nextMatch('', null))?.cursor ?? ''), null);
       assert.equal(first.items.length, 4);
+    });
+  });
+
+  describe(`${backend.name} inboxes`, () => {
+    it('lists every envelope recipient as an inbox, lowercased, plus-addresses kept, with total and unread, paged by address', async () => {
+      const o = await backend.open();
+      try {
+        const a = await saveIndexed(o.store, incoming(SIMPLE, { to: ['qa+run1@x.test', 'Boss@X.test'] }));
+        await saveIndexed(o.store, incoming(MULTIPART, { to: ['qa@x.test', 'qa+run1@x.test'] }));
+        await saveIndexed(o.store, incoming(UTF8_TEXT, { to: ['qa+run2@x.test', 'QA+RUN2@x.test'] })); // one inbox, counted once
+        await o.store.setRead(a, true);
+        const all = await o.store.listInboxes();
+        assert.deepEqual(all, {
+          items: [
+            { address: 'boss@x.test', total: 1, unread: 0 },
+            { address: 'qa+run1@x.test', total: 2, unread: 1 },
+            { address: 'qa+run2@x.test', total: 1, unread: 1 },
+            { address: 'qa@x.test', total: 1, unread: 1 },
+          ],
+          nextCursor: null,
+        });
+        const first = await o.store.listInboxes({ prefix: 'QA+', limit: 1 });
+        assert.deepEqual(first.items, [{ address: 'qa+run1@x.test', total: 2, unread: 1 }]);
+        assert.ok(first.nextCursor !== null);
+        assert.deepEqual(await o.store.listInboxes({ prefix: 'QA+', limit: 1, cursor: first.nextCursor }), {
+          items: [{ address: 'qa+run2@x.test', total: 1, unread: 1 }], nextCursor: null,
+        });
+        assert.deepEqual((await o.store.listInboxes({ prefix: '%' })).items, [], 'LIKE wildcards in a prefix are plain characters');
+        assert.deepEqual((await o.store.listInboxes({ prefix: 'qa_' })).items, []);
+        await assert.rejects(o.store.listInboxes({ cursor: 'not a cursor' }), StoreInputError);
+      } finally {
+        await o.cleanup();
+      }
+    });
+
+    it('finds one inbox\'s messages with inbox:ADDRESS, exactly (qa@x.test is not qa+run1@x.test), in list, search and nextMatch', async () => {
+      const o = await backend.open();
+      try {
+        const a = await saveIndexed(o.store, incoming(SIMPLE, { to: ['qa+run1@x.test', 'boss@x.test'] }));
+        const b = await saveIndexed(o.store, incoming(MULTIPART, { to: ['qa@x.test'] }));
+        const c = await saveIndexed(o.store, incoming(UTF8_TEXT, { to: ['QA+Run1@X.test'] }));
+        const ids = async (query: string): Promise<string[]> => (await o.store.listMessages({ query })).items.map((m) => m.id);
+        assert.deepEqual(await ids('inbox:qa+run1@x.test'), [c, a]);
+        assert.deepEqual(await ids('inbox:qa@x.test'), [b]);
+        assert.deepEqual(await ids('inbox:x.test'), [], 'the whole address, not a part of it');
+        assert.deepEqual(await ids('inbox:"qa+run1@x.test" noon'), [a]);
+        assert.deepEqual(await ids('-inbox:qa+run1@x.test'), [b]);
+        assert.equal((await o.store.nextMatch('inbox:qa@x.test', null))?.message.id, b);
+        assert.deepEqual(await o.store.deleteMessages('inbox:qa@x.test'), [b]);
+        assert.deepEqual((await o.store.listInboxes()).items.map((i) => i.address), ['boss@x.test', 'qa+run1@x.test']);
+      } finally {
+        await o.cleanup();
+      }
     });
   });
 

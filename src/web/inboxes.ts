@@ -1,0 +1,43 @@
+/**
+ * Inboxes in the HTTP API: every envelope recipient address is one. The listing asks the store; one inbox's messages
+ * and its long-poll are the messages API itself with the search term `inbox:ADDRESS` added, answered by the same
+ * handlers (re-dispatched in-process), so paging, search and waiting mean exactly what they mean there.
+ */
+import type { Context, Hono } from 'hono';
+import { MAX_PAGE_SIZE } from '../config.js';
+import type { MessageStore } from '../store/index.js';
+
+const MAX_ADDRESS_LENGTH = 320;
+
+const bad = (c: Context, message: string): Response => c.json({ error: { code: 'bad_request', message } }, 400);
+
+/** `inbox:"ADDRESS"` with the user's own query after it. */
+export function inboxQuery(address: string, query: string): string {
+  const quoted = `"${address.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  return `inbox:${quoted}${query.trim() === '' ? '' : ` ${query}`}`;
+}
+
+export function mountInboxRoutes(app: Hono, store: MessageStore, api: (request: Request) => Promise<Response>): void {
+  app.get('/api/v1/inboxes', async (c) => {
+    const limit = c.req.query('limit');
+    if (limit !== undefined && limit !== '' && !(/^\d{1,4}$/.test(limit) && Number(limit) >= 1 && Number(limit) <= MAX_PAGE_SIZE)) {
+      return bad(c, `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+    }
+    const prefix = c.req.query('prefix') ?? '';
+    if (prefix.length > MAX_ADDRESS_LENGTH) return bad(c, `prefix is longer than ${MAX_ADDRESS_LENGTH} characters`);
+    const page = await store.listInboxes({ prefix, ...(limit ? { limit: Number(limit) } : {}), cursor: c.req.query('cursor') ?? null });
+    return c.json({ inboxes: page.items, nextCursor: page.nextCursor });
+  });
+
+  // One inbox: the messages API with inbox:ADDRESS added to the query.
+  for (const [suffix, target] of [['messages', '/api/v1/messages'], ['wait', '/api/v1/messages/wait']] as const) {
+    app.get(`/api/v1/inboxes/:address/${suffix}`, async (c) => {
+      const address = c.req.param('address');
+      if (address === '' || address.length > MAX_ADDRESS_LENGTH) return bad(c, `an inbox address has 1 to ${MAX_ADDRESS_LENGTH} characters`);
+      const url = new URL(c.req.url);
+      url.pathname = target;
+      url.searchParams.set('query', inboxQuery(address, url.searchParams.get('query') ?? ''));
+      return api(new Request(url, { headers: c.req.raw.headers, signal: c.req.raw.signal }));
+    });
+  }
+}
