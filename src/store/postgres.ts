@@ -147,6 +147,8 @@ class PostgresStore implements MessageStore {
 
   #down: string | null = null;
   #backlog = { count: 0, lagMs: 0 };
+  /** Counts this instance's own changes to the backlog, so that a poll answered after one is not taken. */
+  #backlogVersion = 0;
   #pollTimer: NodeJS.Timeout | null = null;
   #polling = false;
   #ageTimer: NodeJS.Timeout | null = null;
@@ -253,6 +255,11 @@ class PostgresStore implements MessageStore {
     this.#wakeIndexer();
   }
 
+  #setBacklog(b: { count: number; lagMs: number }): void {
+    this.#backlog = b;
+    this.#backlogVersion++;
+  }
+
   health(): StoreHealth {
     const reason = this.#closing ? 'store is closed' : this.#down;
     return { ok: reason === null, reason, indexBacklog: this.#backlog.count, indexLagMs: this.#backlog.lagMs };
@@ -267,10 +274,12 @@ class PostgresStore implements MessageStore {
     if (this.#polling || this.#closing) return;
     this.#polling = true;
     try {
+      const version = this.#backlogVersion;
       const r = await this.#query<{ n: number; lag: number }>(
         'SELECT count(*)::int AS n, coalesce(extract(epoch FROM now() - min(queued_at)) * 1000, 0)::float8 AS lag FROM index_queue');
       const row = r.rows[0];
-      this.#backlog = { count: row?.n ?? 0, lagMs: Math.max(0, Math.round(row?.lag ?? 0)) };
+      // A save or an index batch of ours meanwhile makes the count stale: the gauge keeps what they set.
+      if (version === this.#backlogVersion) this.#backlog = { count: row?.n ?? 0, lagMs: Math.max(0, Math.round(row?.lag ?? 0)) };
       if (this.#backlog.count > 0) this.#wakeIndexer();
       if (this.#listener === null && this.#listenTimer === null) this.#scheduleListen();
     } catch {
@@ -343,7 +352,7 @@ class PostgresStore implements MessageStore {
       return;
     }
     this.#stats.transactions++;
-    this.#backlog = { ...this.#backlog, count: this.#backlog.count + batch.length };
+    this.#setBacklog({ ...this.#backlog, count: this.#backlog.count + batch.length });
     for (const job of batch) {
       if (!job.settled) this.#stats.saved++;
       job.resolve(job.id);
@@ -548,7 +557,7 @@ class PostgresStore implements MessageStore {
       return entries.map((e, i): IndexedRow => ({ ...e.row, summary: e.summary, indexed_seq: order[i] ?? 0 }));
     }, BEGIN_ASYNC);
     // The gauge between polls: nothing left that this instance could claim means no backlog it can see.
-    this.#backlog = announced.length === 0 ? { count: 0, lagMs: 0 } : { ...this.#backlog, count: Math.max(0, this.#backlog.count - announced.length) };
+    this.#setBacklog(announced.length === 0 ? { count: 0, lagMs: 0 } : { ...this.#backlog, count: Math.max(0, this.#backlog.count - announced.length) });
     if (announced.length > 0) this.#announceLocal(announced);
     return announced.length;
   }
