@@ -217,11 +217,11 @@ class PostgresStore implements MessageStore {
   }
 
   /** One transaction on one connection; rolled back on any failure. A connection that failed is not reused. */
-  async #tx<T>(work: (c: PoolClient) => Promise<T>): Promise<T> {
+  async #tx<T>(work: (c: PoolClient) => Promise<T>, begin: typeof BEGIN_DURABLE | typeof BEGIN_ASYNC = BEGIN_DURABLE): Promise<T> {
     const c = await this.#connect();
     let broken = false;
     try {
-      await c.query('BEGIN');
+      await c.query(begin);
       const out = await work(c);
       await c.query('COMMIT');
       this.#up();
@@ -390,9 +390,7 @@ class PostgresStore implements MessageStore {
       const batch = this.#sessionQueue.splice(0, 500);
       try {
         await this.#tx(async (c) => {
-          await c.query('SET LOCAL synchronous_commit = off');
-          await c.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_CLASS, LOCKS.sessionOrder]);
-          const seqs = await nextValues(c, 'session_seq', batch.length);
+          const seqs = await nextValuesHolding(c, LOCKS.sessionOrder, 'session_seq', batch.length);
           await c.query(
             `INSERT INTO sessions (seq, id, started_at, ended_at, end_reason, connection, message_ids, truncated, transcript)
              SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::json[], $7::json[], $8::bool[], $9::json[])
@@ -401,7 +399,7 @@ class PostgresStore implements MessageStore {
               batch.map((j) => j.session.end), batch.map((j) => JSON.stringify(j.session.connection)),
               batch.map((j) => JSON.stringify(j.session.messageIds)), batch.map((j) => j.session.truncated),
               batch.map((j) => JSON.stringify(j.session.transcript))]);
-        });
+        }, BEGIN_ASYNC);
         for (const j of batch) j.resolve(j.id);
       } catch (e) {
         const error = e instanceof StoreWriteError ? e : new StoreWriteError(reasonOf(e));
@@ -513,7 +511,6 @@ class PostgresStore implements MessageStore {
   /** Claims, parses and indexes one batch in one commit; resolves with how many it indexed. */
   async #indexBatch(): Promise<number> {
     const announced = await this.#tx(async (c) => {
-      await c.query('SET LOCAL synchronous_commit = off');
       // Locking the message rows too (KEY SHARE) makes a concurrent delete wait for this commit instead of
       // deadlocking with it over the index row's foreign key.
       const claimed = await c.query<{ seq: number; size: number }>(
@@ -533,19 +530,20 @@ class PostgresStore implements MessageStore {
         const entry = await this.#indexParser.index(r.raw, r.envelope).catch(() => indexEntry(EMPTY_PARSE, r.envelope));
         return { row: r, summary: entry.summary, s: entry.search };
       }));
-      await c.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_CLASS, LOCKS.indexOrder]);
-      const order = await nextValues(c, 'message_indexed_seq', entries.length);
+      // From here to the commit the order lock is held: three round trips (values, rows, commit).
+      const order = await nextValuesHolding(c, LOCKS.indexOrder, 'message_indexed_seq', entries.length);
+      const last = order[order.length - 1] ?? 0;
       await c.query(
-        `INSERT INTO message_index (seq, indexed_seq, summary, from_lc, to_lc, subject_lc, has_attachment, fts)
-         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::json[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::tsvector[])`,
+        `WITH indexed AS (
+           INSERT INTO message_index (seq, indexed_seq, summary, from_lc, to_lc, subject_lc, has_attachment, fts)
+           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::json[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::tsvector[])),
+         dequeued AS (DELETE FROM index_queue WHERE seq = ANY($9::bigint[]))
+         SELECT pg_notify($10, $11)`,
         [entries.map((e) => e.row.seq), order, entries.map((e) => JSON.stringify(e.summary)), entries.map((e) => noNul(e.s.fromLc)),
           entries.map((e) => noNul(e.s.toLc)), entries.map((e) => noNul(e.s.subjectLc)), entries.map((e) => e.s.hasAttachment),
-          entries.map((e) => tsvectorLiteral(e.s))]);
-      await c.query('DELETE FROM index_queue WHERE seq = ANY($1)', [seqs]);
-      const last = order[order.length - 1] ?? 0;
-      await c.query('SELECT pg_notify($1, $2)', [INDEXED_CHANNEL, String(last)]);
+          entries.map((e) => tsvectorLiteral(e.s)), seqs, INDEXED_CHANNEL, String(last)]);
       return entries.map((e, i): IndexedRow => ({ ...e.row, summary: e.summary, indexed_seq: order[i] ?? 0 }));
-    });
+    }, BEGIN_ASYNC);
     // The gauge between polls: nothing left that this instance could claim means no backlog it can see.
     this.#backlog = announced.length === 0 ? { count: 0, lagMs: 0 } : { ...this.#backlog, count: Math.max(0, this.#backlog.count - announced.length) };
     if (announced.length > 0) this.#announceLocal(announced);
@@ -751,9 +749,18 @@ class PostgresStore implements MessageStore {
 
 const ignore = (): void => undefined;
 
-/** `n` values of a sequence, in the order drawn. */
-async function nextValues(c: PoolClient, sequence: string, n: number): Promise<number[]> {
-  const r = await c.query<{ v: number }>(`SELECT nextval('${sequence}') AS v FROM generate_series(1, $1)`, [n]);
+/** A durable transaction (the server's setting is overridden per connection: see clientConfig). */
+const BEGIN_DURABLE = 'BEGIN';
+/** A transaction whose commit is not waited for on disk: what it writes can be rebuilt, or is diagnostics. */
+const BEGIN_ASYNC = 'BEGIN; SET LOCAL synchronous_commit = off';
+
+/**
+ * Takes the advisory transaction lock `key` (held until the commit), then draws `n` values of `sequence`, in order:
+ * one round trip. The lock comes first because the values are drawn per row of a join with the lock's own row.
+ */
+async function nextValuesHolding(c: PoolClient, key: number, sequence: string, n: number): Promise<number[]> {
+  const r = await c.query<{ v: number }>(
+    `SELECT nextval('${sequence}') AS v FROM (SELECT pg_advisory_xact_lock($2, $3)) AS held, generate_series(1, $1)`, [n, LOCK_CLASS, key]);
   return r.rows.map((row) => row.v).sort((a, b) => a - b);
 }
 

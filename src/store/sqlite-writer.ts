@@ -10,10 +10,11 @@
  * parse; the writer answers once the commit returns, and the server sends its 250.
  *
  * Searchable after. Every committed message joins the index queue (its bytes kept in memory up to a bound, else read
- * back). Between commits the indexer takes a slice of the queue (a few ms of work), parses headers and text parts
- * (attachment bodies left out: see parse.ts), and in one synchronous=NORMAL transaction writes each `messages` row and
- * full-text entry and deletes its pending row; then it tells the main thread which messages became searchable. Commits
- * always go before the next slice, so indexing never holds a 250 back by more than one slice.
+ * back). Between commits the indexer parses headers and text parts (attachment bodies left out: see parse.ts), one
+ * message at a time, and stops as soon as a save is waiting on the port (receiveMessageOnPort), so a commit waits for
+ * at most one parse. Parsed messages are written in batches (each transaction rewrites the full-text pages it touches),
+ * in one synchronous=NORMAL transaction: each `messages` row and full-text entry, and its pending row deleted; then the
+ * main thread is told which messages became searchable.
  *
  * Recovery. At open, every pending row left by an earlier run (a crash between a commit and its index) is indexed
  * before 'ready' is posted, so the store's open() resolves only with everything acknowledged searchable.
@@ -24,7 +25,7 @@
  * transactions of its own.
  */
 import { performance } from 'node:perf_hooks';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { Envelope } from '../protocol/types.js';
 import { useMemoryBlob } from './memory-blob.js';
@@ -38,7 +39,7 @@ import type { MessageSummary } from './types.js';
 const PRUNE_BATCH = 1000;
 /** One indexer slice: at most this many messages, or this much time parsing, before commits get their turn again. */
 const INDEX_SLICE_MESSAGES = 256;
-const INDEX_SLICE_MS = 2;
+const INDEX_SLICE_MS = 8;
 /** Bytes of queued messages kept in memory for the indexer; past this, it reads them back from the database. */
 const INDEX_QUEUE_BYTES = 64 * 1024 * 1024;
 /** After a failed index transaction (disk full), the indexer waits this long before it tries again. */
@@ -76,9 +77,11 @@ const SYNCHRONOUS = ['off', 'normal', 'full', 'extra'] as const;
 
 /** synchronous=FULL for commits that promise a message, NORMAL for the rest; switched only when it changes. */
 let syncFull = true;
+/** Read back for each commit's report; setting it cannot be a prepared statement (SQLite applies it when compiling). */
+const readSync = db.prepare('PRAGMA synchronous').pluck();
 function durability(full: boolean): void {
   if (full === syncFull) return;
-  db.pragma(full ? 'synchronous = FULL' : 'synchronous = NORMAL');
+  db.exec(full ? 'PRAGMA synchronous = FULL' : 'PRAGMA synchronous = NORMAL');
   syncFull = full;
 }
 
@@ -118,8 +121,9 @@ let queue: Queued[] = [];
 let queueHead = 0;
 let queuedBytes = 0;
 
-const backlog = (): number => queue.length - queueHead;
-const indexState = (): IndexState => ({ backlog: backlog(), oldestPendingAt: queue[queueHead]?.committedAt ?? null });
+/** Messages durable but not yet searchable: queued, or parsed and waiting for their batch to be written. */
+const backlog = (): number => queue.length - queueHead + parsed.length;
+const indexState = (): IndexState => ({ backlog: backlog(), oldestPendingAt: parsed[0]?.queued.committedAt ?? queue[queueHead]?.committedAt ?? null });
 
 function enqueue(q: Queued): void {
   if (q.raw !== null) {
@@ -164,15 +168,27 @@ const writeIndex = db.transaction((batch: readonly Parsed[]): MessageSummary[] =
 });
 
 /**
- * One slice of indexing: parse up to `maxMessages` queued messages (or for `budgetMs`), write them in one transaction
- * without an fsync (all of it can be rebuilt from the raw bytes), and announce them. Returns how many it took.
+ * Parsed, not yet written: the indexer parses in small slices (a save that arrives stops it between two parses) but
+ * writes in batches, since each transaction rewrites every page it touches (full-text segments above all).
+ */
+let parsed: Parsed[] = [];
+/** Write the parsed batch once it holds this many messages, once nothing is left to parse, or once its oldest waited this long. */
+const INDEX_WRITE_BATCH = 128;
+const INDEX_WRITE_WAIT_MS = 20;
+let parsedSince = 0;
+
+/**
+ * One slice of indexing: parse up to `maxMessages` queued messages (or for `budgetMs`, or until a save arrives), then
+ * write the parsed batch when it is due, in one transaction without an fsync (all of it can be rebuilt from the raw
+ * bytes), and announce those messages. Returns how many messages it moved on (parsed or written).
  */
 async function indexSlice(maxMessages: number, budgetMs: number): Promise<number> {
   const t0 = performance.now();
-  const batch: Parsed[] = [];
-  while (backlog() > 0 && batch.length < maxMessages && performance.now() - t0 < budgetMs) {
+  let took = 0;
+  while (queue.length - queueHead > 0 && took < maxMessages && performance.now() - t0 < budgetMs) {
     const q = dequeue();
     if (q === undefined) break;
+    took++;
     let raw = q.raw;
     let envelope = q.envelope;
     if (raw === null || envelope === null) {
@@ -181,9 +197,15 @@ async function indexSlice(maxMessages: number, budgetMs: number): Promise<number
       raw = row.raw;
       envelope = JSON.parse(row.envelope) as Envelope;
     }
-    batch.push({ seq: q.seq, entry: indexEntry(await parseForIndex(raw), envelope), queued: q });
+    if (parsed.length === 0) parsedSince = performance.now();
+    parsed.push({ seq: q.seq, entry: indexEntry(await parseForIndex(raw), envelope), queued: q });
+    // Saves that arrived meanwhile go first: their commit runs before the next parse.
+    if (takeWaitingRequests() > 0) break;
   }
-  if (batch.length === 0 || closed) return batch.length;
+  const due = parsed.length >= INDEX_WRITE_BATCH || queue.length - queueHead === 0 || performance.now() - parsedSince >= INDEX_WRITE_WAIT_MS;
+  if (parsed.length === 0 || !due || closed) return took;
+  const batch = parsed;
+  parsed = [];
   durability(false);
   let summaries: MessageSummary[];
   try {
@@ -198,8 +220,7 @@ async function indexSlice(maxMessages: number, budgetMs: number): Promise<number
   }
   indexFailing = false;
   if (summaries.length > 0) post({ type: 'indexed', summaries: JSON.stringify(summaries), count: summaries.length, index: indexState() });
-  if (++commitsSinceCheckpoint >= CHECKPOINT_EVERY) checkpointSoon();
-  return batch.length;
+  return took + batch.length; // checkpoints are counted by durable commits alone
 }
 let indexFailing = false;
 
@@ -318,7 +339,7 @@ function commit(): void {
     counts.sessions += delta.sessions;
     for (const q of committing) enqueue(q);
     committing = [];
-    post({ type: 'done', committed: true, ns, results, index: indexState(), durability: { journalMode, synchronous: SYNCHRONOUS[db.pragma('synchronous', { simple: true }) as number] ?? 'off' } });
+    post({ type: 'done', committed: true, ns, results, index: indexState(), durability: { journalMode, synchronous: SYNCHRONOUS[readSync.get() as number] ?? 'off' } });
   } catch (e) {
     committing = [];
     post({ type: 'done', committed: false, ns, error: message(e), full: isFull(e) });
@@ -423,14 +444,12 @@ let closed = false;
 
 async function indexAll(deadlineMs: number): Promise<number> {
   const t0 = performance.now();
-  let n = 0;
-  // Bounded: each slice takes at least one message off the queue, or the loop ends.
+  const before = backlog();
+  // Bounded: each slice moves at least one message on (parsed or written), or the loop ends.
   while (backlog() > 0 && performance.now() - t0 < deadlineMs) {
-    const took = await indexSlice(1000, 250);
-    if (took === 0) break;
-    n += took;
+    if ((await indexSlice(1000, 250)) === 0) break;
   }
-  return n;
+  return before - backlog();
 }
 
 async function start(): Promise<void> {
@@ -438,6 +457,7 @@ async function start(): Promise<void> {
   const recovered = backlog() > 0 ? await indexAll(Infinity) : 0;
   if (backlog() > 0) throw new Error(`cannot index the ${backlog()} messages left from the last run (is the disk full?)`);
   post({ type: 'ready', version: db.pragma('user_version', { simple: true }) as number, recovered, recoveryMs: performance.now() - t0, index: indexState() });
+  listening = true;
   port.on('message', (m: WriterRequest) => {
     chain = chain.then(() => handle(m)).catch((e: unknown) => {
       console.error('mailwire sqlite writer:', e);
@@ -446,6 +466,26 @@ async function start(): Promise<void> {
 }
 
 let chain: Promise<void> = Promise.resolve();
+let listening = false;
+
+/**
+ * Takes the requests already waiting on the port without waiting for the event loop (the indexer asks between two
+ * parses, so a save never waits for a whole slice): ops join the next commit, anything else is handled in turn as if
+ * it had just arrived. Returns how many ops are now ready to commit.
+ */
+function takeWaitingRequests(): number {
+  if (!listening) return 0; // during recovery nothing is asked yet
+  for (let i = 0; i < 1000; i++) {
+    const got = receiveMessageOnPort(port);
+    if (got === undefined) break;
+    const m = got.message as WriterRequest;
+    if (m.type === 'ops') {
+      for (const op of m.ops) ready.push(op);
+      scheduleWork();
+    } else chain = chain.then(() => handle(m)).catch((e: unknown) => console.error('mailwire sqlite writer:', e));
+  }
+  return ready.length;
+}
 
 async function handle(m: WriterRequest): Promise<void> {
   switch (m.type) {

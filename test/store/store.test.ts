@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BACKENDS, CONN, ENCODED_SUBJECT, GARBAGE, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, saveIndexed, type Opened,
+  BACKENDS, CONN, ENCODED_SUBJECT, GARBAGE, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, saveIndexed, untilIndexed, type Opened,
 } from '../helpers/mail.js';
 import { StoreInputError } from '../../src/store/errors.js';
 import type { MessageSummary } from '../../src/store/types.js';
@@ -79,6 +79,7 @@ for (const backend of BACKENDS) {
     });
 
     it('announces each saved message once, when it is searchable, with the summary a listing shows', async () => {
+      await untilIndexed(o.store); // the earlier cases' messages, saved without waiting, are announced by now
       const announced: MessageSummary[] = [];
       const off = o.store.onIndexed((m) => announced.push(m));
       try {
