@@ -123,6 +123,8 @@ class PostgresStore implements MessageStore {
 
   #saveQueue: SaveJob[] = [];
   #writers = 0;
+  /** Set by close() while saves are in flight: called when the last one is answered. */
+  #drained: (() => void) | null = null;
   #sessionQueue: SessionJob[] = [];
   #sessionWriter: Promise<void> | null = null;
 
@@ -321,6 +323,7 @@ class PostgresStore implements MessageStore {
         this.#pumpSaves();
       });
     }
+    if (this.#writers === 0 && this.#saveQueue.length === 0) this.#drained?.();
   }
 
   async #writeSaves(batch: readonly SaveJob[]): Promise<void> {
@@ -731,9 +734,7 @@ class PostgresStore implements MessageStore {
     this.#closing ??= (async () => {
       for (const t of [this.#pollTimer, this.#ageTimer, this.#pruneTimer, this.#listenTimer]) if (t !== null) clearTimeout(t);
       // Saves already taken were promised an answer: committed, or refused by their deadline.
-      for (let i = 0; i < 100_000 && (this.#saveQueue.length > 0 || this.#writers > 0); i++) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      if (this.#saveQueue.length > 0 || this.#writers > 0) await new Promise<void>((resolve) => { this.#drained = resolve; });
       await this.#sessionWriter;
       await this.#indexing;
       await this.#announcing;

@@ -220,7 +220,10 @@ async function indexSlice(maxMessages: number, budgetMs: number): Promise<number
   }
   indexFailing = false;
   if (summaries.length > 0) post({ type: 'indexed', summaries: JSON.stringify(summaries), count: summaries.length, index: indexState() });
-  return took + batch.length; // checkpoints are counted by durable commits alone
+  // Caught up: move the WAL's pages into the database file now, so that reads (mapped, see sqlite-reader.ts) find them
+  // there rather than in the WAL; durable commits count towards the regular checkpoint, index writes would not.
+  if (backlog() === 0) checkpointSoon();
+  return took + batch.length;
 }
 let indexFailing = false;
 

@@ -163,6 +163,24 @@ describe('postgres store, several instances on one database', () => {
     }
   });
 
+  it('answers, on close, every save it took: each one committed', async () => {
+    const other = await createTestDatabase();
+    try {
+      const store = await open(other);
+      const saving = Array.from({ length: 30 }, (_, i) => store.save(numbered('closing', i)));
+      await store.close();
+      const ids = await Promise.all(saving);
+      const again = await open(other);
+      try {
+        for (const id of ids) assert.notEqual(await again.getRaw(id), null, `${id} answered but not stored`);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await other.drop();
+    }
+  });
+
   it('prunes to one global limit, one instance at a time', async () => {
     const other = await createTestDatabase();
     const [a, b] = await Promise.all([open(other, { maxMessages: 5 }), open(other, { maxMessages: 5 })]);
