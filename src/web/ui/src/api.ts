@@ -29,6 +29,8 @@ export type SessionSummary = {
 };
 export type SessionDetail = SessionSummary & { transcript: TranscriptLine[] };
 export type Page<T> = { items: T[]; nextCursor: string | null };
+/** An envelope recipient address and its messages. */
+export type Inbox = { address: string; total: number; unread: number };
 /** GET /api/v1/faults: each rule as it was given, with its counters. */
 export type FaultRuleView = Record<string, unknown> & { on: string; matched: number; fired: number };
 export type FaultView = { seed: number; rules: FaultRuleView[] };
@@ -86,6 +88,9 @@ export const api = {
   async listMessages(query: string, cursor: string | null, limit: number, signal?: AbortSignal): Promise<Page<MessageSummary>> {
     const r = await json<{ messages: MessageSummary[]; nextCursor: string | null }>('GET', `/api/v1/messages${qs({ query, cursor, limit })}`, undefined, signal);
     return { items: r.messages, nextCursor: r.nextCursor };
+  },
+  async listInboxes(limit: number, signal?: AbortSignal): Promise<Inbox[]> {
+    return (await json<{ inboxes: Inbox[] }>('GET', `/api/v1/inboxes${qs({ limit })}`, undefined, signal)).inboxes;
   },
   getMessage: (id: string, signal?: AbortSignal): Promise<MessageDetail> => json('GET', `/api/v1/messages/${enc(id)}`, undefined, signal),
   setRead: (id: string, read: boolean): Promise<{ id: string; read: boolean }> => json('PATCH', `/api/v1/messages/${enc(id)}`, { read }),

@@ -5,7 +5,8 @@
  */
 import type { JSX } from 'preact';
 import { useCallback, useEffect, useErrorBoundary, useMemo, useRef, useState } from 'preact/hooks';
-import { api, ApiError, errorText, EVENTS_URL, type MessageDetail, type MessageSummary } from './api.js';
+import { api, ApiError, errorText, EVENTS_URL, type Inbox, type MessageDetail, type MessageSummary } from './api.js';
+import { InboxList, inboxTerm } from './inbox-list.js';
 import { Icon } from './icons.js';
 import { connectLive, type LiveEvent, type LiveStatus } from './live.js';
 import { MessageList } from './message-list.js';
@@ -17,6 +18,8 @@ type Route = { view: 'inbox'; id: string | null; tab: Tab | null } | { view: 'se
 const TABS: readonly string[] = ['html', 'text', 'headers', 'raw', 'envelope', 'attachments'];
 const PAGE = 100;
 const SEARCH_DEBOUNCE_MS = 250;
+/** Inboxes shown beside the list (the address order of the API). */
+const INBOX_LIMIT = 500;
 
 function parseHash(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').map((p) => decodeURIComponent(p));
@@ -89,9 +92,32 @@ function Shell(): JSX.Element {
     return () => clearTimeout(t);
   }, [input]);
 
+  // ---- inboxes: the list beside the messages; choosing one scopes the list, its search and its live updates -------
+  const [scope, setScope] = useState<string | null>(null);
+  const [inboxes, setInboxes] = useState<readonly Inbox[]>([]);
+  const listQuery = scope === null ? query : `${inboxTerm(scope)}${query ? ` ${query}` : ''}`;
+  const inboxLoad = useRef<{ busy: boolean; again: boolean }>({ busy: false, again: false });
+  const refreshInboxes = useCallback(async (): Promise<void> => {
+    const r = inboxLoad.current;
+    if (r.busy) { r.again = true; return; }
+    r.busy = true;
+    try {
+      do {
+        r.again = false;
+        setInboxes(await api.listInboxes(INBOX_LIMIT));
+      } while (r.again);
+    } catch (e) {
+      setBanner(`Could not load the inboxes: ${errorText(e)}`);
+    } finally {
+      r.busy = false;
+    }
+  }, []);
+  useEffect(() => { void refreshInboxes(); }, [refreshInboxes]);
+
   // The first page for the current query; a newer query aborts an older request.
   useEffect(() => {
     const ac = new AbortController();
+    const query = listQuery;
     setList((l) => ({ ...l, loading: true }));
     api.listMessages(query, null, PAGE, ac.signal).then((page) => {
       setQueryError(null);
@@ -104,7 +130,7 @@ function Shell(): JSX.Element {
       setList((l) => ({ ...l, loading: false, loaded: true }));
     });
     return () => ac.abort();
-  }, [query]);
+  }, [listQuery]);
 
   const loadMore = useCallback(() => {
     const l = listRef.current;
@@ -166,8 +192,10 @@ function Shell(): JSX.Element {
   const [message, setMessage] = useState<MessageDetail | null>(null);
   const [messageError, setMessageError] = useState<string | null>(null);
 
-  const patchItem = (id: string, change: Partial<MessageSummary>): void =>
+  const patchItem = (id: string, change: Partial<MessageSummary>): void => {
     setList((cur) => ({ ...cur, items: cur.items.map((m) => (m.id === id ? { ...m, ...change } : m)) }));
+    if (change.read !== undefined) void refreshInboxes(); // the unread counts beside the list
+  };
 
   useEffect(() => {
     if (!openId) { setMessage(null); setMessageError(null); return undefined; }
@@ -236,7 +264,7 @@ function Shell(): JSX.Element {
 
   const [confirm, setConfirm] = useState<Confirm | null>(null);
   const askDeleteMatching = (): void => {
-    const q = query;
+    const q = listQuery;
     setConfirm({
       title: q ? 'Delete the search results?' : 'Delete all messages?',
       body: q ? `Every message matching “${q}” will be deleted, not only those loaded. This cannot be undone.` : 'Every stored message will be deleted. This cannot be undone.',
@@ -257,8 +285,10 @@ function Shell(): JSX.Element {
     if (e.type === 'message-stored') {
       setArrived((a) => new Set(a).add(e.id));
       void refreshTop();
+      void refreshInboxes();
     } else if (e.type === 'message-deleted') {
       removeFromList([e.id]);
+      void refreshInboxes();
       if (openId === e.id) setMessageError('This message was deleted.');
     } else {
       setSessionSeq((n) => n + 1);
@@ -367,7 +397,7 @@ function Shell(): JSX.Element {
               </span>
               <div class="spacer" />
               <button class="btn ghost small danger" disabled={list.items.length === 0} onClick={askDeleteMatching}>
-                <Icon name="trash" /> {query ? 'Delete results' : 'Delete all'}
+                <Icon name="trash" /> {listQuery ? 'Delete results' : 'Delete all'}
               </button>
             </div>
             {list.loaded && list.items.length === 0 ? (
@@ -380,6 +410,7 @@ function Shell(): JSX.Element {
                 now={now} prepended={prepended} onOpen={openMessage} onLoadMore={loadMore} />
             )}
           </section>
+          <InboxList inboxes={inboxes} scope={scope} onScope={(address) => { setScope(address); if (openId) closeMessage(); }} />
           <section class="view-pane" aria-label="Message view">
             {messageError ? (
               <div class="placeholder"><Icon name="alert" size={40} /><p>{messageError}</p><button class="btn" onClick={closeMessage}>Back to the list</button></div>
