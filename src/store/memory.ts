@@ -10,7 +10,7 @@ import { clampLimit, decodeCursor, decodeInboxCursor, encodeCursor, encodeInboxC
 import { assertNever } from '../assert-never.js';
 import { StoreWriteError } from './errors.js';
 import type {
-  AttachmentContent, InboxListOptions, InboxSummary, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
+  AttachmentContent, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from './types.js';
 
@@ -25,6 +25,8 @@ type Stored = {
   search: SearchFields;
   /** Tokens of each full-text column, joined by spaces, for phrase matching as FTS5 does. */
   fts: string[];
+  /** The inboxes (lowercased envelope recipients) the message was taken out of: see deleteInboxMessages. */
+  left: Set<string>;
 };
 type StoredSession = { seq: number; detail: SessionDetail };
 
@@ -57,7 +59,7 @@ class MemoryStore implements MessageStore {
     const id = timeOrderedId();
     const stored: Stored = {
       seq: ++this.#seq, id, receivedAt: message.receivedAt.getTime(), read: false, raw, message, parsed, search,
-      fts: [search.ftsSubject, search.ftsAddresses, search.ftsBody].map((t) => ` ${textTokens(t).join(' ')} `),
+      fts: [search.ftsSubject, search.ftsAddresses, search.ftsBody].map((t) => ` ${textTokens(t).join(' ')} `), left: new Set(),
     };
     this.#messages.push(stored);
     this.#stats.saved++;
@@ -159,6 +161,17 @@ class MemoryStore implements MessageStore {
     return gone.map((m) => m.id);
   }
 
+  async deleteInboxMessages(address: string, query = ''): Promise<InboxDeletion> {
+    const inbox = address.toLowerCase();
+    const q = parseQuery(query);
+    const inQuery: SearchQuery = { clauses: [{ kind: 'inbox', address: inbox, negate: false }, ...q.clauses] };
+    const taken = this.#messages.filter((m) => matches(inQuery, m));
+    for (const m of taken) m.left.add(inbox);
+    const gone = new Set(taken.filter((m) => inboxesOf(m).length === 0));
+    this.#messages = this.#messages.filter((m) => !gone.has(m));
+    return { removed: taken.length, deleted: [...gone].map((m) => m.id) };
+  }
+
   async listSessions(options: Omit<ListOptions, 'query'> = {}): Promise<Page<SessionSummary>> {
     const before = decodeCursor('s', options.cursor);
     const limit = clampLimit(options.limit);
@@ -177,7 +190,7 @@ class MemoryStore implements MessageStore {
     const prefix = (options.prefix ?? '').toLowerCase();
     const counts = new Map<string, { total: number; unread: number }>();
     for (const m of this.#messages) {
-      for (const address of new Set(m.message.envelope.to.map((a) => a.toLowerCase()))) {
+      for (const address of inboxesOf(m)) {
         if (!address.startsWith(prefix) || (after !== null && address <= after)) continue;
         const c = counts.get(address) ?? { total: 0, unread: 0 };
         c.total++;
@@ -237,6 +250,11 @@ function summary(m: Stored): MessageSummary {
   };
 }
 
+/** The inboxes a message is in: its envelope recipients, lowercased, once each, less those it was taken out of. */
+function inboxesOf(m: Stored): string[] {
+  return [...new Set(m.message.envelope.to.map((a) => a.toLowerCase()))].filter((a) => !m.left.has(a));
+}
+
 /** The same meaning as sqlite-search.ts: a text term is a phrase of tokens in any one full-text column. */
 export function matches(q: SearchQuery, m: Stored): boolean {
   return q.clauses.every((c) => {
@@ -260,7 +278,7 @@ export function matches(q: SearchQuery, m: Stored): boolean {
       case 'read':
         return m.read === c.read;
       case 'inbox':
-        return m.message.envelope.to.some((a) => a.toLowerCase() === c.address) !== c.negate;
+        return inboxesOf(m).includes(c.address) !== c.negate;
       default:
         return assertNever(c);
     }

@@ -16,6 +16,9 @@
  *                  commit, so indexed_seq values become visible in their own order, and a reader that has seen N has
  *                  seen every message below N that will ever exist. Cursors on it never skip or repeat a message.
  *   sessions       session records, numbered the same way (their own lock), so session pages hold too.
+ *   message_inbox_left  (v2, issue 15) the inboxes (lowercased envelope recipients) a message was taken out of by
+ *                  deleting an inbox's messages; `inbox:` and the inbox listing skip them. A message no inbox holds
+ *                  any more is deleted in the same transaction.
  */
 import type { PoolClient } from 'pg';
 
@@ -75,7 +78,15 @@ const v1 = `
   CREATE INDEX sessions_started_at ON ${SCHEMA}.sessions (started_at);
 `;
 
-export const MIGRATIONS: readonly string[] = [v1];
+const v2 = `
+  CREATE TABLE ${SCHEMA}.message_inbox_left (
+    seq bigint NOT NULL REFERENCES ${SCHEMA}.messages ON DELETE CASCADE,
+    address text NOT NULL,
+    PRIMARY KEY (seq, address)
+  );
+`;
+
+export const MIGRATIONS: readonly string[] = [v1, v2];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**

@@ -62,7 +62,12 @@ export function pgSearchCondition(q: SearchQuery, first = 1): PgCondition {
         parts.push(`m.read = ${c.read ? 'TRUE' : 'FALSE'}`);
         break;
       case 'inbox':
-        parts.push(`${c.negate ? 'NOT ' : ''}EXISTS (SELECT 1 FROM json_array_elements_text(m.envelope->'to') r WHERE lower(r) = ${param(noNul(c.address))})`);
+      {
+        // A recipient, unless the message was taken out of that inbox (message_inbox_left).
+        const address = param(noNul(c.address));
+        parts.push(`${c.negate ? 'NOT ' : ''}(EXISTS (SELECT 1 FROM json_array_elements_text(m.envelope->'to') r WHERE lower(r) = ${address})
+          AND NOT EXISTS (SELECT 1 FROM message_inbox_left l WHERE l.seq = m.seq AND l.address = ${address}))`);
+      }
         break;
       default:
         assertNever(c);

@@ -31,7 +31,7 @@ import { StoreUnavailableError, StoreWriteError } from './errors.js';
 import { INDEXED_CHANNEL, LOCK_CLASS, LOCKS, SCHEMA, migrate } from './postgres-schema.js';
 import { noNul, pgSearchCondition, tsvectorLiteral } from './postgres-search.js';
 import type {
-  AttachmentContent, ConnectionInfo, InboxListOptions, InboxSummary, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page,
+  AttachmentContent, ConnectionInfo, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page,
   PruneResult, SessionDetail, SessionEnd, SessionRecord, SessionSummary, StoreHealth, StoreStats, TranscriptLine,
 } from './types.js';
 import type { Envelope } from '../protocol/types.js';
@@ -443,6 +443,23 @@ class PostgresStore implements MessageStore {
     return r.rows.sort((a, b) => a.seq - b.seq).map((row) => row.id);
   }
 
+  async deleteInboxMessages(address: string, query = ''): Promise<InboxDeletion> {
+    const inbox = address.toLowerCase();
+    const cond = pgSearchCondition({ clauses: [{ kind: 'inbox', address: inbox, negate: false }, ...parseQuery(query).clauses] });
+    return this.#tx(async (c) => {
+      // Locked, so a concurrent delete of the same inbox waits and then finds them gone from it.
+      const taken = await c.query<{ seq: string }>(
+        `SELECT m.seq FROM messages m JOIN message_index i ON i.seq = m.seq WHERE ${cond.sql} ORDER BY m.seq FOR UPDATE OF m`, cond.params);
+      const seqs = taken.rows.map((r) => r.seq);
+      if (seqs.length === 0) return { removed: 0, deleted: [] };
+      await c.query('INSERT INTO message_inbox_left (seq, address) SELECT unnest($1::bigint[]), $2 ON CONFLICT DO NOTHING', [seqs, noNul(inbox)]);
+      const gone = await c.query<{ id: string; seq: string }>(
+        `DELETE FROM messages m WHERE m.seq = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM json_array_elements_text(m.envelope->'to') r
+           WHERE NOT EXISTS (SELECT 1 FROM message_inbox_left l WHERE l.seq = m.seq AND l.address = lower(r))) RETURNING m.id, m.seq`, [seqs]);
+      return { removed: seqs.length, deleted: gone.rows.sort((a, b) => Number(a.seq) - Number(b.seq)).map((r) => r.id) };
+    });
+  }
+
   // ---- retention -------------------------------------------------------------------------------------------------
 
   prune(): Promise<PruneResult> {
@@ -708,12 +725,13 @@ class PostgresStore implements MessageStore {
   async listInboxes(options: InboxListOptions = {}): Promise<Page<InboxSummary>> {
     const after = decodeInboxCursor(options.cursor);
     const limit = clampLimit(options.limit);
-    // Searchable messages only (those with their index row), one row per (message, recipient), in code-point order.
+    // Searchable messages only (those with their index row), one row per (message, recipient), in code-point order,
+    // less the inboxes a message was taken out of.
     const r = await this.#query<{ address: string; total: number; unread: number }>(
       `SELECT address, count(*)::int AS total, sum(unread)::int AS unread FROM (
          SELECT DISTINCT m.seq, lower(r) COLLATE "C" AS address, CASE WHEN m.read THEN 0 ELSE 1 END AS unread
          FROM messages m JOIN message_index i ON i.seq = m.seq, json_array_elements_text(m.envelope->'to') r) x
-       WHERE address LIKE $1 ESCAPE '\\'${after === null ? '' : ' AND address > $3'} GROUP BY address ORDER BY address LIMIT $2`,
+       WHERE NOT EXISTS (SELECT 1 FROM message_inbox_left l WHERE l.seq = x.seq AND l.address = x.address) AND address LIKE $1 ESCAPE '\\'${after === null ? '' : ' AND address > $3'} GROUP BY address ORDER BY address LIMIT $2`,
       after === null ? [likePrefix(noNul(options.prefix ?? '')), limit + 1] : [likePrefix(noNul(options.prefix ?? '')), limit + 1, noNul(after)]);
     const items = r.rows.slice(0, limit);
     const last = items[items.length - 1];

@@ -16,11 +16,14 @@ export type WriteOp =
     }>
   | Readonly<{ op: 'set-read'; id: string; read: boolean }>
   | Readonly<{ op: 'delete'; id: string }>
-  | Readonly<{ op: 'delete-query'; query: SearchQuery }>;
+  | Readonly<{ op: 'delete-query'; query: SearchQuery }>
+  /** Takes the messages of inbox `address` that `query` (holding that inbox: clause) finds out of it; see deleteInboxMessages. */
+  | Readonly<{ op: 'delete-inbox'; address: string; query: SearchQuery }>;
 
 /**
- * Per op: `count` is rows affected (1 for a stored message), `ids` the ids a delete-query removed. A failure says
- * whether it was for want of room (SQLITE_FULL: disk full or max_page_count), which the server answers differently.
+ * Per op: `count` is rows affected (1 for a stored message; for delete-inbox, the messages taken out of the inbox),
+ * `ids` the ids a delete-query or delete-inbox deleted. A failure says whether it was for want of room (SQLITE_FULL:
+ * disk full or max_page_count), which the server answers differently.
  */
 export type OpResult = Readonly<{ ok: true; count: number; ids: string[] }> | Readonly<{ ok: false; error: string; full: boolean }>;
 

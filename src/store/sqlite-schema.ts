@@ -13,6 +13,8 @@
  * connection) and `message_raw`; the indexer then parses the bytes, writes the `messages` row and the full-text entry
  * under the same seq, and deletes the pending row, all in one transaction. A pending row is a message durable but not
  * yet searchable; at open every one left is indexed before the store answers.
+ * v5 adds `message_inbox_left` (issue 15): the inboxes (lowercased envelope recipients) each message was taken out of
+ * by deleting an inbox's messages. The message stays in its other inboxes; `inbox:` and the inbox listing skip these.
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { ConnectionInfo } from './types.js';
@@ -128,7 +130,17 @@ const v4: Migration = (db) => {
   `);
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4];
+const v5: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE message_inbox_left (
+      message_seq INTEGER NOT NULL,
+      address TEXT NOT NULL,
+      PRIMARY KEY (message_seq, address)
+    ) WITHOUT ROWID;
+  `);
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Brings `db` to `target` (default: the latest), one transaction per step. Refuses a file from a newer release. */

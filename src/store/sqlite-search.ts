@@ -40,8 +40,10 @@ export function searchCondition(q: SearchQuery): SqlCondition {
         parts.push(`m.read = ${c.read ? 1 : 0}`);
         break;
       case 'inbox':
-        parts.push(`${c.negate ? 'NOT ' : ''}EXISTS (SELECT 1 FROM json_each(m.envelope, '$.to') r WHERE lower(r.value) = ?)`);
-        params.push(c.address);
+        // A recipient, unless the message was taken out of that inbox (message_inbox_left).
+        parts.push(`${c.negate ? 'NOT ' : ''}(EXISTS (SELECT 1 FROM json_each(m.envelope, '$.to') r WHERE lower(r.value) = ?)
+          AND NOT EXISTS (SELECT 1 FROM message_inbox_left l WHERE l.message_seq = m.seq AND l.address = ?))`);
+        params.push(c.address, c.address);
         break;
       default:
         assertNever(c);

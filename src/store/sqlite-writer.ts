@@ -106,6 +106,11 @@ const sql = {
   delMessage: db.prepare('DELETE FROM messages WHERE seq = ?'),
   delRaw: db.prepare('DELETE FROM message_raw WHERE seq = ?'),
   delFts: db.prepare('DELETE FROM messages_fts WHERE rowid = ?'),
+  delLeft: db.prepare('DELETE FROM message_inbox_left WHERE message_seq = ?'),
+  leave: db.prepare('INSERT OR IGNORE INTO message_inbox_left (message_seq, address) VALUES (?, ?)'),
+  /** How many inboxes the message is still in: its distinct recipients, lowercased, less those it left. */
+  inboxesLeft: db.prepare(`SELECT count(DISTINCT lower(r.value)) FROM messages m, json_each(m.envelope, '$.to') r WHERE m.seq = ?
+    AND NOT EXISTS (SELECT 1 FROM message_inbox_left l WHERE l.message_seq = m.seq AND l.address = lower(r.value))`).pluck(),
   oldestMessages: db.prepare('SELECT seq FROM messages ORDER BY seq LIMIT ?').pluck(),
   expiredMessages: db.prepare('SELECT seq FROM messages WHERE received_at < ? ORDER BY received_at LIMIT ?').pluck(),
   oldestSessions: db.prepare('SELECT seq FROM sessions ORDER BY seq LIMIT ?').pluck(),
@@ -237,6 +242,7 @@ function deleteSeqs(seqs: readonly number[]): number {
     n += sql.delMessage.run(seq).changes;
     sql.delRaw.run(seq);
     sql.delFts.run(seq);
+    sql.delLeft.run(seq);
   }
   return n;
 }
@@ -280,10 +286,18 @@ function applyOp(op: WriteOp, delta: Delta, now: number): Omit<OpResult & { ok: 
       if (op.query.clauses.length === 0) {
         // Everything, the messages not yet indexed included (an empty query matches every message).
         ids.push(...(sql.pendingIds.all() as string[]));
-        db.exec("DELETE FROM messages; DELETE FROM message_pending; DELETE FROM message_raw; INSERT INTO messages_fts(messages_fts) VALUES('delete-all');");
+        db.exec("DELETE FROM messages; DELETE FROM message_pending; DELETE FROM message_raw; DELETE FROM message_inbox_left; INSERT INTO messages_fts(messages_fts) VALUES('delete-all');");
       } else deleteSeqs(rows.map((r) => r.seq));
       delta.messages -= ids.length;
       return { count: ids.length, ids };
+    }
+    case 'delete-inbox': {
+      const cond = searchCondition(op.query);
+      const rows = db.prepare(`SELECT m.seq, m.id FROM messages m WHERE ${cond.sql} ORDER BY m.seq`).all(...cond.params) as { seq: number; id: string }[];
+      for (const r of rows) sql.leave.run(r.seq, op.address);
+      const gone = rows.filter((r) => (sql.inboxesLeft.get(r.seq) as number) === 0);
+      delta.messages -= deleteSeqs(gone.map((r) => r.seq));
+      return { count: rows.length, ids: gone.map((r) => r.id) };
     }
     default:
       return assertNever(op);

@@ -21,7 +21,7 @@ import { ReaderThread } from './sqlite-reader-thread.js';
 import type { IndexState, OpResult, WriteOp, WriterConfig, WriterReply, WriterRequest, WriterTesting } from './sqlite-protocol.js';
 import { DEFAULT_STORE_TIMEOUT_MS } from '../config.js';
 import type {
-  AttachmentContent, InboxListOptions, InboxSummary, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
+  AttachmentContent, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from './types.js';
 
@@ -297,6 +297,13 @@ class SqliteStore implements MessageStore {
 
   async deleteMessages(query = ''): Promise<string[]> {
     return (await this.#write({ op: 'delete-query', query: parseQuery(query) })).ids;
+  }
+
+  async deleteInboxMessages(address: string, query = ''): Promise<InboxDeletion> {
+    const inbox = address.toLowerCase();
+    const q = parseQuery(query);
+    const done = await this.#write({ op: 'delete-inbox', address: inbox, query: { clauses: [{ kind: 'inbox', address: inbox, negate: false }, ...q.clauses] } });
+    return { removed: done.count, deleted: done.ids };
   }
 
   prune(): Promise<PruneResult> {

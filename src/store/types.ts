@@ -148,6 +148,9 @@ export type ListOptions = Readonly<{
 /** An inbox: an envelope recipient address (lowercased; plus-addresses as written) and its messages. */
 export type InboxSummary = Readonly<{ address: string; total: number; unread: number }>;
 
+/** What deleteInboxMessages did: `removed` messages left the inbox; those of `deleted` are gone for good. */
+export type InboxDeletion = Readonly<{ removed: number; deleted: string[] }>;
+
 export type InboxListOptions = Readonly<{
   /** Only addresses starting with this (case-insensitive). */
   prefix?: string;
@@ -185,6 +188,13 @@ export interface MessageStore extends MessageSink {
   deleteMessage(id: string): Promise<boolean>;
   /** Deletes every message the query matches (all of them for an empty query); resolves with their ids. */
   deleteMessages(query?: string): Promise<string[]>;
+  /**
+   * Takes the messages of one inbox (those `inbox:ADDRESS` finds, narrowed by `query`) out of that inbox only: they are
+   * no longer listed under it nor found by `inbox:ADDRESS`, and its counts drop. A message still in another of its
+   * inboxes stays there; one no inbox holds any more is deleted. Resolves with how many left the inbox and the ids of
+   * the messages deleted.
+   */
+  deleteInboxMessages(address: string, query?: string): Promise<InboxDeletion>;
   /**
    * For long-polling: with `after` null, the newest message matching `query`; with a cursor, the oldest matching
    * message stored after it. `cursor` names the returned message's position, to pass as the next `after`.

@@ -247,6 +247,53 @@ for (const backend of BACKENDS) {
         await o.cleanup();
       }
     });
+
+    it('takes an inbox\'s messages out of that inbox only, deleting a message once no inbox holds it', async () => {
+      const o = await backend.open();
+      try {
+        const a = await saveIndexed(o.store, incoming(SIMPLE, { to: ['qa+1@x.test', 'Boss@X.test'] }));
+        const b = await saveIndexed(o.store, incoming(MULTIPART, { to: ['qa+1@x.test'] }));
+        const c = await saveIndexed(o.store, incoming(UTF8_TEXT, { to: ['QA+1@x.test', 'qa+1@x.test'] }));
+        const d = await saveIndexed(o.store, incoming(UTF8_TEXT, { to: ['qa+2@x.test'] }));
+        const e = await saveIndexed(o.store, incoming(SIMPLE, { to: ['qa+2@x.test'] }));
+        await o.store.setRead(a, true);
+        const ids = async (query: string): Promise<string[]> => (await o.store.listMessages({ query })).items.map((m) => m.id);
+        const inboxes = async (): Promise<unknown[]> => [...(await o.store.listInboxes()).items];
+
+        assert.deepEqual(await o.store.deleteInboxMessages('QA+1@X.test'), { removed: 3, deleted: [b, c] });
+        assert.equal(await o.store.getMessage(b), null);
+        assert.equal(await o.store.getRaw(c), null);
+        assert.equal((await o.store.getMessage(a))?.id, a, 'still in boss@x.test');
+        assert.deepEqual(await ids('inbox:qa+1@x.test'), []);
+        assert.equal(await o.store.nextMatch('inbox:qa+1@x.test', null), null);
+        assert.deepEqual(await ids('inbox:boss@x.test'), [a]);
+        assert.deepEqual(await ids('-inbox:qa+1@x.test'), [e, d, a]);
+        assert.deepEqual(await ids(''), [e, d, a]);
+        assert.deepEqual(await inboxes(), [
+          { address: 'boss@x.test', total: 1, unread: 0 },
+          { address: 'qa+2@x.test', total: 2, unread: 2 },
+        ]);
+        assert.deepEqual(await o.store.deleteInboxMessages('qa+1@x.test'), { removed: 0, deleted: [] }, 'nothing left in it');
+
+        // A message arriving later is in the inbox again.
+        const f = await saveIndexed(o.store, incoming(SIMPLE, { to: ['qa+1@x.test'] }));
+        assert.deepEqual(await ids('inbox:qa+1@x.test'), [f]);
+
+        // A query narrows which messages leave; a malformed one is refused and nothing changes.
+        await assert.rejects(o.store.deleteInboxMessages('qa+2@x.test', 'is:maybe'), StoreInputError);
+        assert.deepEqual(await o.store.deleteInboxMessages('qa+2@x.test', 'noon'), { removed: 1, deleted: [e] });
+        assert.deepEqual(await ids('inbox:qa+2@x.test'), [d]);
+
+        assert.deepEqual(await o.store.deleteInboxMessages('boss@x.test'), { removed: 1, deleted: [a] });
+        assert.deepEqual(await ids(''), [f, d]);
+        assert.deepEqual(await inboxes(), [
+          { address: 'qa+1@x.test', total: 1, unread: 1 },
+          { address: 'qa+2@x.test', total: 1, unread: 1 },
+        ]);
+      } finally {
+        await o.cleanup();
+      }
+    });
   });
 
   describe(`${backend.name} writes`, () => {
