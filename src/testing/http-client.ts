@@ -166,8 +166,18 @@ export class MailwireClient {
     return r.status !== 404;
   }
 
-  /** Deletes the messages matching the filter (every message with none); resolves with how many went. */
+  /**
+   * Deletes the messages matching the filter (every message with none); resolves with how many went. With `inbox`,
+   * they leave that inbox only (a message sent to other recipients stays in their inboxes) and it resolves with how
+   * many left it.
+   */
   async clear(filter: MessageFilter | string = {}): Promise<number> {
+    if (typeof filter !== 'string' && filter.inbox !== undefined) {
+      const { inbox, ...rest } = filter;
+      const query = filterQuery(rest);
+      const r = await this.#request('DELETE', `/api/v1/inboxes/${encodeURIComponent(inbox)}/messages${query === '' ? '' : `?${new URLSearchParams({ query })}`}`);
+      return ((await r.json()) as { removed: number }).removed;
+    }
     const query = filterQuery(filter);
     const r = await this.#request('DELETE', `/api/v1/messages${query === '' ? '' : `?${new URLSearchParams({ query })}`}`);
     return ((await r.json()) as { deleted: number }).deleted;

@@ -114,7 +114,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
     c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));
   app.get('/api/openapi.json', (c) => c.json(OPENAPI));
   mountMcp(app, async (request) => app.fetch(request), { version: VERSION }); // MCP for coding agents (src/mcp)
-  mountInboxRoutes(app, store, async (request) => app.fetch(request)); // every envelope recipient is an inbox
+  mountInboxRoutes(app, store, events, async (request) => app.fetch(request)); // every envelope recipient is an inbox
   if (options.faults) mountFaultRoutes(app, options.faults);
 
   // ---- messages ------------------------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 /**
  * Inboxes in the HTTP API: every envelope recipient address is one. The listing asks the store; one inbox's messages
  * and its long-poll are the messages API itself with the search term `inbox:ADDRESS` added, answered by the same
- * handlers (re-dispatched in-process), so paging, search and waiting mean exactly what they mean there.
+ * handlers (re-dispatched in-process), so paging, search and waiting mean exactly what they mean there. Deleting an
+ * inbox's messages takes them out of that inbox only (the store's deleteInboxMessages); a message no inbox holds any
+ * more is deleted, and only those get a `message-deleted` event.
  */
 import type { Context, Hono } from 'hono';
 import { MAX_PAGE_SIZE } from '../config.js';
+import type { MailwireEvents } from '../events.js';
 import type { MessageStore } from '../store/index.js';
 
 const MAX_ADDRESS_LENGTH = 320;
@@ -17,7 +20,7 @@ export function inboxQuery(address: string, query: string): string {
   return `inbox:${quoted}${query.trim() === '' ? '' : ` ${query}`}`;
 }
 
-export function mountInboxRoutes(app: Hono, store: MessageStore, api: (request: Request) => Promise<Response>): void {
+export function mountInboxRoutes(app: Hono, store: MessageStore, events: MailwireEvents, api: (request: Request) => Promise<Response>): void {
   app.get('/api/v1/inboxes', async (c) => {
     const limit = c.req.query('limit');
     if (limit !== undefined && limit !== '' && !(/^\d{1,4}$/.test(limit) && Number(limit) >= 1 && Number(limit) <= MAX_PAGE_SIZE)) {
@@ -27,6 +30,14 @@ export function mountInboxRoutes(app: Hono, store: MessageStore, api: (request: 
     if (prefix.length > MAX_ADDRESS_LENGTH) return bad(c, `prefix is longer than ${MAX_ADDRESS_LENGTH} characters`);
     const page = await store.listInboxes({ prefix, ...(limit ? { limit: Number(limit) } : {}), cursor: c.req.query('cursor') ?? null });
     return c.json({ inboxes: page.items, nextCursor: page.nextCursor });
+  });
+
+  app.delete('/api/v1/inboxes/:address/messages', async (c) => {
+    const address = c.req.param('address');
+    if (address === '' || address.length > MAX_ADDRESS_LENGTH) return bad(c, `an inbox address has 1 to ${MAX_ADDRESS_LENGTH} characters`);
+    const { removed, deleted } = await store.deleteInboxMessages(address, c.req.query('query') ?? '');
+    for (const id of deleted) events.emit('message-deleted', { id });
+    return c.json({ removed, deleted: deleted.length, ids: deleted });
   });
 
   // One inbox: the messages API with inbox:ADDRESS added to the query.

@@ -106,6 +106,11 @@ export const OPENAPI = {
         parameters: [{ name: 'address', in: 'path', required: true, schema: { type: 'string', maxLength: 320 } }, queryParam, limitParam, cursorParam],
         responses: { 200: { description: 'A page, as GET /api/v1/messages' }, 400: error },
       },
+      delete: {
+        summary: 'Takes the inbox\'s messages (narrowed by query) out of this inbox only: a message sent to other recipients stays in their inboxes; one no inbox holds any more is deleted (message-deleted event)',
+        parameters: [{ name: 'address', in: 'path', required: true, schema: { type: 'string', maxLength: 320 } }, queryParam],
+        responses: { 200: { description: 'Done', ...json({ type: 'object', required: ['removed', 'deleted', 'ids'], properties: { removed: { type: 'integer', description: 'Messages taken out of the inbox' }, deleted: { type: 'integer', description: 'Of those, messages deleted (in no inbox any more)' }, ids: { type: 'array', items: { type: 'string' }, description: 'Ids of the messages deleted' } } }) }, 400: error },
+      },
     },
     '/api/v1/inboxes/{address}/wait': {
       get: {

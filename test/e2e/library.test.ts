@@ -59,6 +59,16 @@ describe('MailwireClient', () => {
       assert.equal(await client.message('no-such-id'), null);
       await assert.rejects(client.messages('before:yesterday'), (e: unknown) =>
         e instanceof MailwireApiError && e.status === 400 && /before:/.test(e.message));
+      // clear({ inbox }) takes a message out of that inbox only: sent to two, it stays in the other.
+      const second = nodemailer.createTransport({ host: '127.0.0.1', port: smtpPort, secure: false });
+      await second.sendMail({ from: 'a@x.test', to: ['qa+7@x.test', 'ops@x.test'], subject: 'Two inboxes', text: 'x' });
+      second.close();
+      const two = await client.waitForMessage({ inbox: 'ops@x.test', timeout: 10_000 });
+      assert.equal(await client.clear({ inbox: 'QA+7@x.test', subject: 'Two' }), 1);
+      assert.deepEqual((await client.messages({ inbox: 'qa+7@x.test' })).map((x) => x.id), []);
+      assert.deepEqual((await client.messages({ inbox: 'ops@x.test' })).map((x) => x.id), [two.id]);
+      assert.equal(await client.clear({ inbox: 'ops@x.test' }), 1);
+      assert.equal(await client.message(two.id), null, 'in no inbox any more: deleted');
       assert.equal(await client.clear({ to: 'qa+42@x.test' }), 1);
       await assert.rejects(client.waitForMessage({ to: 'qa+42@x.test', timeout: 200 }), (e: unknown) =>
         e instanceof MailwireTimeoutError && e.message === 'no message matching to:"qa+42@x.test" arrived within 200 ms');

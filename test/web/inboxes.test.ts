@@ -12,6 +12,7 @@ describe('inboxes in the API', () => {
   let store: MessageStore;
   let app: WebApp;
   const ids = { a: '', b: '', c: '' };
+  const deletedEvents: string[] = [];
   const json = async (path: string): Promise<[number, unknown]> => {
     const r = await app.fetch(new Request(BASE + path));
     return [r.status, await r.json()];
@@ -26,6 +27,7 @@ describe('inboxes in the API', () => {
     store = await openStore({ kind: 'memory' });
     const events = createEvents();
     store.onIndexed((m) => events.emit('message-stored', { id: m.id }));
+    events.on('message-deleted', ({ id }) => deletedEvents.push(id));
     app = createWebApp({ store, events, uiDir: null });
     ids.a = await saveIndexed(store, incoming(SIMPLE, { to: ['qa+run42@x.test', 'boss@x.test'] }));
     ids.b = await saveIndexed(store, incoming(MULTIPART, { to: ['qa@x.test'] }));
@@ -63,5 +65,24 @@ describe('inboxes in the API', () => {
     assert.equal((body as { message: { id: string } }).message.id, id);
     const [late] = await json('/api/v1/inboxes/none@x.test/wait?timeout=0.1');
     assert.equal(late, 408);
+  });
+
+  it('deletes an inbox\'s messages from that inbox only: a message also sent elsewhere stays there, the rest is deleted', async () => {
+    const del = async (path: string): Promise<[number, unknown]> => {
+      const r = await app.fetch(new Request(BASE + path, { method: 'DELETE' }));
+      return [r.status, await r.json()];
+    };
+    assert.deepEqual(await del('/api/v1/inboxes/qa+run42@x.test/messages?query=is:maybe'), [400, { error: { code: 'bad_query', message: 'is: knows only "read" and "unread", not "maybe"' } }]);
+    // a is also in boss@x.test: it leaves qa+run42 and stays; c was only there: deleted.
+    assert.deepEqual(await del('/api/v1/inboxes/QA%2Brun42%40x.test/messages'), [200, { removed: 2, deleted: 1, ids: [ids.c] }]);
+    assert.deepEqual(deletedEvents, [ids.c]);
+    assert.deepEqual(await messageIds('/api/v1/inboxes/qa+run42@x.test/messages'), []);
+    assert.deepEqual(await messageIds('/api/v1/inboxes/boss@x.test/messages'), [ids.a]);
+    assert.equal((await app.fetch(new Request(`${BASE}/api/v1/messages/${ids.a}`))).status, 200);
+    const [, listed] = await json('/api/v1/inboxes?prefix=qa') as [number, { inboxes: unknown[] }];
+    assert.deepEqual(listed.inboxes, [{ address: 'qa@x.test', total: 1, unread: 1 }]);
+    assert.deepEqual(await del('/api/v1/inboxes/boss@x.test/messages'), [200, { removed: 1, deleted: 1, ids: [ids.a] }]);
+    assert.deepEqual(deletedEvents, [ids.c, ids.a]);
+    assert.equal((await app.fetch(new Request(`${BASE}/api/v1/messages/${ids.a}`))).status, 404);
   });
 });
