@@ -199,10 +199,7 @@ export class Connection {
       this.#idle.set(this.#commandAt, this.#opts.limits.idleTimeoutMs);
       const mark = this.#transcript.length;
       const fedBefore = this.#commandsFed;
-      this.#batching = true;
-      this.#pump();
-      this.#batching = false;
-      this.#flush();
+      this.#pumpBatch();
       // Several commands in one read: the client pipelined (RFC 2920). Said in the transcript, before the batch.
       const batch = this.#commandsFed - fedBefore;
       if (batch > 1 && this.#opts.recordSessions && mark < this.#transcript.length && this.#transcript.length < TRANSCRIPT_CAP) {
@@ -406,13 +403,7 @@ export class Connection {
         this.#socket.resume(); // a store that `then` starts pauses it again as it always does
         then(v);
         if (this.#closed || this.#waiting) return;
-        if (this.#shuttingDown) this.shutdown();
-        else {
-          this.#batching = true;
-          this.#pump();
-          this.#batching = false;
-          this.#flush();
-        }
+        this.#carryOn();
       }, Math.min(v.delayMs, this.#opts.limits.idleTimeoutMs));
     });
   }
@@ -501,13 +492,21 @@ export class Connection {
       this.#pausedForStore = false;
       this.#socket.resume();
     }
+    this.#carryOn();
+  }
+
+  /** After a wait (a store, a verifier, an injected delay): a shutdown that came meanwhile, or the input that queued. */
+  #carryOn(): void {
     if (this.#shuttingDown) this.shutdown();
-    else {
-      this.#batching = true;
-      this.#pump();
-      this.#batching = false;
-      this.#flush();
-    }
+    else this.#pumpBatch();
+  }
+
+  /** Feeds every queued line to the core, then writes all the replies it made in one go. */
+  #pumpBatch(): void {
+    this.#batching = true;
+    this.#pump();
+    this.#batching = false;
+    this.#flush();
   }
 
   #note(dir: TranscriptLine['dir'], text: string, responseMs?: number): void {
