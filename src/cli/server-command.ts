@@ -55,6 +55,7 @@ type ServerFlags = {
   dataDir: string;
   databaseUrl?: string;
   maxMessages: number;
+  maxMessagesPerInbox: number;
   maxAge: number;
   storeTimeout: number;
   /** Hidden, for tests: the indexer stays idle, so messages are durable but not searchable until the next start. */
@@ -141,6 +142,7 @@ export function registerServerCommand(program: Command): void {
     .option('--data-dir <dir>', 'directory of the sqlite store', DEFAULT_DATA_DIR)
     .option('--database-url <url>', 'postgres store: postgres://user@host:port/database, its password never shown (best given as MAILWIRE_DATABASE_URL, out of sight of ps)')
     .addOption(new Option('--max-messages <n>', 'keep at most this many messages, oldest pruned first; 0 = unlimited').argParser(parseCount).default(DEFAULT_MAX_MESSAGES))
+    .addOption(new Option('--max-messages-per-inbox <n>', 'an inbox (envelope recipient) keeps at most this many messages, its oldest leaving it (deleted once in no inbox); 0 = unlimited').argParser(parseCount).default(0))
     .addOption(new Option('--max-age <duration>', 'prune messages older than this, e.g. 7d; 0 = keep forever').argParser(parseDuration).default(DEFAULT_MAX_AGE_MS, '0 (forever)'))
     .addOption(new Option('--store-timeout <duration>', 'longest a message waits for the store; past it the client gets 451 and may try again').argParser(parseDuration).default(DEFAULT_STORE_TIMEOUT_MS, '30s'))
     .addOption(new Option('--test-pause-indexer').hideHelp())
@@ -194,7 +196,7 @@ export function registerServerCommand(program: Command): void {
           ...(flags.proxyProtocol === true && flags.trustedProxies !== undefined ? { proxyProtocol: { trusted: flags.trustedProxies } } : {}),
         },
         store: {
-          kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxAgeMs: flags.maxAge, storeTimeoutMs: flags.storeTimeout,
+          kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxMessagesPerInbox: flags.maxMessagesPerInbox, maxAgeMs: flags.maxAge, storeTimeoutMs: flags.storeTimeout,
           ...databaseUrlFor(flags),
           ...(flags.testPauseIndexer === true ? { testing: { pauseIndexer: true } } : {}),
         },
@@ -281,8 +283,9 @@ function describeStore(flags: ServerFlags): string {
     : flags.store === 'postgres' ? `postgres at ${safeDatabaseUrl(databaseUrlFor(flags).databaseUrl ?? '')} (durable: 250 only once committed, searchable just after)`
     : 'memory (lost at exit)';
   const count = flags.maxMessages === 0 ? 'no message limit' : `keeping the newest ${flags.maxMessages} messages`;
+  const perInbox = flags.maxMessagesPerInbox === 0 ? '' : `, ${flags.maxMessagesPerInbox} per inbox`;
   const age = flags.maxAge === 0 ? 'no age limit' : `pruning after ${flags.maxAge / 1000}s`;
-  return `${where}, ${count}, ${age}`;
+  return `${where}, ${count}${perInbox}, ${age}`;
 }
 
 /** The postgres store's URL, from --database-url or MAILWIRE_DATABASE_URL; the store kind needs one. */

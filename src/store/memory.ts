@@ -30,7 +30,7 @@ type Stored = {
 };
 type StoredSession = { seq: number; detail: SessionDetail };
 
-export type MemoryStoreOptions = Readonly<{ maxMessages: number; maxAgeMs: number; now?: () => number }>;
+export type MemoryStoreOptions = Readonly<{ maxMessages: number; maxMessagesPerInbox?: number; maxAgeMs: number; now?: () => number }>;
 
 export function createMemoryStore(options: MemoryStoreOptions = { maxMessages: 0, maxAgeMs: 0 }): MessageStore {
   return new MemoryStore(options);
@@ -224,6 +224,20 @@ class MemoryStore implements MessageStore {
     if (maxMessages > 0) {
       this.#messages = this.#messages.slice(-maxMessages);
       this.#sessions = this.#sessions.slice(-maxMessages);
+    }
+    const perInbox = this.#opts.maxMessagesPerInbox ?? 0;
+    if (perInbox > 0) {
+      // Each inbox's messages, oldest first; those beyond its newest `perInbox` leave it.
+      const held = new Map<string, Stored[]>();
+      for (const m of this.#messages) {
+        for (const a of inboxesOf(m)) {
+          const list = held.get(a);
+          if (list === undefined) held.set(a, [m]);
+          else list.push(m);
+        }
+      }
+      for (const [address, list] of held) for (const m of list.slice(0, -perInbox)) m.left.add(address);
+      this.#messages = this.#messages.filter((m) => inboxesOf(m).length > 0);
     }
     return { messages: m0 - this.#messages.length, sessions: s0 - this.#sessions.length };
   }

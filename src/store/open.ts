@@ -15,20 +15,24 @@ export async function openStore(options: OpenOptions): Promise<MessageStore | Me
   const maxMessages = options.maxMessages ?? DEFAULT_MAX_MESSAGES;
   const maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
   if (!Number.isSafeInteger(maxMessages) || maxMessages < 0) throw new RangeError(`maxMessages must be an integer ≥ 0, not ${maxMessages}`);
+  const maxMessagesPerInbox = options.maxMessagesPerInbox ?? 0;
+  if (!Number.isSafeInteger(maxMessagesPerInbox) || maxMessagesPerInbox < 0) {
+    throw new RangeError(`maxMessagesPerInbox must be an integer ≥ 0, not ${maxMessagesPerInbox}`);
+  }
   if (!Number.isFinite(maxAgeMs) || maxAgeMs < 0) throw new RangeError(`maxAgeMs must be ≥ 0, not ${maxAgeMs}`);
   const storeTimeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
   if (!Number.isFinite(storeTimeoutMs) || storeTimeoutMs <= 0) throw new RangeError(`storeTimeoutMs must be > 0, not ${storeTimeoutMs}`);
   switch (options.kind) {
     case 'sqlite':
       return openSqliteStore({
-        dataDir: options.dataDir ?? DEFAULT_DATA_DIR, maxMessages, maxAgeMs, storeTimeoutMs,
+        dataDir: options.dataDir ?? DEFAULT_DATA_DIR, maxMessages, maxMessagesPerInbox, maxAgeMs, storeTimeoutMs,
         ...(options.testing === undefined ? {} : { testing: options.testing }),
       });
     case 'memory':
-      return createMemoryStore({ maxMessages, maxAgeMs });
+      return createMemoryStore({ maxMessages, maxMessagesPerInbox, maxAgeMs });
     case 'postgres':
       if (options.databaseUrl === undefined || options.databaseUrl === '') throw new RangeError('the postgres store needs a database URL (postgres://…)');
-      return openPostgresStore({ databaseUrl: options.databaseUrl, maxMessages, maxAgeMs, storeTimeoutMs });
+      return openPostgresStore({ databaseUrl: options.databaseUrl, maxMessages, maxMessagesPerInbox, maxAgeMs, storeTimeoutMs });
     case 'none':
       return createDiscardSink();
   }

@@ -39,6 +39,8 @@ import type { Envelope } from '../protocol/types.js';
 export type PostgresStoreOptions = Readonly<{
   databaseUrl: string;
   maxMessages: number;
+  /** 0 or absent: unlimited (see StoreOptions). */
+  maxMessagesPerInbox?: number;
   maxAgeMs: number;
   storeTimeoutMs: number;
   /** Connections in this instance's pool (the listener has one more of its own). Default 6. */
@@ -453,9 +455,7 @@ class PostgresStore implements MessageStore {
       const seqs = taken.rows.map((r) => r.seq);
       if (seqs.length === 0) return { removed: 0, deleted: [] };
       await c.query('INSERT INTO message_inbox_left (seq, address) SELECT unnest($1::bigint[]), $2 ON CONFLICT DO NOTHING', [seqs, noNul(inbox)]);
-      const gone = await c.query<{ id: string; seq: string }>(
-        `DELETE FROM messages m WHERE m.seq = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM json_array_elements_text(m.envelope->'to') r
-           WHERE NOT EXISTS (SELECT 1 FROM message_inbox_left l WHERE l.seq = m.seq AND l.address = lower(r))) RETURNING m.id, m.seq`, [seqs]);
+      const gone = await c.query<{ id: string; seq: string }>(DELETE_IN_NO_INBOX, [seqs]);
       return { removed: seqs.length, deleted: gone.rows.sort((a, b) => Number(a.seq) - Number(b.seq)).map((r) => r.id) };
     });
   }
@@ -468,7 +468,7 @@ class PostgresStore implements MessageStore {
 
   /** After commits, at most once per PRUNE_EVERY_MS per instance; an instance finding another pruning skips its turn. */
   #pruneSoon(): void {
-    if ((this.#opts.maxMessages === 0 && this.#opts.maxAgeMs === 0) || this.#pruneTimer !== null || this.#closing) return;
+    if ((this.#opts.maxMessages === 0 && this.#opts.maxAgeMs === 0 && !this.#opts.maxMessagesPerInbox) || this.#pruneTimer !== null || this.#closing) return;
     const wait = Math.max(0, this.#lastPrune + PRUNE_EVERY_MS - Date.now());
     this.#pruneTimer = setTimeout(() => {
       this.#pruneTimer = null;
@@ -481,8 +481,9 @@ class PostgresStore implements MessageStore {
   async #pruneNow(wait: boolean): Promise<PruneResult> {
     this.#lastPrune = Date.now();
     const { maxMessages, maxAgeMs } = this.#opts;
+    const perInbox = this.#opts.maxMessagesPerInbox ?? 0;
     const total = { messages: 0, sessions: 0 };
-    if (maxMessages === 0 && maxAgeMs === 0) return total;
+    if (maxMessages === 0 && maxAgeMs === 0 && perInbox === 0) return total;
     // Bounded: each round deletes rows or ends the loop.
     for (let i = 0; i < 100_000; i++) {
       const d = await this.#tx(async (c) => {
@@ -501,6 +502,18 @@ class PostgresStore implements MessageStore {
         if (maxAgeMs > 0) {
           messages += (await c.query('DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE received_at < $1 LIMIT $2)', [cutoff, PRUNE_BATCH])).rowCount ?? 0;
           sessions += (await c.query('DELETE FROM sessions WHERE seq IN (SELECT seq FROM sessions WHERE started_at < $1 LIMIT $2)', [cutoff, PRUNE_BATCH])).rowCount ?? 0;
+        }
+        if (perInbox > 0) {
+          // Each inbox keeps its newest perInbox searchable messages (listing order); the older ones leave it, and
+          // those that no inbox holds any more are deleted.
+          const left = await c.query<{ seq: string }>(
+            `INSERT INTO message_inbox_left (seq, address) SELECT seq, address FROM (
+               SELECT x.seq, x.address, row_number() OVER (PARTITION BY x.address ORDER BY x.indexed_seq DESC) AS n FROM (
+                 SELECT DISTINCT m.seq, i.indexed_seq, lower(r) COLLATE "C" AS address
+                 FROM messages m JOIN message_index i ON i.seq = m.seq, json_array_elements_text(m.envelope->'to') r) x
+               WHERE NOT EXISTS (SELECT 1 FROM message_inbox_left l WHERE l.seq = x.seq AND l.address = x.address)) held
+             WHERE n > $1 ON CONFLICT DO NOTHING RETURNING seq`, [perInbox]);
+          if (left.rows.length > 0) messages += (await c.query(DELETE_IN_NO_INBOX, [[...new Set(left.rows.map((r) => r.seq))]])).rowCount ?? 0;
         }
         return { messages, sessions };
       });
@@ -529,6 +542,7 @@ class PostgresStore implements MessageStore {
         } catch {
           return; // the database went away: the poll wakes us when it is back
         }
+        if (n > 0 && (this.#opts.maxMessagesPerInbox ?? 0) > 0) this.#pruneSoon(); // an inbox may be over its limit now
         if (n === 0 && !this.#indexAgain) return;
       }
     })().finally(() => {
@@ -776,6 +790,11 @@ class PostgresStore implements MessageStore {
 }
 
 const ignore = (): void => undefined;
+
+/** Deletes the messages of $1 (seqs) that no inbox holds any more: every recipient is in message_inbox_left. */
+const DELETE_IN_NO_INBOX = `DELETE FROM messages m WHERE m.seq = ANY($1::bigint[]) AND NOT EXISTS (
+  SELECT 1 FROM json_array_elements_text(m.envelope->'to') r
+  WHERE NOT EXISTS (SELECT 1 FROM message_inbox_left l WHERE l.seq = m.seq AND l.address = lower(r))) RETURNING m.id, m.seq`;
 
 /** A durable transaction (the server's setting is overridden per connection: see clientConfig). */
 const BEGIN_DURABLE = 'BEGIN';

@@ -37,7 +37,7 @@ export type WriterTesting = Readonly<{
   maxPageCount?: number;
 }>;
 
-export type WriterConfig = Readonly<{ file: string; maxMessages: number; maxAgeMs: number; testing: WriterTesting }>;
+export type WriterConfig = Readonly<{ file: string; maxMessages: number; maxMessagesPerInbox: number; maxAgeMs: number; testing: WriterTesting }>;
 
 /** How a commit was made, read back from the writer's connection: what a test of the fsync checks. */
 export type Durability = Readonly<{ journalMode: string; synchronous: 'off' | 'normal' | 'full' | 'extra' }>;

@@ -116,6 +116,13 @@ const sql = {
   oldestSessions: db.prepare('SELECT seq FROM sessions ORDER BY seq LIMIT ?').pluck(),
   expiredSessions: db.prepare('SELECT seq FROM sessions WHERE started_at < ? ORDER BY started_at LIMIT ?').pluck(),
   delSession: db.prepare('DELETE FROM sessions WHERE seq = ?'),
+  /** For the inboxes of $1 (a JSON array), their messages beyond the newest $2 (not counting those that left). */
+  overInboxLimit: db.prepare(`SELECT seq, id, address FROM (
+      SELECT x.seq, x.id, x.address, row_number() OVER (PARTITION BY x.address ORDER BY x.seq DESC) AS n FROM (
+        SELECT DISTINCT m.seq, m.id, lower(r.value) AS address FROM messages m, json_each(m.envelope, '$.to') r
+        WHERE lower(r.value) IN (SELECT value FROM json_each(?))) x
+      WHERE NOT EXISTS (SELECT 1 FROM message_inbox_left l WHERE l.message_seq = x.seq AND l.address = x.address))
+    WHERE n > ? ORDER BY seq`),
 };
 
 // ---- the index queue ---------------------------------------------------------------------------------------------
@@ -224,6 +231,10 @@ async function indexSlice(maxMessages: number, budgetMs: number): Promise<number
     return 0;
   }
   indexFailing = false;
+  if (cfg.maxMessagesPerInbox > 0 && summaries.length > 0) {
+    for (const s of summaries) for (const a of s.envelope.to) inboxesToPrune.add(a.toLowerCase());
+    schedulePrune();
+  }
   if (summaries.length > 0) post({ type: 'indexed', summaries: JSON.stringify(summaries), count: summaries.length, index: indexState() });
   // Caught up: move the WAL's pages into the database file now, so that reads (mapped, see sqlite-reader.ts) find them
   // there rather than in the WAL; durable commits count towards the regular checkpoint, index writes would not.
@@ -245,6 +256,17 @@ function deleteSeqs(seqs: readonly number[]): number {
     sql.delLeft.run(seq);
   }
   return n;
+}
+
+/**
+ * The messages `seqs` leave inbox `address` (message_inbox_left); those that no inbox holds any more are deleted.
+ * Returns the ids deleted.
+ */
+function leaveInbox(address: string, rows: readonly { seq: number; id: string }[]): string[] {
+  for (const r of rows) sql.leave.run(r.seq, address);
+  const gone = rows.filter((r) => (sql.inboxesLeft.get(r.seq) as number) === 0);
+  deleteSeqs(gone.map((r) => r.seq));
+  return gone.map((r) => r.id);
 }
 
 /** Messages committed by the transaction in progress; they join the index queue only once it has committed. */
@@ -294,10 +316,9 @@ function applyOp(op: WriteOp, delta: Delta, now: number): Omit<OpResult & { ok: 
     case 'delete-inbox': {
       const cond = searchCondition(op.query);
       const rows = db.prepare(`SELECT m.seq, m.id FROM messages m WHERE ${cond.sql} ORDER BY m.seq`).all(...cond.params) as { seq: number; id: string }[];
-      for (const r of rows) sql.leave.run(r.seq, op.address);
-      const gone = rows.filter((r) => (sql.inboxesLeft.get(r.seq) as number) === 0);
-      delta.messages -= deleteSeqs(gone.map((r) => r.seq));
-      return { count: rows.length, ids: gone.map((r) => r.id) };
+      const ids = leaveInbox(op.address, rows);
+      delta.messages -= ids.length;
+      return { count: rows.length, ids };
     }
     default:
       return assertNever(op);
@@ -425,8 +446,26 @@ const pruneStep = db.transaction((now: number): Delta => {
   if (cfg.maxAgeMs > 0) for (const s of sql.expiredSessions.all(now - cfg.maxAgeMs, PRUNE_BATCH) as number[]) sessions.add(s);
   let s = 0;
   for (const seq of sessions) s += sql.delSession.run(seq).changes;
-  return { messages: deleteSeqs([...seqs]), sessions: s };
+  let messages = deleteSeqs([...seqs]);
+  // Inboxes that got messages since the last step: each keeps its newest maxMessagesPerInbox, the older ones leave it
+  // (one pass over the messages for all of them).
+  if (inboxesToPrune.size > 0) {
+    const over = new Map<string, { seq: number; id: string }[]>();
+    for (const r of sql.overInboxLimit.all(JSON.stringify([...inboxesToPrune]), cfg.maxMessagesPerInbox) as { seq: number; id: string; address: string }[]) {
+      const rows = over.get(r.address);
+      if (rows === undefined) over.set(r.address, [r]);
+      else rows.push(r);
+    }
+    for (const [address, rows] of over) messages += leaveInbox(address, rows).length;
+    inboxesToPrune.clear();
+  }
+  return { messages, sessions: s };
 });
+
+/** Inboxes whose size the next prune step checks against maxMessagesPerInbox (every one at start). */
+const inboxesToPrune = new Set<string>(cfg.maxMessagesPerInbox > 0
+  ? db.prepare("SELECT DISTINCT lower(r.value) FROM messages m, json_each(m.envelope, '$.to') r").pluck().all() as string[]
+  : []);
 
 function pruneOnce(): Delta {
   durability(false);

@@ -38,6 +38,8 @@ export type SqliteTesting = WriterTesting & Readonly<{
 export type SqliteStoreOptions = Readonly<{
   dataDir: string;
   maxMessages: number;
+  /** 0 or absent: unlimited (see StoreOptions). */
+  maxMessagesPerInbox?: number;
   maxAgeMs: number;
   storeTimeoutMs?: number;
   /** Test hooks only (see WriterTesting). */
@@ -97,7 +99,9 @@ class SqliteStore implements MessageStore {
   constructor(options: SqliteStoreOptions) {
     const file = join(options.dataDir, SQLITE_FILE_NAME);
     const { onWriter: _onWriter, ...writerTesting } = options.testing ?? {};
-    this.#config = { file, maxMessages: options.maxMessages, maxAgeMs: options.maxAgeMs, testing: writerTesting };
+    this.#config = {
+      file, maxMessages: options.maxMessages, maxMessagesPerInbox: options.maxMessagesPerInbox ?? 0, maxAgeMs: options.maxAgeMs, testing: writerTesting,
+    };
     this.#testing = options.testing ?? {};
     this.#timeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
     this.#reader = new ReaderThread(file);

@@ -241,6 +241,11 @@ export type StoreOptions = Readonly<{
   dataDir?: string;
   /** Keep at most this many messages (and as many sessions); 0 = unlimited. Default 10,000. */
   maxMessages?: number;
+  /**
+   * An inbox holding more than this many messages drops its oldest from that inbox (as deleteInboxMessages does: a
+   * message no inbox holds any more is deleted); 0 or absent = unlimited.
+   */
+  maxMessagesPerInbox?: number;
   /** Drop messages and sessions older than this; 0 or absent = forever. */
   maxAgeMs?: number;
   /** For postgres (also from MAILWIRE_DATABASE_URL in the CLI). */

@@ -110,11 +110,11 @@ describe('the mailwire server program with MAILWIRE_ variables', () => {
   it('runs with its settings from the environment, a flag winning', async () => {
     const program = startProgram(['--max-message-size', '3000'], cleanEnv({
       MAILWIRE_DIALECT: 'smtp', MAILWIRE_PORT: '0', MAILWIRE_STORE: 'memory', MAILWIRE_HTTP: 'false', MAILWIRE_MAX_MESSAGE_SIZE: '1000',
-      MAILWIRE_MAX_MESSAGES: '7',
+      MAILWIRE_MAX_MESSAGES: '7', MAILWIRE_MAX_MESSAGES_PER_INBOX: '3',
     }), [process.execPath, 'bin/mailwire.js', 'server']);
     try {
       const port = Number((await program.waitFor(/standards SMTP server listening on 127\.0\.0\.1:(\d+)/))[1]);
-      await program.waitFor(/store memory \(lost at exit\), keeping the newest 7 messages/);
+      await program.waitFor(/store memory \(lost at exit\), keeping the newest 7 messages, 3 per inbox,/);
       const conn = await SocketLines.open(port);
       await conn.next();
       conn.write('EHLO env.test\r\n');

@@ -49,7 +49,7 @@ export const MULTIPART = crlf([
 /** Not MIME at all: no header block, a NUL and bare CRs. It must still be stored byte for byte. */
 export const GARBAGE = Buffer.from('\x00\xff\xfe no headers here\r\r\n--\r\n', 'latin1');
 
-export type Backend = Readonly<{ name: 'sqlite' | 'memory' | 'postgres'; open: (o?: { maxMessages?: number; maxAgeMs?: number }) => Promise<Opened> }>;
+export type Backend = Readonly<{ name: 'sqlite' | 'memory' | 'postgres'; open: (o?: { maxMessages?: number; maxMessagesPerInbox?: number; maxAgeMs?: number }) => Promise<Opened> }>;
 export type Opened = Readonly<{ store: MessageStore; dir: string; cleanup: () => Promise<void> }>;
 
 export function tempDir(): string {
@@ -61,14 +61,14 @@ export const BACKENDS: readonly Backend[] = [
     name: 'sqlite',
     open: async (o = {}) => {
       const dir = tempDir();
-      const store = await openStore({ kind: 'sqlite', dataDir: dir, maxMessages: o.maxMessages ?? 0, maxAgeMs: o.maxAgeMs ?? 0 });
+      const store = await openStore({ kind: 'sqlite', dataDir: dir, maxMessages: o.maxMessages ?? 0, maxMessagesPerInbox: o.maxMessagesPerInbox ?? 0, maxAgeMs: o.maxAgeMs ?? 0 });
       return { store, dir, cleanup: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
     },
   },
   {
     name: 'memory',
     open: async (o = {}) => {
-      const store = await openStore({ kind: 'memory', maxMessages: o.maxMessages ?? 0, maxAgeMs: o.maxAgeMs ?? 0 });
+      const store = await openStore({ kind: 'memory', maxMessages: o.maxMessages ?? 0, maxMessagesPerInbox: o.maxMessagesPerInbox ?? 0, maxAgeMs: o.maxAgeMs ?? 0 });
       return { store, dir: '', cleanup: () => store.close() };
     },
   },
@@ -77,7 +77,7 @@ export const BACKENDS: readonly Backend[] = [
     open: async (o = {}) => {
       const db = await createTestDatabase();
       try {
-        const store = await openStore({ kind: 'postgres', databaseUrl: db.url, maxMessages: o.maxMessages ?? 0, maxAgeMs: o.maxAgeMs ?? 0 });
+        const store = await openStore({ kind: 'postgres', databaseUrl: db.url, maxMessages: o.maxMessages ?? 0, maxMessagesPerInbox: o.maxMessagesPerInbox ?? 0, maxAgeMs: o.maxAgeMs ?? 0 });
         return { store, dir: '', cleanup: async () => { await store.close(); await db.drop(); } };
       } catch (e) {
         await db.drop();

@@ -346,6 +346,28 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('keeps at most maxMessagesPerInbox in each inbox: the oldest leave it, and are deleted once in no inbox', async () => {
+      const o = await backend.open({ maxMessagesPerInbox: 2 });
+      try {
+        const a = await saveIndexed(o.store, incoming(crlf(['Subject: a', '', 'x']), { to: ['qa@x.test', 'ops@x.test'] }));
+        const b = await saveIndexed(o.store, incoming(crlf(['Subject: b', '', 'x']), { to: ['QA@x.test'] }));
+        const c = await saveIndexed(o.store, incoming(crlf(['Subject: c', '', 'x']), { to: ['qa@x.test', 'qa@X.test'] }));
+        const d = await saveIndexed(o.store, incoming(crlf(['Subject: d', '', 'x']), { to: ['qa@x.test'] }));
+        await o.store.prune();
+        const ids = async (query: string): Promise<string[]> => (await o.store.listMessages({ query })).items.map((m) => m.id);
+        assert.deepEqual(await ids('inbox:qa@x.test'), [d, c]);
+        assert.deepEqual(await ids('inbox:ops@x.test'), [a], 'a left qa@x.test only');
+        assert.equal(await o.store.getRaw(b), null, 'b was in qa@x.test only: deleted');
+        assert.deepEqual(await ids(''), [d, c, a]);
+        assert.deepEqual([...(await o.store.listInboxes()).items], [
+          { address: 'ops@x.test', total: 1, unread: 1 },
+          { address: 'qa@x.test', total: 2, unread: 2 },
+        ]);
+      } finally {
+        await o.cleanup();
+      }
+    });
+
     it('drops messages and sessions older than maxAgeMs', async () => {
       const o = await backend.open({ maxAgeMs: 60 * 60_000 });
       try {
