@@ -7,7 +7,32 @@
 #   procps              `free`, which the scale test reads
 # As root with apt-get it installs what is missing (apt-get update first); otherwise it stops at once with the command
 # to run. Nothing is installed when everything is there, so a set-up machine pays only these checks.
+# First it checks that PostgreSQL answers at MAILWIRE_TEST_PG_URL (three suites use it); it never installs PostgreSQL.
 set -euo pipefail
+
+# PostgreSQL (test/helpers/postgres.ts): pg_isready when there is one, else a TCP connect to host:port.
+pg_url=${MAILWIRE_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}
+pg_answers() {
+  if command -v pg_isready >/dev/null 2>&1; then
+    pg_isready -q -t 5 -d "$pg_url"
+    return
+  fi
+  local hostport=${pg_url#*://}
+  hostport=${hostport%%/*}
+  hostport=${hostport##*@}
+  local host=${hostport%:*} port=5432
+  if [ "$host" != "$hostport" ]; then port=${hostport##*:}; fi
+  host=${host#[}
+  host=${host%]}
+  (exec 3<>"/dev/tcp/${host:-127.0.0.1}/$port") 2>/dev/null
+}
+if ! pg_answers; then
+  {
+    echo "test set-up: PostgreSQL does not answer at $pg_url (three suites need it)."
+    echo "Start PostgreSQL there and create the database (createdb -U postgres test), or set MAILWIRE_TEST_PG_URL to one that answers."
+  } >&2
+  exit 1
+fi
 
 need() { # need <package> <command that succeeds when it is installed>...
   local package=$1

@@ -37,6 +37,8 @@ function machine(installed: readonly (typeof ALL)[number][], opts: { uid: number
   // perl -MNet::SSLeay -e 1 succeeds once the stand-in for the Perl module exists.
   stub(bin, 'perl', `[ -e "${join(bin, 'net-ssleay')}" ]`);
   for (const p of installed) stub(bin, COMMAND[p], 'exit 0');
+  // PostgreSQL answers (the script asks pg_isready when there is one).
+  stub(bin, 'pg_isready', 'exit 0');
   if (opts.apt) {
     const installs = ALL.map((p) => `${p}) touch "${join(bin, COMMAND[p])}"; chmod +x "${join(bin, COMMAND[p])}";;`).join(' ');
     stub(bin, 'apt-get', `PATH=/usr/bin:/bin\necho "$DEBIAN_FRONTEND apt-get $*" >> "${log}"\nfor a in "$@"; do case "$a" in ${installs} esac; done`);
@@ -44,7 +46,7 @@ function machine(installed: readonly (typeof ALL)[number][], opts: { uid: number
   return { bin, log };
 }
 
-const run = (bin: string) => runChild('/bin/bash', [SCRIPT], { env: { PATH: bin } });
+const run = (bin: string, env: NodeJS.ProcessEnv = {}) => runChild('/bin/bash', [SCRIPT], { env: { PATH: bin, ...env } });
 
 describe('npm test\'s pretest (scripts/test-setup.sh)', () => {
   it('does nothing when every package is there', async () => {
@@ -93,5 +95,27 @@ describe('npm test\'s pretest (scripts/test-setup.sh)', () => {
     assert.equal(r.code, 1);
     assert.equal(r.stderr, 'test set-up: the tests need these Debian packages, which are missing: chromium\n' +
       'This is not a Debian-like system (no apt-get): install the same packages with its package manager.\n');
+  });
+
+  it('stops at once when PostgreSQL does not answer, naming the URL and what to do', async () => {
+    const m = machine(ALL, { uid: 0, apt: true });
+    rmSync(join(m.bin, 'pg_isready')); // no pg_isready: the script tries a TCP connect, to a closed loopback port
+    const url = 'postgres://postgres@127.0.0.1:1/test';
+    const r = await run(m.bin, { MAILWIRE_TEST_PG_URL: url });
+    assert.deepEqual([r.code, r.stdout], [1, '']);
+    assert.equal(r.stderr, `test set-up: PostgreSQL does not answer at ${url} (three suites need it).\n` +
+      'Start PostgreSQL there and create the database (createdb -U postgres test), or set MAILWIRE_TEST_PG_URL to one that answers.\n');
+    assert.equal(existsSync(m.log), false, 'apt-get was not called');
+  });
+
+  it('asks pg_isready about MAILWIRE_TEST_PG_URL when there is one, and stops when it says no', async () => {
+    const m = machine(ALL, { uid: 0, apt: true });
+    const args = join(m.bin, 'pg_isready.args');
+    stub(m.bin, 'pg_isready', `echo "$*" > "${args}"\nexit 2`);
+    const url = 'postgres://postgres@127.0.0.1:5432/test';
+    const r = await run(m.bin, { MAILWIRE_TEST_PG_URL: url });
+    assert.equal(r.code, 1);
+    assert.equal(readFileSync(args, 'utf8'), `-q -t 5 -d ${url}\n`);
+    assert.match(r.stderr, /^test set-up: PostgreSQL does not answer at postgres:\/\/postgres@127\.0\.0\.1:5432\/test /);
   });
 });
