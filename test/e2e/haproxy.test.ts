@@ -13,12 +13,11 @@ import type { MessageStore } from '../../src/store/types.js';
 import { createEvents } from '../../src/events.js';
 import { createWebApp } from '../../src/web/app.js';
 import { startHttpServer } from '../../src/web/server.js';
-import { haproxyMissing, startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
+import { requireHaproxy, startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
 import { startMailwire, type MailwireProcess } from '../helpers/mailwire-process.js';
 import { SocketLines } from '../helpers/socket-driver.js';
 
 const CLIENT = '127.0.0.5';
-const missing = haproxyMissing();
 
 type Detail = { id: string; subject: string; connection: { clientAddress: string; clientPort: number; serverAddress: string } };
 type Session = { connection: { clientAddress: string }; end: string };
@@ -56,7 +55,8 @@ async function sendFrom(port: number, helo: string, subject: string, dialect: 's
   return replies;
 }
 
-describe('mailwire behind HAProxy in TCP mode with send-proxy-v2', { skip: missing ?? false }, () => {
+describe('mailwire behind HAProxy in TCP mode with send-proxy-v2', () => {
+  before(requireHaproxy);
   let mw: MailwireProcess;
   let lb: RunningHaproxy;
   before(async () => {
@@ -101,7 +101,8 @@ describe('mailwire behind HAProxy in TCP mode with send-proxy-v2', { skip: missi
   });
 });
 
-describe('mailwire --workers 2 behind HAProxy with send-proxy (v1)', { skip: missing ?? false }, () => {
+describe('mailwire --workers 2 behind HAProxy with send-proxy (v1)', () => {
+  before(requireHaproxy);
   it('reads the header in each worker: every message recorded with the client\'s address', async () => {
     const mw = await startMailwire(['--workers', '2', '--store', 'memory', '--port', '0', '--http-port', '0', '--proxy-protocol', '--trusted-proxies', '127.0.0.1']);
     let lb: RunningHaproxy | undefined;
@@ -135,7 +136,8 @@ function get(port: number, path: string, localAddress: string, headers: Record<s
   });
 }
 
-describe('the HTTP side behind HAProxy in mode http with option forwardfor', { skip: missing ?? false }, () => {
+describe('the HTTP side behind HAProxy in mode http with option forwardfor', () => {
+  before(requireHaproxy);
   // A store whose every read fails: the API answers 500 and logs the request with its client's address. Its health()
   // (synchronous, for /healthz, which HAProxy's check reads) says it can take mail.
   const healthy = { ok: true, reason: null, indexBacklog: 0, indexLagMs: 0 };

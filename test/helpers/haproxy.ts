@@ -56,6 +56,12 @@ export function haproxyMissing(): string | null {
     : 'haproxy is not installed (Debian: apt-get install haproxy; .ci/run installs it)';
 }
 
+/** A `before` hook for a suite that needs HAProxy: fails it loudly, naming what to install, when haproxy is missing. */
+export function requireHaproxy(): void {
+  const missing = haproxyMissing();
+  if (missing !== null) throw new Error(missing);
+}
+
 /** A port free on 127.0.0.1 right now (HAProxy needs a number in its configuration; a clash is retried). */
 async function freePort(): Promise<number> {
   const server = createServer();
