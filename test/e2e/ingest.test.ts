@@ -24,7 +24,13 @@ async function startChild(args: readonly string[], ready: RegExp): Promise<{ chi
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   for (let i = 0; i < 500 && !ready.test(out) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 20));
-  assert.match(out, ready, 'the server did not start');
+  if (!ready.test(out)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+    assert.fail(`the server did not start (no ${ready} in its output): ${out}`);
+  }
   return { child, out: () => out };
 }
 
