@@ -32,9 +32,11 @@ describe('server on the postgres store when the database goes away', () => {
     api = `http://127.0.0.1:${service.http.port}`;
   });
   after(async () => {
-    await service.close(2000);
-    await adminQuery(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS true`).catch(() => undefined);
-    await db.drop();
+    try {
+      await service?.close(2000);
+    } finally {
+      await db?.drop(); // WITH (FORCE): drops it even if a test left it refusing connections
+    }
   });
 
   /** Sends one message on `client`, or on a new connection when the old one broke; the final reply's code and text. */
@@ -64,7 +66,8 @@ describe('server on the postgres store when the database goes away', () => {
         for (let i = 0; i < 75; i++) {
           if (cuts < cutAt.length && outcomes.length >= (cutAt[cuts] ?? Infinity)) {
             cuts++;
-            await terminateConnections(db.name);
+            const ended = await terminateConnections(db.name);
+            assert.ok(ended > 0, `cut ${cuts} ended no connection: the server was not connected mid-load`);
           }
           outcomes.push(await sendOne(clients, slot, `load-${slot}-${i}`));
         }
@@ -103,7 +106,8 @@ describe('server on the postgres store when the database goes away', () => {
 
   it('answers 451, 503 and a /healthz reason while the database refuses connections, and recovers when it is back', async () => {
     await adminQuery(`ALTER DATABASE ${db.name} ALLOW_CONNECTIONS false`);
-    await terminateConnections(db.name);
+    const ended = await terminateConnections(db.name);
+    assert.ok(ended > 0, 'the server held no connection to the database to end');
     try {
       const down = await pollHealth((h) => h.status === 503);
       assert.equal(down.body.status, 'unavailable');
