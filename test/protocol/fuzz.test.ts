@@ -174,7 +174,8 @@ function transaction(h: Harness, dialect: Dialect): void {
 
 for (const dialect of [simplifiedDialect, smtpDialect]) {
   describe(`fuzzing the pure core: ${dialect.name} dialect`, () => {
-    it(`${RUNS} random sessions keep every invariant (seed ${SEED})`, () => {
+    it(`${RUNS} random sessions keep every invariant (seed ${SEED})`, (t) => {
+      let recovered = 0; // runs that reached the recovery transaction (the others ended early or were skipped)
       fc.assert(
         fc.property(packets, fc.array(fc.boolean(), { maxLength: 8 }), (input, failures) => {
           let n = 0;
@@ -186,6 +187,7 @@ for (const dialect of [simplifiedDialect, smtpDialect]) {
           h.storeFails = () => false;
           const before = h.delivered.length;
           if (!settle(h)) return; // the garbage ended in a QUIT (or an error too many) that the line end completed
+          recovered++;
           transaction(h, dialect);
           assert.equal(h.closed, false, 'the recovery closed the session');
           const last = h.replies.at(-1);
@@ -195,6 +197,8 @@ for (const dialect of [simplifiedDialect, smtpDialect]) {
         }),
         { seed: SEED, numRuns: RUNS, includeErrorInReport: true },
       );
+      t.diagnostic(`${recovered} of ${RUNS} runs reached the recovery transaction`);
+      assert.ok(recovered >= RUNS / 2, `only ${recovered} of ${RUNS} runs reached the recovery transaction`);
     });
   });
 }
