@@ -22,6 +22,7 @@
 import pg from 'pg';
 import type { PoolClient, PoolConfig, QueryResultRow } from 'pg';
 import { timeOrderedId } from './ids.js';
+import { ListenerSet } from './listeners.js';
 import { ParseCache } from './parse-cache.js';
 import { ParserThread } from './parse-thread.js';
 import { EMPTY_PARSE, indexEntry, type ParsedMessage, type SummaryFields } from './parse.js';
@@ -142,7 +143,7 @@ class PostgresStore implements MessageStore {
   #cursor = 0;
   #announcing: Promise<void> = Promise.resolve();
   #catchUpQueued = false;
-  readonly #listeners = new Set<(m: MessageSummary) => void>();
+  readonly #listeners = new ListenerSet<MessageSummary>('postgres store');
   #listener: pg.Client | null = null;
   #listenAttempt = 0;
   #listenTimer: NodeJS.Timeout | null = null;
@@ -596,16 +597,14 @@ class PostgresStore implements MessageStore {
   // ---- announcing ------------------------------------------------------------------------------------------------
 
   onIndexed(listener: (message: MessageSummary) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.add(listener);
   }
 
   #emit(rows: readonly IndexedRow[]): void {
     for (const r of rows) {
       if (r.indexed_seq <= this.#cursor) continue;
       this.#cursor = r.indexed_seq;
-      const m = toSummary(r);
-      for (const listener of this.#listeners) listener(m);
+      this.#listeners.emit(toSummary(r));
     }
   }
 
