@@ -73,7 +73,7 @@ type SessionRow = {
 type StoredSummary = SummaryFields;
 
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<MessageStore> {
-  const config = clientConfig(options.databaseUrl);
+  const config = clientConfig(options.databaseUrl, options.storeTimeoutMs);
   const pool = new pg.Pool({ ...config, max: options.poolSize ?? 6, idleTimeoutMillis: 30_000 });
   pool.on('error', () => undefined); // an idle client lost (database restarted): the next query makes a new one
   let client: PoolClient;
@@ -102,13 +102,17 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 }
 
 /** What every connection of the store is opened with: its schema first, and durable commits unless a transaction says otherwise. */
-function clientConfig(databaseUrl: string): PoolConfig {
+function clientConfig(databaseUrl: string, queryTimeoutMs: number): PoolConfig {
   return {
     connectionString: databaseUrl,
     application_name: 'mailwire',
     options: `-c search_path=${SCHEMA},public -c synchronous_commit=on`,
     connectionTimeoutMillis: 5000,
     keepAlive: true,
+    // No query waits longer than a save may (storeTimeoutMs): a hung database fails the query, whose connection is then
+    // dropped (no SQLSTATE: see unavailable) instead of holding a pooled connection for ever. The LISTEN connection uses
+    // this config too; the timeout covers only its LISTEN statement, not the wait for notifications.
+    query_timeout: queryTimeoutMs,
     // A claim by an instance that hangs (not dies: that closes its connection) is given back after this.
     idle_in_transaction_session_timeout: 120_000,
     // bigint columns (seq, received_at) as numbers: all stay far below 2^53.
