@@ -13,11 +13,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { timeOrderedId } from './ids.js';
-import { ListenerSet } from './listeners.js';
+import { timeOrderedId, validId } from './ids.js';
 import { parseQuery } from './query.js';
 import { clampLimit, decodeCursor, decodeInboxCursor } from './cursor.js';
 import { StoreFullError, StoreUnavailableError, StoreWriteError } from './errors.js';
+import { ListenerSet } from './listeners.js';
 import { ReaderThread } from './sqlite-reader-thread.js';
 import type { IndexState, OpResult, WriteOp, WriterConfig, WriterReply, WriterRequest, WriterTesting } from './sqlite-protocol.js';
 import { DEFAULT_STORE_TIMEOUT_MS } from '../config.js';
@@ -27,7 +27,6 @@ import type {
 } from './types.js';
 
 export const SQLITE_FILE_NAME = 'mailwire.sqlite';
-const MAX_ID_LENGTH = 200;
 /** A writer that keeps dying is started again after 0.1 s, then 0.2, 0.4 … up to this. */
 const MAX_RESTART_DELAY_MS = 30_000;
 
@@ -429,4 +428,3 @@ class SqliteStore implements MessageStore {
   }
 }
 
-const validId = (id: unknown): id is string => typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH;

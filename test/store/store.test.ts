@@ -118,7 +118,7 @@ for (const backend of BACKENDS) {
     });
 
     it('answers unknown and malformed ids with null/false, never a throw', async () => {
-      for (const id of ['nope', '', "' OR 1=1 --", 'x'.repeat(5000), '00000000-0000-0000-0000-000000000000']) {
+      for (const id of ['nope', '', "' OR 1=1 --", 'x'.repeat(5000), 'a\0b', '00000000-0000-0000-0000-000000000000']) {
         assert.equal(await o.store.getMessage(id), null);
         assert.equal(await o.store.getRaw(id), null);
         assert.equal(await o.store.getAttachment(id, 0), null);
