@@ -99,7 +99,7 @@ export function matches(m: FaultMatch, e: FaultEvent): boolean {
   if (m.to && (e.to === undefined || !e.to.some((to) => m.to?.re.test(to) === true))) return false;
   if (m.helo && (e.helo === undefined || !m.helo.re.test(e.helo))) return false;
   if (m.user !== undefined && e.user !== m.user) return false;
-  if (m.client && !m.client.list.check(e.client, e.client.includes(':') ? 'ipv6' : 'ipv4')) return false;
+  if (m.client && !m.client.includes(e.client)) return false;
   return true;
 }
 
