@@ -6,6 +6,7 @@
  * A rule is three parts: where it applies (`on` plus the match fields), when it fires (at most one of every, first,
  * after, probability, rate, greylist; default always), and what it does (reply, delay, disconnect).
  */
+import { assertNever } from '../assert-never.js';
 import { parseDurationText } from '../duration.js';
 import { parseAddressList, type AddressList } from '../protocol/ip-address.js';
 import type { Reply } from '../protocol/reply.js';
@@ -199,12 +200,8 @@ function whenOf(input: Record<string, unknown>, key: (typeof WHEN_KEYS)[number] 
       return { kind: 'greylist', attempts: countOf(g['attempts'] ?? 1, `${at}.attempts`, 1), forMs: durationOf(g['for'], `${at}.for`, 1) };
     }
     default:
-      return assertNeverKey(key);
+      return assertNever(key);
   }
-}
-
-function assertNeverKey(key: never): never {
-  throw new Error(`unhandled key ${String(key)}`);
 }
 
 function countOf(v: unknown, at: string, min: number, max = MAX_COUNT): number {

@@ -8,6 +8,7 @@
  * the search go on (delays add up); the first rule that replies or disconnects ends it, so later rules do not see
  * that event. Counters are per rule and start when the document is loaded.
  */
+import { assertNever } from '../assert-never.js';
 import type { Reply } from '../protocol/reply.js';
 import { GREYLIST_REPLY, type FaultDocument, type FaultMatch, type FaultRule, type FaultStage } from './document.js';
 
@@ -148,10 +149,6 @@ function fires(rule: FaultRule, state: RuleState, e: FaultEvent, now: number): b
     default:
       return assertNever(w);
   }
-}
-
-function assertNever(x: never): never {
-  throw new Error(`unhandled rule kind ${JSON.stringify(x)}`);
 }
 
 /** Drops the stale entries, or (all fresh) the oldest-inserted half, so that a map never outgrows MAX_KEYS. */
