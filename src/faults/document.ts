@@ -236,7 +236,7 @@ function replyOf(v: unknown, at: string): Reply {
 }
 
 /** `*` is any run of characters, `?` one character; everything else stands for itself. */
-export function globOf(text: string): Glob {
+function globOf(text: string): Glob {
   const body = [...text].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&'))).join('');
   return { text, re: new RegExp(`^${body}$`, 'is') };
 }

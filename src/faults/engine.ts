@@ -171,7 +171,7 @@ function mix(seed: number, index: number): number {
 }
 
 /** mulberry32: a small, well-mixed 32-bit generator; uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
+function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -12,7 +12,7 @@ import type { MessageSummary } from '../store/index.js';
 import { htmlToText } from '../store/index.js';
 import { MAX_WAIT_SECONDS } from '../config.js';
 
-export const MCP_SERVER_NAME = 'mailwire';
+const MCP_SERVER_NAME = 'mailwire';
 const SEARCH_LIMIT_MAX = 100;
 const QUERY_HELP = 'Search syntax: free words; from:, to:, subject: (substrings; quote values with spaces); ' +
   'before:/after: (YYYY-MM-DD); has:attachment; is:unread/is:read; a leading - negates. Empty: every message.';
@@ -44,7 +44,7 @@ export function htmlAsText(html: string): string {
 }
 
 /** What an agent reads of a message: the text, the HTML as text, the headers, and the links and codes in it. */
-export function messageForAgent(m: CaughtMessage): Record<string, unknown> {
+function messageForAgent(m: CaughtMessage): Record<string, unknown> {
   return {
     id: m.id, receivedAt: m.receivedAt, subject: m.subject, from: m.from, to: m.to, cc: m.cc, date: m.date,
     envelope: m.envelope, text: m.text, htmlAsText: htmlAsText(m.html), headers: m.headers,

@@ -17,7 +17,7 @@ export type MailwireClientOptions = Readonly<{
   fetch?: (request: Request) => Promise<Response>;
 }>;
 
-export const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
+const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
 /** The server answers a long-poll after at most this long (its own limit is 300 s); longer waits ask again. */
 const LONG_POLL_MS = 290_000;
 /** messages() pages through at most this many. */

@@ -15,7 +15,7 @@ const MAX_ADDRESS_LENGTH = 320;
 const bad = (c: Context, message: string): Response => c.json({ error: { code: 'bad_request', message } }, 400);
 
 /** `inbox:"ADDRESS"` with the user's own query after it. */
-export function inboxQuery(address: string, query: string): string {
+function inboxQuery(address: string, query: string): string {
   const quoted = `"${address.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
   return `inbox:${quoted}${query.trim() === '' ? '' : ` ${query}`}`;
 }
