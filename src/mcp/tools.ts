@@ -10,7 +10,7 @@ import { MailwireTimeoutError, type MailwireClient } from '../testing/http-clien
 import type { CaughtMessage } from '../testing/message.js';
 import type { MessageSummary } from '../store/index.js';
 import { htmlToText } from '../store/index.js';
-import { MAX_WAIT_SECONDS } from '../config.js';
+import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../config.js';
 
 const MCP_SERVER_NAME = 'mailwire';
 const SEARCH_LIMIT_MAX = 100;
@@ -84,12 +84,12 @@ export function createMcpServer(client: MailwireClient, info: McpServerInfo): Mc
     description: `Waits until a message matching the query is caught (answers at once when one already is) and returns it as get_message does. ${QUERY_HELP}`,
     inputSchema: {
       query: z.string().max(1000).optional().describe('search query, e.g. to:new-user@example.test subject:confirm'),
-      timeout_seconds: z.number().min(0).max(MAX_WAIT_SECONDS).optional().describe(`how long to wait, 0 to ${MAX_WAIT_SECONDS} s (default 30)`),
+      timeout_seconds: z.number().min(0).max(MAX_WAIT_SECONDS).optional().describe(`how long to wait, 0 to ${MAX_WAIT_SECONDS} s (default ${DEFAULT_WAIT_SECONDS})`),
     },
     annotations: { readOnlyHint: true },
   }, async ({ query, timeout_seconds: seconds }) => {
     try {
-      return json(messageForAgent(await client.waitForMessage({ query: query ?? '', timeout: (seconds ?? 30) * 1000 })));
+      return json(messageForAgent(await client.waitForMessage({ query: query ?? '', timeout: (seconds ?? DEFAULT_WAIT_SECONDS) * 1000 })));
     } catch (error) {
       if (error instanceof MailwireTimeoutError) return failure(error.message);
       throw error;

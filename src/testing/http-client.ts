@@ -3,6 +3,7 @@
  * over its HTTP API. startMailwire() (./start.ts) hands out one of these for the server it starts, so both ways
  * share this one implementation.
  */
+import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../config.js';
 import { MailwireError } from '../errors.js';
 import type { MessageDetail, MessageSummary } from '../store/index.js';
 import type { FaultView } from '../faults/controller.js';
@@ -17,9 +18,9 @@ export type MailwireClientOptions = Readonly<{
   fetch?: (request: Request) => Promise<Response>;
 }>;
 
-const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
-/** The server answers a long-poll after at most this long (its own limit is 300 s); longer waits ask again. */
-const LONG_POLL_MS = 290_000;
+const DEFAULT_WAIT_TIMEOUT_MS = DEFAULT_WAIT_SECONDS * 1000;
+/** Each long-poll asks for 10 s less than the server's limit (MAX_WAIT_SECONDS); longer waits ask again. */
+const LONG_POLL_MS = (MAX_WAIT_SECONDS - 10) * 1000;
 /** messages() pages through at most this many. */
 const MAX_LISTED = 10_000;
 
