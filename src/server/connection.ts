@@ -116,6 +116,8 @@ export class Connection {
   #waiting = false;
   /** Input arrived while the store worked: reading stopped until it answers (back-pressure, only when needed). */
   #pausedForStore = false;
+  /** Replies wait in the socket's buffer for the client to read them: reading stays paused until 'drain'. */
+  #drainPending = false;
   /**
    * Replies not yet written: those to every line of one chunk of input leave in one write, as Postfix flushes only
    * when its input runs dry, so a pipelining client costs one syscall per batch, not one per reply.
@@ -342,11 +344,15 @@ export class Connection {
     const out = this.#out;
     this.#out = '';
     const socket = this.#socket;
-    if (!socket.write(out) && !socket.isPaused()) {
-      // The client is not reading its replies (a pipelining flood): stop reading until it does.
+    if (!socket.write(out) && !this.#drainPending) {
+      // The client is not reading its replies (a pipelining flood): stop reading until it does, also when a wait
+      // (store, verifier, fault) paused reading already. During a wait the drain hands the pause over to its end.
+      this.#drainPending = true;
       socket.pause();
       socket.once('drain', () => {
-        if (!this.#waiting) socket.resume();
+        this.#drainPending = false;
+        if (this.#waiting) this.#pausedForStore = true;
+        else socket.resume();
       });
     }
   }
@@ -391,16 +397,21 @@ export class Connection {
     }
     this.#waiting = true;
     this.#socket.pause();
-    this.#idle.clear();
+    // The idle timer stays on until the verdict is in (a primary that never answers cannot hold the session), then is
+    // off for the delay, which is itself cut to the idle timeout.
     void Promise.resolve(answer).catch(() => NO_FAULT).then((v) => {
       if (this.#closed) return;
+      this.#idle.clear();
       this.#noteFaults(v);
       this.#faultTimer = setTimeout(() => {
         this.#faultTimer = undefined;
         if (this.#closed) return;
         this.#waiting = false;
         this.#idle.set(performance.now(), this.#opts.limits.idleTimeoutMs);
-        this.#socket.resume(); // a store that `then` starts pauses it again as it always does
+        // A store that `then` starts pauses it again as it always does; a client not reading its replies stays paused
+        // until its drain.
+        this.#pausedForStore = false;
+        if (!this.#drainPending) this.#socket.resume();
         then(v);
         if (this.#closed || this.#waiting) return;
         this.#carryOn();
@@ -490,7 +501,7 @@ export class Connection {
     if (this.#closed) return;
     if (this.#pausedForStore) {
       this.#pausedForStore = false;
-      this.#socket.resume();
+      if (!this.#drainPending) this.#socket.resume(); // else its drain resumes reading
     }
     this.#carryOn();
   }

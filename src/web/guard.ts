@@ -112,7 +112,7 @@ function basicAuth(check: PasswordCheck): MiddlewareHandler {
   const verified = new Set<string>();
   const challenge = { 'WWW-Authenticate': 'Basic realm="mailwire", charset="UTF-8"' };
   return async (c, next) => {
-    if (c.req.path === '/healthz') return next(); // says nothing but "up", for load balancers without credentials
+    if (c.req.path === '/healthz') return next(); // for load balancers without credentials: status and store health, no mail
     const header = c.req.header('authorization') ?? '';
     const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
     if (m === null) return fail(c, 401, 'unauthorized', 'this server needs a user name and password (HTTP Basic)', challenge);
