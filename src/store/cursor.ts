@@ -29,9 +29,14 @@ export function decodeInboxCursor(cursor: string | null | undefined): string | n
   return text.slice(1);
 }
 
-/** A prefix for LIKE with its wildcards escaped (ESCAPE '\\'), lowercased as addresses are compared. */
+/** Text matched literally by LIKE: its wildcards and the escape character escaped (ESCAPE '\\', the default). */
+export function likeEscape(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** A prefix for LIKE with its wildcards escaped, lowercased as addresses are compared. */
 export function likePrefix(prefix: string): string {
-  return `${prefix.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return `${likeEscape(prefix.toLowerCase())}%`;
 }
 
 /** Page sizes the stores accept: 1..1000, default 50 (the API rejects out-of-range values before this). */

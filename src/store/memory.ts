@@ -9,6 +9,7 @@ import { parseQuery, textTokens, type SearchQuery } from './query.js';
 import { clampLimit, decodeCursor, decodeInboxCursor, encodeCursor, encodeInboxCursor } from './cursor.js';
 import { assertNever } from '../assert-never.js';
 import { StoreWriteError } from './errors.js';
+import { ListenerSet } from './listeners.js';
 import type {
   AttachmentContent, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
@@ -45,7 +46,7 @@ class MemoryStore implements MessageStore {
   #seq = 0;
   #closed = false;
   readonly #stats = { saved: 0, transactions: 0, failed: 0 };
-  readonly #listeners = new Set<(m: MessageSummary) => void>();
+  readonly #listeners = new ListenerSet<MessageSummary>('memory store');
 
   constructor(options: MemoryStoreOptions) {
     this.#opts = options;
@@ -65,16 +66,12 @@ class MemoryStore implements MessageStore {
     this.#stats.saved++;
     this.#stats.transactions++;
     this.#pruneNow();
-    if (this.#listeners.size > 0) {
-      const s = summary(stored);
-      for (const listener of this.#listeners) listener(s);
-    }
+    if (this.#listeners.size > 0) this.#listeners.emit(summary(stored));
     return id;
   }
 
   onIndexed(listener: (message: MessageSummary) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.add(listener);
   }
 
   health(): StoreHealth {

@@ -15,6 +15,7 @@
 import { textTokens, type SearchQuery } from './query.js';
 import type { SearchFields } from './parse.js';
 import { assertNever } from '../assert-never.js';
+import { likeEscape } from './cursor.js';
 
 export type PgCondition = Readonly<{ sql: string; params: unknown[] }>;
 
@@ -26,15 +27,15 @@ const MAX_POSITIONS_PER_WORD = 256;
 const FIELD_COLUMN = { from: 'i.from_lc', to: 'i.to_lc', subject: 'i.subject_lc' } as const;
 
 /**
- * A parsed query as a condition over `messages m JOIN message_index i`, its values numbered from `$first`.
+ * A parsed query as a condition over `messages m JOIN message_index i`, its values numbered from $1.
  * Every user value is a bound parameter.
  */
-export function pgSearchCondition(q: SearchQuery, first = 1): PgCondition {
+export function pgSearchCondition(q: SearchQuery): PgCondition {
   const parts: string[] = [];
   const params: unknown[] = [];
   const param = (v: unknown): string => {
     params.push(v);
-    return `$${first + params.length - 1}`;
+    return `$${params.length}`;
   };
   for (const c of q.clauses) {
     switch (c.kind) {
@@ -109,6 +110,3 @@ function quote(word: string): string {
   return `'${word.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 }
 
-function likeEscape(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
-}

@@ -21,13 +21,14 @@
  */
 import pg from 'pg';
 import type { PoolClient, PoolConfig, QueryResultRow } from 'pg';
-import { timeOrderedId } from './ids.js';
+import { timeOrderedId, validId } from './ids.js';
 import { ParseCache } from './parse-cache.js';
 import { ParserThread } from './parse-thread.js';
 import { EMPTY_PARSE, indexEntry, type ParsedMessage, type SummaryFields } from './parse.js';
 import { parseQuery } from './query.js';
 import { clampLimit, decodeCursor, decodeInboxCursor, encodeCursor, encodeInboxCursor, likePrefix } from './cursor.js';
 import { StoreUnavailableError, StoreWriteError } from './errors.js';
+import { ListenerSet } from './listeners.js';
 import { INDEXED_CHANNEL, LOCK_CLASS, LOCKS, SCHEMA, migrate } from './postgres-schema.js';
 import { noNul, pgSearchCondition, tsvectorLiteral } from './postgres-search.js';
 import type {
@@ -59,20 +60,18 @@ const POLL_MS = 500;
 const PRUNE_BATCH = 1000;
 const PRUNE_EVERY_MS = 1000;
 const LISTEN_RETRY_MS = [100, 250, 500, 1000, 2000] as const;
-const MAX_ID_LENGTH = 200;
 
 type SaveJob = { id: string; message: IncomingMessage; resolve: (id: string) => void; reject: (e: Error) => void; settled: boolean };
 type SessionJob = { id: string; session: SessionRecord; resolve: (id: string) => void; reject: (e: Error) => void };
-type SummaryRow = { id: string; received_at: number; size: number; read: boolean; envelope: Envelope; summary: StoredSummary };
+type SummaryRow = { id: string; received_at: number; size: number; read: boolean; envelope: Envelope; summary: SummaryFields };
 type IndexedRow = SummaryRow & { indexed_seq: number };
 type SessionRow = {
   seq: number; id: string; started_at: number; ended_at: number; end_reason: string; connection: ConnectionInfo;
   message_ids: string[]; truncated: boolean; transcript?: TranscriptLine[];
 };
-type StoredSummary = SummaryFields;
 
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<MessageStore> {
-  const config = clientConfig(options.databaseUrl);
+  const config = clientConfig(options.databaseUrl, options.storeTimeoutMs);
   const pool = new pg.Pool({ ...config, max: options.poolSize ?? 6, idleTimeoutMillis: 30_000 });
   pool.on('error', () => undefined); // an idle client lost (database restarted): the next query makes a new one
   let client: PoolClient;
@@ -101,13 +100,17 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 }
 
 /** What every connection of the store is opened with: its schema first, and durable commits unless a transaction says otherwise. */
-function clientConfig(databaseUrl: string): PoolConfig {
+function clientConfig(databaseUrl: string, queryTimeoutMs: number): PoolConfig {
   return {
     connectionString: databaseUrl,
     application_name: 'mailwire',
     options: `-c search_path=${SCHEMA},public -c synchronous_commit=on`,
     connectionTimeoutMillis: 5000,
     keepAlive: true,
+    // No query waits longer than a save may (storeTimeoutMs): a hung database fails the query, whose connection is then
+    // dropped (no SQLSTATE: see unavailable) instead of holding a pooled connection for ever. The LISTEN connection uses
+    // this config too; the timeout covers only its LISTEN statement, not the wait for notifications.
+    query_timeout: queryTimeoutMs,
     // A claim by an instance that hangs (not dies: that closes its connection) is given back after this.
     idle_in_transaction_session_timeout: 120_000,
     // bigint columns (seq, received_at) as numbers: all stay far below 2^53.
@@ -142,7 +145,7 @@ class PostgresStore implements MessageStore {
   #cursor = 0;
   #announcing: Promise<void> = Promise.resolve();
   #catchUpQueued = false;
-  readonly #listeners = new Set<(m: MessageSummary) => void>();
+  readonly #listeners = new ListenerSet<MessageSummary>('postgres store');
   #listener: pg.Client | null = null;
   #listenAttempt = 0;
   #listenTimer: NodeJS.Timeout | null = null;
@@ -596,16 +599,14 @@ class PostgresStore implements MessageStore {
   // ---- announcing ------------------------------------------------------------------------------------------------
 
   onIndexed(listener: (message: MessageSummary) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.add(listener);
   }
 
   #emit(rows: readonly IndexedRow[]): void {
     for (const r of rows) {
       if (r.indexed_seq <= this.#cursor) continue;
       this.#cursor = r.indexed_seq;
-      const m = toSummary(r);
-      for (const listener of this.#listeners) listener(m);
+      this.#listeners.emit(toSummary(r));
     }
   }
 
@@ -708,7 +709,7 @@ class PostgresStore implements MessageStore {
 
   async getMessage(id: string): Promise<MessageDetail | null> {
     if (!validId(id)) return null;
-    const r = await this.#query<SummaryRow & { connection: ConnectionInfo; summary: StoredSummary | null }>(
+    const r = await this.#query<SummaryRow & { connection: ConnectionInfo; summary: SummaryFields | null }>(
       `SELECT m.id, m.received_at, m.size, m.read, m.envelope, m.connection, i.summary
        FROM messages m LEFT JOIN message_index i ON i.seq = m.seq WHERE m.id = $1`, [id]);
     const row = r.rows[0];
@@ -825,10 +826,6 @@ function unavailable(e: unknown): boolean {
 function reasonOf(e: unknown): string {
   return e instanceof Error ? e.message || e.name : String(e);
 }
-
-/** Ids are text: no NUL, a sane length; anything else names no message. */
-const validId = (id: unknown): id is string =>
-  typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH && !id.includes('\0');
 
 function toSummary(r: SummaryRow): MessageSummary {
   const s = r.summary;

@@ -13,10 +13,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { timeOrderedId } from './ids.js';
+import { timeOrderedId, validId } from './ids.js';
 import { parseQuery } from './query.js';
 import { clampLimit, decodeCursor, decodeInboxCursor } from './cursor.js';
 import { StoreFullError, StoreUnavailableError, StoreWriteError } from './errors.js';
+import { ListenerSet } from './listeners.js';
 import { ReaderThread } from './sqlite-reader-thread.js';
 import type { IndexState, OpResult, WriteOp, WriterConfig, WriterReply, WriterRequest, WriterTesting } from './sqlite-protocol.js';
 import { DEFAULT_STORE_TIMEOUT_MS } from '../config.js';
@@ -26,7 +27,6 @@ import type {
 } from './types.js';
 
 export const SQLITE_FILE_NAME = 'mailwire.sqlite';
-const MAX_ID_LENGTH = 200;
 /** A writer that keeps dying is started again after 0.1 s, then 0.2, 0.4 … up to this. */
 const MAX_RESTART_DELAY_MS = 30_000;
 
@@ -85,7 +85,7 @@ class SqliteStore implements MessageStore {
   #restartTimer: NodeJS.Timeout | null = null;
   #closing: Promise<void> | null = null;
   readonly #stats = { saved: 0, transactions: 0, failed: 0 };
-  readonly #listeners = new Set<(m: MessageSummary) => void>();
+  readonly #listeners = new ListenerSet<MessageSummary>('sqlite store');
   /** Messages indexed before open() resolved (recovery), announced on the turn after, to whoever subscribed by then. */
   #early: MessageSummary[] | null = [];
   #index: IndexState = { backlog: 0, oldestPendingAt: null };
@@ -195,7 +195,7 @@ class SqliteStore implements MessageStore {
         if (this.#listeners.size === 0 && this.#early === null) return;
         const summaries = JSON.parse(m.summaries) as MessageSummary[];
         if (this.#early !== null) this.#early.push(...summaries);
-        else for (const s of summaries) this.#announce(s);
+        else for (const s of summaries) this.#listeners.emit(s);
         return;
       }
       case 'pruned': {
@@ -231,23 +231,12 @@ class SqliteStore implements MessageStore {
     setImmediate(() => {
       const early = this.#early ?? [];
       this.#early = null;
-      for (const s of early) this.#announce(s);
+      for (const s of early) this.#listeners.emit(s);
     });
   }
 
-  #announce(s: MessageSummary): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(s);
-      } catch (e) {
-        console.error('mailwire sqlite store: an onIndexed listener threw:', e);
-      }
-    }
-  }
-
   onIndexed(listener: (message: MessageSummary) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#listeners.add(listener);
   }
 
   health(): StoreHealth {
@@ -439,4 +428,3 @@ class SqliteStore implements MessageStore {
   }
 }
 
-const validId = (id: unknown): id is string => typeof id === 'string' && id.length > 0 && id.length <= MAX_ID_LENGTH;

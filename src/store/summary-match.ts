@@ -9,6 +9,7 @@
  */
 import { textTokens, type Clause, type SearchQuery } from './query.js';
 import type { Mailbox, MessageSummary } from './types.js';
+import { assertNever } from '../assert-never.js';
 
 export type SummaryMatch = 'yes' | 'no' | 'maybe';
 
@@ -54,8 +55,4 @@ function clauseMatch(c: Clause, m: MessageSummary): SummaryMatch {
     default:
       return assertNever(c);
   }
-}
-
-function assertNever(x: never): never {
-  throw new Error(`unexpected ${JSON.stringify(x)}`);
 }

@@ -97,8 +97,28 @@ for (const backend of BACKENDS) {
       assert.equal(announced.some((m) => m.id === after), false, 'a listener gone is not called');
     });
 
+    it('a listener that throws fails no save and silences no other listener; the throw is reported', async (t) => {
+      await untilIndexed(o.store);
+      const reported = t.mock.method(console, 'error', () => undefined);
+      const heard: string[] = [];
+      const offThrowing = o.store.onIndexed(() => { throw new Error('listener bug'); });
+      const offHearing = o.store.onIndexed((m) => heard.push(m.id));
+      try {
+        const ids: string[] = [];
+        // saveIndexed resolves only once its own listener (added after the throwing one) heard the message.
+        for (const to of ['throw-a@b.test', 'throw-b@b.test', 'throw-c@b.test']) ids.push(await saveIndexed(o.store, incoming(SIMPLE, { to: [to] })));
+        assert.deepEqual(heard, ids);
+        assert.equal(reported.mock.callCount(), 3);
+        assert.match(String(reported.mock.calls[0]?.arguments[0]), /onIndexed listener threw/);
+        assert.equal((reported.mock.calls[0]?.arguments[1] as Error).message, 'listener bug');
+      } finally {
+        offThrowing();
+        offHearing();
+      }
+    });
+
     it('answers unknown and malformed ids with null/false, never a throw', async () => {
-      for (const id of ['nope', '', "' OR 1=1 --", 'x'.repeat(5000), '00000000-0000-0000-0000-000000000000']) {
+      for (const id of ['nope', '', "' OR 1=1 --", 'x'.repeat(5000), 'a\0b', '00000000-0000-0000-0000-000000000000']) {
         assert.equal(await o.store.getMessage(id), null);
         assert.equal(await o.store.getRaw(id), null);
         assert.equal(await o.store.getAttachment(id, 0), null);
