@@ -6,8 +6,9 @@
  * A rule is three parts: where it applies (`on` plus the match fields), when it fires (at most one of every, first,
  * after, probability, rate, greylist; default always), and what it does (reply, delay, disconnect).
  */
-import { BlockList, isIP } from 'node:net';
+import { assertNever } from '../assert-never.js';
 import { parseDurationText } from '../duration.js';
+import { parseAddressList, type AddressList } from '../protocol/ip-address.js';
 import type { Reply } from '../protocol/reply.js';
 
 export const FAULT_STAGES = ['connect', 'helo', 'mail', 'rcpt', 'data', 'data-end', 'auth', 'starttls'] as const;
@@ -32,8 +33,8 @@ export type FaultMatch = Readonly<{
   from?: Glob;
   to?: Glob;
   helo?: Glob;
-  /** An address or CIDR block. */
-  client?: Readonly<{ text: string; list: BlockList }>;
+  /** Addresses and CIDR blocks. */
+  client?: AddressList;
   /** The authenticated user, exactly (case-sensitive, as AUTH compares it). */
   user?: string;
 }>;
@@ -199,12 +200,8 @@ function whenOf(input: Record<string, unknown>, key: (typeof WHEN_KEYS)[number] 
       return { kind: 'greylist', attempts: countOf(g['attempts'] ?? 1, `${at}.attempts`, 1), forMs: durationOf(g['for'], `${at}.for`, 1) };
     }
     default:
-      return assertNeverKey(key);
+      return assertNever(key);
   }
-}
-
-function assertNeverKey(key: never): never {
-  throw new Error(`unhandled key ${String(key)}`);
 }
 
 function countOf(v: unknown, at: string, min: number, max = MAX_COUNT): number {
@@ -239,25 +236,16 @@ function replyOf(v: unknown, at: string): Reply {
 }
 
 /** `*` is any run of characters, `?` one character; everything else stands for itself. */
-export function globOf(text: string): Glob {
+function globOf(text: string): Glob {
   const body = [...text].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&'))).join('');
   return { text, re: new RegExp(`^${body}$`, 'is') };
 }
 
-function clientOf(v: unknown, at: string): Readonly<{ text: string; list: BlockList }> {
+function clientOf(v: unknown, at: string): AddressList {
   if (typeof v !== 'string') return fail(at, 'must be an address or a CIDR block such as "127.0.0.0/8"');
-  const slash = v.indexOf('/');
-  const address = slash === -1 ? v : v.slice(0, slash);
-  const family = isIP(address);
-  if (family === 0) return fail(at, 'must be an address or a CIDR block such as "127.0.0.0/8"');
-  const type = family === 4 ? 'ipv4' : 'ipv6';
-  const list = new BlockList();
-  if (slash === -1) list.addAddress(address, type);
-  else {
-    const bits = v.slice(slash + 1);
-    const prefix = /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
-    if (!(prefix >= 0 && prefix <= (family === 4 ? 32 : 128))) fail(at, `the prefix length must be 0 to ${family === 4 ? 32 : 128}`);
-    list.addSubnet(address, prefix, type);
+  try {
+    return parseAddressList(v);
+  } catch (e) {
+    return fail(at, (e as Error).message);
   }
-  return { text: v, list };
 }

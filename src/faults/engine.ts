@@ -8,6 +8,7 @@
  * the search go on (delays add up); the first rule that replies or disconnects ends it, so later rules do not see
  * that event. Counters are per rule and start when the document is loaded.
  */
+import { assertNever } from '../assert-never.js';
 import type { Reply } from '../protocol/reply.js';
 import { GREYLIST_REPLY, type FaultDocument, type FaultMatch, type FaultRule, type FaultStage } from './document.js';
 
@@ -99,7 +100,7 @@ export function matches(m: FaultMatch, e: FaultEvent): boolean {
   if (m.to && (e.to === undefined || !e.to.some((to) => m.to?.re.test(to) === true))) return false;
   if (m.helo && (e.helo === undefined || !m.helo.re.test(e.helo))) return false;
   if (m.user !== undefined && e.user !== m.user) return false;
-  if (m.client && !m.client.list.check(e.client, e.client.includes(':') ? 'ipv6' : 'ipv4')) return false;
+  if (m.client && !m.client.includes(e.client)) return false;
   return true;
 }
 
@@ -150,10 +151,6 @@ function fires(rule: FaultRule, state: RuleState, e: FaultEvent, now: number): b
   }
 }
 
-function assertNever(x: never): never {
-  throw new Error(`unhandled rule kind ${JSON.stringify(x)}`);
-}
-
 /** Drops the stale entries, or (all fresh) the oldest-inserted half, so that a map never outgrows MAX_KEYS. */
 function forget<V>(map: Map<string, V>, stale: (v: V) => boolean): void {
   for (const [k, v] of map) if (stale(v)) map.delete(k);
@@ -174,7 +171,7 @@ function mix(seed: number, index: number): number {
 }
 
 /** mulberry32: a small, well-mixed 32-bit generator; uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
+function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -11,6 +11,7 @@
  * there feeds the core the outcome the failure implies, 'store-failed' (nothing stored), with the injected reply in
  * place of the dialect's.
  */
+import { assertNever } from '../assert-never.js';
 import type { Reply } from '../protocol/reply.js';
 import { skipChunk } from '../protocol/session.js';
 import type { Action, Phase, Step } from '../protocol/types.js';
@@ -116,8 +117,4 @@ export function greetingActions(greeting: Action[], outcome: FaultOutcome): Acti
 export function refusedMessage(afterFailure: Action[], reply: Reply): Action[] {
   const out: Action[] = afterFailure.map((a) => (a.type === 'reply' ? { type: 'reply', reply } : a));
   return closes(reply) ? [...out, { type: 'close' }] : out;
-}
-
-function assertNever(x: never): never {
-  throw new Error(`unhandled fault outcome ${JSON.stringify(x)}`);
 }

@@ -7,7 +7,7 @@ import type { Hono } from 'hono';
 import { MailwireClient } from '../testing/http-client.js';
 import { createMcpServer, type McpServerInfo } from './tools.js';
 
-export const MCP_PATH = '/mcp';
+const MCP_PATH = '/mcp';
 
 /** Mounts POST /mcp; `api` answers a request as the web app does (its own fetch). */
 export function mountMcp(app: Hono, api: (request: Request) => Promise<Response>, info: McpServerInfo): void {

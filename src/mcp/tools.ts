@@ -10,9 +10,9 @@ import { MailwireTimeoutError, type MailwireClient } from '../testing/http-clien
 import type { CaughtMessage } from '../testing/message.js';
 import type { MessageSummary } from '../store/index.js';
 import { htmlToText } from '../store/index.js';
-import { MAX_WAIT_SECONDS } from '../config.js';
+import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../config.js';
 
-export const MCP_SERVER_NAME = 'mailwire';
+const MCP_SERVER_NAME = 'mailwire';
 const SEARCH_LIMIT_MAX = 100;
 const QUERY_HELP = 'Search syntax: free words; from:, to:, subject: (substrings; quote values with spaces); ' +
   'before:/after: (YYYY-MM-DD); has:attachment; is:unread/is:read; a leading - negates. Empty: every message.';
@@ -44,7 +44,7 @@ export function htmlAsText(html: string): string {
 }
 
 /** What an agent reads of a message: the text, the HTML as text, the headers, and the links and codes in it. */
-export function messageForAgent(m: CaughtMessage): Record<string, unknown> {
+function messageForAgent(m: CaughtMessage): Record<string, unknown> {
   return {
     id: m.id, receivedAt: m.receivedAt, subject: m.subject, from: m.from, to: m.to, cc: m.cc, date: m.date,
     envelope: m.envelope, text: m.text, htmlAsText: htmlAsText(m.html), headers: m.headers,
@@ -84,12 +84,12 @@ export function createMcpServer(client: MailwireClient, info: McpServerInfo): Mc
     description: `Waits until a message matching the query is caught (answers at once when one already is) and returns it as get_message does. ${QUERY_HELP}`,
     inputSchema: {
       query: z.string().max(1000).optional().describe('search query, e.g. to:new-user@example.test subject:confirm'),
-      timeout_seconds: z.number().min(0).max(MAX_WAIT_SECONDS).optional().describe(`how long to wait, 0 to ${MAX_WAIT_SECONDS} s (default 30)`),
+      timeout_seconds: z.number().min(0).max(MAX_WAIT_SECONDS).optional().describe(`how long to wait, 0 to ${MAX_WAIT_SECONDS} s (default ${DEFAULT_WAIT_SECONDS})`),
     },
     annotations: { readOnlyHint: true },
   }, async ({ query, timeout_seconds: seconds }) => {
     try {
-      return json(messageForAgent(await client.waitForMessage({ query: query ?? '', timeout: (seconds ?? 30) * 1000 })));
+      return json(messageForAgent(await client.waitForMessage({ query: query ?? '', timeout: (seconds ?? DEFAULT_WAIT_SECONDS) * 1000 })));
     } catch (error) {
       if (error instanceof MailwireTimeoutError) return failure(error.message);
       throw error;

@@ -10,6 +10,10 @@ const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d
 /** Dotted-quad IPv4, each part 0 to 255 written without leading zeros (which some parsers read as octal). */
 export const isIpv4 = (text: string): boolean => IPV4.test(text);
 
+/** "::ffff:127.0.0.1" → "127.0.0.1": an IPv4 peer on a dual-stack socket is shown as the IPv4 address it is. */
+export const plainAddress = (address: string | undefined): string =>
+  address === undefined ? 'unknown' : address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+
 function ipv4Bytes(text: string): number[] | null {
   return isIpv4(text) ? text.split('.').map(Number) : null;
 }

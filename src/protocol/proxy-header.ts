@@ -29,9 +29,9 @@ export type ProxyHeader =
   | Readonly<{ kind: 'invalid'; reason: string }>;
 
 /** §2.1: "a 108-byte buffer" holds the longest line (TCP6 with full addresses) plus a NUL: 107 bytes with CRLF. */
-export const V1_MAX_BYTES = 107;
+const V1_MAX_BYTES = 107;
 /** §2.2: the binary signature, chosen so that no text protocol's first bytes look like it (it even says QUIT). */
-export const V2_SIGNATURE: Uint8Array = Uint8Array.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+const V2_SIGNATURE: Uint8Array = Uint8Array.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 const V1_SIGNATURE: Uint8Array = Uint8Array.from([...'PROXY '].map((c) => c.charCodeAt(0)));
 const V2_FIXED_BYTES = 16;
 

@@ -1,8 +1,7 @@
 import type { Socket } from 'node:net';
+import { plainAddress } from '../protocol/ip-address.js';
 
-/** "::ffff:127.0.0.1" → "127.0.0.1": an IPv4 peer on a dual-stack socket is shown as the IPv4 address it is. */
-export const plainAddress = (address: string | undefined): string =>
-  address === undefined ? 'unknown' : address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+export { plainAddress };
 
 /** "127.0.0.1:5025" or "[::1]:5025". */
 export const hostPort = (address: string, port: number | undefined): string =>

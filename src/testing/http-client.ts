@@ -3,6 +3,7 @@
  * over its HTTP API. startMailwire() (./start.ts) hands out one of these for the server it starts, so both ways
  * share this one implementation.
  */
+import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../config.js';
 import { MailwireError } from '../errors.js';
 import type { MessageDetail, MessageSummary } from '../store/index.js';
 import type { FaultView } from '../faults/controller.js';
@@ -17,9 +18,9 @@ export type MailwireClientOptions = Readonly<{
   fetch?: (request: Request) => Promise<Response>;
 }>;
 
-export const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
-/** The server answers a long-poll after at most this long (its own limit is 300 s); longer waits ask again. */
-const LONG_POLL_MS = 290_000;
+const DEFAULT_WAIT_TIMEOUT_MS = DEFAULT_WAIT_SECONDS * 1000;
+/** Each long-poll asks for 10 s less than the server's limit (MAX_WAIT_SECONDS); longer waits ask again. */
+const LONG_POLL_MS = (MAX_WAIT_SECONDS - 10) * 1000;
 /** messages() pages through at most this many. */
 const MAX_LISTED = 10_000;
 
@@ -121,32 +122,20 @@ export class MailwireClient {
 
   /** One message by id; null when there is no such message. */
   async message(id: string): Promise<CaughtMessage | null> {
-    const r = await this.#request('GET', `/api/v1/messages/${encodeURIComponent(id)}`, [404]);
-    if (r.status === 404) {
-      await r.body?.cancel();
-      return null;
-    }
-    return caughtMessage((await r.json()) as MessageDetail);
+    const r = await this.#found(`/api/v1/messages/${encodeURIComponent(id)}`);
+    return r === null ? null : caughtMessage((await r.json()) as MessageDetail);
   }
 
   /** The message exactly as received; null when there is no such message. */
   async raw(id: string): Promise<Buffer | null> {
-    const r = await this.#request('GET', `/api/v1/messages/${encodeURIComponent(id)}/raw`, [404]);
-    if (r.status === 404) {
-      await r.body?.cancel();
-      return null;
-    }
-    return Buffer.from(await r.arrayBuffer());
+    const r = await this.#found(`/api/v1/messages/${encodeURIComponent(id)}/raw`);
+    return r === null ? null : Buffer.from(await r.arrayBuffer());
   }
 
   /** The n-th attachment (from 0), decoded; null when the message or the attachment is not there. */
   async attachment(id: string, index: number): Promise<Buffer | null> {
-    const r = await this.#request('GET', `/api/v1/messages/${encodeURIComponent(id)}/attachments/${index}`, [404]);
-    if (r.status === 404) {
-      await r.body?.cancel();
-      return null;
-    }
-    return Buffer.from(await r.arrayBuffer());
+    const r = await this.#found(`/api/v1/messages/${encodeURIComponent(id)}/attachments/${index}`);
+    return r === null ? null : Buffer.from(await r.arrayBuffer());
   }
 
   /**
@@ -206,6 +195,14 @@ export class MailwireClient {
   async close(): Promise<void> {
     this.#requests.abort(new MailwireError('ERR_CLIENT_CLOSED', 'MailwireClient closed'));
     this.#requests = new AbortController();
+  }
+
+  /** GET `path`: the response, or null (its body dropped) when the server says 404. */
+  async #found(path: string): Promise<Response | null> {
+    const r = await this.#request('GET', path, [404]);
+    if (r.status !== 404) return r;
+    await r.body?.cancel();
+    return null;
   }
 
   async #request(method: string, path: string, expected: readonly number[] = [], json?: unknown): Promise<Response> {

@@ -7,7 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { DEFAULT_WAIT_SECONDS, MAX_PAGE_SIZE, MAX_WAIT_SECONDS, SSE_HEARTBEAT_MS } from '../config.js';
+import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, SSE_HEARTBEAT_MS } from '../config.js';
 import { EVENT_NAMES, type MailwireEvents } from '../events.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { StoreInputError, StoreUnavailableError, matchSummary, parseQuery, type AttachmentInfo, type MessageStore } from '../store/index.js';
@@ -16,6 +16,7 @@ import { extractCodes, extractLinks } from './extract.js';
 import { guardHttp, type HttpAccess } from './guard.js';
 import { mountMcp } from '../mcp/http.js';
 import { mountInboxRoutes } from './inboxes.js';
+import { HttpError, badRequest, limitParam } from './params.js';
 import { VERSION } from '../version.js';
 import { previewHtml } from './html-rewrite.js';
 import { clientAddressOf, type HttpConnection } from './client-address.js';
@@ -70,17 +71,7 @@ export type WebApp = Readonly<{ fetch: (request: Request, connection?: HttpConne
 /** This file runs as dist/src/web/app.js; `vite build` writes the UI to dist/ui. */
 export const DEFAULT_UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
 
-class HttpError extends Error {
-  readonly status: ContentfulStatusCode;
-  readonly code: string;
-  constructor(status: ContentfulStatusCode, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
 const notFound = (what: string): HttpError => new HttpError(404, 'not_found', `no such ${what}`);
-const badRequest = (message: string): HttpError => new HttpError(400, 'bad_request', message);
 
 export function createWebApp(options: WebAppOptions): WebApp {
   const { store, events } = options;
@@ -347,12 +338,6 @@ export function createWebApp(options: WebAppOptions): WebApp {
   });
 
   return { fetch: async (request, connection) => app.fetch(request, connection) };
-}
-
-function limitParam(v: string | undefined): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > MAX_PAGE_SIZE) throw badRequest(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}`);
-  return Number(v);
 }
 
 function timeoutParam(v: string | undefined, max: number): number {

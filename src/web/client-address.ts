@@ -4,14 +4,12 @@
  * header is believed from trusted proxies only: anyone else could write any address into it.
  */
 import type { Context } from 'hono';
-import { isIpv4, parseIpv6, type AddressList } from '../protocol/ip-address.js';
+import { isIpv4, parseIpv6, plainAddress, type AddressList } from '../protocol/ip-address.js';
 
 /** What node:http knows of the connection a request came on; absent when the app is called without a socket (tests). */
 export type HttpConnection = Readonly<{ remoteAddress?: string }>;
 
 const isIp = (text: string): boolean => isIpv4(text) || parseIpv6(text) !== null;
-/** "::ffff:127.0.0.1" → "127.0.0.1", as the SMTP side shows an IPv4 peer on a dual-stack socket. */
-const plain = (address: string): string => (address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address);
 
 /**
  * The client's address given the socket's peer and the X-Forwarded-For header. Each proxy appends the address it
@@ -20,12 +18,12 @@ const plain = (address: string): string => (address.startsWith('::ffff:') && add
  * trusted hop that wrote it, since nothing to its left can be relied on.
  */
 export function forwardedClient(remote: string, forwardedFor: string | null | undefined, trusted: AddressList | undefined): string {
-  const peer = plain(remote);
+  const peer = plainAddress(remote);
   if (trusted === undefined || forwardedFor == null || !trusted.includes(peer)) return peer;
   let client = peer;
   const hops = forwardedFor.split(',').map((h) => h.trim()).filter((h) => h !== '');
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = plain(hops[i] ?? '');
+    const hop = plainAddress(hops[i] ?? '');
     if (!isIp(hop)) return client;
     client = hop;
     if (!trusted.includes(hop)) return hop;

@@ -28,7 +28,7 @@ export type HttpAccess = Readonly<{
   users?: PasswordCheck;
 }>;
 
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 /** Methods that change state; the API's GETs only read. */
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** How many verified Authorization headers are remembered, so bcrypt runs once per login, not once per request. */

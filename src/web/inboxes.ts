@@ -5,36 +5,31 @@
  * inbox's messages takes them out of that inbox only (the store's deleteInboxMessages); a message no inbox holds any
  * more is deleted, and only those get a `message-deleted` event.
  */
-import type { Context, Hono } from 'hono';
-import { MAX_PAGE_SIZE } from '../config.js';
+import type { Hono } from 'hono';
 import type { MailwireEvents } from '../events.js';
 import type { MessageStore } from '../store/index.js';
+import { badRequest, limitParam } from './params.js';
 
 const MAX_ADDRESS_LENGTH = 320;
 
-const bad = (c: Context, message: string): Response => c.json({ error: { code: 'bad_request', message } }, 400);
-
 /** `inbox:"ADDRESS"` with the user's own query after it. */
-export function inboxQuery(address: string, query: string): string {
+function inboxQuery(address: string, query: string): string {
   const quoted = `"${address.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
   return `inbox:${quoted}${query.trim() === '' ? '' : ` ${query}`}`;
 }
 
 export function mountInboxRoutes(app: Hono, store: MessageStore, events: MailwireEvents, api: (request: Request) => Promise<Response>): void {
   app.get('/api/v1/inboxes', async (c) => {
-    const limit = c.req.query('limit');
-    if (limit !== undefined && limit !== '' && !(/^\d{1,4}$/.test(limit) && Number(limit) >= 1 && Number(limit) <= MAX_PAGE_SIZE)) {
-      return bad(c, `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`);
-    }
+    const limit = limitParam(c.req.query('limit'));
     const prefix = c.req.query('prefix') ?? '';
-    if (prefix.length > MAX_ADDRESS_LENGTH) return bad(c, `prefix is longer than ${MAX_ADDRESS_LENGTH} characters`);
-    const page = await store.listInboxes({ prefix, ...(limit ? { limit: Number(limit) } : {}), cursor: c.req.query('cursor') ?? null });
+    if (prefix.length > MAX_ADDRESS_LENGTH) throw badRequest(`prefix is longer than ${MAX_ADDRESS_LENGTH} characters`);
+    const page = await store.listInboxes({ prefix, ...(limit === undefined ? {} : { limit }), cursor: c.req.query('cursor') ?? null });
     return c.json({ inboxes: page.items, nextCursor: page.nextCursor });
   });
 
   app.delete('/api/v1/inboxes/:address/messages', async (c) => {
     const address = c.req.param('address');
-    if (address === '' || address.length > MAX_ADDRESS_LENGTH) return bad(c, `an inbox address has 1 to ${MAX_ADDRESS_LENGTH} characters`);
+    if (address === '' || address.length > MAX_ADDRESS_LENGTH) throw badRequest(`an inbox address has 1 to ${MAX_ADDRESS_LENGTH} characters`);
     const { removed, deleted } = await store.deleteInboxMessages(address, c.req.query('query') ?? '');
     for (const id of deleted) events.emit('message-deleted', { id });
     return c.json({ removed, deleted: deleted.length, ids: deleted });
@@ -44,7 +39,7 @@ export function mountInboxRoutes(app: Hono, store: MessageStore, events: Mailwir
   for (const [suffix, target] of [['messages', '/api/v1/messages'], ['wait', '/api/v1/messages/wait']] as const) {
     app.get(`/api/v1/inboxes/:address/${suffix}`, async (c) => {
       const address = c.req.param('address');
-      if (address === '' || address.length > MAX_ADDRESS_LENGTH) return bad(c, `an inbox address has 1 to ${MAX_ADDRESS_LENGTH} characters`);
+      if (address === '' || address.length > MAX_ADDRESS_LENGTH) throw badRequest(`an inbox address has 1 to ${MAX_ADDRESS_LENGTH} characters`);
       const url = new URL(c.req.url);
       url.pathname = target;
       url.searchParams.set('query', inboxQuery(address, url.searchParams.get('query') ?? ''));
