@@ -5,14 +5,15 @@
 import type { Envelope } from '../protocol/types.js';
 import type { SearchQuery } from './query.js';
 import type {
-  InboxSummary,  AttachmentInfo, ConnectionInfo, MessageDetail, MessageSummary, Page, SessionDetail, SessionEnd, SessionSummary, TranscriptLine,
+  InboxSummary,  AttachmentInfo, ConnectionInfo, MessageDetail, MessageSummary, Page, SessionDetail, SessionEnd, SessionSummary,
 } from './types.js';
 
 export type WriteOp =
   | Readonly<{ op: 'message'; id: string; receivedAt: number; raw: Uint8Array; envelope: Envelope; connection: ConnectionInfo }>
   | Readonly<{
-      op: 'session'; id: string; startedAt: number; endedAt: number; end: SessionEnd; connection: ConnectionInfo;
-      messageIds: readonly string[]; transcript: readonly TranscriptLine[]; truncated: boolean;
+      op: 'session'; id: string; startedAt: number; endedAt: number; end: SessionEnd;
+      /** JSON, made on the SMTP thread: a string crosses to the writer far cheaper than the object graph. */
+      connection: string; messageIds: string; transcript: string; truncated: boolean;
     }>
   | Readonly<{ op: 'set-read'; id: string; read: boolean }>
   | Readonly<{ op: 'delete'; id: string }>

@@ -293,8 +293,7 @@ function applyOp(op: WriteOp, delta: Delta, now: number): Omit<OpResult & { ok: 
       return { count: 1, ids: [] };
     }
     case 'session':
-      sql.session.run(op.id, op.startedAt, op.endedAt, op.end, JSON.stringify(op.connection), JSON.stringify(op.messageIds),
-        op.truncated ? 1 : 0, JSON.stringify(op.transcript));
+      sql.session.run(op.id, op.startedAt, op.endedAt, op.end, op.connection, op.messageIds, op.truncated ? 1 : 0, op.transcript);
       delta.sessions++;
       return { count: 1, ids: [] };
     case 'set-read': {

@@ -272,7 +272,7 @@ class SqliteStore implements MessageStore {
     const id = s.id ?? timeOrderedId();
     await this.#write({
       op: 'session', id, startedAt: s.startedAt.getTime(), endedAt: s.endedAt.getTime(), end: s.end,
-      connection: { ...s.connection }, messageIds: [...s.messageIds], transcript: s.transcript.map((l) => ({ ...l })),
+      connection: JSON.stringify(s.connection), messageIds: JSON.stringify(s.messageIds), transcript: JSON.stringify(s.transcript),
       truncated: s.truncated,
     });
     return id;
