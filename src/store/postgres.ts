@@ -19,6 +19,7 @@
  * - When PostgreSQL goes away, health() says so with the driver's reason; the pool makes new connections on the
  *   next query, the poll notices the database is back, and health() is ok again, without a restart.
  */
+import { Socket } from 'node:net';
 import pg from 'pg';
 import type { PoolClient, PoolConfig, QueryResultRow } from 'pg';
 import { timeOrderedId, validId } from './ids.js';
@@ -122,7 +123,32 @@ function clientConfig(databaseUrl: string, queryTimeoutMs: number): PoolConfig {
     idle_in_transaction_session_timeout: 120_000,
     // bigint columns (seq, received_at) as numbers: all stay far below 2^53.
     types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser },
+    stream: corkingSocket,
   };
+}
+
+/**
+ * A socket that sends the writes of one tick in one system call. pg writes each statement as five protocol messages
+ * (parse, bind, describe, execute, sync), each its own write to the socket and its own wake-up of the backend: a
+ * third of this process's CPU per message at 20 connections × 1 KB, in `writev`.
+ */
+function corkingSocket(): Socket {
+  const socket = new Socket();
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    socket.uncork();
+  };
+  socket.write = ((...args: unknown[]): boolean => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    return write(...args);
+  }) as typeof socket.write;
+  return socket;
 }
 
 class PostgresStore implements MessageStore {
