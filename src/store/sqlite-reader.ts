@@ -12,7 +12,7 @@ import { useMemoryBlob } from './memory-blob.js';
 import { ParseCache } from './parse-cache.js';
 import { indexEntry, parseMessage, readAttachment, type ParsedMessage } from './parse.js';
 import { assertNever } from '../assert-never.js';
-import { searchCondition } from './sqlite-search.js';
+import { searchSelection } from './sqlite-search.js';
 import type { ReadAnswers, ReadRequest, ReaderMessage, ReaderReply } from './sqlite-protocol.js';
 import type { ConnectionInfo, MessageDetail, MessageSummary, SessionEnd, SessionSummary, TranscriptLine } from './types.js';
 
@@ -64,18 +64,18 @@ async function parsedOf(id: string, size: number): Promise<ParsedMessage | null>
 async function answer(r: ReadRequest): Promise<ReadAnswers[keyof ReadAnswers]> {
   switch (r.kind) {
     case 'list': {
-      const cond = searchCondition(r.query);
-      const rows = stmt(`SELECT ${SUMMARY_COLUMNS} FROM messages m WHERE ${cond.sql}${r.before === null ? '' : ' AND m.seq < ?'}
-         ORDER BY m.seq DESC LIMIT ?`).all(...cond.params, ...(r.before === null ? [] : [r.before]), r.limit + 1) as SummaryRow[];
+      const sel = searchSelection(r.query);
+      const rows = stmt(`SELECT ${SUMMARY_COLUMNS} FROM ${sel.from} WHERE ${sel.where}${r.before === null ? '' : ` AND ${sel.seq} < ?`}
+         ORDER BY ${sel.seq} DESC LIMIT ?`).all(...sel.params, ...(r.before === null ? [] : [r.before]), r.limit + 1) as SummaryRow[];
       const items = rows.slice(0, r.limit);
       const last = items[items.length - 1];
       return { items: items.map(toSummary), nextCursor: rows.length > r.limit && last ? encodeCursor('m', last.seq) : null };
     }
     case 'next-match': {
-      const cond = searchCondition(r.query);
-      const row = stmt(`SELECT ${SUMMARY_COLUMNS} FROM messages m WHERE ${cond.sql}` +
-        (r.after === null ? ' ORDER BY m.seq DESC LIMIT 1' : ' AND m.seq > ? ORDER BY m.seq ASC LIMIT 1'),
-      ).get(...cond.params, ...(r.after === null ? [] : [r.after])) as SummaryRow | undefined;
+      const sel = searchSelection(r.query);
+      const row = stmt(`SELECT ${SUMMARY_COLUMNS} FROM ${sel.from} WHERE ${sel.where}` +
+        (r.after === null ? ` ORDER BY ${sel.seq} DESC LIMIT 1` : ` AND ${sel.seq} > ? ORDER BY ${sel.seq} ASC LIMIT 1`),
+      ).get(...sel.params, ...(r.after === null ? [] : [r.after])) as SummaryRow | undefined;
       return row ? { message: toSummary(row), cursor: encodeCursor('m', row.seq) } : null;
     }
     case 'message':

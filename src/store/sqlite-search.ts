@@ -7,6 +7,35 @@ export type SqlCondition = Readonly<{ sql: string; params: (string | number)[] }
 const FIELD_COLUMN = { from: 'm.from_lc', to: 'm.to_lc', subject: 'm.subject_lc' } as const;
 
 export function searchCondition(q: SearchQuery): SqlCondition {
+  const { parts, params, match } = conditions(q);
+  if (match !== null) {
+    parts.unshift('m.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)');
+    params.unshift(match);
+  }
+  return { sql: parts.length === 0 ? '1' : parts.join(' AND '), params };
+}
+
+/**
+ * A search for pages in seq order: `SELECT … FROM ${from} WHERE ${where} ORDER BY ${seq} DESC LIMIT n` (or ASC).
+ * With a full-text term, the full-text index drives the scan in rowid (= seq) order and the scan stops once the page
+ * is full; as a condition (`m.seq IN (every match)`) SQLite collected every match first: 10 ms for a word found in all
+ * of 100,000 messages, against 0.1 ms, on the reader thread that shares the cores with SMTP.
+ */
+export type SqlSelection = Readonly<{ from: string; where: string; params: (string | number)[]; seq: string }>;
+
+export function searchSelection(q: SearchQuery): SqlSelection {
+  const { parts, params, match } = conditions(q);
+  if (match === null) return { from: 'messages m', where: parts.length === 0 ? '1' : parts.join(' AND '), params, seq: 'm.seq' };
+  return {
+    from: 'messages_fts f CROSS JOIN messages m ON m.seq = f.rowid',
+    where: ['f.messages_fts MATCH ?', ...parts].join(' AND '),
+    params: [match, ...params],
+    seq: 'f.rowid',
+  };
+}
+
+/** The query's clauses as SQL over `messages m`, but for its full-text terms, which come back as one MATCH expression. */
+function conditions(q: SearchQuery): { parts: string[]; params: (string | number)[]; match: string | null } {
   const parts: string[] = [];
   const params: (string | number)[] = [];
   const must: string[] = [];
@@ -49,9 +78,5 @@ export function searchCondition(q: SearchQuery): SqlCondition {
         assertNever(c);
     }
   }
-  if (must.length > 0) {
-    parts.unshift('m.seq IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)');
-    params.unshift(must.join(' AND '));
-  }
-  return { sql: parts.length === 0 ? '1' : parts.join(' AND '), params };
+  return { parts, params, match: must.length > 0 ? must.join(' AND ') : null };
 }

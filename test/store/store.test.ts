@@ -9,7 +9,7 @@ import {
   BACKENDS, CONN, ENCODED_SUBJECT, GARBAGE, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, saveIndexed, untilIndexed, type Opened,
 } from '../helpers/mail.js';
 import { StoreInputError } from '../../src/store/errors.js';
-import type { MessageSummary } from '../../src/store/types.js';
+import type { MessageSummary, Page } from '../../src/store/types.js';
 
 for (const backend of BACKENDS) {
   describe(`${backend.name} store`, () => {
@@ -202,6 +202,26 @@ for (const backend of BACKENDS) {
       assert.deepEqual(filtered.items.map((m) => m.id), [ids.utf8]);
       const next = await o.store.listMessages({ limit: 5, query: '-has:attachment', cursor: filtered.nextCursor });
       assert.deepEqual(next.items.map((m) => m.id), [ids.encoded, ids.simple]);
+    });
+
+    it('pages a full-text search newest first across cursors, and finds its next match after a cursor', async () => {
+      // 'test' is in every message's addresses (ann@a.test, …): the full-text index drives these pages.
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let i = 0; i < 10; i++) {
+        const page: Page<MessageSummary> = await o.store.listMessages({ limit: 1, query: 'test', cursor });
+        seen.push(...page.items.map((m) => m.id));
+        if (page.nextCursor === null) break;
+        cursor = page.nextCursor;
+      }
+      assert.deepEqual(seen, [ids.multi, ids.utf8, ids.encoded, ids.simple]);
+      const two = await o.store.listMessages({ limit: 2, query: 'test -noon', cursor: (await o.store.listMessages({ limit: 1, query: 'test' })).nextCursor ?? undefined });
+      assert.deepEqual(two.items.map((m) => m.id), [ids.utf8, ids.encoded]);
+      assert.equal((await o.store.nextMatch('test', null))?.message.id, ids.multi);
+      const simple = await o.store.nextMatch('from:ann', null);
+      assert.equal((await o.store.nextMatch('test', simple?.cursor ?? null))?.message.id, ids.encoded);
+      const multi = await o.store.nextMatch('has:attachment', null);
+      assert.equal(await o.store.nextMatch('test', multi?.cursor ?? null), null);
     });
 
     it('finds the next match after a cursor, oldest first, for long-polling', async () => {
