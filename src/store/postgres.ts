@@ -2,12 +2,13 @@
  * The PostgreSQL store: several mailwire instances on one database act as one catcher.
  *
  * Theory of operation (the tables are described in postgres-schema.ts):
- * - save() queues the message; up to WRITERS transactions are in flight at once, each taking every message queued
- *   when it starts (group commit), in one INSERT of the raw bytes, envelope and connection facts plus their
+ * - save() queues the message; one transaction at a time takes every message queued when it starts (group commit;
+ *   up to WRITERS once SECOND_WRITER_AT wait), in one INSERT of the raw bytes, envelope and connection facts plus their
  *   index_queue rows, committed with synchronous_commit on. save() resolves after that commit and never later than
  *   the store deadline; a connection that fails gives StoreUnavailableError (SMTP 451), never a 250.
  * - The indexer of whichever instance is free claims queued messages (FOR UPDATE SKIP LOCKED), parses them on a
- *   thread of its own, and writes their index rows and deletes their queue rows in one commit (not fsync'd: all of
+ *   thread of its own (this instance's own messages from the bytes it still holds, others' read back), and writes
+ *   their index rows and deletes their queue rows in one commit (not fsync'd: all of
  *   it can be rebuilt from the raw bytes). An instance that dies mid-batch never commits it: its rows unlock and are
  *   claimed again. Each instance wakes its indexer after its own saves and polls the queue every POLL_MS for the
  *   rest (another instance's leftovers).
