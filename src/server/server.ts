@@ -11,7 +11,7 @@ import type { Authenticator, Dialect } from '../protocol/types.js';
 import type { Limits } from '../protocol/limits.js';
 import type { MessageSink } from '../store/types.js';
 import type { FaultPolicy } from '../faults/controller.js';
-import { hostPort, peerOf, plainAddress, type Peer } from './peer-address.js';
+import { hostPort, peerOf, type Peer } from './peer-address.js';
 import { Connection, type ServerObserver } from './connection.js';
 import { PROXY_HEADER_TIMEOUT_MS, proxyRefusalReply, readProxyHeader, type ProxyProtocolOptions } from './proxy-protocol.js';
 import type { Display } from './display.js';
