@@ -609,11 +609,11 @@ let listening = false;
 
 /**
  * Takes the requests already waiting on the port without waiting for the event loop (the indexer asks between two
- * parses, so a save never waits for a whole slice): ops join the next commit, anything else is handled in turn as if
- * it had just arrived. Returns how many ops are now ready to commit.
+ * parses, so a due group of saves never waits for a whole slice): ops join the next commit, anything else is handled
+ * in turn as if it had just arrived.
  */
-function takeWaitingRequests(): number {
-  if (!listening) return 0; // during recovery nothing is asked yet
+function takeWaitingRequests(): void {
+  if (!listening) return; // during recovery nothing is asked yet
   for (let i = 0; i < 1000; i++) {
     const got = receiveMessageOnPort(port);
     if (got === undefined) break;
@@ -621,7 +621,6 @@ function takeWaitingRequests(): number {
     if (m.type === 'ops') makeReady(m.ops);
     else chain = chain.then(() => handle(m)).catch((e: unknown) => console.error('mailwire sqlite writer:', e));
   }
-  return ready.length;
 }
 
 async function handle(m: WriterRequest): Promise<void> {

@@ -117,6 +117,12 @@ describe('postgres store, several instances on one database', () => {
       assert.deepEqual(others(listed.reverse()), followed);
       assert.deepEqual(others(announced.a.map((m) => m.id)), followed);
       assert.deepEqual(others(announced.b.map((m) => m.id)), followed);
+      // Each was indexed from its own bytes (saved in groups; an instance indexes its own from memory, others' read
+      // back): the subject announced is the one in the message.
+      for (const m of announced.a) {
+        const raw = (await a.getRaw(m.id))?.toString('latin1') ?? '';
+        assert.equal(/^Subject: (.*)$/m.exec(raw)?.[1]?.trimEnd(), m.subject, `message ${m.id}`);
+      }
     } finally {
       for (const off of offs) off();
     }

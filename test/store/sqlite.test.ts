@@ -1,7 +1,7 @@
 /** What only the SQLite store has: a schema history, a writer thread with group commit, and a file that outlives it. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
@@ -208,6 +208,32 @@ describe('sqlite store', () => {
         assert.ok((await readAttachment(big, 0))?.content.equals(blob));
       });
       assert.ok(viaStore * 4 < here, `the event loop stood still ${Math.round(viaStore)} ms reading through the store, ${Math.round(here)} ms parsing here`);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs its reader thread at nice 10 on Linux, below the SMTP and writer threads, which keep their priority', async (t) => {
+    // A thread's nice value is field 19 of /proc/self/task/TID/stat (after the parenthesised name).
+    const niceByThread = (): Map<string, number> => new Map(readdirSync('/proc/self/task').map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+      return [tid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+    }));
+    if (!existsSync('/proc/self/task')) {
+      t.skip('no /proc: not Linux');
+      return;
+    }
+    const dir = tempDir();
+    const store = await openStore({ kind: 'sqlite', dataDir: dir });
+    try {
+      const before = niceByThread();
+      await store.listMessages({ query: 'anything' }); // the reader thread starts on the first read
+      const started = [...niceByThread()].filter(([tid]) => !before.has(tid));
+      // (Threads the runtime may start meanwhile, such as libuv's pool, come at nice 0.)
+      assert.deepEqual(started.map(([, nice]) => nice).filter((nice) => nice !== 0), [10], 'one new thread, the reader, at nice 10');
+      assert.equal(niceByThread().get(String(process.pid)), 0, 'the calling (SMTP) thread keeps nice 0');
+      assert.ok([...before.values()].every((nice) => nice === 0), 'the writer and every other thread keep nice 0');
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
