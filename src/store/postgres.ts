@@ -6,12 +6,14 @@
  *   up to WRITERS once SECOND_WRITER_AT wait), in one INSERT of the raw bytes, envelope and connection facts plus their
  *   index_queue rows, committed with synchronous_commit on. save() resolves after that commit and never later than
  *   the store deadline; a connection that fails gives StoreUnavailableError (SMTP 451), never a 250.
- * - The indexer of whichever instance is free claims queued messages (FOR UPDATE SKIP LOCKED), parses them on a
- *   thread of its own (this instance's own messages from the bytes it still holds, others' read back), and writes
- *   their index rows and deletes their queue rows in one commit (not fsync'd: all of
- *   it can be rebuilt from the raw bytes). An instance that dies mid-batch never commits it: its rows unlock and are
- *   claimed again. Each instance wakes its indexer after its own saves and polls the queue every POLL_MS for the
- *   rest (another instance's leftovers).
+ * - The indexer of whichever instance is free claims queued messages (FOR UPDATE SKIP LOCKED), parses them, and writes
+ *   their index rows and deletes their queue rows in one commit (not fsync'd: all of it can be rebuilt from the raw
+ *   bytes), all on a thread of its own with its own connection (postgres-indexer-worker.ts), which gets the bytes of
+ *   this instance's own messages with their commit; others' it reads back. An instance that dies mid-batch never
+ *   commits it: its rows unlock and are claimed again. Each instance wakes its indexer after its own saves and polls
+ *   the queue every POLL_MS for the rest (another instance's leftovers).
+ * - Every statement that runs per message or per batch is prepared once per connection (named), so PostgreSQL does
+ *   not parse and plan it each time.
  * - Every instance announces (onIndexed) every message any instance indexed, in indexed_seq order, once: its own
  *   batches straight after their commit, others' after the NOTIFY their commit sends, read from the database from
  *   the last indexed_seq announced. A listener connection that drops is made again, and the first thing it does is
@@ -20,24 +22,24 @@
  * - When PostgreSQL goes away, health() says so with the driver's reason; the pool makes new connections on the
  *   next query, the poll notices the database is back, and health() is ok again, without a restart.
  */
-import { Socket } from 'node:net';
 import pg from 'pg';
 import type { PoolClient, PoolConfig, QueryResultRow } from 'pg';
 import { timeOrderedId, validId } from './ids.js';
 import { ParseCache } from './parse-cache.js';
 import { ParserThread } from './parse-thread.js';
-import { EMPTY_PARSE, indexEntry, type ParsedMessage, type SummaryFields } from './parse.js';
+import { indexEntry, type ParsedMessage, type SummaryFields } from './parse.js';
 import { parseQuery } from './query.js';
 import { clampLimit, decodeCursor, decodeInboxCursor, encodeCursor, encodeInboxCursor, likePrefix } from './cursor.js';
 import { StoreUnavailableError, StoreWriteError } from './errors.js';
 import { ListenerSet } from './listeners.js';
-import { INDEXED_CHANNEL, LOCK_CLASS, LOCKS, SCHEMA, migrate } from './postgres-schema.js';
-import { noNul, pgSearchCondition, tsvectorLiteral } from './postgres-search.js';
+import { BEGIN_ASYNC, BEGIN_DURABLE, clientConfig, nextValuesHolding, reasonOf, unavailable } from './postgres-connection.js';
+import { IndexerThread, type IndexedRow, type OwnBytes, type SummaryRow } from './postgres-indexer.js';
+import { INDEXED_CHANNEL, LOCK_CLASS, LOCKS, migrate } from './postgres-schema.js';
+import { noNul, pgSearchCondition } from './postgres-search.js';
 import type {
   AttachmentContent, ConnectionInfo, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page,
   PruneResult, SessionDetail, SessionEnd, SessionRecord, SessionSummary, StoreHealth, StoreStats, TranscriptLine,
 } from './types.js';
-import type { Envelope } from '../protocol/types.js';
 
 export type PostgresStoreOptions = Readonly<{
   databaseUrl: string;
@@ -59,10 +61,8 @@ const WRITERS = 3;
 const SECOND_WRITER_AT = 64;
 const MAX_SAVE_BATCH = 200;
 const MAX_SAVE_BATCH_BYTES = 16 * 1024 * 1024;
-const INDEX_BATCH = 200;
-const INDEX_BATCH_BYTES = 32 * 1024 * 1024;
-/** Bytes of this instance's own saved messages kept for its indexer, so that it need not read them back. */
-const OWN_RAW_BYTES = 64 * 1024 * 1024;
+/** A message this large or larger is not handed to the indexer thread with its commit: it reads it back. */
+const OWN_RAW_MAX_MESSAGE = 16 * 1024 * 1024;
 const ANNOUNCE_PAGE = 500;
 /** How often each instance looks at the queue (others' leftovers, the backlog gauge, whether the database is back). */
 const POLL_MS = 500;
@@ -72,8 +72,6 @@ const LISTEN_RETRY_MS = [100, 250, 500, 1000, 2000] as const;
 
 type SaveJob = { id: string; message: IncomingMessage; resolve: (id: string) => void; reject: (e: Error) => void; settled: boolean };
 type SessionJob = { id: string; session: SessionRecord; resolve: (id: string) => void; reject: (e: Error) => void };
-type SummaryRow = { id: string; received_at: number; size: number; read: boolean; envelope: Envelope; summary: SummaryFields };
-type IndexedRow = SummaryRow & { indexed_seq: number };
 type SessionRow = {
   seq: number; id: string; started_at: number; ended_at: number; end_reason: string; connection: ConnectionInfo;
   message_ids: string[]; truncated: boolean; transcript?: TranscriptLine[];
@@ -108,50 +106,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   return store;
 }
 
-/** What every connection of the store is opened with: its schema first, and durable commits unless a transaction says otherwise. */
-function clientConfig(databaseUrl: string, queryTimeoutMs: number): PoolConfig {
-  return {
-    connectionString: databaseUrl,
-    application_name: 'mailwire',
-    options: `-c search_path=${SCHEMA},public -c synchronous_commit=on`,
-    connectionTimeoutMillis: 5000,
-    keepAlive: true,
-    // No query waits longer than a save may (storeTimeoutMs): a hung database fails the query, whose connection is then
-    // dropped (no SQLSTATE: see unavailable) instead of holding a pooled connection for ever. The LISTEN connection uses
-    // this config too; the timeout covers only its LISTEN statement, not the wait for notifications.
-    query_timeout: queryTimeoutMs,
-    // A claim by an instance that hangs (not dies: that closes its connection) is given back after this.
-    idle_in_transaction_session_timeout: 120_000,
-    // bigint columns (seq, received_at) as numbers: all stay far below 2^53.
-    types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') => oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser },
-    stream: corkingSocket,
-  };
-}
-
-/**
- * A socket that sends the writes of one tick in one system call. pg writes each statement as five protocol messages
- * (parse, bind, describe, execute, sync), each its own write to the socket and its own wake-up of the backend. At
- * 20 connections × 1 KB, `writev` fell from 945 to 747 ms of this process's samples per 20,000 messages.
- */
-function corkingSocket(): Socket {
-  const socket = new Socket();
-  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-  let corked = false;
-  const uncork = (): void => {
-    corked = false;
-    socket.uncork();
-  };
-  socket.write = ((...args: unknown[]): boolean => {
-    if (!corked) {
-      corked = true;
-      socket.cork();
-      process.nextTick(uncork);
-    }
-    return write(...args);
-  }) as typeof socket.write;
-  return socket;
-}
-
 class PostgresStore implements MessageStore {
   readonly kind = 'postgres' as const;
   readonly #pool: pg.Pool;
@@ -167,16 +121,12 @@ class PostgresStore implements MessageStore {
   #sessionQueue: SessionJob[] = [];
   #sessionWriter: Promise<void> | null = null;
 
-  /** Parses for the indexer, and (another thread) for reads, so that a read never waits behind a batch. */
-  readonly #indexParser = new ParserThread();
+  /** Claims, parses and indexes on a thread of its own (see postgres-indexer.ts). */
+  readonly #indexer: IndexerThread;
+  /** Parses for reads, on a thread of its own. */
   readonly #readParser = new ParserThread();
   readonly #parsed = new ParseCache<ParsedMessage | null>({ entries: 16, bytes: 64 * 1024 * 1024 });
 
-  #indexing: Promise<void> | null = null;
-  #indexAgain = false;
-  /** Raw bytes of messages this instance committed, by seq, oldest first, until its indexer takes them (bounded). */
-  readonly #ownRaw = new Map<number, Buffer>();
-  #ownRawBytes = 0;
 
   /** The highest indexed_seq announced to onIndexed listeners. */
   #cursor = 0;
@@ -208,6 +158,19 @@ class PostgresStore implements MessageStore {
     this.#pool = pool;
     this.#config = config;
     this.#opts = options;
+    this.#indexer = new IndexerThread({ databaseUrl: options.databaseUrl, queryTimeoutMs: options.storeTimeoutMs }, {
+      ordering: (upTo) => {
+        this.#ownIndexedUpTo = Math.max(this.#ownIndexedUpTo, upTo);
+      },
+      batch: (rows, count) => this.#indexed(rows, count),
+      failed: (reason, unavailableNow) => {
+        if (unavailableNow) this.#down = `PostgreSQL unavailable: ${reason}`;
+        else console.error(`mailwire postgres store: indexing failed: ${reason}`);
+        // Not committed: its NOTIFY will not come, and one from another instance may have been passed over for it.
+        this.#ownIndexedUpTo = this.#cursor;
+        this.#queueCatchUp();
+      },
+    });
   }
 
   get recovered(): Readonly<{ messages: number; ms: number }> {
@@ -220,12 +183,7 @@ class PostgresStore implements MessageStore {
     this.#cursor = r.rows[0]?.n ?? 0;
     await this.#listen();
     const t0 = performance.now();
-    let n = 0;
-    for (let i = 0; i < 1_000_000; i++) {
-      const done = await this.#indexBatch();
-      if (done === 0) break;
-      n += done;
-    }
+    const n = await this.#indexer.drain();
     this.#recovered = { messages: n, ms: Math.round(performance.now() - t0) };
     this.#pollTimer = setInterval(() => void this.#poll(), POLL_MS);
     this.#pollTimer.unref();
@@ -239,11 +197,11 @@ class PostgresStore implements MessageStore {
   // ---- errors and health -----------------------------------------------------------------------------------------
 
   /** Runs a query on any pooled connection; a lost database becomes StoreUnavailableError and marks the store down. */
-  async #query<R extends QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+  async #query<R extends QueryResultRow>(sql: string, params: unknown[] = [], name?: string): Promise<pg.QueryResult<R>> {
     const c = await this.#connect();
     let broken = false;
     try {
-      const r = await c.query<R>(sql, params);
+      const r = await c.query<R>(name === undefined ? { text: sql, values: params } : { name, text: sql, values: params });
       this.#up();
       return r;
     } catch (e) {
@@ -421,35 +379,24 @@ class PostgresStore implements MessageStore {
     }
     const r = await this.#query<{ seq: number; id: string }>(
       `WITH m AS (INSERT INTO messages (id, received_at, size, envelope, connection, raw) VALUES ${values.join(', ')} RETURNING seq, id),
-       q AS (INSERT INTO index_queue (seq) SELECT seq FROM m) SELECT seq, id FROM m`, params);
+       q AS (INSERT INTO index_queue (seq) SELECT seq FROM m) SELECT seq, id FROM m`, params,
+      // Prepared once per connection and group size: parsing and planning it was about 5 % of PostgreSQL's CPU.
+      `mw_save_${batch.length}`);
     const seqOf = new Map(r.rows.map((row) => [row.id, Number(row.seq)]));
-    for (const job of batch) {
-      const seq = seqOf.get(job.id);
-      if (seq !== undefined) this.#keepOwnRaw(seq, job.message);
+    // The indexer thread gets the bytes it is about to parse: moved when they are the caller's to give and own their
+    // memory (the SMTP server's), else copied, since a caller that keeps its buffer may change it later.
+    const own: OwnBytes[] = [];
+    const transfer: ArrayBuffer[] = [];
+    for (const { id, message } of batch) {
+      const seq = seqOf.get(id);
+      const raw = message.raw;
+      if (seq === undefined || raw.byteLength >= OWN_RAW_MAX_MESSAGE) continue;
+      const movable = message.transferRaw === true && raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer;
+      const bytes = movable ? raw : new Uint8Array(raw);
+      own.push({ seq, raw: bytes });
+      transfer.push(bytes.buffer as ArrayBuffer);
     }
-  }
-
-  #keepOwnRaw(seq: number, message: IncomingMessage): void {
-    const raw = message.raw;
-    if (raw.byteLength > OWN_RAW_BYTES / 4) return;
-    // Bytes handed over (the SMTP server's) are kept as they are; a caller that keeps its buffer may change it later.
-    this.#ownRaw.set(seq, message.transferRaw === true ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength) : Buffer.from(raw));
-    this.#ownRawBytes += raw.byteLength;
-    // Oldest out first: those another instance indexed, or left over from a batch that failed, are read back if needed.
-    for (const [old, bytes] of this.#ownRaw) {
-      if (this.#ownRawBytes <= OWN_RAW_BYTES) break;
-      this.#ownRaw.delete(old);
-      this.#ownRawBytes -= bytes.byteLength;
-    }
-  }
-
-  #takeOwnRaw(seq: number): Buffer | undefined {
-    const raw = this.#ownRaw.get(seq);
-    if (raw !== undefined) {
-      this.#ownRaw.delete(seq);
-      this.#ownRawBytes -= raw.byteLength;
-    }
-    return raw;
+    this.#indexer.own(own, transfer);
   }
 
   saveSession(session: SessionRecord): Promise<string> {
@@ -600,86 +547,16 @@ class PostgresStore implements MessageStore {
   // ---- indexing --------------------------------------------------------------------------------------------------
 
   #wakeIndexer(): void {
-    if (this.#closing) return;
-    if (this.#indexing) {
-      this.#indexAgain = true;
-      return;
-    }
-    this.#indexing = (async () => {
-      // Bounded: each round indexes a batch or ends the loop; a very long run yields and is woken again by the poll.
-      for (let i = 0; i < 10_000 && !this.#closing; i++) {
-        this.#indexAgain = false;
-        let n: number;
-        try {
-          n = await this.#indexBatch();
-        } catch {
-          return; // the database went away: the poll wakes us when it is back
-        }
-        if (n > 0 && (this.#opts.maxMessagesPerInbox ?? 0) > 0) this.#pruneSoon(); // an inbox may be over its limit now
-        if (n === 0 && !this.#indexAgain) return;
-      }
-    })().finally(() => {
-      this.#indexing = null;
-      if (this.#indexAgain && this.#down === null) this.#wakeIndexer(); // woken after the loop's last look
-    });
+    if (!this.#closing) this.#indexer.wake();
   }
 
-  /** Claims, parses and indexes one batch in one commit; resolves with how many it indexed. */
-  async #indexBatch(): Promise<number> {
-    const announced = await this.#tx(async (c): Promise<IndexedRow[]> => {
-      // Locking the message rows too (KEY SHARE) makes a concurrent delete wait for this commit instead of
-      // deadlocking with it over the index row's foreign key. The queue rows are claimed first and the messages
-      // looked up by key: as a join ordered by seq, PostgreSQL merge-joined and walked the messages' primary key from
-      // the oldest message up to the queue's first row, each batch (12 ms at 20,000 stored, growing with the store).
-      const claimed = await c.query<SummaryRow & { seq: number }>(
-        `SELECT m.seq, m.id, m.received_at, m.size, m.read, m.envelope FROM messages m
-         WHERE m.seq = ANY (ARRAY(SELECT q.seq FROM index_queue q ORDER BY q.seq LIMIT $1 FOR UPDATE SKIP LOCKED))
-         ORDER BY m.seq FOR KEY SHARE OF m SKIP LOCKED`, [INDEX_BATCH]);
-      const rows: (SummaryRow & { seq: number; raw: Buffer | undefined })[] = [];
-      let bytes = 0;
-      for (const r of claimed.rows) {
-        if (rows.length > 0 && bytes + r.size > INDEX_BATCH_BYTES) break; // the rest stay queued for the next batch
-        rows.push({ ...r, seq: Number(r.seq), raw: this.#takeOwnRaw(Number(r.seq)) });
-        bytes += r.size;
-      }
-      if (rows.length === 0) return [];
-      const seqs = rows.map((r) => r.seq);
-      // Read back only what this instance did not save itself (or no longer holds).
-      const missing = rows.filter((r) => r.raw === undefined).map((r) => r.seq);
-      if (missing.length > 0) {
-        const raws = await c.query<{ seq: number; raw: Buffer }>('SELECT seq, raw FROM messages WHERE seq = ANY($1)', [missing]);
-        const bySeq = new Map(raws.rows.map((r) => [Number(r.seq), r.raw]));
-        for (const r of rows) r.raw ??= bySeq.get(r.seq);
-      }
-      const entries = await Promise.all(rows.map(async ({ raw, ...row }) => {
-        const entry = raw === undefined ? indexEntry(EMPTY_PARSE, row.envelope)
-          : await this.#indexParser.index(raw, row.envelope).catch(() => indexEntry(EMPTY_PARSE, row.envelope));
-        return { row, summary: entry.summary, s: entry.search };
-      }));
-      // From here to the commit the order lock is held: three round trips (values, rows, commit).
-      const order = await nextValuesHolding(c, LOCKS.indexOrder, 'message_indexed_seq', entries.length);
-      const last = order[order.length - 1] ?? 0;
-      this.#ownIndexedUpTo = Math.max(this.#ownIndexedUpTo, last);
-      await c.query(
-        `WITH indexed AS (
-           INSERT INTO message_index (seq, indexed_seq, summary, from_lc, to_lc, subject_lc, has_attachment, fts)
-           SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::json[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::tsvector[])),
-         dequeued AS (DELETE FROM index_queue WHERE seq = ANY($9::bigint[]))
-         SELECT pg_notify($10, $11)`,
-        [entries.map((e) => e.row.seq), order, entries.map((e) => JSON.stringify(e.summary)), entries.map((e) => noNul(e.s.fromLc)),
-          entries.map((e) => noNul(e.s.toLc)), entries.map((e) => noNul(e.s.subjectLc)), entries.map((e) => e.s.hasAttachment),
-          entries.map((e) => tsvectorLiteral(e.s)), seqs, INDEXED_CHANNEL, String(last)]);
-      return entries.map((e, i): IndexedRow => ({ ...e.row, summary: e.summary, indexed_seq: order[i] ?? 0 }));
-    }, BEGIN_ASYNC).catch((e: unknown) => {
-      // Not committed: its NOTIFY will not come, and one from another instance may have been passed over for it.
-      this.#ownIndexedUpTo = this.#cursor;
-      this.#queueCatchUp();
-      throw e;
-    });
+  /** A batch the indexer thread committed (count 0: it found nothing to claim). */
+  #indexed(rows: IndexedRow[], count: number): void {
     // The gauge between polls: nothing left that this instance could claim means no backlog it can see.
-    this.#setBacklog(announced.length === 0 ? { count: 0, lagMs: 0 } : { ...this.#backlog, count: Math.max(0, this.#backlog.count - announced.length) });
-    if (announced.length > 0) this.#announceLocal(announced);
-    return announced.length;
+    this.#setBacklog(count === 0 ? { count: 0, lagMs: 0 } : { ...this.#backlog, count: Math.max(0, this.#backlog.count - count) });
+    if (count === 0) return;
+    if ((this.#opts.maxMessagesPerInbox ?? 0) > 0) this.#pruneSoon(); // an inbox may be over its limit now
+    this.#announceLocal(rows);
   }
 
   // ---- announcing ------------------------------------------------------------------------------------------------
@@ -864,13 +741,13 @@ class PostgresStore implements MessageStore {
       // Saves already taken were promised an answer: committed, or refused by their deadline.
       if (this.#saveQueue.length > 0 || this.#writers > 0) await new Promise<void>((resolve) => { this.#drained = resolve; });
       await this.#sessionWriter;
-      await this.#indexing;
+      await this.#indexer.close();
       await this.#announcing;
       const listener = this.#listener;
       this.#listener = null;
       await listener?.end().catch(() => undefined);
       await this.#pool.end().catch(() => undefined);
-      await Promise.all([this.#indexParser.close(), this.#readParser.close()]);
+      await this.#readParser.close();
     })();
     return this.#closing;
   }
@@ -882,36 +759,6 @@ const ignore = (): void => undefined;
 const DELETE_IN_NO_INBOX = `DELETE FROM messages m WHERE m.seq = ANY($1::bigint[]) AND NOT EXISTS (
   SELECT 1 FROM json_array_elements_text(m.envelope->'to') r
   WHERE NOT EXISTS (SELECT 1 FROM message_inbox_left l WHERE l.seq = m.seq AND l.address = lower(r))) RETURNING m.id, m.seq`;
-
-/** A durable transaction (the server's setting is overridden per connection: see clientConfig). */
-const BEGIN_DURABLE = 'BEGIN';
-/** A transaction whose commit is not waited for on disk: what it writes can be rebuilt, or is diagnostics. */
-const BEGIN_ASYNC = 'BEGIN; SET LOCAL synchronous_commit = off';
-
-/**
- * Takes the advisory transaction lock `key` (held until the commit), then draws `n` values of `sequence`, in order:
- * one round trip. The lock comes first because the values are drawn per row of a join with the lock's own row.
- */
-async function nextValuesHolding(c: PoolClient, key: number, sequence: string, n: number): Promise<number[]> {
-  const r = await c.query<{ v: number }>(
-    `SELECT nextval('${sequence}') AS v FROM (SELECT pg_advisory_xact_lock($2, $3)) AS held, generate_series(1, $1)`, [n, LOCK_CLASS, key]);
-  return r.rows.map((row) => row.v).sort((a, b) => a - b);
-}
-
-/**
- * True when the error says the database cannot be reached or is going away, rather than that our statement was wrong:
- * no SQLSTATE at all (refused, reset, terminated, timed out), or class 08 (connection), 57 (operator intervention:
- * shutdown, terminated backend), 53 (insufficient resources: too many connections), 3D000 (no such database).
- */
-function unavailable(e: unknown): boolean {
-  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
-  return code.startsWith('08') || code.startsWith('57') || code.startsWith('53') || code === '3D000';
-}
-
-function reasonOf(e: unknown): string {
-  return e instanceof Error ? e.message || e.name : String(e);
-}
 
 function toSummary(r: SummaryRow): MessageSummary {
   const s = r.summary;
