@@ -47,6 +47,9 @@ export type IndexerHandlers = Readonly<{
   failed: (reason: string, unavailable: boolean) => void;
 }>;
 
+/** How long close() waits for the batch in flight. */
+const CLOSE_WAIT_MS = 10_000;
+
 type Drain = { resolve: (messages: number) => void; reject: (e: Error) => void };
 
 export class IndexerThread {
@@ -56,10 +59,13 @@ export class IndexerThread {
   readonly #drains: Drain[] = [];
   #closed: (() => void) | null = null;
   #closing = false;
+  readonly #onThread: ((thread: Worker) => void) | undefined;
 
-  constructor(config: IndexerConfig, handlers: IndexerHandlers) {
+  /** `onThread` (tests): called with each thread started, the first and every restart. */
+  constructor(config: IndexerConfig, handlers: IndexerHandlers, onThread?: (thread: Worker) => void) {
     this.#config = config;
     this.#on = handlers;
+    this.#onThread = onThread;
   }
 
   /** Hands over the bytes of messages just committed; the ArrayBuffers in `transfer` move to the thread. */
@@ -81,16 +87,22 @@ export class IndexerThread {
     });
   }
 
-  /** Lets the batch in flight finish (committed or not), then ends the thread and its connection. */
+  /**
+   * Lets the batch in flight finish, then ends the thread and its connection; past CLOSE_WAIT_MS the thread is ended
+   * as it is (a batch it did not commit is claimed again by the next indexer).
+   */
   async close(): Promise<void> {
     this.#closing = true;
     const w = this.#worker;
     if (w === null) return;
+    let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
       this.#closed = resolve;
       w.once('exit', () => resolve());
+      timer = setTimeout(resolve, CLOSE_WAIT_MS);
       w.postMessage({ type: 'close' } satisfies IndexerRequest);
     });
+    clearTimeout(timer);
     this.#worker = null;
     await w.terminate();
   }
@@ -111,6 +123,7 @@ export class IndexerThread {
     w.on('error', (e) => lost(`failed: ${e.message}`));
     w.on('exit', (code) => lost(`exited (${code})`));
     this.#worker = w;
+    this.#onThread?.(w);
     return w;
   }
 

@@ -22,6 +22,7 @@
  * - When PostgreSQL goes away, health() says so with the driver's reason; the pool makes new connections on the
  *   next query, the poll notices the database is back, and health() is ok again, without a restart.
  */
+import type { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import type { PoolClient, PoolConfig, QueryResultRow } from 'pg';
 import { timeOrderedId, validId } from './ids.js';
@@ -48,8 +49,10 @@ export type PostgresStoreOptions = Readonly<{
   maxMessagesPerInbox?: number;
   maxAgeMs: number;
   storeTimeoutMs: number;
-  /** Connections in this instance's pool (the listener has one more of its own). Default 6. */
+  /** Connections in this instance's pool (the listener and the indexer thread have one more each). Default 6. */
   poolSize?: number;
+  /** Tests only: called with each indexer thread started (the first and every restart), so that a test can end one. */
+  testing?: Readonly<{ onIndexer?: (thread: Worker) => void }>;
 }>;
 
 /**
@@ -170,7 +173,7 @@ class PostgresStore implements MessageStore {
         this.#ownIndexedUpTo = this.#cursor;
         this.#queueCatchUp();
       },
-    });
+    }, options.testing?.onIndexer);
   }
 
   get recovered(): Readonly<{ messages: number; ms: number }> {

@@ -5,8 +5,10 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { openStore } from '../../src/store/open.js';
+import { openPostgresStore } from '../../src/store/postgres.js';
 import type { MessageStore, MessageSummary } from '../../src/store/types.js';
 import { crlf, incoming, saveIndexed } from '../helpers/mail.js';
 import { adminQuery, createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
@@ -230,6 +232,38 @@ describe('postgres store, several instances on one database', () => {
         await Promise.all(opened.map((store) => store.close()));
       } finally {
         await other.drop();
+      }
+    }
+  });
+});
+
+describe('postgres store, its indexer thread', () => {
+  it('is started again after it died: what was saved meanwhile is indexed and announced, each message once', async () => {
+    const db = await createTestDatabase();
+    const threads: Worker[] = [];
+    let store: MessageStore | null = null;
+    try {
+      store = await openPostgresStore({
+        databaseUrl: db.url, maxMessages: 0, maxAgeMs: 0, storeTimeoutMs: 30_000, testing: { onIndexer: (w) => threads.push(w) },
+      });
+      const announced: string[] = [];
+      store.onIndexed((m) => announced.push(m.id));
+      const first = await store.save(numbered('indexer thread', 1));
+      await until(() => announced.includes(first), () => `announced ${JSON.stringify(announced)}`);
+      assert.equal(threads.length, 1);
+      await threads[0]?.terminate();
+      // Its bytes went nowhere (the thread is gone) and its wake starts a thread again, which reads them back.
+      const second = await store.save(numbered('indexer thread', 2));
+      await until(() => announced.includes(second), () => `announced ${JSON.stringify(announced)}, not ${second}`);
+      assert.equal(threads.length, 2);
+      assert.deepEqual(announced, [first, second]);
+      const listed = (await store.listMessages({ query: 'subject:"indexer thread"' })).items.map((m) => [m.id, m.subject]);
+      assert.deepEqual(listed, [[second, 'indexer thread 2'], [first, 'indexer thread 1']]);
+    } finally {
+      try {
+        await store?.close();
+      } finally {
+        await db.drop();
       }
     }
   });
