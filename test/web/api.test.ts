@@ -39,9 +39,13 @@ describe('web API over a temp SQLite store', () => {
     snippet: 'Shall we meet at noon? .leading dot kept Your code is 482913.',
     envelope: { helo: 'client.test', from: 'ann@a.test', to: ['bob@b.test'] },
   });
-  /** Lets pending handlers run until `cond` holds; bounded, with no timers. */
+  /**
+   * Lets pending handlers run until `cond` holds, for at most 10 s: the store answers from its reader thread, which
+   * yields to other work (nice 10), so a fixed number of event-loop turns was not always enough on a busy machine.
+   */
   const settle = async (cond: () => boolean): Promise<void> => {
-    for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setImmediate(r));
+    const deadline = Date.now() + 10_000;
+    while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
     assert.ok(cond(), 'condition never held');
   };
 
