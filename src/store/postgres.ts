@@ -130,7 +130,6 @@ class PostgresStore implements MessageStore {
   readonly #readParser = new ParserThread();
   readonly #parsed = new ParseCache<ParsedMessage | null>({ entries: 16, bytes: 64 * 1024 * 1024 });
 
-
   /** The highest indexed_seq announced to onIndexed listeners. */
   #cursor = 0;
   /**
@@ -383,7 +382,8 @@ class PostgresStore implements MessageStore {
     const r = await this.#query<{ seq: number; id: string }>(
       `WITH m AS (INSERT INTO messages (id, received_at, size, envelope, connection, raw) VALUES ${values.join(', ')} RETURNING seq, id),
        q AS (INSERT INTO index_queue (seq) SELECT seq FROM m) SELECT seq, id FROM m`, params,
-      // Prepared once per connection and group size: parsing and planning it was about 5 % of PostgreSQL's CPU.
+      // Prepared once per connection and group size. Unnamed, PostgreSQL parsed and planned it for every group; naming
+      // it and the indexer's statements took PostgreSQL from about 145 to about 100 µs of CPU a message (20 × 1 KB).
       `mw_save_${batch.length}`);
     const seqOf = new Map(r.rows.map((row) => [row.id, Number(row.seq)]));
     // The indexer thread gets the bytes it is about to parse: moved when they are the caller's to give and own their
