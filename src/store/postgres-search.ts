@@ -17,7 +17,15 @@ import type { SearchFields } from './parse.js';
 import { assertNever } from '../assert-never.js';
 import { likeEscape } from './cursor.js';
 
-export type PgCondition = Readonly<{ sql: string; params: unknown[] }>;
+export type PgCondition = Readonly<{
+  sql: string;
+  params: unknown[];
+  /**
+   * Every full-text term the condition requires (not negated), as one tsquery literal; null when it has none. A
+   * message the condition matches is among those this matches: see postgres.ts's #fullTextCandidates.
+   */
+  fullText: string | null;
+}>;
 
 /** tsvector limits (PostgreSQL's tsvector.h: MAXSTRLEN, MAXENTRYPOS, MAXNUMPOS). */
 const MAX_WORD_BYTES = 2047;
@@ -33,6 +41,7 @@ const FIELD_COLUMN = { from: 'i.from_lc', to: 'i.to_lc', subject: 'i.subject_lc'
 export function pgSearchCondition(q: SearchQuery): PgCondition {
   const parts: string[] = [];
   const params: unknown[] = [];
+  const required: string[] = [];
   const param = (v: unknown): string => {
     params.push(v);
     return `$${params.length}`;
@@ -44,7 +53,10 @@ export function pgSearchCondition(q: SearchQuery): PgCondition {
         if (tokens.length === 0) break; // only punctuation: narrows nothing, as in the other stores
         // A word too long for a tsvector was never indexed: no message has it.
         if (tokens.some((t) => Buffer.byteLength(t) > MAX_WORD_BYTES)) parts.push(c.negate ? 'TRUE' : 'FALSE');
-        else parts.push(`${c.negate ? 'NOT ' : ''}i.fts @@ ${param(tsPhrase(tokens))}::tsquery`);
+        else {
+          parts.push(`${c.negate ? 'NOT ' : ''}i.fts @@ ${param(tsPhrase(tokens))}::tsquery`);
+          if (!c.negate) required.push(`(${tsPhrase(tokens)})`);
+        }
         break;
       }
       case 'field':
@@ -74,7 +86,7 @@ export function pgSearchCondition(q: SearchQuery): PgCondition {
         assertNever(c);
     }
   }
-  return { sql: parts.length === 0 ? 'TRUE' : parts.join(' AND '), params };
+  return { sql: parts.length === 0 ? 'TRUE' : parts.join(' AND '), params, fullText: required.length === 0 ? null : required.join(' & ') };
 }
 
 /** The full-text entry of one message as a tsvector literal (see the top of this file). */

@@ -36,7 +36,7 @@ import { ListenerSet } from './listeners.js';
 import { BEGIN_ASYNC, BEGIN_DURABLE, clientConfig, nextValuesHolding, reasonOf, unavailable } from './postgres-connection.js';
 import { IndexerThread, type IndexedRow, type OwnBytes, type SummaryRow } from './postgres-indexer.js';
 import { INDEXED_CHANNEL, LOCK_CLASS, LOCKS, migrate } from './postgres-schema.js';
-import { noNul, pgSearchCondition } from './postgres-search.js';
+import { noNul, pgSearchCondition, type PgCondition } from './postgres-search.js';
 import type {
   AttachmentContent, ConnectionInfo, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page,
   PruneResult, SessionDetail, SessionEnd, SessionRecord, SessionSummary, StoreHealth, StoreStats, TranscriptLine,
@@ -67,6 +67,8 @@ const MAX_SAVE_BATCH_BYTES = 16 * 1024 * 1024;
 /** A message this large or larger is not handed to the indexer thread with its commit: it reads it back. */
 const OWN_RAW_MAX_MESSAGE = 16 * 1024 * 1024;
 const ANNOUNCE_PAGE = 500;
+/** See #fullTextCandidates. */
+const FULL_TEXT_CANDIDATES = 100;
 /** How often each instance looks at the queue (others' leftovers, the backlog gauge, whether the database is back). */
 const POLL_MS = 500;
 const PRUNE_BATCH = 1000;
@@ -651,24 +653,43 @@ class PostgresStore implements MessageStore {
     const before = decodeCursor('m', options.cursor);
     const limit = clampLimit(options.limit);
     const params = [...cond.params];
+    const candidates = await this.#fullTextCandidates(cond, params);
     const beforeSql = before === null ? '' : ` AND i.indexed_seq < $${params.push(before)}`;
     const r = await this.#query<IndexedRow>(
       `SELECT i.indexed_seq, m.id, m.received_at, m.size, m.read, m.envelope, i.summary
        FROM message_index i JOIN messages m ON m.seq = i.seq
-       WHERE ${cond.sql}${beforeSql} ORDER BY i.indexed_seq DESC LIMIT $${params.push(limit + 1)}`, params);
+       WHERE ${cond.sql}${candidates}${beforeSql} ORDER BY i.indexed_seq DESC LIMIT $${params.push(limit + 1)}`, params);
     const items = r.rows.slice(0, limit);
     const last = items[items.length - 1];
     return { items: items.map(toSummary), nextCursor: r.rows.length > limit && last ? encodeCursor('m', last.indexed_seq) : null };
+  }
+
+  /**
+   * A page in indexed_seq order with a full-text term: PostgreSQL estimates a word it has no statistics for at 0.5 %
+   * of the rows and walks the indexed_seq index backwards, testing every row, until the page is full; for a word few
+   * messages hold (a test's unique token) that is every row (5 ms at 20,000 messages, 20 ms at 100,000). So
+   * the GIN index is asked first for at most FULL_TEXT_CANDIDATES messages holding every required word: when that is
+   * all of them, the page is taken among those by key (the SQL returned, its array added to `params`); when there
+   * are more, the word is common, the ordered walk finds a page quickly, and the SQL returned is empty.
+   */
+  async #fullTextCandidates(cond: PgCondition, params: unknown[]): Promise<string> {
+    if (cond.fullText === null) return '';
+    const r = await this.#query<{ seq: number }>(
+      // Not prepared: planned for its own words, a common one (in the statistics) is read by a scan that stops early.
+      'SELECT seq FROM message_index WHERE fts @@ $1::tsquery LIMIT $2', [cond.fullText, FULL_TEXT_CANDIDATES + 1]);
+    if (r.rows.length > FULL_TEXT_CANDIDATES) return '';
+    return ` AND i.seq = ANY($${params.push(r.rows.map((row) => row.seq))}::bigint[])`;
   }
 
   async nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null> {
     const cond = pgSearchCondition(parseQuery(query));
     const from = decodeCursor('m', after);
     const params = [...cond.params];
+    const candidates = await this.#fullTextCandidates(cond, params);
     const tail = from === null ? 'ORDER BY i.indexed_seq DESC LIMIT 1' : `AND i.indexed_seq > $${params.push(from)} ORDER BY i.indexed_seq ASC LIMIT 1`;
     const r = await this.#query<IndexedRow>(
       `SELECT i.indexed_seq, m.id, m.received_at, m.size, m.read, m.envelope, i.summary
-       FROM message_index i JOIN messages m ON m.seq = i.seq WHERE ${cond.sql} ${tail}`, params);
+       FROM message_index i JOIN messages m ON m.seq = i.seq WHERE ${cond.sql}${candidates} ${tail}`, params);
     const row = r.rows[0];
     return row ? { message: toSummary(row), cursor: encodeCursor('m', row.indexed_seq) } : null;
   }

@@ -268,3 +268,55 @@ describe('postgres store, its indexer thread', () => {
     }
   });
 });
+
+describe('postgres store, free-text pages', () => {
+  it('pages a word many messages hold, and one few hold, newest first, the same whichever way the page is found', async () => {
+    const db = await createTestDatabase();
+    let store: MessageStore | null = null;
+    try {
+      store = await open(db);
+      const s = store;
+      // More messages with `common` than the GIN look-up takes as candidates (100): that page is walked in order;
+      // `rare` is in three, found through the GIN index first. Saved one at a time, so their order is known.
+      const ids: string[] = [];
+      for (let i = 0; i < 130; i++) {
+        const words = i % 50 === 7 ? 'common rare' : 'common';
+        ids.push(await saveIndexed(s, incoming(crlf([`Subject: page ${i}`, '', `${words} body ${i}`]))));
+      }
+      const newestFirst = [...ids].reverse();
+      const rare = newestFirst.filter((_, j) => (129 - j) % 50 === 7);
+      assert.equal(rare.length, 3);
+      const all = async (query: string): Promise<string[]> => {
+        const out: string[] = [];
+        let cursor: string | undefined;
+        for (let page = 0; page < 20; page++) {
+          const p = await s.listMessages({ query, limit: 40, ...(cursor === undefined ? {} : { cursor }) });
+          out.push(...p.items.map((m) => m.id));
+          if (p.nextCursor === null) break;
+          cursor = p.nextCursor;
+        }
+        return out;
+      };
+      assert.deepEqual(await all('common'), newestFirst);
+      assert.deepEqual(await all('rare'), rare);
+      assert.deepEqual(await all('common rare'), rare);
+      assert.deepEqual(await all('common -rare'), newestFirst.filter((id) => !rare.includes(id)));
+      assert.deepEqual(await all('rare subject:"page 57"'), [ids[57]]);
+      assert.deepEqual(await all('nowhere'), []);
+      // The wait API's look-up: the newest match, and the next one after a cursor.
+      assert.deepEqual(rare, [ids[107], ids[57], ids[7]]);
+      assert.equal((await s.nextMatch('rare', null))?.message.id, ids[107]);
+      assert.equal((await s.nextMatch('common', null))?.message.id, ids[129]);
+      const at57 = (await s.listMessages({ query: 'rare', limit: 2 })).nextCursor; // the page ends at message 57
+      assert.equal((await s.nextMatch('rare', at57))?.message.id, ids[107]);
+      assert.equal((await s.nextMatch('common', at57))?.message.id, ids[58]);
+      assert.equal(await s.nextMatch('rare', (await s.listMessages({ query: 'rare', limit: 1 })).nextCursor), null);
+    } finally {
+      try {
+        await store?.close();
+      } finally {
+        await db.drop();
+      }
+    }
+  });
+});
