@@ -130,11 +130,11 @@ async function indexBatch(): Promise<number> {
         text: `WITH indexed AS (
            INSERT INTO message_index (seq, indexed_seq, summary, from_lc, to_lc, subject_lc, has_attachment, fts)
            SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::json[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::tsvector[])),
-         dequeued AS (DELETE FROM index_queue WHERE seq = ANY($9::bigint[]))
-         SELECT pg_notify($10, $11)`,
+         dequeued AS (DELETE FROM index_queue WHERE seq = ANY($1::bigint[]))
+         SELECT pg_notify($9, $10)`,
         values: [entries.map((e) => e.row.seq), order, entries.map((e) => JSON.stringify(e.summary)), entries.map((e) => noNul(e.s.fromLc)),
           entries.map((e) => noNul(e.s.toLc)), entries.map((e) => noNul(e.s.subjectLc)), entries.map((e) => e.s.hasAttachment),
-          entries.map((e) => tsvectorLiteral(e.s)), entries.map((e) => e.row.seq), INDEXED_CHANNEL, String(last)],
+          entries.map((e) => tsvectorLiteral(e.s)), INDEXED_CHANNEL, String(last)],
       });
       await c.query('COMMIT');
       indexed = entries.map(({ row: { seq: _seq, ...row }, summary }, i): IndexedRow => ({ ...row, summary, indexed_seq: order[i] ?? 0 }));
@@ -204,8 +204,7 @@ port.on('message', (m: IndexerRequest) => {
       return;
     case 'drain':
       drains++;
-      if (running === null) wake();
-      else wanted = true;
+      wake();
       return;
     case 'close':
       closing = true;

@@ -43,7 +43,8 @@ export type IndexerEvent =
 
 export type IndexerHandlers = Readonly<{
   ordering: (upTo: number) => void;
-  batch: (rows: IndexedRow[], count: number) => void;
+  /** Empty: the batch found nothing to claim. */
+  batch: (rows: IndexedRow[]) => void;
   failed: (reason: string, unavailable: boolean) => void;
 }>;
 
@@ -133,7 +134,7 @@ export class IndexerThread {
         this.#on.ordering(m.upTo);
         return;
       case 'batch':
-        this.#on.batch(m.count === 0 ? [] : JSON.parse(m.rows) as IndexedRow[], m.count);
+        this.#on.batch(m.count === 0 ? [] : JSON.parse(m.rows) as IndexedRow[]);
         return;
       case 'failed':
         this.#on.failed(m.reason, m.unavailable);

@@ -166,7 +166,7 @@ class PostgresStore implements MessageStore {
       ordering: (upTo) => {
         this.#ownIndexedUpTo = Math.max(this.#ownIndexedUpTo, upTo);
       },
-      batch: (rows, count) => this.#indexed(rows, count),
+      batch: (rows) => this.#indexed(rows),
       failed: (reason, unavailableNow) => {
         if (unavailableNow) this.#down = `PostgreSQL unavailable: ${reason}`;
         else console.error(`mailwire postgres store: indexing failed: ${reason}`);
@@ -555,11 +555,11 @@ class PostgresStore implements MessageStore {
     if (!this.#closing) this.#indexer.wake();
   }
 
-  /** A batch the indexer thread committed (count 0: it found nothing to claim). */
-  #indexed(rows: IndexedRow[], count: number): void {
+  /** A batch the indexer thread committed (empty: it found nothing to claim). */
+  #indexed(rows: IndexedRow[]): void {
     // The gauge between polls: nothing left that this instance could claim means no backlog it can see.
-    this.#setBacklog(count === 0 ? { count: 0, lagMs: 0 } : { ...this.#backlog, count: Math.max(0, this.#backlog.count - count) });
-    if (count === 0) return;
+    this.#setBacklog(rows.length === 0 ? { count: 0, lagMs: 0 } : { ...this.#backlog, count: Math.max(0, this.#backlog.count - rows.length) });
+    if (rows.length === 0) return;
     if ((this.#opts.maxMessagesPerInbox ?? 0) > 0) this.#pruneSoon(); // an inbox may be over its limit now
     this.#announceLocal(rows);
   }
