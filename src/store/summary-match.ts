@@ -45,16 +45,26 @@ function derived(m: MessageSummary): Derived {
 }
 /** A column's words, space-separated and padded, so that a phrase is a substring. */
 const words = (text: string): string => ` ${textTokens(text).join(' ')} `;
+/** A text clause's words the same way (null: only punctuation), made once per clause, not once per message. */
+const phraseOf = new WeakMap<Clause, string | null>();
+function phrase(c: Clause & { kind: 'text' }): string | null {
+  let p = phraseOf.get(c);
+  if (p === undefined) {
+    const tokens = textTokens(c.value);
+    p = tokens.length === 0 ? null : ` ${tokens.join(' ')} `;
+    phraseOf.set(c, p);
+  }
+  return p;
+}
 
 function clauseMatch(c: Clause, m: MessageSummary): SummaryMatch {
   switch (c.kind) {
     case 'text': {
-      const tokens = textTokens(c.value);
-      if (tokens.length === 0) return 'yes'; // only punctuation: narrows nothing (as in the stores)
-      const phrase = ` ${tokens.join(' ')} `;
+      const p = phrase(c);
+      if (p === null) return 'yes'; // only punctuation: narrows nothing (as in the stores)
       const d = derived(m);
       d.subjectWords ??= words(m.subject);
-      const seen = d.subjectWords.includes(phrase) || (d.addressWords ??= words(`${fromText(m)}\n${toText(m)}`)).includes(phrase);
+      const seen = d.subjectWords.includes(p) || (d.addressWords ??= words(`${fromText(m)}\n${toText(m)}`)).includes(p);
       if (seen) return c.negate ? 'no' : 'yes';
       return 'maybe'; // perhaps in the body
     }
