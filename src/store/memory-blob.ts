@@ -11,7 +11,7 @@ class MemoryBlob {
   readonly type: string;
 
   constructor(parts: readonly Part[] = [], options: { type?: string } = {}) {
-    this.#bytes = Buffer.concat(parts.map(toBytes));
+    this.#bytes = join(parts);
     this.type = options.type ?? '';
   }
 
@@ -37,9 +37,34 @@ class MemoryBlob {
   }
 }
 
-function toBytes(part: Part): Uint8Array {
+/**
+ * The parts' bytes in one buffer. postal-mime's parts alternate a line and the string '\n' (a 100 KB body is 2,500 of
+ * them), so a line is copied in place and a one-character ASCII string written as its byte, with no buffer made for
+ * either.
+ */
+function join(parts: readonly Part[]): Uint8Array {
+  let size = 0;
+  for (const part of parts) size += typeof part === 'string' ? stringLength(part) : toBytes(part).byteLength;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const part of parts) {
+    if (typeof part === 'string') {
+      if (isOneAscii(part)) out[at++] = part.charCodeAt(0);
+      else at += out.write(part, at, 'utf8');
+    } else {
+      const bytes = toBytes(part);
+      out.set(bytes, at);
+      at += bytes.byteLength;
+    }
+  }
+  return out;
+}
+
+const isOneAscii = (s: string): boolean => s.length === 1 && s.charCodeAt(0) < 0x80;
+const stringLength = (s: string): number => (isOneAscii(s) ? 1 : Buffer.byteLength(s, 'utf8'));
+
+function toBytes(part: Exclude<Part, string>): Uint8Array {
   if (part instanceof Uint8Array) return part; // postal-mime's usual part: one per line, so no view made for each
-  if (typeof part === 'string') return Buffer.from(part, 'utf8');
   if (part instanceof MemoryBlob) return part.bytes();
   if (part instanceof ArrayBuffer) return new Uint8Array(part);
   return new Uint8Array(part.buffer, part.byteOffset, part.byteLength);

@@ -29,4 +29,19 @@ describe('the writer thread\'s in-memory Blob', () => {
       globalThis.Blob = NodeBlob;
     }
   });
+
+  it('gives the bytes Node\'s own Blob gives for lines and one-character strings, ASCII or not', async () => {
+    const NodeBlob = globalThis.Blob;
+    const line = new TextEncoder().encode('line one\r');
+    const parts = [line, '\n', 'é', '\n', '\u{1F600}', '\ud800', 'x', '', line.subarray(2), '\n', '\u007f', '\u0080'];
+    const expected = Buffer.from(await new NodeBlob(parts).arrayBuffer());
+    try {
+      useMemoryBlob();
+      const blob = new Blob(parts);
+      assert.deepEqual(Buffer.from(await blob.arrayBuffer()), expected);
+      assert.equal(blob.size, expected.byteLength);
+    } finally {
+      globalThis.Blob = NodeBlob;
+    }
+  });
 });
