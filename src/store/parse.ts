@@ -48,6 +48,10 @@ export async function parseMessage(raw: Uint8Array): Promise<ParsedMessage> {
   } catch {
     return EMPTY_PARSE;
   }
+  return fromEmail(email, email.text ?? '');
+}
+
+function fromEmail(email: Email, text: string): ParsedMessage {
   return {
     from: email.from ? (flatten([email.from])[0] ?? null) : null,
     to: flatten(email.to),
@@ -57,7 +61,7 @@ export async function parseMessage(raw: Uint8Array): Promise<ParsedMessage> {
     date: isoDate(email.date),
     messageId: email.messageId ?? null,
     headers: email.headers.map((h) => ({ name: h.originalKey || h.key, value: h.value })),
-    text: email.text ?? '',
+    text,
     html: email.html ?? '',
     attachments: email.attachments.map(describe),
   };
@@ -110,9 +114,65 @@ export function indexEntry(p: ParsedMessage, env: Envelope): IndexEntry {
   };
 }
 
-/** The parse the index needs: headers and text parts, the attachments counted but their bodies never decoded. */
-export function parseForIndex(raw: Uint8Array): Promise<ParsedMessage> {
-  return parseMessage(withoutAttachmentBodies(raw));
+/**
+ * The parse the index needs: headers and text parts, the attachments counted but their bodies never decoded. A message
+ * that is one plain text part (see plainTextParse) is parsed without its body going through postal-mime.
+ */
+export async function parseForIndex(raw: Uint8Array): Promise<ParsedMessage> {
+  return (await plainTextParse(raw)) ?? parseMessage(withoutAttachmentBodies(raw));
+}
+
+/**
+ * The parse of a message that is a single text/plain part, utf-8 or us-ascii, 7bit, 8bit or binary (what most test
+ * mail and every load generator sends), equal to postal-mime's; null for any other message. postal-mime reads a body
+ * line by line and joins the lines again (1.2 ms of the writer's time for a 100 KB body, 0.3 ms this way; 68 against
+ * 34 µs at 1 KB); here it parses the header block alone, and the body is decoded in one call and its line ends made what postal-mime makes of them: each line
+ * (up to a LF) without its trailing CRs, then a LF. The headers postal-mime read decide, taken as it takes them (the
+ * first of each): a Content-Type of exactly text/plain with at most a charset, no Content-Disposition.
+ */
+export async function plainTextParse(raw: Uint8Array): Promise<ParsedMessage | null> {
+  const bodyStart = bodyStartOf(raw);
+  if (bodyStart === null) return null;
+  let email: Email;
+  try {
+    email = await PostalMime.parse(raw.subarray(0, bodyStart));
+  } catch {
+    return null;
+  }
+  const first = (name: string): string | undefined => email.headers.find((h) => h.key === name)?.value;
+  if (first('content-disposition') !== undefined) return null;
+  const encoding = first('content-transfer-encoding');
+  if (encoding !== undefined && !/^(?:7bit|8bit|binary)$/i.test(encoding)) return null;
+  const type = first('content-type');
+  const charset = type === undefined ? '' : PLAIN_TYPE.exec(type)?.[2]?.toLowerCase();
+  if (charset === undefined) return null;
+  const decoder = charset === 'us-ascii' ? US_ASCII : UTF8; // postal-mime's labels: no charset reads as utf-8
+  const body = raw.subarray(bodyStart);
+  const decoded = decoder.decode(body);
+  let text = decoded.replace(CRLF, '\n'); // the usual case, at half the cost of the exact rule below
+  if (text.includes('\r')) text = decoded.replace(TRAILING_CRS, '');
+  if (body.byteLength > 0 && body[body.byteLength - 1] !== 0x0a) text += '\n'; // the last line had no LF
+  return fromEmail(email, text);
+}
+
+const PLAIN_TYPE = /^text\/plain(?:\s*;\s*charset\s*=\s*("?)(utf-8|us-ascii)\1)?$/i;
+const CRLF = /\r\n/g;
+const TRAILING_CRS = /\r+(?=\n|$)/g;
+const UTF8 = new TextDecoder('utf8');
+const US_ASCII = new TextDecoder('us-ascii');
+
+/** Where postal-mime starts a message's body: after the first line (up to a LF) that holds nothing but CRs. */
+function bodyStartOf(raw: Uint8Array): number | null {
+  const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  for (let start = 0; start < bytes.byteLength;) {
+    const lf = bytes.indexOf(0x0a, start);
+    if (lf === -1) return null;
+    let at = start;
+    while (at < lf && bytes[at] === 0x0d) at++;
+    if (at === lf) return lf + 1;
+    start = lf + 1;
+  }
+  return null;
 }
 
 /** The text body, or the HTML body as text when there is no text part (the only place HTML becomes text). */

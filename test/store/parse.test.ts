@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { collapseWhitespace, indexEntry, parseForIndex, parseMessage, withoutAttachmentBodies } from '../../src/store/parse.js';
+import fc from 'fast-check';
+import { collapseWhitespace, indexEntry, parseForIndex, parseMessage, plainTextParse, withoutAttachmentBodies } from '../../src/store/parse.js';
 import { ENCODED_SUBJECT, GARBAGE, MULTIPART, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf } from '../helpers/mail.js';
 
 describe('collapseWhitespace (list snippets)', () => {
@@ -57,4 +58,73 @@ describe('the index parse (headers and text parts; attachment bodies left out)',
     assert.equal(entry.summary.snippet, 'Plain words here.');
     assert.equal(entry.search.hasAttachment, true);
   });
+});
+
+describe('the index parse of a single plain text part (its body decoded without postal-mime)', () => {
+  const bytes = (...pieces: (string | number[])[]): Buffer =>
+    Buffer.concat(pieces.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p))));
+
+  // Each piece is one the body or headers may hold: line ends of every kind, CR runs, bytes that are not UTF-8, a BOM.
+  const bodyPiece = fc.constantFrom<string | number[]>('a', 'Zz 9', ' ', '\t', 'é', '日本', '\u{1F600}', '\ufeff', '\r', '\n', '\r\n',
+    '\r\r\n', '\n\r', '=41=', '--b', '.', [0xff], [0xc3], [0xe2, 0x82], [0x80], [0xe9], [0x00]);
+  const contentType = fc.constantFrom(null, 'text/plain', 'TEXT/Plain', 'text/plain; charset=utf-8', 'text/plain; charset="UTF-8"',
+    'text/plain;charset=us-ascii', 'text/plain; charset=iso-8859-1', 'text/plain; charset=utf-8; format=flowed',
+    'text/plain; format=flowed', 'text/plain (note)', 'text/html', 'text/plain;\r\n charset=utf-8', 'text/plain; charset=', 'multipart/mixed; boundary=b');
+  const encoding = fc.constantFrom(null, '7bit', '8BIT', ' binary', 'quoted-printable', 'base64', '7bit (plain)');
+  const disposition = fc.constantFrom(null, null, 'inline', 'attachment; filename=a.txt');
+  const separator = fc.constantFrom('\r\n', '\n', '\r\r\n');
+  const message = fc.record({
+    types: fc.array(contentType, { maxLength: 2 }), encoding, disposition, separator,
+    subject: fc.constantFrom('Hi', '=?UTF-8?B?w6k=?=', 'a\r\n b', ''),
+    body: fc.array(bodyPiece, { maxLength: 40 }),
+  }).map((m) => bytes(
+    'From: Ann <ann@a.test>\r\n', 'To: bob@b.test\r\n', `Subject: ${m.subject}\r\n`,
+    ...m.types.flatMap((t) => (t === null ? [] : [`Content-Type: ${t}\r\n`])),
+    m.encoding === null ? '' : `Content-Transfer-Encoding: ${m.encoding}\r\n`,
+    m.disposition === null ? '' : `Content-Disposition: ${m.disposition}\r\n`,
+    m.separator, ...m.body,
+  ));
+
+  it('gives every message it takes exactly the parse postal-mime gives (property, 3,000 messages)', async () => {
+    let taken = 0;
+    await fc.assert(fc.asyncProperty(message, async (raw) => {
+      const fast = await plainTextParse(raw);
+      if (fast === null) return;
+      taken++;
+      assert.deepEqual(fast, await parseMessage(raw));
+      assert.deepEqual(await parseForIndex(raw), fast);
+    }), { numRuns: 3000 });
+    assert.ok(taken > 300, `only ${taken} of 3,000 messages took the plain text path`);
+  });
+
+  const plainCases: [name: string, raw: Buffer, text: string][] = [
+    ['CRLF lines (smtp-source\'s shape)', bytes('From: <foo@vm>\r\nTo: <foo@vm>\r\n\r\n1XXX\r\n2XXX\r\n'), '1XXX\n2XXX\n'],
+    ['no line end at the end', bytes('Subject: x\n\nlast'), 'last\n'],
+    ['CRs before a LF and at the end', bytes('Subject: x\r\n\r\na\r\r\nb\rc\n\r\r'), 'a\nb\rc\n\n'],
+    ['a blank line of CRs ends the headers', bytes('Subject: x\r\n\r\r\nbody\r\n'), 'body\n'],
+    ['a BOM and bytes that are not UTF-8', bytes('Content-Type: text/plain; charset=utf-8\r\n\r\n', [0xef, 0xbb, 0xbf, 0x61, 0xff, 0x0d, 0x0a]), 'a\ufffd\n'],
+    ['us-ascii is read as postal-mime reads it (windows-1252)', bytes('Content-Type: text/plain; charset=us-ascii\r\n\r\n', [0xe9, 0x0a]), 'é\n'],
+    ['an empty body', bytes('Subject: x\r\n\r\n'), ''],
+  ];
+  for (const [name, raw, text] of plainCases) {
+    it(`takes ${name}, with the text postal-mime gives`, async () => {
+      const fast = await plainTextParse(raw);
+      assert.notEqual(fast, null);
+      assert.equal(fast?.text, text);
+      assert.deepEqual(fast, await parseMessage(raw));
+    });
+  }
+
+  const otherCases: [name: string, raw: Buffer][] = [
+    ['quoted-printable', bytes('Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=3Db\r\n')],
+    ['format=flowed', bytes('Content-Type: text/plain; format=flowed\r\n\r\na \r\nb\r\n')],
+    ['another charset', bytes('Content-Type: text/plain; charset=iso-8859-1\r\n\r\n', [0xe9, 0x0d, 0x0a])],
+    ['an attachment', bytes('Content-Type: text/plain\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\nhi\r\n')],
+    ['multipart', MULTIPART], ['headers with no body', bytes('Subject: x\r\nFrom: a@b.test')],
+  ];
+  for (const [name, raw] of otherCases) {
+    it(`leaves ${name} to postal-mime`, async () => {
+      assert.equal(await plainTextParse(raw), null);
+    });
+  }
 });
