@@ -41,7 +41,13 @@ const SNIPPET_CHARS = 200;
 /** The full-text index reads at most this much of a body; the raw bytes are kept whole regardless. */
 const MAX_INDEXED_BODY = 256 * 1024;
 
+/** A message's whole parse: one plain text part the short way (plainTextParse), any other by postal-mime. */
 export async function parseMessage(raw: Uint8Array): Promise<ParsedMessage> {
+  return (await plainTextParse(raw)) ?? parseWithPostalMime(raw);
+}
+
+/** postal-mime's parse of the whole message, attachments and all: what plainTextParse is held equal to. */
+export async function parseWithPostalMime(raw: Uint8Array): Promise<ParsedMessage> {
   let email: Email;
   try {
     email = await PostalMime.parse(raw, { attachmentEncoding: 'arraybuffer' });
@@ -119,7 +125,7 @@ export function indexEntry(p: ParsedMessage, env: Envelope): IndexEntry {
  * that is one plain text part (see plainTextParse) is parsed without its body going through postal-mime.
  */
 export async function parseForIndex(raw: Uint8Array): Promise<ParsedMessage> {
-  return (await plainTextParse(raw)) ?? parseMessage(withoutAttachmentBodies(raw));
+  return (await plainTextParse(raw)) ?? parseWithPostalMime(withoutAttachmentBodies(raw));
 }
 
 /**
