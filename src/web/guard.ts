@@ -83,10 +83,13 @@ export function guardHttp(app: Hono, access: HttpAccess): void {
   app.use('*', hostCheck(access.hosts));
   if (access.users !== undefined) app.use('*', basicAuth(access.users));
   app.use('*', sameOriginWrites);
-  app.use('*', bodyLimit({
+  const limit = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: (c) => fail(c, 413, 'too_large', `the request body is over ${MAX_BODY_BYTES} bytes`),
-  }));
+  });
+  // A GET or HEAD is never given a body to read (the Fetch API has none for them), and asking for one made the Node
+  // adapter build the whole Request: 290 µs of the SMTP thread per search, a third of the search's time there.
+  app.use('*', async (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limit(c, next)));
 }
 
 function hostCheck(hosts: HttpAccess['hosts']): MiddlewareHandler {
