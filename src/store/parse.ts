@@ -138,7 +138,7 @@ export async function parseForIndex(raw: Uint8Array): Promise<ParsedMessage> {
  */
 export async function plainTextParse(raw: Uint8Array): Promise<ParsedMessage | null> {
   const bodyStart = bodyStartOf(raw);
-  if (bodyStart === null) return null;
+  if (bodyStart === null || SURELY_NOT_PLAIN.test(Buffer.from(raw.buffer, raw.byteOffset, bodyStart).toString('latin1'))) return null;
   let email: Email;
   try {
     email = await PostalMime.parse(raw.subarray(0, bodyStart));
@@ -161,6 +161,12 @@ export async function plainTextParse(raw: Uint8Array): Promise<ParsedMessage | n
   return fromEmail(email, text);
 }
 
+/**
+ * A header line that rules the path out before postal-mime reads the headers (a multipart message would pay for that
+ * parse twice): a Content-Type other than text/plain, any Content-Disposition, another transfer encoding. Only a
+ * quick look: what passes is still decided on postal-mime's headers.
+ */
+const SURELY_NOT_PLAIN = /^(?:content-type:(?![ \t]*text\/plain)|content-disposition:|content-transfer-encoding:(?![ \t]*(?:7bit|8bit|binary)[ \t]*\r?$))/im;
 const PLAIN_TYPE = /^text\/plain(?:\s*;\s*charset\s*=\s*("?)(utf-8|us-ascii)\1)?$/i;
 const CRLF = /\r\n/g;
 const TRAILING_CRS = /\r+(?=\n|$)/g;
