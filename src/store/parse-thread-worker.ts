@@ -1,7 +1,7 @@
 /** The MIME parser thread (see parse-thread.ts): one request at a time, answered in order. */
 import { parentPort } from 'node:worker_threads';
 import { useMemoryBlob } from './memory-blob.js';
-import { EMPTY_PARSE, indexEntry, parseForIndex, parseMessage, readAttachment } from './parse.js';
+import { parseMessage, readAttachment } from './parse.js';
 import type { ParseReply, ParseRequest } from './parse-thread.js';
 
 if (parentPort === null) throw new Error('parse-thread-worker must run as a worker thread');
@@ -12,11 +12,6 @@ async function answer(m: ParseRequest): Promise<void> {
   try {
     if (m.kind === 'message') {
       port.postMessage({ n: m.n, kind: 'message', parsed: await parseMessage(m.raw) } satisfies ParseReply);
-      return;
-    }
-    if (m.kind === 'index') {
-      const parsed = await parseForIndex(m.raw).catch(() => EMPTY_PARSE); // unparsable: indexed with an empty summary
-      port.postMessage({ n: m.n, kind: 'index', entry: indexEntry(parsed, m.envelope) } satisfies ParseReply);
       return;
     }
     const a = await readAttachment(m.raw, m.index);

@@ -1,23 +1,19 @@
 /**
- * MIME parsing on a thread of its own, for the PostgreSQL store: its indexer (headers and text parts only, see
- * parse.ts's parseForIndex) and its reads (a message's bodies, headers and attachments, parsed from the stored bytes).
- * postal-mime takes over a second on a 25 MB message: on the SMTP thread that would stall every session for as long.
- * One thread, started on first use, keeping the process alive only while a request is in flight; it is restarted if
+ * MIME parsing on a thread of its own, for the PostgreSQL store's reads: a message's bodies, headers and attachments,
+ * parsed from the stored bytes (its indexer parses on its own thread: postgres-indexer-worker.ts). postal-mime takes
+ * over a second on a 25 MB message: on the SMTP thread that would stall every session for as long. One thread, started on first use, keeping the process alive only while a request is in flight; it is restarted if
  * it dies, failing only the requests it had. (The SQLite store parses on its own writer and reader threads.)
  */
 import { Worker } from 'node:worker_threads';
-import type { IndexEntry, ParsedMessage } from './parse.js';
-import type { Envelope } from '../protocol/types.js';
+import type { ParsedMessage } from './parse.js';
 import type { AttachmentContent, AttachmentInfo } from './types.js';
 
 export type ParseRequest =
   | Readonly<{ n: number; kind: 'message'; raw: Uint8Array }>
-  | Readonly<{ n: number; kind: 'index'; raw: Uint8Array; envelope: Envelope }>
   | Readonly<{ n: number; kind: 'attachment'; raw: Uint8Array; index: number }>;
 
 export type ParseReply =
   | Readonly<{ n: number; kind: 'message'; parsed: ParsedMessage }>
-  | Readonly<{ n: number; kind: 'index'; entry: IndexEntry }>
   | Readonly<{ n: number; kind: 'attachment'; attachment: { info: AttachmentInfo; content: Uint8Array } | null }>
   | Readonly<{ n: number; kind: 'failed'; error: string }>;
 
@@ -32,13 +28,6 @@ export class ParserThread {
     const r = await this.#ask((n) => ({ n, kind: 'message', raw }));
     if (r.kind !== 'message') throw new Error(r.kind === 'failed' ? r.error : `unexpected ${r.kind} reply`);
     return r.parsed;
-  }
-
-  /** What the index keeps of a message: its summary and search fields, from the cheaper parse. */
-  async index(raw: Uint8Array, envelope: Envelope): Promise<IndexEntry> {
-    const r = await this.#ask((n) => ({ n, kind: 'index', raw, envelope }));
-    if (r.kind !== 'index') throw new Error(r.kind === 'failed' ? r.error : `unexpected ${r.kind} reply`);
-    return r.entry;
   }
 
   async attachment(raw: Uint8Array, index: number): Promise<AttachmentContent | null> {
