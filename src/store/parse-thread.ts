@@ -1,8 +1,9 @@
 /**
  * MIME parsing on a thread of its own, for the PostgreSQL store's reads: a message's bodies, headers and attachments,
  * parsed from the stored bytes (its indexer parses on its own thread: postgres-indexer-worker.ts). postal-mime takes
- * over a second on a 25 MB message: on the SMTP thread that would stall every session for as long. One thread, started on first use, keeping the process alive only while a request is in flight; it is restarted if
- * it dies, failing only the requests it had. (The SQLite store parses on its own writer and reader threads.)
+ * over a second on a 25 MB message: on the SMTP thread that would stall every session for as long. One thread,
+ * started on first use, keeping the process alive only while a request is in flight; it is restarted if it dies,
+ * failing only the requests it had. (The SQLite store parses on its own writer and reader threads.)
  */
 import { Worker } from 'node:worker_threads';
 import type { ParsedMessage } from './parse.js';
