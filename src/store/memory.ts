@@ -11,9 +11,10 @@ import { assertNever } from '../assert-never.js';
 import { StoreWriteError } from './errors.js';
 import { ListenerSet } from './listeners.js';
 import type {
-  AttachmentContent, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
+  AttachmentContent, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from './types.js';
+import { jsonPage } from './json-page.js';
 
 type Stored = {
   seq: number;
@@ -113,6 +114,10 @@ class MemoryStore implements MessageStore {
     }
     const last = out[out.length - 1];
     return { items: out.map(summary), nextCursor: more && last ? encodeCursor('m', last.seq) : null };
+  }
+
+  async listMessagesJson(options: ListOptions = {}): Promise<JsonPage> {
+    return jsonPage(await this.listMessages(options));
   }
 
   async nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null> {

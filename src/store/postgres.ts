@@ -38,9 +38,10 @@ import { IndexerThread, type IndexedRow, type OwnBytes, type SummaryRow } from '
 import { INDEXED_CHANNEL, LOCK_CLASS, LOCKS, migrate } from './postgres-schema.js';
 import { noNul, pgSearchCondition, type PgCondition } from './postgres-search.js';
 import type {
-  AttachmentContent, ConnectionInfo, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page,
+  AttachmentContent, ConnectionInfo, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page,
   PruneResult, SessionDetail, SessionEnd, SessionRecord, SessionSummary, StoreHealth, StoreStats, TranscriptLine,
 } from './types.js';
+import { jsonPage } from './json-page.js';
 
 export type PostgresStoreOptions = Readonly<{
   databaseUrl: string;
@@ -679,6 +680,10 @@ class PostgresStore implements MessageStore {
       'SELECT seq FROM message_index WHERE fts @@ $1::tsquery LIMIT $2', [cond.fullText, FULL_TEXT_CANDIDATES + 1]);
     if (r.rows.length > FULL_TEXT_CANDIDATES) return '';
     return ` AND i.seq = ANY($${params.push(r.rows.map((row) => row.seq))}::bigint[])`;
+  }
+
+  async listMessagesJson(options: ListOptions = {}): Promise<JsonPage> {
+    return jsonPage(await this.listMessages(options));
   }
 
   async nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null> {

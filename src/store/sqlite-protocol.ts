@@ -5,7 +5,7 @@
 import type { Envelope } from '../protocol/types.js';
 import type { SearchQuery } from './query.js';
 import type {
-  InboxSummary,  AttachmentInfo, ConnectionInfo, MessageDetail, MessageSummary, Page, SessionDetail, SessionEnd, SessionSummary,
+  InboxSummary, AttachmentInfo, ConnectionInfo, JsonPage, MessageDetail, MessageSummary, Page, SessionDetail, SessionEnd, SessionSummary,
 } from './types.js';
 
 export type WriteOp =
@@ -69,6 +69,7 @@ export type WriterReply =
 /** What the main thread asks the reader; queries, cursors and ids are checked on the main thread first. */
 export type ReadRequest =
   | Readonly<{ kind: 'list'; query: SearchQuery; before: number | null; limit: number }>
+  | Readonly<{ kind: 'list-json'; query: SearchQuery; before: number | null; limit: number }>
   | Readonly<{ kind: 'next-match'; query: SearchQuery; after: number | null }>
   | Readonly<{ kind: 'message'; id: string }>
   | Readonly<{ kind: 'raw'; id: string }>
@@ -80,6 +81,7 @@ export type ReadRequest =
 /** The answer to each kind of ReadRequest. */
 export type ReadAnswers = {
   list: Page<MessageSummary>;
+  'list-json': JsonPage;
   'next-match': { message: MessageSummary; cursor: string } | null;
   message: MessageDetail | null;
   raw: Uint8Array | null;

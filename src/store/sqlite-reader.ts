@@ -16,6 +16,7 @@ import { indexEntry, parseMessage, readAttachment, type ParsedMessage } from './
 import { assertNever } from '../assert-never.js';
 import { searchSelection } from './sqlite-search.js';
 import type { ReadAnswers, ReadRequest, ReaderMessage, ReaderReply } from './sqlite-protocol.js';
+import type { SearchQuery } from './query.js';
 import type { ConnectionInfo, MessageDetail, MessageSummary, SessionEnd, SessionSummary, TranscriptLine } from './types.js';
 
 const READ_MMAP_BYTES = 1024 * 1024 * 1024;
@@ -82,12 +83,12 @@ async function parsedOf(id: string, size: number): Promise<ParsedMessage | null>
 async function answer(r: ReadRequest): Promise<ReadAnswers[keyof ReadAnswers]> {
   switch (r.kind) {
     case 'list': {
-      const sel = searchSelection(r.query);
-      const rows = stmt(`SELECT ${SUMMARY_COLUMNS} FROM ${sel.from} WHERE ${sel.where}${r.before === null ? '' : ` AND ${sel.seq} < ?`}
-         ORDER BY ${sel.seq} DESC LIMIT ?`).all(...sel.params, ...(r.before === null ? [] : [r.before]), r.limit + 1) as SummaryRow[];
-      const items = rows.slice(0, r.limit);
-      const last = items[items.length - 1];
-      return { items: items.map(toSummary), nextCursor: rows.length > r.limit && last ? encodeCursor('m', last.seq) : null };
+      const page = listPage(r);
+      return { items: page.rows.map(toSummary), nextCursor: page.nextCursor };
+    }
+    case 'list-json': {
+      const page = listPage(r);
+      return { itemsJson: JSON.stringify(page.rows.map(toSummary)), nextCursor: page.nextCursor };
     }
     case 'next-match': {
       const sel = searchSelection(r.query);
@@ -129,6 +130,15 @@ async function answer(r: ReadRequest): Promise<ReadAnswers[keyof ReadAnswers]> {
     default:
       return assertNever(r);
   }
+}
+
+function listPage(r: Readonly<{ query: SearchQuery; before: number | null; limit: number }>): { rows: SummaryRow[]; nextCursor: string | null } {
+  const sel = searchSelection(r.query);
+  const rows = stmt(`SELECT ${SUMMARY_COLUMNS} FROM ${sel.from} WHERE ${sel.where}${r.before === null ? '' : ` AND ${sel.seq} < ?`}
+     ORDER BY ${sel.seq} DESC LIMIT ?`).all(...sel.params, ...(r.before === null ? [] : [r.before]), r.limit + 1) as SummaryRow[];
+  const items = rows.slice(0, r.limit);
+  const last = items[items.length - 1];
+  return { rows: items, nextCursor: rows.length > r.limit && last ? encodeCursor('m', last.seq) : null };
 }
 
 async function messageDetail(id: string): Promise<MessageDetail | null> {

@@ -22,7 +22,7 @@ import { ReaderThread } from './sqlite-reader-thread.js';
 import type { IndexState, OpResult, WriteOp, WriterConfig, WriterReply, WriterRequest, WriterTesting } from './sqlite-protocol.js';
 import { DEFAULT_STORE_TIMEOUT_MS } from '../config.js';
 import type {
-  AttachmentContent, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
+  AttachmentContent, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from './types.js';
 
@@ -391,6 +391,12 @@ class SqliteStore implements MessageStore {
     const query = parseQuery(options.query ?? '');
     const before = decodeCursor('m', options.cursor);
     return this.#reader.ask({ kind: 'list', query, before, limit: clampLimit(options.limit) });
+  }
+
+  async listMessagesJson(options: ListOptions = {}): Promise<JsonPage> {
+    const query = parseQuery(options.query ?? '');
+    const before = decodeCursor('m', options.cursor);
+    return this.#reader.ask({ kind: 'list-json', query, before, limit: clampLimit(options.limit) });
   }
 
   async nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null> {

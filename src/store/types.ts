@@ -137,6 +137,9 @@ export type SessionDetail = SessionSummary & Readonly<{ transcript: readonly Tra
 /** One page, newest first; `nextCursor` is opaque and null on the last page. */
 export type Page<T> = Readonly<{ items: readonly T[]; nextCursor: string | null }>;
 
+/** A Page with its items as the text of their JSON array, exactly `JSON.stringify(page.items)`. */
+export type JsonPage = Readonly<{ itemsJson: string; nextCursor: string | null }>;
+
 export type ListOptions = Readonly<{
   /** Search syntax of ./query.ts; empty or absent lists everything. */
   query?: string;
@@ -179,6 +182,11 @@ export interface MessageStore extends MessageSink {
   readonly kind: 'sqlite' | 'memory' | 'postgres';
   saveSession(session: SessionRecord): Promise<string>;
   listMessages(options?: ListOptions): Promise<Page<MessageSummary>>;
+  /**
+   * The same page as listMessages, its items already JSON: what the API sends. A store whose reads run on a thread of
+   * their own makes the text there, so the SMTP thread neither copies the objects across nor stringifies them.
+   */
+  listMessagesJson(options?: ListOptions): Promise<JsonPage>;
   getMessage(id: string): Promise<MessageDetail | null>;
   getRaw(id: string): Promise<Buffer | null>;
   /** The n-th attachment (from 0), decoded; null if the message or the attachment does not exist. */

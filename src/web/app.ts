@@ -111,8 +111,9 @@ export function createWebApp(options: WebAppOptions): WebApp {
   // ---- messages ------------------------------------------------------------------------------------------------
 
   app.get('/api/v1/messages', async (c) => {
-    const page = await store.listMessages({ query: c.req.query('query') ?? '', limit: limitParam(c.req.query('limit')), cursor: c.req.query('cursor') ?? null });
-    return c.json({ messages: page.items, nextCursor: page.nextCursor });
+    // The items come as JSON text, made by the store's reader thread where it has one (see listMessagesJson).
+    const page = await store.listMessagesJson({ query: c.req.query('query') ?? '', limit: limitParam(c.req.query('limit')), cursor: c.req.query('cursor') ?? null });
+    return c.body(`{"messages":${page.itemsJson},"nextCursor":${JSON.stringify(page.nextCursor)}}`, 200, { 'Content-Type': 'application/json' });
   });
 
   app.delete('/api/v1/messages', async (c) => {

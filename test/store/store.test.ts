@@ -9,7 +9,7 @@ import {
   BACKENDS, CONN, ENCODED_SUBJECT, GARBAGE, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, saveIndexed, untilIndexed, type Opened,
 } from '../helpers/mail.js';
 import { StoreInputError } from '../../src/store/errors.js';
-import type { MessageSummary, Page } from '../../src/store/types.js';
+import type { ListOptions, MessageSummary, Page } from '../../src/store/types.js';
 
 for (const backend of BACKENDS) {
   describe(`${backend.name} store`, () => {
@@ -202,6 +202,19 @@ for (const backend of BACKENDS) {
       assert.deepEqual(filtered.items.map((m) => m.id), [ids.utf8]);
       const next = await o.store.listMessages({ limit: 5, query: '-has:attachment', cursor: filtered.nextCursor });
       assert.deepEqual(next.items.map((m) => m.id), [ids.encoded, ids.simple]);
+    });
+
+    it('gives the same pages as JSON text (listMessagesJson), and rejects what listMessages rejects', async () => {
+      const first = await o.store.listMessages({ limit: 2 });
+      const asks: ListOptions[] = [{}, { limit: 2 }, { limit: 2, cursor: first.nextCursor }, { query: 'test -noon' }, { query: 'has:attachment' }, { query: 'nothing-matches-this' }];
+      for (const ask of asks) {
+        const page = await o.store.listMessages(ask);
+        const json = await o.store.listMessagesJson(ask);
+        assert.equal(json.itemsJson, JSON.stringify(page.items), JSON.stringify(ask));
+        assert.equal(json.nextCursor, page.nextCursor, JSON.stringify(ask));
+      }
+      await assert.rejects(o.store.listMessagesJson({ query: 'from:"x' }), (e: unknown) => e instanceof StoreInputError && e.code === 'bad_query');
+      await assert.rejects(o.store.listMessagesJson({ cursor: 'garbage!' }), (e: unknown) => e instanceof StoreInputError && e.code === 'bad_cursor');
     });
 
     it('pages a full-text search newest first across cursors, and finds its next match after a cursor', async () => {
