@@ -329,7 +329,13 @@ export class Connection {
           if (!this.#closed) this.#end = end ?? (this.#shuttingDown ? 'shutdown' : 'quit'); // the first reason stands
           this.#closed = true;
           this.#flush();
-          this.#socket.end();
+          if (this.#end === 'quit') {
+            // After the 221 a client has nothing left to send: close at once once the reply is out, as Postfix does,
+            // rather than wait for its FIN. A client that resets instead (smtp-source does) cost a read error and its
+            // stack trace per connection: 190-200 against 155-160 µs of CPU a message, a new connection each.
+            const socket = this.#socket;
+            socket.end(() => socket.destroy());
+          } else this.#socket.end(); // a 421: the client may still be sending, and must get the reply before a reset
           break;
         default:
           assertNever(action);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { smtpDialect } from '../../src/protocol/dialects/smtp.js';
@@ -44,6 +45,24 @@ describe('smtp server over real sockets', () => {
     const info = session.transcript.filter((l) => l.dir === 'info').map((l) => l.text);
     assert.deepEqual(info.slice(0, 2), [`connected from 127.0.0.1:${conn.localPort}`, 'pipelined: 5 commands in one read']);
     assert.deepEqual(session.transcript.slice(2, 4).map((l) => [l.dir, l.text]), [['info', 'pipelined: 5 commands in one read'], ['client', 'EHLO p.test']]);
+  });
+
+  it('closes its end once the 221 of QUIT is out, without waiting for the client to close first (as Postfix does)', async () => {
+    // allowHalfOpen: this client never closes its side, so the session is recorded only if the server closes its own.
+    const socket = connect({ host: '127.0.0.1', port: t.server.port, allowHalfOpen: true });
+    const ended = once(socket, 'end');
+    await once(socket, 'connect');
+    const conn = SocketLines.wrap(socket);
+    try {
+      assert.equal(await conn.next(), '220 127.0.0.1 ESMTP mailwire ready');
+      conn.write('QUIT\r\n');
+      assert.equal(await conn.next(), '221 2.0.0 127.0.0.1 closing connection');
+      await ended;
+      const session = await waitFor('the session recorded while the client is still open', () => sink.sessionOf(socket.localPort), { deadlineMs: 3000 });
+      assert.equal(session.end, 'quit');
+    } finally {
+      socket.destroy();
+    }
   });
 
   it('drops commands pipelined behind STARTTLS and starts over inside TLS (CVE-2011-0411)', async () => {
