@@ -188,7 +188,14 @@ let parsed: Parsed[] = [];
 /** Write the parsed batch once it holds this many messages, or once its oldest waited this long (the index lag it adds). */
 const INDEX_WRITE_BATCH = 128;
 const INDEX_WRITE_WAIT_MS = 20;
+/**
+ * Or once it holds this many bytes of messages: the full-text write costs about its text's length (0.4 ms for 100 KB),
+ * and saves wait behind it. 128 messages of 100 KB made one transaction of some 50 ms, and a sequential sender after a
+ * burst of large mail took 343 / 427 msg/s against about 650 without the backlog.
+ */
+const INDEX_WRITE_BATCH_BYTES = 1024 * 1024;
 let parsedSince = 0;
+let parsedBytes = 0;
 /** Wakes the indexer when a parsed batch that is not full becomes due. */
 let indexWriteTimer: NodeJS.Timeout | null = null;
 
@@ -200,7 +207,7 @@ let indexWriteTimer: NodeJS.Timeout | null = null;
 async function indexSlice(maxMessages: number, budgetMs: number, flush = false): Promise<number> {
   const t0 = performance.now();
   let took = 0;
-  while (queue.length - queueHead > 0 && took < maxMessages && performance.now() - t0 < budgetMs) {
+  while (queue.length - queueHead > 0 && took < maxMessages && parsedBytes < INDEX_WRITE_BATCH_BYTES && performance.now() - t0 < budgetMs) {
     const q = dequeue();
     if (q === undefined) break;
     took++;
@@ -214,13 +221,15 @@ async function indexSlice(maxMessages: number, budgetMs: number, flush = false):
     }
     if (parsed.length === 0) parsedSince = performance.now();
     parsed.push({ seq: q.seq, entry: indexEntry(await parseForIndex(raw), envelope), queued: q });
+    parsedBytes += raw.byteLength;
     // Saves that arrived meanwhile go first once their group is due (see commitDue): the commit runs before the next parse.
     takeWaitingRequests();
     if (commitDue()) break;
   }
   if (parsed.length === 0 || closed) return took;
   const waited = performance.now() - parsedSince;
-  const due = parsed.length >= INDEX_WRITE_BATCH || waited >= INDEX_WRITE_WAIT_MS || (flush && queue.length - queueHead === 0);
+  const due = parsed.length >= INDEX_WRITE_BATCH || parsedBytes >= INDEX_WRITE_BATCH_BYTES || waited >= INDEX_WRITE_WAIT_MS ||
+    (flush && queue.length - queueHead === 0);
   if (!due) {
     indexWriteTimer ??= setTimeout(() => {
       indexWriteTimer = null;
@@ -230,6 +239,7 @@ async function indexSlice(maxMessages: number, budgetMs: number, flush = false):
   }
   const batch = parsed;
   parsed = [];
+  parsedBytes = 0;
   durability(false);
   let summaries: MessageSummary[];
   try {
