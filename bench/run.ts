@@ -58,8 +58,13 @@ type Target = Readonly<{
   simplified: boolean;
   start: () => Promise<Running>;
 }>;
-/** A peer that runs: `child` is ended by its PID; `cleanup` ends what is not a child of ours (and removes files). */
-type Running = { port: number; child?: ChildProcess; cleanup?: () => void; output?: string };
+/**
+ * A peer that runs: `child` is ended by its PID; `cleanup` ends what is not a child of ours (and removes files).
+ * `settle`, for our durable stores, waits until the index has caught up with every acknowledged message and says how
+ * long that took: the indexing a run leaves behind (a 100 KB run leaves thousands) would otherwise take the CPU from
+ * the next run, which then measures the two workloads at once.
+ */
+type Running = { port: number; child?: ChildProcess; cleanup?: () => void; output?: string; settle?: () => Promise<number> };
 
 /** Starts a child that prints "… 127.0.0.1:PORT" once listening; ends it by PID if it does not within 20 s. */
 function startListening(cmd: string, args: readonly string[], pattern = /127\.0\.0\.1:(\d+)/): Promise<Running> {
@@ -80,7 +85,7 @@ function startListening(cmd: string, args: readonly string[], pattern = /127\.0\
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('exit', (code) => {
+    child.on('close', (code) => { // 'close', not 'exit': by then its last output has been read
       clearTimeout(timer);
       reject(new Error(`${cmd} exited (${code}) before listening:\n${out}`));
     });
@@ -112,6 +117,20 @@ async function waitForPort(port: number, deadlineMs: number): Promise<void> {
   throw new Error(`nothing listens on port ${port}`);
 }
 
+const SETTLE_DEADLINE_MS = 180_000;
+
+/** Polls /healthz until the index backlog is 0 (at most SETTLE_DEADLINE_MS); the milliseconds it took. */
+async function indexCaughtUp(httpBase: string): Promise<number> {
+  const started = performance.now();
+  for (let i = 0; i < 10_000 && performance.now() - started < SETTLE_DEADLINE_MS; i++) {
+    const res = await fetch(`${httpBase}/healthz`);
+    const body = (await res.json()) as { store?: { indexBacklog?: unknown } };
+    if (body.store?.indexBacklog === 0) return performance.now() - started;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the index did not catch up within ${SETTLE_DEADLINE_MS / 1000} s (${httpBase}/healthz)`);
+}
+
 /** PostgreSQL for the postgres column: a database of its own on this server (psql), dropped after. */
 const BENCH_PG_URL = process.env.MAILWIRE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const psql = (sql: string): void => void execFileSync('psql', [BENCH_PG_URL, '-qc', sql], { stdio: 'pipe' });
@@ -127,14 +146,25 @@ function ours(store: 'sqlite' | 'postgres' | 'none', dialect: 'smtp' | 'simplifi
       const db = store === 'postgres' ? `mailwire_bench_${process.pid}` : null;
       if (db !== null) psql(`CREATE DATABASE ${db}`); // throws when PostgreSQL is not there: the column is skipped
       const url = db === null ? '' : BENCH_PG_URL.replace(/\/[^/]*$/, `/${db}`);
-      const args = [MAILWIRE, 'server', '--quiet', '--no-http', '--port', '0', '--dialect', dialect, '--store', store,
+      // A durable store gets its HTTP API (loopback) for /healthz's index backlog, which `settle` reads between runs.
+      const http = store === 'none' ? ['--no-http'] : ['--http-host', '127.0.0.1', '--http-port', '0'];
+      const args = [MAILWIRE, 'server', '--quiet', ...http, '--port', '0', '--dialect', dialect, '--store', store,
         ...(dir === null ? [] : ['--data-dir', dir]), ...(db === null ? [] : ['--database-url', url]),
         ...(store === 'none' ? [] : ['--max-messages', '0']), ...(workers > 1 ? ['--workers', String(workers)] : [])];
-      const r = await startListening(process.execPath, args);
-      return { ...r, cleanup: () => {
+      const cleanup = (): void => {
         if (dir !== null) rmSync(dir, { recursive: true, force: true });
         if (db !== null) psql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-      } };
+      };
+      if (store === 'none') return { ...(await startListening(process.execPath, args)), cleanup };
+      const r = await startListening(process.execPath, args, /HTTP API on http:\/\/127\.0\.0\.1:(\d+)/);
+      const smtpPort = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(r.output ?? '')?.[1]);
+      const httpBase = `http://127.0.0.1:${r.port}`;
+      const running: Running = { ...r, port: smtpPort, cleanup, settle: () => indexCaughtUp(httpBase) };
+      if (!Number.isInteger(smtpPort)) {
+        await stopRunning(running);
+        throw new Error(`no SMTP port in the server's output: ${r.output ?? ''}`);
+      }
+      return running;
     },
   };
 }
@@ -257,7 +287,7 @@ async function main(): Promise<void> {
     try {
       running = await target.start();
     } catch (e) {
-      console.log(`${target.label}: cannot start (${(e as Error).message.split('\n')[0]}), skipped`);
+      console.log(`${target.label}: cannot start (${(e as Error).message.trim().split('\n').slice(0, 6).join(' / ')}), skipped`);
       continue;
     }
     try {
@@ -267,15 +297,20 @@ async function main(): Promise<void> {
         // smtp-source without -d says HELO before each message: that works with the simplified dialect; with -d not.
         const sourceApplies = SMTP_SOURCE !== null && (!target.simplified || w.newConnection);
         for (let rep = 0; rep < REPS; rep++) {
+          const settled: number[] = [];
+          const settle = async (): Promise<void> => void (running.settle && settled.push(await running.settle()));
+          await settle();
           const m = await runMailwire(running.port, w, target.simplified);
           cell.mailwire.push(m);
           if (sourceApplies) {
             const count = Math.max(w.connections * 2, Math.min(200_000, Math.round((Number.isFinite(m.rate) ? m.rate : 1000) * DURATION_S)));
+            await settle();
             cell.source.push(await runSource(running.port, w, count));
           }
           const s = cell.source[rep];
           console.log(`${target.id.padEnd(24)} ${w.id.padEnd(8)} run ${rep + 1}: mailwire bench ${fmt(m.rate)}${m.note ? ` (${m.note})` : ''}` +
-            (s ? `, smtp-source ${fmt(s.rate)}${s.note ? ` (${s.note})` : ''}` : ''));
+            (s ? `, smtp-source ${fmt(s.rate)}${s.note ? ` (${s.note})` : ''}` : '') +
+            (settled.length > 0 ? ` (index caught up after ${settled.map((x) => `${Math.round(x)} ms`).join(', ')})` : ''));
         }
       }
     } finally {
@@ -526,8 +561,9 @@ function report(cells: Map<string, Cell>, scenarios: Map<string, ScenarioResult>
   }
   out.push('', 'Commands of one cell (PORT is the server\'s):', '', '```sh');
   const sample = WORKLOADS[1] as Workload;
-  out.push(`node bin/mailwire.js server --quiet --no-http --port 0 --dialect smtp --store sqlite --data-dir "$(mktemp -d)" --max-messages 0`);
-  out.push(`node bin/mailwire.js server --quiet --no-http --port 0 --dialect smtp --store postgres --database-url postgres://postgres@127.0.0.1:5432/DB --max-messages 0   # DB made and dropped per run`);
+  out.push('# the durable servers: before each run, /healthz is polled until the index backlog is 0 (the last run\'s indexing done)');
+  out.push(`node bin/mailwire.js server --quiet --http-host 127.0.0.1 --http-port 0 --port 0 --dialect smtp --store sqlite --data-dir "$(mktemp -d)" --max-messages 0`);
+  out.push(`node bin/mailwire.js server --quiet --http-host 127.0.0.1 --http-port 0 --port 0 --dialect smtp --store postgres --database-url postgres://postgres@127.0.0.1:5432/DB --max-messages 0   # DB made and dropped per run`);
   out.push(`node bin/mailwire.js server --quiet --no-http --port 0 --dialect smtp --store none`);
   out.push('node dist/bench/smtp-server-sink.js   # nodemailer smtp-server, AUTH and STARTTLS disabled');
   out.push('smtp-sink -u nobody 127.0.0.1:PORT 1000   # -u only as root');
