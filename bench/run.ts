@@ -64,7 +64,7 @@ type Target = Readonly<{
  * long that took: the indexing a run leaves behind (a 100 KB run leaves thousands) would otherwise take the CPU from
  * the next run, which then measures the two workloads at once.
  */
-type Running = { port: number; child?: ChildProcess; cleanup?: () => void; output?: string; settle?: () => Promise<number> };
+type Running = { port: number; child?: ChildProcess; cleanup?: () => void; output?: string; httpBase?: string; settle?: () => Promise<number> };
 
 /** Starts a child that prints "… 127.0.0.1:PORT" once listening; ends it by PID if it does not within 20 s. */
 function startListening(cmd: string, args: readonly string[], pattern = /127\.0\.0\.1:(\d+)/): Promise<Running> {
@@ -159,7 +159,7 @@ function ours(store: 'sqlite' | 'postgres' | 'none', dialect: 'smtp' | 'simplifi
       const r = await startListening(process.execPath, args, /HTTP API on http:\/\/127\.0\.0\.1:(\d+)/);
       const smtpPort = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(r.output ?? '')?.[1]);
       const httpBase = `http://127.0.0.1:${r.port}`;
-      const running: Running = { ...r, port: smtpPort, cleanup, settle: () => indexCaughtUp(httpBase) };
+      const running: Running = { ...r, port: smtpPort, cleanup, httpBase, settle: () => indexCaughtUp(httpBase) };
       if (!Number.isInteger(smtpPort)) {
         await stopRunning(running);
         throw new Error(`no SMTP port in the server's output: ${r.output ?? ''}`);
@@ -358,23 +358,12 @@ type Scenario = Readonly<{ id: string; label: string; run: () => Promise<Scenari
 
 /** Our durable server with its HTTP API on loopback ports of its own, in a fresh data directory. */
 async function startOursWithHttp(): Promise<{ running: Running; smtpPort: number; httpBase: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'mailwire-bench-http-'));
-  const args = [MAILWIRE, 'server', '--quiet', '--port', '0', '--http-host', '127.0.0.1', '--http-port', '0', '--dialect', 'smtp',
-    '--store', 'sqlite', '--data-dir', dir, '--max-messages', '0'];
-  let r: Running;
-  try {
-    r = await startListening(process.execPath, args, /HTTP API on http:\/\/127\.0\.0\.1:(\d+)/);
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    throw e;
-  }
-  const smtpPort = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(r.output ?? '')?.[1]);
-  const running: Running = { ...r, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-  if (!Number.isInteger(smtpPort)) {
+  const running = await ours('sqlite', 'smtp').start();
+  if (running.httpBase === undefined) {
     await stopRunning(running);
-    throw new Error(`no SMTP port in the server's output: ${r.output ?? ''}`);
+    throw new Error('the durable server has no HTTP API');
   }
-  return { running, smtpPort, httpBase: `http://127.0.0.1:${r.port}` };
+  return { running, smtpPort: running.port, httpBase: running.httpBase };
 }
 
 const W20x1k = WORKLOADS.find((w) => w.id === '20x1k') as Workload;
