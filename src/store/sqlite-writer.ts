@@ -190,8 +190,8 @@ const INDEX_WRITE_BATCH = 128;
 const INDEX_WRITE_WAIT_MS = 20;
 /**
  * Or once it holds this many bytes of messages: the full-text write costs about its text's length (0.4 ms for 100 KB),
- * and saves wait behind it. 128 messages of 100 KB made one transaction of some 50 ms, and a sequential sender after a
- * burst of large mail took 343 / 427 msg/s against about 650 without the backlog.
+ * and saves wait behind it. 128 messages of 100 KB made one transaction of some 50 ms; with 1 MiB, 20 senders of
+ * 100 KB saw the 250 after the data p99 47-56 ms against 58-70 (BENCHMARKS.md, 2026-12-07, fourth session).
  */
 const INDEX_WRITE_BATCH_BYTES = 1024 * 1024;
 let parsedSince = 0;
