@@ -11,13 +11,14 @@
  * every run is bounded in time (mailwire bench by --duration, smtp-source by a message count sized from mailwire's
  * rate in the same cell, and a kill deadline).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { postfixQueueUnavailable, startPostfixQueue } from './postfix-queue.js';
+import { MAILWIRE, startListening, startOursWithHttp, stopRunning, type Running } from './processes.js';
 import { indexLag, startReaders, type IndexLagReport, type ReadersReport } from './scenarios.js';
 
 const quick = process.argv.includes('--quick');
@@ -29,7 +30,6 @@ const DURATION_S = 2;
 const WARMUP = '0.3s';
 const RUN_DEADLINE_MS = 30_000;
 const ROOT = process.cwd();
-const MAILWIRE = join(ROOT, 'bin/mailwire.js');
 
 function findPostfix(name: string): string | null {
   for (const dir of ['/usr/sbin', '/usr/local/sbin', '/usr/libexec/postfix', ...(process.env.PATH ?? '').split(':')]) {
@@ -58,40 +58,6 @@ type Target = Readonly<{
   simplified: boolean;
   start: () => Promise<Running>;
 }>;
-/**
- * A peer that runs: `child` is ended by its PID; `cleanup` ends what is not a child of ours (and removes files).
- * `settle`, for our durable stores, waits until the index has caught up with every acknowledged message and says how
- * long that took: the indexing a run leaves behind (a 100 KB run leaves thousands) would otherwise take the CPU from
- * the next run, which then measures the two workloads at once.
- */
-type Running = { port: number; child?: ChildProcess; cleanup?: () => void; output?: string; httpBase?: string; settle?: () => Promise<number> };
-
-/** Starts a child that prints "… 127.0.0.1:PORT" once listening; ends it by PID if it does not within 20 s. */
-function startListening(cmd: string, args: readonly string[], pattern = /127\.0\.0\.1:(\d+)/): Promise<Running> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${cmd} ${args.join(' ')} did not start within 20 s:\n${out}`));
-    }, 20_000);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      const m = pattern.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ port: Number(m[1]), child, output: out });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('close', (code) => { // 'close', not 'exit': by then its last output has been read
-      clearTimeout(timer);
-      reject(new Error(`${cmd} exited (${code}) before listening:\n${out}`));
-    });
-  });
-}
-
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -117,20 +83,6 @@ async function waitForPort(port: number, deadlineMs: number): Promise<void> {
   throw new Error(`nothing listens on port ${port}`);
 }
 
-const SETTLE_DEADLINE_MS = 180_000;
-
-/** Polls /healthz until the index backlog is 0 (at most SETTLE_DEADLINE_MS); the milliseconds it took. */
-async function indexCaughtUp(httpBase: string): Promise<number> {
-  const started = performance.now();
-  for (let i = 0; i < 10_000 && performance.now() - started < SETTLE_DEADLINE_MS; i++) {
-    const res = await fetch(`${httpBase}/healthz`);
-    const body = (await res.json()) as { store?: { indexBacklog?: unknown } };
-    if (body.store?.indexBacklog === 0) return performance.now() - started;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`the index did not catch up within ${SETTLE_DEADLINE_MS / 1000} s (${httpBase}/healthz)`);
-}
-
 /** PostgreSQL for the postgres column: a database of its own on this server (psql), dropped after. */
 const BENCH_PG_URL = process.env.MAILWIRE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const psql = (sql: string): void => void execFileSync('psql', [BENCH_PG_URL, '-qc', sql], { stdio: 'pipe' });
@@ -146,25 +98,16 @@ function ours(store: 'sqlite' | 'postgres' | 'none', dialect: 'smtp' | 'simplifi
       const db = store === 'postgres' ? `mailwire_bench_${process.pid}` : null;
       if (db !== null) psql(`CREATE DATABASE ${db}`); // throws when PostgreSQL is not there: the column is skipped
       const url = db === null ? '' : BENCH_PG_URL.replace(/\/[^/]*$/, `/${db}`);
-      // A durable store gets its HTTP API (loopback) for /healthz's index backlog, which `settle` reads between runs.
-      const http = store === 'none' ? ['--no-http'] : ['--http-host', '127.0.0.1', '--http-port', '0'];
-      const args = [MAILWIRE, 'server', '--quiet', ...http, '--port', '0', '--dialect', dialect, '--store', store,
+      const args = ['--quiet', '--port', '0', '--dialect', dialect, '--store', store,
         ...(dir === null ? [] : ['--data-dir', dir]), ...(db === null ? [] : ['--database-url', url]),
         ...(store === 'none' ? [] : ['--max-messages', '0']), ...(workers > 1 ? ['--workers', String(workers)] : [])];
       const cleanup = (): void => {
         if (dir !== null) rmSync(dir, { recursive: true, force: true });
         if (db !== null) psql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
       };
-      if (store === 'none') return { ...(await startListening(process.execPath, args)), cleanup };
-      const r = await startListening(process.execPath, args, /HTTP API on http:\/\/127\.0\.0\.1:(\d+)/);
-      const smtpPort = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(r.output ?? '')?.[1]);
-      const httpBase = `http://127.0.0.1:${r.port}`;
-      const running: Running = { ...r, port: smtpPort, cleanup, httpBase, settle: () => indexCaughtUp(httpBase) };
-      if (!Number.isInteger(smtpPort)) {
-        await stopRunning(running);
-        throw new Error(`no SMTP port in the server's output: ${r.output ?? ''}`);
-      }
-      return running;
+      if (store === 'none') return { ...(await startListening(process.execPath, [MAILWIRE, 'server', '--no-http', ...args])), cleanup };
+      // A durable store gets its HTTP API (loopback) for /healthz's index backlog, which `settle` reads between runs.
+      return startOursWithHttp(args, cleanup);
     },
   };
 }
@@ -336,19 +279,6 @@ async function main(): Promise<void> {
   } else console.log(`\n--only: BENCHMARKS.md left as it is (${wallS.toFixed(0)} s)`);
 }
 
-async function stopRunning(running: Running): Promise<void> {
-  const child = running.child;
-  if (child !== undefined) {
-    child.kill('SIGTERM');
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => { child.kill('SIGKILL'); resolve(); }, 15_000);
-      if (child.exitCode !== null) { clearTimeout(t); resolve(); }
-      child.once('exit', () => { clearTimeout(t); resolve(); });
-    });
-  }
-  running.cleanup?.();
-}
-
 // ---- scenarios over the HTTP API (issue 11) -------------------------------------------------------------------
 
 /** A goal: `got` against `want`; met when got >= want (or <= with `atMost`). */
@@ -357,7 +287,7 @@ type ScenarioResult = Readonly<{ lines: string[]; goals: Goal[] }>;
 type Scenario = Readonly<{ id: string; label: string; run: () => Promise<ScenarioResult> }>;
 
 /** Our durable server with its HTTP API on loopback ports of its own, in a fresh data directory. */
-async function startOursWithHttp(): Promise<{ running: Running; smtpPort: number; httpBase: string }> {
+async function startDurableWithHttp(): Promise<{ running: Running; smtpPort: number; httpBase: string }> {
   const running = await ours('sqlite', 'smtp').start();
   if (running.httpBase === undefined) {
     await stopRunning(running);
@@ -373,7 +303,7 @@ const SCENARIOS: readonly Scenario[] = [
     id: 'readers',
     label: '200 wait long-polls and a searching client during SMTP load (mailwire bench, 20 × 1 KB, durable) vs the same load without them',
     async run() {
-      const s = await startOursWithHttp();
+      const s = await startDurableWithHttp();
       const without: Sample[] = [];
       const withReaders: Sample[] = [];
       const reports: ReadersReport[] = [];
@@ -418,7 +348,7 @@ const SCENARIOS: readonly Scenario[] = [
     id: 'index-lag',
     label: `index lag: ${quick ? '5,000' : '20,000'} messages from 20 connections, from each 250 to its message-stored event (searchable)`,
     async run() {
-      const s = await startOursWithHttp();
+      const s = await startDurableWithHttp();
       let r: IndexLagReport;
       try {
         r = await indexLag(s, quick ? 5_000 : 20_000, 20);
