@@ -7,6 +7,8 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { openStore } from '../../src/store/open.js';
 import { migrate, SCHEMA_VERSION } from '../../src/store/sqlite-schema.js';
+import { searchSelection } from '../../src/store/sqlite-search.js';
+import { parseQuery } from '../../src/store/query.js';
 import { SQLITE_FILE_NAME } from '../../src/store/sqlite.js';
 import { StoreFullError, StoreUnavailableError, StoreWriteError } from '../../src/store/errors.js';
 import type { WriterReply } from '../../src/store/sqlite-protocol.js';
@@ -395,6 +397,31 @@ describe('sqlite store', () => {
       await assert.rejects(openStore({ kind: 'sqlite', dataDir: dir }), /newer than this mailwire understands/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('pages a from:, to: or subject: search by scanning messages_fields in seq order, reading only the rows that pass', () => {
+    const db = new Database(':memory:');
+    try {
+      migrate(db);
+      const plan = (query: string, cursor: 'before' | 'after' | null): string => {
+        const sel = searchSelection(parseQuery(query));
+        const order = cursor === 'after' ? `AND ${sel.seq} > ? ORDER BY ${sel.seq} ASC` : `${cursor === 'before' ? `AND ${sel.seq} < ?` : ''} ORDER BY ${sel.seq} DESC`;
+        const sql = `EXPLAIN QUERY PLAN SELECT m.seq, m.summary FROM ${sel.from} WHERE ${sel.where} ${order} LIMIT 51`;
+        const rows = db.prepare(sql).all(...sel.params, ...(cursor === null ? [] : [1])) as { detail: string }[];
+        return rows.map((r) => r.detail).join(' | ');
+      };
+      for (const query of ['from:ann@a.test', 'to:bob', '-subject:lunch', 'from:ann is:unread before:2030-01-01']) {
+        for (const cursor of [null, 'before', 'after'] as const) {
+          const p = plan(query, cursor);
+          assert.match(p, /^(SCAN|SEARCH) f USING COVERING INDEX messages_fields.* \| SEARCH m USING INTEGER PRIMARY KEY/, `${query} (${cursor}): ${p}`);
+          assert.doesNotMatch(p, /TEMP B-TREE/, `${query} (${cursor}): ${p}`);
+        }
+      }
+      // A full-text term still drives the scan, the field term then tested on the rows it finds.
+      assert.match(plan('lunch from:ann', null), /^SCAN f VIRTUAL TABLE/);
+    } finally {
+      db.close();
     }
   });
 });
