@@ -70,16 +70,19 @@ export async function indexCaughtUp(httpBase: string): Promise<number> {
   throw new Error(`the index did not catch up within ${SETTLE_DEADLINE_MS / 1000} s (${httpBase}/healthz)`);
 }
 
+/** Our server with its HTTP API: both always there. */
+export type RunningWithHttp = Running & { httpBase: string; settle: () => Promise<number> };
+
 /**
  * `mailwire server` with `args` (after `server`) and its HTTP API on a loopback port of its own: resolves once both
  * listen, with the SMTP port as `port`, `httpBase`, and `settle`.
  */
-export async function startOursWithHttp(args: readonly string[], cleanup?: () => void): Promise<Running> {
+export async function startOursWithHttp(args: readonly string[], cleanup?: () => void): Promise<RunningWithHttp> {
   const r = await startListening(process.execPath, [MAILWIRE, 'server', '--http-host', '127.0.0.1', '--http-port', '0', ...args],
     /HTTP API on http:\/\/127\.0\.0\.1:(\d+)/);
   const smtpPort = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(r.output ?? '')?.[1]);
   const httpBase = `http://127.0.0.1:${r.port}`;
-  const running: Running = { ...r, port: smtpPort, httpBase, settle: () => indexCaughtUp(httpBase), ...(cleanup ? { cleanup } : {}) };
+  const running: RunningWithHttp = { ...r, port: smtpPort, httpBase, settle: () => indexCaughtUp(httpBase), ...(cleanup ? { cleanup } : {}) };
   if (!Number.isInteger(smtpPort)) {
     await stopRunning(running);
     throw new Error(`no SMTP port in the server's output: ${r.output ?? ''}`);

@@ -241,7 +241,9 @@ async function main(): Promise<void> {
         const sourceApplies = SMTP_SOURCE !== null && (!target.simplified || w.newConnection);
         for (let rep = 0; rep < REPS; rep++) {
           const settled: number[] = [];
-          const settle = async (): Promise<void> => void (running.settle && settled.push(await running.settle()));
+          const settle = async (): Promise<void> => {
+            if (running.settle !== undefined) settled.push(await running.settle());
+          };
           await settle();
           const m = await runMailwire(running.port, w, target.simplified);
           cell.mailwire.push(m);

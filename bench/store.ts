@@ -209,7 +209,7 @@ const LOAD_S = 12;
 async function readsUnderSmtpLoad(dir: string, id: string, page2: string | null): Promise<void> {
   const server = await startOursWithHttp(['--quiet', '--port', '0', '--dialect', 'smtp', '--store', 'sqlite', '--data-dir', dir, '--max-messages', '0']);
   try {
-    const base = server.httpBase as string;
+    const base = server.httpBase;
     const get = async (path: string): Promise<{ messages?: { id: string }[] }> => {
       const res = await fetch(`${base}${path}`);
       if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
