@@ -10,7 +10,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { SmtpClient } from '../src/client/index.js';
+import { SmtpClient } from '../src/smtp/client/index.js';
 import { startMailwire, type MailwireProcess } from '../test/helpers/mailwire-process.js';
 
 const arg = (name: string, fallback: number): number => {

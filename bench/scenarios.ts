@@ -7,7 +7,7 @@
  *    event (which fires when it is searchable), and from the last 250 until every message is.
  */
 import { performance } from 'node:perf_hooks';
-import { PreparedMessage, SmtpClient } from '../src/client/index.js';
+import { PreparedMessage, SmtpClient } from '../src/smtp/client/index.js';
 import { benchMessage } from '../src/loadgen/message.js';
 
 export type HttpServer = Readonly<{ smtpPort: number; httpBase: string }>;

@@ -10,9 +10,9 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
-import type { Envelope } from './protocol/types.js';
-import type { Limits } from './protocol/limits.js';
-import { startServer, type RunningServer } from './server/server.js';
+import type { Envelope } from './smtp/core/types.js';
+import type { Limits } from './smtp/core/limits.js';
+import { startServer, type RunningServer } from './smtp/server/server.js';
 import { StoreFullError, createDiscardSink, type ConnectionInfo, type MessageSink, type SessionRecord } from './store/index.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from './config.js';
 import { createMetrics } from './metrics.js';

@@ -7,12 +7,12 @@
  * Three kinds live elsewhere, on purpose:
  * - the SMTP limits (--max-message-size, --max-connections, --max-clients-per-ip, --max-recipients,
  *   --max-command-length, --max-line-length, --max-errors, --idle-timeout, --data-timeout) are DEFAULT_LIMITS in
- *   src/protocol/limits.ts, beside the RFC sections that set them, because the pure protocol core takes them;
+ *   src/smtp/core/limits.ts, beside the RFC sections that set them, because the pure protocol core takes them;
  * - a choice among named values (--dialect simplified, --store sqlite, --log-format text, --workers 1) keeps its
  *   default beside the flag in src/cli/server-command.ts, where the choices are listed;
  * - flags that belong to one command alone and change no behaviour of the server (`mailwire bench`'s --size,
  *   --connections, …, `mailwire send`'s --timeout, --pipelining) keep their default beside the flag, in src/cli/.
- * (src/testing/, the test-suite library, keeps its own wait default beside its client.)
+ * (src/api-client/ keeps its own wait default beside its client.)
  */
 
 // ---- where things listen --------------------------------------------------------------------------------------

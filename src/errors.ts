@@ -1,5 +1,5 @@
 /** Errors: replies are values; exceptions mean misuse, an I/O failure, or (client side) a server that said no. */
-import type { Reply } from './protocol/reply.js';
+import type { Reply } from './smtp/core/reply.js';
 
 export class MailwireError extends Error {
   override name = 'MailwireError';

@@ -5,8 +5,8 @@
 export { startMailwire, type Mailwire, type StartMailwireOptions } from './testing/start.js';
 export {
   MailwireApiError, MailwireClient, MailwireTimeoutError, type ClientAuth, type Inbox, type MailwireClientOptions,
-} from './testing/http-client.js';
-export type { CaughtMessage, MessageFilter, WaitOptions } from './testing/message.js';
+} from './api-client/client.js';
+export type { CaughtMessage, MessageFilter, WaitOptions } from './api-client/message.js';
 export type { AttachmentInfo, ConnectionInfo, Mailbox, MessageDetail, MessageSummary } from './store/index.js';
 export { MailwireError } from './errors.js';
 export type { FaultView } from './faults/controller.js';

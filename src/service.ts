@@ -4,18 +4,18 @@
  */
 import { createEvents, type MailwireEvents } from './events.js';
 import { createMetrics, type Metrics, type MetricsOptions } from './metrics.js';
-import type { ServerObserver } from './server/connection.js';
-import { startServer, type RunningServer, type ServerOptions } from './server/server.js';
+import type { ServerObserver } from './smtp/server/connection.js';
+import { startServer, type RunningServer, type ServerOptions } from './smtp/server/server.js';
 import { isMessageStore, openStore, type MessageSink, type MessageStore, type OpenOptions, type TranscriptLine } from './store/index.js';
-import { relayMessage, type RelayOptions, type TraceEvent } from './client/index.js';
-import { describeReply } from './protocol/reply.js';
-import { hostPort } from './server/peer-address.js';
-import type { AddressList } from './protocol/ip-address.js';
+import { relayMessage, type RelayOptions, type TraceEvent } from './smtp/client/index.js';
+import { describeReply } from './smtp/core/reply.js';
+import { hostPort } from './net/peer-address.js';
+import type { AddressList } from './net/ip-address.js';
 import { createWebApp, type Relay } from './web/app.js';
 import { FaultController } from './faults/controller.js';
 import { allowedHosts } from './web/guard.js';
 import type { PasswordCheck } from './credentials.js';
-import type { PemPair } from './server/tls.js';
+import type { PemPair } from './net/tls.js';
 import { startHttpServer, type RunningHttpServer } from './web/server.js';
 
 export type ServiceConfig = Readonly<{

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { shareOf } from '../src/cluster.js';
-import { resolveLimits } from '../src/protocol/limits.js';
+import { resolveLimits } from '../src/smtp/core/limits.js';
 
 describe('--workers: each worker\'s share of the connection limits', () => {
   it('divides the totals evenly, rounding up, and keeps "no limit" (0) as no limit', () => {

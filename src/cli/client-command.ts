@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline';
 import { DEFAULT_PORT } from '../config.js';
-import { runInteractiveClient, type InteractiveIO } from '../client/interactive.js';
+import { runInteractiveClient, type InteractiveIO } from '../smtp/client/interactive.js';
 import { parsePort } from './parse.js';
 
 export function registerClientCommand(program: Command): void {

@@ -3,7 +3,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { Command } from 'commander';
 import { DEFAULT_HOST, DEFAULT_HTTP_PORT } from '../config.js';
 import { createMcpServer } from '../mcp/tools.js';
-import { MailwireClient } from '../testing/http-client.js';
+import { MailwireClient } from '../api-client/client.js';
 import { VERSION } from '../version.js';
 
 type McpFlags = { url: string; auth?: string };

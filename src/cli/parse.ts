@@ -1,7 +1,7 @@
 /** Flag value parsers: a bad value is a clear usage error, never a NaN passed on. */
 import { InvalidArgumentError } from 'commander';
 import { parseDurationText } from '../duration.js';
-import { parseAddressList, type AddressList } from '../protocol/ip-address.js';
+import { parseAddressList, type AddressList } from '../net/ip-address.js';
 
 export function parsePort(value: string): number {
   const n = Number(value);

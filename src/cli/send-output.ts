@@ -1,6 +1,6 @@
 /** How `mailwire send` shows a session: the transcript with ->/<- markers and RTTs, the phase timings, the statistics. */
-import type { TraceEvent, Timing } from '../client/client.js';
-import type { Summary } from '../client/stats.js';
+import type { TraceEvent, Timing } from '../smtp/client/client.js';
+import type { Summary } from '../smtp/client/stats.js';
 
 const ms = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '-');
 

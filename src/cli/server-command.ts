@@ -4,22 +4,22 @@ import {
   DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_MESSAGES, DEFAULT_PORT, DEFAULT_SHUTDOWN_GRACE_MS,
   DEFAULT_STORE_TIMEOUT_MS,
 } from '../config.js';
-import { simplifiedDialect } from '../protocol/dialects/simplified.js';
-import { smtpDialect } from '../protocol/dialects/smtp.js';
-import { DEFAULT_LIMITS, resolveLimits } from '../protocol/limits.js';
-import { createAuthenticator, parseCredential, parseCredentialFile, type Credential } from '../server/auth.js';
-import { createConsoleDisplay, createSummaryDisplay, createVerboseDisplay, quietDisplay, type Display } from '../server/display.js';
-import { createJsonDisplay } from '../server/json-display.js';
-import { hostPort } from '../server/peer-address.js';
-import { PROXY_HEADER_TIMEOUT_MS } from '../server/proxy-protocol.js';
-import { selfSignedPem, type PemPair } from '../server/tls.js';
+import { simplifiedDialect } from '../smtp/core/dialects/simplified.js';
+import { smtpDialect } from '../smtp/core/dialects/smtp.js';
+import { DEFAULT_LIMITS, resolveLimits } from '../smtp/core/limits.js';
+import { createAuthenticator, parseCredential, parseCredentialFile, type Credential } from '../smtp/server/auth.js';
+import { createConsoleDisplay, createSummaryDisplay, createVerboseDisplay, quietDisplay, type Display } from '../smtp/server/display.js';
+import { createJsonDisplay } from '../smtp/server/json-display.js';
+import { hostPort } from '../net/peer-address.js';
+import { PROXY_HEADER_TIMEOUT_MS } from '../net/proxy-protocol.js';
+import { selfSignedPem, type PemPair } from '../net/tls.js';
 import { startService, type HttpConfig, type ServiceConfig } from '../service.js';
 import { createPasswordCheck, parseCredentialFile as parseLoginFile, type PasswordCheck } from '../credentials.js';
 import { allowedHosts, exposureProblem } from '../web/guard.js';
 import { isClusterWorker, runClusterWorker, startClusterPrimary } from '../cluster.js';
-import type { TlsMode } from '../client/index.js';
-import { parseServerAddress } from '../protocol/host-port.js';
-import type { AddressList } from '../protocol/ip-address.js';
+import type { TlsMode } from '../smtp/client/index.js';
+import { parseServerAddress } from '../net/host-port.js';
+import type { AddressList } from '../net/ip-address.js';
 import type { StoreKind } from '../store/index.js';
 import { withEnvironment } from './env-options.js';
 import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt, parseTrustedProxies } from './parse.js';

@@ -8,8 +8,8 @@
  */
 import { assertNever } from '../assert-never.js';
 import { parseDurationText } from '../duration.js';
-import { parseAddressList, type AddressList } from '../protocol/ip-address.js';
-import type { Reply } from '../protocol/reply.js';
+import { parseAddressList, type AddressList } from '../net/ip-address.js';
+import type { Reply } from '../smtp/core/reply.js';
 
 export const FAULT_STAGES = ['connect', 'helo', 'mail', 'rcpt', 'data', 'data-end', 'auth', 'starttls'] as const;
 export type FaultStage = (typeof FAULT_STAGES)[number];

@@ -9,7 +9,7 @@
  * that event. Counters are per rule and start when the document is loaded.
  */
 import { assertNever } from '../assert-never.js';
-import type { Reply } from '../protocol/reply.js';
+import type { Reply } from '../smtp/core/reply.js';
 import { GREYLIST_REPLY, type FaultDocument, type FaultMatch, type FaultRule, type FaultStage } from './document.js';
 
 /** One thing that happened in a session, with what is known by then. */

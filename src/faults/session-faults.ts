@@ -12,9 +12,9 @@
  * place of the dialect's.
  */
 import { assertNever } from '../assert-never.js';
-import type { Reply } from '../protocol/reply.js';
-import { skipChunk } from '../protocol/session.js';
-import type { Action, Phase, Step } from '../protocol/types.js';
+import type { Reply } from '../smtp/core/reply.js';
+import { skipChunk } from '../smtp/core/session.js';
+import type { Action, Phase, Step } from '../smtp/core/types.js';
 import type { FaultStage } from './document.js';
 import type { FaultEvent, FaultOutcome } from './engine.js';
 

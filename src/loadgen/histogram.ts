@@ -46,7 +46,7 @@ export class Histogram {
   }
 
   /**
-   * Nearest-rank percentile in milliseconds (as src/client/stats.ts percentile()): the lowest value of the bucket
+   * Nearest-rank percentile in milliseconds (as src/smtp/client/stats.ts percentile()): the lowest value of the bucket
    * that holds the rank (so a value recorded exactly is reported exactly), within the smallest and the largest value
    * recorded; the last rank is the largest. NaN when empty.
    */

@@ -9,8 +9,8 @@
  * Recorder keeps nothing and forwards each round trip straight into the tally's histograms.
  */
 import { performance } from 'node:perf_hooks';
-import { Recorder, SmtpClient, type ClientOptions, type Timing } from '../client/client.js';
-import type { PreparedMessage } from '../client/prepared.js';
+import { Recorder, SmtpClient, type ClientOptions, type Timing } from '../smtp/client/client.js';
+import type { PreparedMessage } from '../smtp/client/prepared.js';
 import { MailwireError, SmtpReplyError } from '../errors.js';
 import { BenchTally, type BenchReport } from './tally.js';
 

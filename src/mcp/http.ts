@@ -4,7 +4,7 @@
  */
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Hono } from 'hono';
-import { MailwireClient } from '../testing/http-client.js';
+import { MailwireClient } from '../api-client/client.js';
 import { createMcpServer, type McpServerInfo } from './tools.js';
 
 const MCP_PATH = '/mcp';

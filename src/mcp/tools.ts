@@ -6,8 +6,8 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { MailwireTimeoutError, type MailwireClient } from '../testing/http-client.js';
-import type { CaughtMessage } from '../testing/message.js';
+import { MailwireTimeoutError, type MailwireClient } from '../api-client/client.js';
+import type { CaughtMessage } from '../api-client/message.js';
 import type { MessageSummary } from '../store/index.js';
 import { htmlToText } from '../store/index.js';
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../config.js';

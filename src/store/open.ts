@@ -1,7 +1,7 @@
 import { createDiscardSink } from './discard.js';
-import { createMemoryStore } from './memory.js';
-import { openPostgresStore } from './postgres.js';
-import { openSqliteStore, type SqliteTesting } from './sqlite.js';
+import { createMemoryStore } from './memory/store.js';
+import { openPostgresStore } from './postgres/store.js';
+import { openSqliteStore, type SqliteTesting } from './sqlite/store.js';
 import type { MessageSink, MessageStore, StoreOptions } from './types.js';
 import { DEFAULT_DATA_DIR, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_MESSAGES, DEFAULT_STORE_TIMEOUT_MS } from '../config.js';
 

@@ -56,7 +56,7 @@ export class ParserThread {
 
   #thread(): Worker {
     if (this.#worker !== null) return this.#worker;
-    const w = new Worker(new URL('./parse-thread-worker.js', import.meta.url));
+    const w = new Worker(new URL('./parse-worker.js', import.meta.url));
     w.on('message', (r: ParseReply) => {
       const waiting = this.#waiting.get(r.n);
       this.#waiting.delete(r.n);

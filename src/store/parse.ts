@@ -4,7 +4,7 @@
  * columns). A message postal-mime cannot parse is still stored, with an empty summary: the raw bytes are what matters.
  */
 import PostalMime, { type Address, type Attachment, type Email } from 'postal-mime';
-import type { Envelope } from '../protocol/types.js';
+import type { Envelope } from '../smtp/core/types.js';
 import type { AttachmentContent, AttachmentInfo, Mailbox } from './types.js';
 
 export type ParsedMessage = Readonly<{

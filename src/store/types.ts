@@ -2,7 +2,7 @@
  * What the server hands to a store. The store knows nothing of sockets or HTTP; the server knows nothing of how a
  * store keeps things. Kept free of SQL-isms so that an embedded and a shared (PostgreSQL) store both fit.
  */
-import type { Envelope } from '../protocol/types.js';
+import type { Envelope } from '../smtp/core/types.js';
 
 export type DialectName = 'simplified' | 'smtp';
 

@@ -7,14 +7,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_HOST, DEFAULT_MAX_MESSAGES } from '../config.js';
-import { simplifiedDialect } from '../protocol/dialects/simplified.js';
-import { smtpDialect } from '../protocol/dialects/smtp.js';
-import { resolveLimits } from '../protocol/limits.js';
-import { quietDisplay } from '../server/display.js';
-import { hostPort } from '../server/peer-address.js';
+import { simplifiedDialect } from '../smtp/core/dialects/simplified.js';
+import { smtpDialect } from '../smtp/core/dialects/smtp.js';
+import { resolveLimits } from '../smtp/core/limits.js';
+import { quietDisplay } from '../smtp/server/display.js';
+import { hostPort } from '../net/peer-address.js';
 import { startService } from '../service.js';
-import { MailwireClient } from './http-client.js';
-import type { CaughtMessage, MessageFilter, WaitOptions } from './message.js';
+import { MailwireClient } from '../api-client/client.js';
+import type { CaughtMessage, MessageFilter, WaitOptions } from '../api-client/message.js';
 import type { FaultView } from '../faults/controller.js';
 
 export type StartMailwireOptions = Readonly<{

@@ -4,7 +4,7 @@
  * header is believed from trusted proxies only: anyone else could write any address into it.
  */
 import type { Context } from 'hono';
-import { isIpv4, parseIpv6, plainAddress, type AddressList } from '../protocol/ip-address.js';
+import { isIpv4, parseIpv6, plainAddress, type AddressList } from '../net/ip-address.js';
 
 /** What node:http knows of the connection a request came on; absent when the app is called without a socket (tests). */
 export type HttpConnection = Readonly<{ remoteAddress?: string }>;

@@ -7,12 +7,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { simplifiedDialect } from '../../src/protocol/dialects/simplified.js';
-import { resolveLimits } from '../../src/protocol/limits.js';
-import { quietDisplay } from '../../src/server/display.js';
+import { simplifiedDialect } from '../../src/smtp/core/dialects/simplified.js';
+import { resolveLimits } from '../../src/smtp/core/limits.js';
+import { quietDisplay } from '../../src/smtp/server/display.js';
 import { startService, type RunningService } from '../../src/service.js';
 import { openStore } from '../../src/store/open.js';
-import { SmtpConnection } from '../../src/client/connection.js';
+import { SmtpConnection } from '../../src/smtp/client/connection.js';
 import { MULTIPART, PDF_BYTES, SIMPLE, crlf, tempDir } from '../helpers/mail.js';
 import { sendSimplified } from '../helpers/send.js';
 
@@ -211,7 +211,7 @@ describe('durability', () => {
 
 describe('release to a configured relay', () => {
   it('sends a stored message on to the relay only, recording the session; 409 without a relay, 400 and 404 as JSON', async () => {
-    const { smtpDialect } = await import('../../src/protocol/dialects/smtp.js');
+    const { smtpDialect } = await import('../../src/smtp/core/dialects/smtp.js');
     const smtp = { host: '127.0.0.1', port: 0, limits: resolveLimits(), display: quietDisplay };
     const relayTarget = await startService({ smtp: { ...smtp, dialect: smtpDialect }, store: { kind: 'memory' }, http: null });
     const withRelay = await startService({

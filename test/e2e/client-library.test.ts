@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import { relayMessage, sendOnce, SmtpClient, type ClientOptions, type SessionOutcome } from '../../src/client/client.js';
-import { runInteractiveClient } from '../../src/client/interactive.js';
+import { relayMessage, sendOnce, SmtpClient, type ClientOptions, type SessionOutcome } from '../../src/smtp/client/client.js';
+import { runInteractiveClient } from '../../src/smtp/client/interactive.js';
 import { SmtpCapabilityError, SmtpConnectionError, SmtpReplyError, SmtpTlsError } from '../../src/errors.js';
 import { selfSignedCert } from '../helpers/cert.js';
 import { script, startScriptedServer, type ScriptResult, type ScriptStep } from '../helpers/scripted-server.js';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
-import { smtpDialect } from '../../src/protocol/dialects/smtp.js';
+import { smtpDialect } from '../../src/smtp/core/dialects/smtp.js';
 import type { IncomingMessage, MessageSink } from '../../src/store/types.js';
 import { SocketLines, startTestServer } from '../helpers/socket-driver.js';
 

@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, it, mock } from 'node:test';
 import nodemailer from 'nodemailer';
-import { parseAddressList } from '../../src/protocol/ip-address.js';
+import { parseAddressList } from '../../src/net/ip-address.js';
 import type { MessageStore } from '../../src/store/types.js';
 import { createEvents } from '../../src/events.js';
 import { createWebApp } from '../../src/web/app.js';

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SmtpClient, SmtpReplyError } from '../../src/client/index.js';
-import { smtpDialect } from '../../src/protocol/dialects/smtp.js';
-import { resolveLimits } from '../../src/protocol/limits.js';
-import { quietDisplay } from '../../src/server/display.js';
+import { SmtpClient, SmtpReplyError } from '../../src/smtp/client/index.js';
+import { smtpDialect } from '../../src/smtp/core/dialects/smtp.js';
+import { resolveLimits } from '../../src/smtp/core/limits.js';
+import { quietDisplay } from '../../src/smtp/server/display.js';
 import { startService, type RunningService } from '../../src/service.js';
 import { crlf } from '../helpers/mail.js';
 import { adminQuery, createTestDatabase, terminateConnections, type TestDatabase } from '../helpers/postgres.js';

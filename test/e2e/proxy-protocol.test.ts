@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { smtpDialect } from '../../src/protocol/dialects/smtp.js';
-import { simplifiedDialect } from '../../src/protocol/dialects/simplified.js';
-import { resolveLimits } from '../../src/protocol/limits.js';
-import { parseAddressList } from '../../src/protocol/ip-address.js';
-import type { Display } from '../../src/server/display.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { smtpDialect } from '../../src/smtp/core/dialects/smtp.js';
+import { simplifiedDialect } from '../../src/smtp/core/dialects/simplified.js';
+import { resolveLimits } from '../../src/smtp/core/limits.js';
+import { parseAddressList } from '../../src/net/ip-address.js';
+import type { Display } from '../../src/smtp/server/display.js';
+import { startServer, type RunningServer } from '../../src/smtp/server/server.js';
 import { FaultController } from '../../src/faults/controller.js';
 import { createCaptureSink } from '../helpers/capture-sink.js';
 import { proxyV1, proxyV2 } from '../helpers/proxy-header.js';

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, it } from 'node:test';
-import { smtpDialect } from '../../src/protocol/dialects/smtp.js';
+import { smtpDialect } from '../../src/smtp/core/dialects/smtp.js';
 import { createDiscardSink } from '../../src/store/discard.js';
 import { createCaptureSink } from '../helpers/capture-sink.js';
 import { SocketLines, startTestServer } from '../helpers/socket-driver.js';

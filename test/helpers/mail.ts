@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Envelope } from '../../src/protocol/types.js';
+import type { Envelope } from '../../src/smtp/core/types.js';
 import type { ConnectionInfo, IncomingMessage, MessageStore } from '../../src/store/types.js';
 import { openStore } from '../../src/store/open.js';
 import { createTestDatabase } from './postgres.js';

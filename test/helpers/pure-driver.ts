@@ -4,11 +4,11 @@
  * STARTTLS is played as the shell plays it: on 'starttls' the bytes buffered and the rest of the packet being read are
  * dropped, and the handshake "completes" at once ('tls-ready'); the next packet is what came over TLS.
  */
-import { LineSplitter } from '../../src/protocol/line-splitter.js';
-import { resolveLimits, type Limits } from '../../src/protocol/limits.js';
-import { formatReply } from '../../src/protocol/reply.js';
-import { SmtpSession } from '../../src/protocol/session.js';
-import type { Authenticator, Dialect, Envelope, Phase, SessionContext, Trace } from '../../src/protocol/types.js';
+import { LineSplitter } from '../../src/smtp/core/line-splitter.js';
+import { resolveLimits, type Limits } from '../../src/smtp/core/limits.js';
+import { formatReply } from '../../src/smtp/core/reply.js';
+import { SmtpSession } from '../../src/smtp/core/session.js';
+import type { Authenticator, Dialect, Envelope, Phase, SessionContext, Trace } from '../../src/smtp/core/types.js';
 import { checkReplies, clientBytes, type Names, type TranscriptStep } from './transcript.js';
 
 export const PURE_NAMES: Names = { server: '192.0.2.1', client: '198.51.100.7' };

@@ -1,5 +1,5 @@
 /** Sends messages to our simplified server over a real socket, with the client library's simplified mode. */
-import { SmtpClient, SmtpReplyError } from '../../src/client/index.js';
+import { SmtpClient, SmtpReplyError } from '../../src/smtp/client/index.js';
 
 export type Outgoing = Readonly<{ from: string; to: string; raw: Buffer }>;
 

@@ -1,12 +1,12 @@
 /** Drives the real server over a real TCP socket with the same transcripts the pure tests use. */
 import { connect, type Socket } from 'node:net';
-import { LineSplitter } from '../../src/protocol/line-splitter.js';
-import { simplifiedDialect } from '../../src/protocol/dialects/simplified.js';
-import { resolveLimits, type Limits } from '../../src/protocol/limits.js';
-import { quietDisplay, type Display } from '../../src/server/display.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { LineSplitter } from '../../src/smtp/core/line-splitter.js';
+import { simplifiedDialect } from '../../src/smtp/core/dialects/simplified.js';
+import { resolveLimits, type Limits } from '../../src/smtp/core/limits.js';
+import { quietDisplay, type Display } from '../../src/smtp/server/display.js';
+import { startServer, type RunningServer } from '../../src/smtp/server/server.js';
 import type { MessageSink } from '../../src/store/types.js';
-import type { Authenticator, Dialect } from '../../src/protocol/types.js';
+import type { Authenticator, Dialect } from '../../src/smtp/core/types.js';
 import type { FaultPolicy } from '../../src/faults/controller.js';
 import { createCaptureSink } from './capture-sink.js';
 import { checkReplies, fill, type Names, type TranscriptStep } from './transcript.js';

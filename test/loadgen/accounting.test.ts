@@ -4,7 +4,7 @@ import { Histogram } from '../../src/loadgen/histogram.js';
 import { Budget } from '../../src/loadgen/load.js';
 import { benchMessage } from '../../src/loadgen/message.js';
 import { BenchTally } from '../../src/loadgen/tally.js';
-import { percentile } from '../../src/client/stats.js';
+import { percentile } from '../../src/smtp/client/stats.js';
 
 describe('the load generator histogram', () => {
   it('gives exact nearest-rank percentiles below 128 µs, as stats.percentile does on the raw values', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { timeOrderedId } from '../../src/store/ids.js';
-import { useMemoryBlob } from '../../src/store/memory-blob.js';
+import { useMemoryBlob } from '../../src/store/memory/blob.js';
 
 describe('timeOrderedId', () => {
   it('is UUID-shaped and sorts by the time it was made', () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { openStore } from '../../src/store/open.js';
-import { openPostgresStore } from '../../src/store/postgres.js';
+import { openPostgresStore } from '../../src/store/postgres/store.js';
 import type { MessageStore, MessageSummary } from '../../src/store/types.js';
 import { crlf, incoming, saveIndexed } from '../helpers/mail.js';
 import { adminQuery, createTestDatabase, type TestDatabase } from '../helpers/postgres.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Hono } from 'hono';
-import { parseAddressList } from '../../src/protocol/ip-address.js';
+import { parseAddressList } from '../../src/net/ip-address.js';
 import { clientAddressOf, forwardedClient } from '../../src/web/client-address.js';
 
 describe('the HTTP client address', () => {

@@ -1,0 +1,51 @@
+/**
+ * What a test suite gets for a caught message: the stored message as the API shows it, plus the links and numeric
+ * one-time codes found in it, so that "click the confirmation link" and "type the code" need no parsing of their own.
+ */
+import type { MessageDetail } from '../store/index.js';
+import { extractCodes, extractLinks } from '../store/extract.js';
+
+export type CaughtMessage = MessageDetail &
+  Readonly<{
+    /** http(s) links in the HTML (href) and in the text, first seen first, each once. */
+    links: readonly string[];
+    /** Numbers of 4 to 8 digits standing alone in the subject, text or HTML (one-time codes), each once. */
+    codes: readonly string[];
+  }>;
+
+/** Which messages: each given field narrows (all must hold); `query` is the search syntax of the API. */
+export type MessageFilter = Readonly<{
+  /** A recipient (To, Cc or the envelope), as a case-insensitive substring. */
+  to?: string;
+  /** An inbox: exactly this envelope recipient (case-insensitive), so `qa+run1@x.test` is not `qa@x.test`. */
+  inbox?: string;
+  from?: string;
+  /** A case-insensitive substring of the subject. */
+  subject?: string;
+  /** More search terms: `has:attachment`, `is:unread`, free words … */
+  query?: string;
+}>;
+
+export type WaitOptions = MessageFilter &
+  Readonly<{
+    /** How long to wait, in milliseconds. Default 30,000. */
+    timeout?: number;
+  }>;
+
+export function caughtMessage(m: MessageDetail): CaughtMessage {
+  return { ...m, links: extractLinks(m.text, m.html), codes: extractCodes(m.subject, m.text, m.html) };
+}
+
+const quote = (value: string): string => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+/** The filter as one search query (`to:"bob@x.test" subject:"Welcome" …`); a string is taken as a query already. */
+export function filterQuery(filter: MessageFilter | string = {}): string {
+  if (typeof filter === 'string') return filter;
+  const parts: string[] = [];
+  for (const field of ['inbox', 'to', 'from', 'subject'] as const) {
+    const value = filter[field];
+    if (value !== undefined) parts.push(`${field}:${quote(value)}`);
+  }
+  if (filter.query !== undefined && filter.query.trim() !== '') parts.push(filter.query.trim());
+  return parts.join(' ');
+}

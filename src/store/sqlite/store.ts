@@ -1,0 +1,436 @@
+/**
+ * The SQLite store, main-thread side: no SQL runs here. Writes go to the writer thread (./sqlite-writer.ts): the ops
+ * made in one tick travel together in one message, message bytes transferred rather than copied, and the writer
+ * commits everything that reached it in one transaction (group commit), so twenty concurrent senders share an fsync.
+ * A save resolves once its bytes are durable; the writer indexes the message just after and this side announces it
+ * (onIndexed). Reads go to the reader thread (./sqlite-reader.ts), so a search or a large message's parse never holds
+ * up the SMTP sessions on this thread.
+ *
+ * Bounded waits: every write has a deadline (storeTimeoutMs) after which it rejects with StoreUnavailableError; if the
+ * writer thread dies, what it had rejects the same way and a new writer is started (its start indexes whatever the
+ * dead one had committed but not indexed). A write that finds no room rejects with StoreFullError.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { timeOrderedId, validId } from '../ids.js';
+import { parseQuery } from '../query.js';
+import { clampLimit, decodeCursor, decodeInboxCursor } from '../cursor.js';
+import { StoreFullError, StoreUnavailableError, StoreWriteError } from '../errors.js';
+import { ListenerSet } from '../listeners.js';
+import { ReaderThread } from './reader-thread.js';
+import type { IndexState, OpResult, WriteOp, WriterConfig, WriterReply, WriterRequest, WriterTesting } from './protocol.js';
+import { DEFAULT_STORE_TIMEOUT_MS } from '../../config.js';
+import type {
+  AttachmentContent, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
+  SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
+} from '../types.js';
+
+export const SQLITE_FILE_NAME = 'mailwire.sqlite';
+/** A writer that keeps dying is started again after 0.1 s, then 0.2, 0.4 … up to this. */
+const MAX_RESTART_DELAY_MS = 30_000;
+
+export type SqliteTesting = WriterTesting & Readonly<{
+  /** Called with each writer thread started (the first and every restart), so a test can end one. */
+  onWriter?: (writer: Worker) => void;
+}>;
+
+export type SqliteStoreOptions = Readonly<{
+  dataDir: string;
+  maxMessages: number;
+  /** 0 or absent: unlimited (see StoreOptions). */
+  maxMessagesPerInbox?: number;
+  maxAgeMs: number;
+  storeTimeoutMs?: number;
+  /** Test hooks only (see WriterTesting). */
+  testing?: SqliteTesting;
+}>;
+
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<MessageStore> {
+  mkdirSync(options.dataDir, { recursive: true });
+  const store = new SqliteStore(options);
+  try {
+    await store.opened;
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  store.announceRecovered();
+  return store;
+}
+
+type Done = Readonly<{ count: number; ids: string[] }>;
+type Pending = { resolve: (r: Done) => void; reject: (e: Error) => void; deadline: number };
+type Outgoing = { n: number; op: WriteOp };
+
+class SqliteStore implements MessageStore {
+  readonly kind = 'sqlite' as const;
+  readonly #config: WriterConfig;
+  readonly #testing: SqliteTesting;
+  readonly #timeoutMs: number;
+  readonly #reader: ReaderThread;
+  #writer: Worker | null = null;
+  /** The writer has answered 'ready': ops may be posted. */
+  #writerReady = false;
+  /** Writers that died in a row, for the restart delay. */
+  #deaths = 0;
+  /** Sent to the writer (or waiting to be), awaiting its commit, by op number; in op order, so oldest deadline first. */
+  readonly #pending = new Map<number, Pending>();
+  /** Made this tick, or while no writer was ready; not yet sent. */
+  #outbox: Outgoing[] = [];
+  #nextOp = 1;
+  #nextPrune = 1;
+  readonly #prunes = new Map<number, (r: PruneResult) => void>();
+  #deadlineTimer: NodeJS.Timeout | null = null;
+  #restartTimer: NodeJS.Timeout | null = null;
+  #closing: Promise<void> | null = null;
+  readonly #stats = { saved: 0, transactions: 0, failed: 0 };
+  readonly #listeners = new ListenerSet<MessageSummary>('sqlite store');
+  /** Messages indexed before open() resolved (recovery), announced on the turn after, to whoever subscribed by then. */
+  #early: MessageSummary[] | null = [];
+  #index: IndexState = { backlog: 0, oldestPendingAt: null };
+  /** Why no message can be taken now (writer dead or restarting), or null. */
+  #unavailable: string | null = null;
+  /** Set by a message refused for want of room, cleared by the next message stored. */
+  #full: string | null = null;
+  recovered: { messages: number; ms: number } = { messages: 0, ms: 0 };
+  readonly opened: Promise<void>;
+
+  constructor(options: SqliteStoreOptions) {
+    const file = join(options.dataDir, SQLITE_FILE_NAME);
+    const { onWriter: _onWriter, ...writerTesting } = options.testing ?? {};
+    this.#config = {
+      file, maxMessages: options.maxMessages, maxMessagesPerInbox: options.maxMessagesPerInbox ?? 0, maxAgeMs: options.maxAgeMs, testing: writerTesting,
+    };
+    this.#testing = options.testing ?? {};
+    this.#timeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+    this.#reader = new ReaderThread(file);
+    this.opened = this.#startWriter().then((ready) => {
+      this.recovered = { messages: ready.recovered, ms: ready.recoveryMs };
+    });
+  }
+
+  // ---- the writer thread -----------------------------------------------------------------------------------------
+
+  /** Starts a writer; resolves with its 'ready' (after it indexed what an earlier run left), rejects if it cannot open. */
+  #startWriter(): Promise<Extract<WriterReply, { type: 'ready' }>> {
+    // Resolved next to this file, so it works from dist/src/store/ after tsc.
+    const worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: this.#config });
+    this.#writer = worker;
+    this.#writerReady = false;
+    this.#testing.onWriter?.(worker);
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      worker.on('message', (m: WriterReply) => {
+        if (m.type === 'ready') {
+          ready = true;
+          this.#writerReady = true;
+          this.#unavailable = null;
+          this.#deaths = 0;
+          this.#index = m.index;
+          resolve(m);
+          this.#flush();
+        } else if (m.type === 'open-failed') {
+          reject(new StoreWriteError(`cannot open ${this.#config.file}: ${m.error}`));
+        } else this.#onMessage(m);
+      });
+      worker.on('error', (e) => {
+        if (!ready) reject(new StoreWriteError(`cannot open ${this.#config.file}: ${e.message}`));
+        else console.error('mailwire sqlite store: writer thread failed:', e);
+      });
+      worker.on('exit', (code) => {
+        if (!ready) reject(new StoreWriteError(`cannot open ${this.#config.file}: the writer exited (${code})`));
+        if (this.#writer === worker) this.#writerDied(`store writer exited (${code})`);
+      });
+    });
+  }
+
+  /** What the dead writer had fails (it may or may not have committed it: the client tries again); a new one starts. */
+  #writerDied(why: string): void {
+    this.#writer = null;
+    this.#writerReady = false;
+    if (this.#closing !== null) {
+      this.#failAll(new StoreUnavailableError(`${why} while closing`));
+      return;
+    }
+    this.#unavailable = `${why}; restarting`;
+    this.#failAll(new StoreUnavailableError(`${why}; the message was not stored`));
+    const delay = Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** this.#deaths++);
+    // Not unref'd: writes wait for this writer, as they would for I/O.
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = null;
+      if (this.#closing !== null) return;
+      this.#startWriter().catch((e: unknown) => {
+        console.error(`mailwire sqlite store: ${e instanceof Error ? e.message : String(e)}`);
+      });
+    }, delay);
+  }
+
+  #failAll(error: Error): void {
+    const posted = new Set(this.#outbox.map((o) => o.n));
+    for (const [n, p] of this.#pending) {
+      if (posted.has(n)) continue; // not sent yet: it goes to the next writer
+      this.#pending.delete(n);
+      p.reject(error);
+    }
+    for (const resolve of this.#prunes.values()) resolve({ messages: 0, sessions: 0 });
+    this.#prunes.clear();
+  }
+
+  #onMessage(m: WriterReply): void {
+    switch (m.type) {
+      case 'done': {
+        if (m.committed) {
+          this.#stats.transactions++;
+          this.#index = m.index;
+          m.ns.forEach((n, i) => this.#settle(n, m.results[i]));
+        } else {
+          const error = m.full ? new StoreFullError(`no room to store the message: ${m.error}`) : new StoreWriteError(`commit failed: ${m.error}`);
+          for (const n of m.ns) this.#settle(n, error);
+        }
+        return;
+      }
+      case 'indexed': {
+        this.#index = m.index;
+        if (this.#listeners.size === 0 && this.#early === null) return;
+        const summaries = JSON.parse(m.summaries) as MessageSummary[];
+        if (this.#early !== null) this.#early.push(...summaries);
+        else for (const s of summaries) this.#listeners.emit(s);
+        return;
+      }
+      case 'pruned': {
+        const resolve = this.#prunes.get(m.request);
+        this.#prunes.delete(m.request);
+        resolve?.({ messages: m.messages, sessions: m.sessions });
+        return;
+      }
+      case 'ready':
+      case 'open-failed':
+      case 'closed':
+        return;
+    }
+  }
+
+  #settle(n: number, r: OpResult | Error | undefined): void {
+    const p = this.#pending.get(n);
+    this.#pending.delete(n);
+    if (p === undefined) return; // past its deadline: already answered
+    if (r instanceof Error) {
+      if (r instanceof StoreFullError) this.#full = r.message;
+      p.reject(r);
+    } else if (r === undefined) p.reject(new StoreWriteError('writer sent no result'));
+    else if (r.ok) p.resolve({ count: r.count, ids: r.ids });
+    else if (r.full) {
+      this.#full = `no room to store the message: ${r.error}`;
+      p.reject(new StoreFullError(this.#full));
+    } else p.reject(new StoreWriteError(r.error));
+  }
+
+  /** Called by openSqliteStore once open() has resolved: the recovered messages go to the listeners of that turn. */
+  announceRecovered(): void {
+    setImmediate(() => {
+      const early = this.#early ?? [];
+      this.#early = null;
+      for (const s of early) this.#listeners.emit(s);
+    });
+  }
+
+  onIndexed(listener: (message: MessageSummary) => void): () => void {
+    return this.#listeners.add(listener);
+  }
+
+  health(): StoreHealth {
+    const reason = this.#unavailable ?? this.#full;
+    const oldest = this.#index.oldestPendingAt;
+    return { ok: reason === null, reason, indexBacklog: this.#index.backlog, indexLagMs: oldest === null ? 0 : Math.max(0, Date.now() - oldest) };
+  }
+
+  // ---- writes ----------------------------------------------------------------------------------------------------
+
+  async save(message: IncomingMessage): Promise<string> {
+    const id = timeOrderedId();
+    const raw = message.raw;
+    // The bytes cross to the writer by transfer when they are the caller's to give and own their memory; otherwise a
+    // copy of their own (a small Buffer is a view into a shared 8 KiB pool, which must not be moved or cloned whole).
+    const bytes = message.transferRaw === true && raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : new Uint8Array(raw);
+    try {
+      await this.#write({
+        op: 'message', id, receivedAt: message.receivedAt.getTime(), raw: bytes,
+        envelope: { helo: message.envelope.helo, from: message.envelope.from, to: [...message.envelope.to] },
+        connection: { ...message.connection },
+      });
+    } catch (e) {
+      this.#stats.failed++;
+      throw e;
+    }
+    this.#stats.saved++;
+    this.#full = null;
+    return id;
+  }
+
+  async saveSession(s: SessionRecord): Promise<string> {
+    const id = s.id ?? timeOrderedId();
+    await this.#write({
+      op: 'session', id, startedAt: s.startedAt.getTime(), endedAt: s.endedAt.getTime(), end: s.end,
+      connection: JSON.stringify(s.connection), messageIds: JSON.stringify(s.messageIds), transcript: JSON.stringify(s.transcript),
+      truncated: s.truncated,
+    });
+    return id;
+  }
+
+  async setRead(id: string, read: boolean): Promise<boolean> {
+    if (!validId(id)) return false;
+    return (await this.#write({ op: 'set-read', id, read })).count > 0;
+  }
+
+  async deleteMessage(id: string): Promise<boolean> {
+    if (!validId(id)) return false;
+    return (await this.#write({ op: 'delete', id })).count > 0;
+  }
+
+  async deleteMessages(query = ''): Promise<string[]> {
+    return (await this.#write({ op: 'delete-query', query: parseQuery(query) })).ids;
+  }
+
+  async deleteInboxMessages(address: string, query = ''): Promise<InboxDeletion> {
+    const inbox = address.toLowerCase();
+    const q = parseQuery(query);
+    const done = await this.#write({ op: 'delete-inbox', address: inbox, query: { clauses: [{ kind: 'inbox', address: inbox, negate: false }, ...q.clauses] } });
+    return { removed: done.count, deleted: done.ids };
+  }
+
+  prune(): Promise<PruneResult> {
+    if (this.#writer === null || !this.#writerReady) return Promise.reject(new StoreUnavailableError(this.#unavailable ?? 'store writer not ready'));
+    const request = this.#nextPrune++;
+    return new Promise((resolve) => {
+      this.#prunes.set(request, resolve);
+      this.#post({ type: 'prune', request });
+    });
+  }
+
+  stats(): StoreStats {
+    return { ...this.#stats };
+  }
+
+  #write(op: WriteOp): Promise<Done> {
+    if (this.#closing) return Promise.reject(new StoreUnavailableError('store is closing'));
+    return new Promise<Done>((resolve, reject) => {
+      const n = this.#nextOp++;
+      this.#pending.set(n, { resolve, reject, deadline: Date.now() + this.#timeoutMs });
+      if (this.#outbox.length === 0) queueMicrotask(() => this.#flush());
+      this.#outbox.push({ n, op });
+      this.#armDeadline();
+    });
+  }
+
+  /** One postMessage for all the ops of this tick, their bytes transferred. Held while no writer is ready. */
+  #flush(): void {
+    if (this.#outbox.length === 0 || this.#writer === null || !this.#writerReady) return;
+    const ops = this.#outbox;
+    this.#outbox = [];
+    const transfer = new Set<ArrayBuffer>();
+    for (const { op } of ops) if (op.op === 'message') transfer.add(op.raw.buffer as ArrayBuffer);
+    this.#writer.postMessage({ type: 'ops', ops } satisfies WriterRequest, [...transfer]);
+  }
+
+  #post(m: WriterRequest): void {
+    this.#writer?.postMessage(m);
+  }
+
+  /** One timer for all writes: they share one timeout, so the oldest pending write always has the nearest deadline. */
+  #armDeadline(): void {
+    if (this.#deadlineTimer !== null) return;
+    const first = this.#pending.values().next();
+    if (first.done === true) return;
+    this.#deadlineTimer = setTimeout(() => {
+      this.#deadlineTimer = null;
+      this.#expire();
+      this.#armDeadline();
+    }, Math.max(0, first.value.deadline - Date.now()));
+    this.#deadlineTimer.unref();
+  }
+
+  #expire(): void {
+    const now = Date.now();
+    const expired = new Set<number>();
+    for (const [n, p] of this.#pending) {
+      if (p.deadline > now) break;
+      expired.add(n);
+      this.#pending.delete(n);
+      p.reject(new StoreUnavailableError(`the store did not answer within ${this.#timeoutMs / 1000} s`));
+    }
+    // Not sent yet: never sent, so nothing refused is stored later.
+    if (expired.size > 0) this.#outbox = this.#outbox.filter((o) => !expired.has(o.n));
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#flush();
+      // Readers first: the last connection to close checkpoints the WAL and removes it, and only the writer can.
+      await this.#reader.close();
+      const writer = this.#writer;
+      if (writer !== null) {
+        // The writer commits what it was sent before it closes, and answers for it: those writes were promised.
+        const exited = new Promise<void>((resolve) => writer.once('exit', () => resolve()));
+        if (this.#writerReady) this.#post({ type: 'close' });
+        else void writer.terminate();
+        await exited;
+      }
+      if (this.#deadlineTimer !== null) clearTimeout(this.#deadlineTimer);
+      if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
+      this.#failAll(new StoreUnavailableError('store closed'));
+      for (const p of this.#pending.values()) p.reject(new StoreUnavailableError('store closed'));
+      this.#pending.clear();
+    })();
+    return this.#closing;
+  }
+
+  // ---- reads (on the reader thread) ------------------------------------------------------------------------------
+
+  async listMessages(options: ListOptions = {}): Promise<Page<MessageSummary>> {
+    const query = parseQuery(options.query ?? '');
+    const before = decodeCursor('m', options.cursor);
+    return this.#reader.ask({ kind: 'list', query, before, limit: clampLimit(options.limit) });
+  }
+
+  async listMessagesJson(options: ListOptions = {}): Promise<JsonPage> {
+    const query = parseQuery(options.query ?? '');
+    const before = decodeCursor('m', options.cursor);
+    return this.#reader.ask({ kind: 'list-json', query, before, limit: clampLimit(options.limit) });
+  }
+
+  async nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null> {
+    return this.#reader.ask({ kind: 'next-match', query: parseQuery(query), after: decodeCursor('m', after) });
+  }
+
+  async getMessage(id: string): Promise<MessageDetail | null> {
+    return validId(id) ? this.#reader.ask({ kind: 'message', id }) : null;
+  }
+
+  async getRaw(id: string): Promise<Buffer | null> {
+    if (!validId(id)) return null;
+    const raw = await this.#reader.ask({ kind: 'raw', id });
+    return raw === null ? null : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  }
+
+  async getAttachment(id: string, index: number): Promise<AttachmentContent | null> {
+    if (!validId(id) || !Number.isSafeInteger(index) || index < 0) return null;
+    const a = await this.#reader.ask({ kind: 'attachment', id, index });
+    return a === null ? null : { info: a.info, content: Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength) };
+  }
+
+  async listInboxes(options: InboxListOptions = {}): Promise<Page<InboxSummary>> {
+    const after = decodeInboxCursor(options.cursor);
+    return this.#reader.ask({ kind: 'inboxes', prefix: options.prefix ?? '', after, limit: clampLimit(options.limit) });
+  }
+
+  async listSessions(options: Omit<ListOptions, 'query'> = {}): Promise<Page<SessionSummary>> {
+    const before = decodeCursor('s', options.cursor);
+    return this.#reader.ask({ kind: 'sessions', before, limit: clampLimit(options.limit) });
+  }
+
+  async getSession(id: string): Promise<SessionDetail | null> {
+    return validId(id) ? this.#reader.ask({ kind: 'session', id }) : null;
+  }
+}
+

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { smtpDialect } from '../../../src/smtp/core/dialects/smtp.js';
+import { resolveLimits } from '../../../src/smtp/core/limits.js';
+import { SessionMisuseError, SmtpSession } from '../../../src/smtp/core/session.js';
+
+const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+const line = (text: string) => ({ type: 'line', line: { text, ending: 'crlf', overflow: false } }) as const;
+
+/** A session that has said EHLO and may AUTH without TLS. */
+function session(): SmtpSession {
+  const s = new SmtpSession({
+    dialect: smtpDialect, serverName: '192.0.2.1', clientAddress: '198.51.100.7', limits: resolveLimits(), auth: { allowInsecure: true },
+  });
+  s.greet();
+  s.feed(line('EHLO c.test'));
+  return s;
+}
+
+describe('AUTH: the core asks the shell to verify, and waits', () => {
+  it('emits one verify action with the credentials, replies nothing yet, and answers 235 once told yes', () => {
+    const s = session();
+    assert.deepEqual(s.feed(line(`AUTH PLAIN ${b64('\0alice\0s3cret')}`)), [{ type: 'verify', user: 'alice', password: 's3cret' }]);
+    assert.deepEqual(s.phase, { kind: 'verifying', helo: 'c.test', user: 'alice' });
+    assert.deepEqual(s.feed({ type: 'verified', ok: true }), [{ type: 'reply', reply: { code: 235, lines: ['2.7.0 Authentication successful'] } }]);
+    assert.equal(s.context.authUser, 'alice');
+    assert.deepEqual(s.phase, { kind: 'await-mail', helo: 'c.test' });
+  });
+
+  it('LOGIN asks for both, then verifies; a no is 535 and counts as an error', () => {
+    const s = session();
+    s.feed(line('AUTH LOGIN'));
+    s.feed(line(b64('bob')));
+    assert.deepEqual(s.feed(line(b64('pa:ss'))), [{ type: 'verify', user: 'bob', password: 'pa:ss' }]);
+    assert.deepEqual(s.feed({ type: 'verified', ok: false }), [{ type: 'reply', reply: { code: 535, lines: ['5.7.8 Authentication credentials invalid'] } }]);
+    assert.equal(s.context.authUser, null);
+    assert.equal(s.context.errors, 1);
+  });
+
+  it('reads no line while verifying (the shell must wait), and a timeout closes the session', () => {
+    const s = session();
+    s.feed(line(`AUTH PLAIN ${b64('\0alice\0s3cret')}`));
+    assert.throws(() => s.feed(line('MAIL FROM:<a@b.test>')), SessionMisuseError);
+    assert.deepEqual(s.feed({ type: 'timeout' }), [
+      { type: 'reply', reply: { code: 421, lines: ['4.4.2 192.0.2.1 Idle timeout, closing connection'] } }, { type: 'close' },
+    ]);
+    assert.deepEqual(s.feed({ type: 'verified', ok: true }), []); // a late answer for a session already gone
+  });
+});
