@@ -75,10 +75,10 @@ export type RunningWithHttp = Running & { httpBase: string; settle: () => Promis
 
 /**
  * `mailwire server` with `args` (after `server`) and its HTTP API on a loopback port of its own: resolves once both
- * listen, with the SMTP port as `port`, `httpBase`, and `settle`.
+ * listen, with the SMTP port as `port`, `httpBase`, and `settle`. `bin` is another build's bin/mailwire.js (--baseline).
  */
-export async function startOursWithHttp(args: readonly string[], cleanup?: () => void): Promise<RunningWithHttp> {
-  const r = await startListening(process.execPath, [MAILWIRE, 'server', '--http-host', '127.0.0.1', '--http-port', '0', ...args],
+export async function startOursWithHttp(args: readonly string[], cleanup?: () => void, bin = MAILWIRE): Promise<RunningWithHttp> {
+  const r = await startListening(process.execPath, [bin, 'server', '--http-host', '127.0.0.1', '--http-port', '0', ...args],
     /HTTP API on http:\/\/127\.0\.0\.1:(\d+)/);
   const smtpPort = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(r.output ?? '')?.[1]);
   const httpBase = `http://127.0.0.1:${r.port}`;

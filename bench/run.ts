@@ -6,6 +6,8 @@
  * throughput with readers, index lag; see scenarios.ts). Writes the tables into BENCHMARKS.md.
  *
  * `--only id,id` runs only those peers and scenarios (ids as in the tables) and leaves BENCHMARKS.md alone.
+ * `--baseline DIR` adds another built checkout (DIR/bin/mailwire.js, after `npm ci` there) as two more peers, its durable
+ * SQLite and its --store none, and a table of ours ÷ it per workload; BENCHMARKS.md is then left alone too.
  *
  * Every server and generator is a child process, ended by its PID (the Postfix instance by `postfix -c DIR stop`);
  * every run is bounded in time (mailwire bench by --duration, smtp-source by a message count sized from mailwire's
@@ -15,7 +17,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { postfixQueueUnavailable, startPostfixQueue } from './postfix-queue.js';
 import { MAILWIRE, startListening, startOursWithHttp, stopRunning, type Running } from './processes.js';
@@ -24,6 +26,13 @@ import { indexLag, startReaders, type IndexLagReport, type ReadersReport } from 
 const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? (process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined);
 const ONLY: ReadonlySet<string> | null = onlyArg === undefined ? null : new Set(onlyArg.split(','));
+const baselineArg = process.argv.find((a) => a.startsWith('--baseline='))?.slice('--baseline='.length) ??
+  (process.argv.includes('--baseline') ? process.argv[process.argv.indexOf('--baseline') + 1] : undefined);
+const BASELINE_BIN = baselineArg === undefined ? null : resolve(baselineArg, 'bin/mailwire.js');
+if (BASELINE_BIN !== null && !existsSync(BASELINE_BIN)) {
+  console.error(`--baseline ${baselineArg}: no ${BASELINE_BIN} there; give a checkout of another commit after npm ci`);
+  process.exit(2);
+}
 const wanted = (id: string): boolean => ONLY === null || ONLY.has(id);
 const REPS = quick ? 1 : 3;
 const DURATION_S = 2;
@@ -87,11 +96,13 @@ async function waitForPort(port: number, deadlineMs: number): Promise<void> {
 const BENCH_PG_URL = process.env.MAILWIRE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const psql = (sql: string): void => void execFileSync('psql', [BENCH_PG_URL, '-qc', sql], { stdio: 'pipe' });
 
-function ours(store: 'sqlite' | 'postgres' | 'none', dialect: 'smtp' | 'simplified', workers = 1): Target {
+/** `baseline`: the same server from the --baseline build (ids `base-…`). */
+function ours(store: 'sqlite' | 'postgres' | 'none', dialect: 'smtp' | 'simplified', workers = 1, baseline = false): Target {
   const durable = { sqlite: 'SQLite (durable)', postgres: 'PostgreSQL (durable)', none: '--store none' }[store];
+  const bin = baseline ? (BASELINE_BIN as string) : MAILWIRE;
   return {
-    id: `ours-${store}-${dialect}${workers > 1 ? `-w${workers}` : ''}`,
-    label: `mailwire ${dialect}, ${durable}${workers > 1 ? `, --workers ${workers}` : ''}`,
+    id: `${baseline ? 'base' : 'ours'}-${store}-${dialect}${workers > 1 ? `-w${workers}` : ''}`,
+    label: `${baseline ? 'baseline ' : ''}mailwire ${dialect}, ${durable}${workers > 1 ? `, --workers ${workers}` : ''}`,
     simplified: dialect === 'simplified',
     start: async () => {
       const dir = store === 'sqlite' ? mkdtempSync(join(tmpdir(), 'mailwire-bench-')) : null;
@@ -105,9 +116,9 @@ function ours(store: 'sqlite' | 'postgres' | 'none', dialect: 'smtp' | 'simplifi
         if (dir !== null) rmSync(dir, { recursive: true, force: true });
         if (db !== null) psql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
       };
-      if (store === 'none') return { ...(await startListening(process.execPath, [MAILWIRE, 'server', '--no-http', ...args])), cleanup };
+      if (store === 'none') return { ...(await startListening(process.execPath, [bin, 'server', '--no-http', ...args])), cleanup };
       // A durable store gets its HTTP API (loopback) for /healthz's index backlog, which `settle` reads between runs.
-      return startOursWithHttp(args, cleanup);
+      return startOursWithHttp(args, cleanup, bin);
     },
   };
 }
@@ -119,6 +130,7 @@ const TARGETS: Target[] = [
   ours('none', 'smtp'),
   ours('none', 'smtp', 2),
   ours('none', 'simplified'),
+  ...(BASELINE_BIN === null ? [] : [ours('sqlite', 'smtp', 1, true), ours('none', 'smtp', 1, true)]),
   {
     id: 'smtp-server', label: 'nodemailer smtp-server (sink)', simplified: false,
     start: () => startListening(process.execPath, [join(ROOT, 'dist/bench/smtp-server-sink.js')]),
@@ -275,10 +287,10 @@ async function main(): Promise<void> {
   const wallS = (performance.now() - started) / 1000;
   const md = report(cells, scenarios, load0, loadavg(), wallS);
   console.log(`\n${md}`);
-  if (ONLY === null) {
+  if (ONLY === null && BASELINE_BIN === null) {
     writeBenchmarks(md);
     console.log(`\nwritten to BENCHMARKS.md (${wallS.toFixed(0)} s)`);
-  } else console.log(`\n--only: BENCHMARKS.md left as it is (${wallS.toFixed(0)} s)`);
+  } else console.log(`\n--only or --baseline: BENCHMARKS.md left as it is (${wallS.toFixed(0)} s)`);
 }
 
 // ---- scenarios over the HTTP API (issue 11) -------------------------------------------------------------------
@@ -436,6 +448,15 @@ function report(cells: Map<string, Cell>, scenarios: Map<string, ScenarioResult>
     out.push(`| workload | ${targets.map((t) => t.label).join(' | ')} |`);
     out.push(`|---|${targets.map(() => '---:').join('|')}|`);
     for (const w of WORKLOADS) out.push(`| ${w.label} | ${targets.map((t) => ratio(med(t.id, w.id, 'mailwire'), med(t.id, w.id, 'source'))).join(' | ')} |`);
+    out.push('');
+  }
+  if (BASELINE_BIN !== null) {
+    out.push(`### Ours ÷ the baseline (${BASELINE_BIN}), generator: mailwire bench`, '');
+    out.push('| workload | SQLite (durable) | --store none |', '|---|---:|---:|');
+    for (const w of WORKLOADS) {
+      out.push(`| ${w.label} | ${ratio(med('ours-sqlite-smtp', w.id, 'mailwire'), med('base-sqlite-smtp', w.id, 'mailwire'))} | ` +
+        `${ratio(med('ours-none-smtp', w.id, 'mailwire'), med('base-none-smtp', w.id, 'mailwire'))} |`);
+    }
     out.push('');
   }
   for (const sc of SCENARIOS) {
