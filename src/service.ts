@@ -17,6 +17,8 @@ import { allowedHosts } from './web/guard.js';
 import type { PasswordCheck } from './credentials.js';
 import type { PemPair } from './net/tls.js';
 import { startHttpServer, type RunningHttpServer } from './web/server.js';
+import { mountMcp } from './mcp/http.js';
+import { VERSION } from './version.js';
 
 export type ServiceConfig = Readonly<{
   smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer' | 'faults'>;
@@ -96,7 +98,10 @@ export async function startBackend(
       const relay = config.relay === undefined ? {} : { relay: createRelay(config.relay, queryable, events) };
       const { host, port, tls, users, trustedProxies } = config.http;
       const access = { hosts: allowedHosts(host, config.http.allowedHosts ?? []), ...(users ? { users } : {}) };
-      const app = createWebApp({ store: queryable, events, metrics, faults, access, ...relay, ...(trustedProxies ? { trustedProxies } : {}) });
+      const app = createWebApp({
+        store: queryable, events, metrics, faults, access, ...relay, ...(trustedProxies ? { trustedProxies } : {}),
+        routes: [(web, ctx) => mountMcp(web, ctx.api, { version: VERSION })], // MCP for coding agents (src/mcp)
+      });
       http = await startHttpServer({ app, host, port, ...(tls ? { tls } : {}) });
     } catch (error) {
       httpError = error instanceof Error ? error : new Error(String(error));

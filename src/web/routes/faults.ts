@@ -4,9 +4,11 @@
  * and why, and the one in force stays. DELETE clears.
  */
 import type { Hono } from 'hono';
-import type { FaultController } from '../faults/controller.js';
+import type { WebContext } from './context.js';
 
-export function mountFaultRoutes(app: Hono, faults: FaultController): void {
+/** Mounts nothing when the app was given no fault controller. */
+export function mountFaultRoutes(app: Hono, { faults }: WebContext): void {
+  if (faults === undefined) return;
   const refuse = (message: string) => ({ error: { code: 'bad_request', message } });
 
   app.get('/api/v1/faults', (c) => c.json(faults.view()));

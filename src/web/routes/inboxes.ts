@@ -6,9 +6,8 @@
  * more is deleted, and only those get a `message-deleted` event.
  */
 import type { Hono } from 'hono';
-import type { MailwireEvents } from '../events.js';
-import type { MessageStore } from '../store/index.js';
-import { badRequest, limitParam } from './params.js';
+import { badRequest, limitParam } from '../params.js';
+import type { WebContext } from './context.js';
 
 const MAX_ADDRESS_LENGTH = 320;
 
@@ -18,7 +17,7 @@ function inboxQuery(address: string, query: string): string {
   return `inbox:${quoted}${query.trim() === '' ? '' : ` ${query}`}`;
 }
 
-export function mountInboxRoutes(app: Hono, store: MessageStore, events: MailwireEvents, api: (request: Request) => Promise<Response>): void {
+export function mountInboxRoutes(app: Hono, { store, events, api }: WebContext): void {
   app.get('/api/v1/inboxes', async (c) => {
     const limit = limitParam(c.req.query('limit'));
     const prefix = c.req.query('prefix') ?? '';
