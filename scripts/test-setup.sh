@@ -5,6 +5,8 @@
 #   haproxy             a real PROXY-protocol proxy in front of the server
 #   python3, curl       interop peers (smtplib, curl's SMTP)
 #   procps              `free`, which the scale test reads
+#   spamd, rspamd       the spam check's real checkers (test/checks/spam.test.ts), installed without recommends
+#                       (spamassassin would bring sa-compile and ~90 Perl packages, rspamd a redis-server)
 # As root with apt-get it installs what is missing (apt-get update first); otherwise it stops at once with the command
 # to run. Nothing is installed when everything is there, so a set-up machine pays only these checks.
 # First it checks that PostgreSQL answers at MAILWIRE_TEST_PG_URL (three suites use it); it never installs PostgreSQL.
@@ -48,7 +50,11 @@ check() {
   need python3 command -v python3
   need curl command -v curl
   need procps command -v free
+  need spamd command -v spamd
+  need rspamd command -v rspamd
 }
+# Installed with --no-install-recommends: what they recommend is large and unused here.
+LEAN=' spamd rspamd '
 check
 
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
@@ -58,7 +64,10 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "test set-up: installing ${missing[*]} (Debian packages the tests drive)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get -o DPkg::Lock::Timeout=600 update -qq
-  apt-get -o DPkg::Lock::Timeout=600 install -qq -y "${missing[@]}" >/dev/null
+  full=() lean=()
+  for p in "${missing[@]}"; do if [[ $LEAN == *" $p "* ]]; then lean+=("$p"); else full+=("$p"); fi; done
+  if [ ${#full[@]} -gt 0 ]; then apt-get -o DPkg::Lock::Timeout=600 install -qq -y "${full[@]}" >/dev/null; fi
+  if [ ${#lean[@]} -gt 0 ]; then apt-get -o DPkg::Lock::Timeout=600 install -qq -y --no-install-recommends "${lean[@]}" >/dev/null; fi
   check
   if [ ${#missing[@]} -eq 0 ]; then echo "test set-up: done"; exit 0; fi
   echo "test set-up: still missing after apt-get install: ${missing[*]}" >&2

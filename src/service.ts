@@ -18,6 +18,8 @@ import type { PasswordCheck } from './credentials.js';
 import type { PemPair } from './net/tls.js';
 import { startHttpServer, type RunningHttpServer } from './web/server.js';
 import { mountMcp } from './mcp/http.js';
+import { MessageChecks, type ChecksConfig } from './checks/service.js';
+import { checkRoutes } from './web/routes/checks.js';
 import { VERSION } from './version.js';
 
 export type ServiceConfig = Readonly<{
@@ -29,6 +31,8 @@ export type ServiceConfig = Readonly<{
   http: HttpConfig | null;
   /** Where the API's release sends stored messages; absent: release is refused (409). */
   relay?: Omit<RelayOptions, 'from' | 'to' | 'raw'>;
+  /** The message checks' settings (spam checker, Chromium, the hosts link checks may reach); src/checks. */
+  checks?: ChecksConfig;
 }>;
 
 /** Where the HTTP API and UI listen and whom they serve (see web/guard.ts). */
@@ -93,14 +97,15 @@ export async function startBackend(
   // A busy HTTP port is a warning, not a failure: catching mail matters more than browsing it.
   let http: RunningHttpServer | null = null;
   let httpError: Error | null = null;
-  if (config.http && queryable) {
+  const checks = queryable === null ? null : new MessageChecks(queryable, config.checks ?? {});
+  if (config.http && queryable && checks) {
     try {
       const relay = config.relay === undefined ? {} : { relay: createRelay(config.relay, queryable, events) };
       const { host, port, tls, users, trustedProxies } = config.http;
       const access = { hosts: allowedHosts(host, config.http.allowedHosts ?? []), ...(users ? { users } : {}) };
       const app = createWebApp({
         store: queryable, events, metrics, faults, access, ...relay, ...(trustedProxies ? { trustedProxies } : {}),
-        routes: [(web, ctx) => mountMcp(web, ctx.api, { version: VERSION })], // MCP for coding agents (src/mcp)
+        routes: [(web, ctx) => mountMcp(web, ctx.api, { version: VERSION }), checkRoutes(checks)], // MCP for coding agents (src/mcp)
       });
       http = await startHttpServer({ app, host, port, ...(tls ? { tls } : {}) });
     } catch (error) {
@@ -111,6 +116,7 @@ export async function startBackend(
     store, queryable, events, metrics, faults, http, httpError,
     async close() {
       await http?.close();
+      await checks?.close();
       await store.close();
       unsubscribe?.();
     },

@@ -74,6 +74,11 @@ type ServerFlags = {
   relayTls: TlsMode;
   relayTlsInsecure?: boolean;
   relayAuth?: string;
+  // Message checks (issue 29)
+  checksAllowHosts: string[];
+  spamd?: string;
+  rspamd?: string;
+  chromium?: string;
   workers: number;
   faults?: string;
   proxyProtocol?: boolean;
@@ -163,6 +168,10 @@ export function registerServerCommand(program: Command): void {
     .addOption(new Option('--relay-tls <mode>', 'TLS to the relay').choices(['none', 'starttls', 'implicit']).default('none'))
     .option('--relay-tls-insecure', 'do not verify the relay\'s certificate')
     .option('--relay-auth <user:pass>', 'AUTH to the relay, never shown (best given as MAILWIRE_RELAY_AUTH, out of sight of ps)')
+    .option('--checks-allow-hosts <list>', 'host names, addresses or CIDR ranges the link check and screenshots may reach although private or loopback, comma-separated', splitList, [] as string[])
+    .option('--spamd <host:port|socket>', 'SpamAssassin\'s spamd for the spam check (POST /api/v1/messages/ID/checks/spam)')
+    .option('--rspamd <url>', 'rspamd\'s HTTP interface for the spam check, e.g. http://127.0.0.1:11333')
+    .option('--chromium <path>', 'Chromium for screenshots (default: /usr/bin/chromium or another usual place)')
     .action(async (flags: ServerFlags) => {
       const write = (line: string): void => void process.stdout.write(`${line}\n`);
       const smtp = flags.dialect === 'smtp';
@@ -204,6 +213,12 @@ export function registerServerCommand(program: Command): void {
         http: flags.http && flags.store !== 'none' && !isClusterWorker() ? { ...(await httpFor(flags)), ...trustedProxies } : null,
         ...relayFor(flags),
         ...faultsFor(flags),
+        checks: {
+          allowHosts: flags.checksAllowHosts,
+          ...(flags.spamd === undefined ? {} : { spamd: flags.spamd }),
+          ...(flags.rspamd === undefined ? {} : { rspamd: flags.rspamd }),
+          ...(flags.chromium === undefined ? {} : { chromium: flags.chromium }),
+        },
       };
       if (isClusterWorker()) return runClusterWorker(config, flags.workers);
       const service = flags.workers > 1 ? await startClusterPrimary(config, flags.workers) : await startService(config);

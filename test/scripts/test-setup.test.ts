@@ -11,10 +11,11 @@ import { afterEach, describe, it } from 'node:test';
 import { runChild } from '../helpers/child.js';
 
 const SCRIPT = 'scripts/test-setup.sh';
-const ALL = ['chromium', 'swaks', 'libnet-ssleay-perl', 'haproxy', 'python3', 'curl', 'procps'] as const;
+const ALL = ['chromium', 'swaks', 'libnet-ssleay-perl', 'haproxy', 'python3', 'curl', 'procps', 'spamd', 'rspamd'] as const;
 /** The command by which the script recognises each package (libnet-ssleay-perl: perl can load Net::SSLeay). */
 const COMMAND: Record<(typeof ALL)[number], string> = {
   chromium: 'chromium', swaks: 'swaks', 'libnet-ssleay-perl': 'net-ssleay', haproxy: 'haproxy', python3: 'python3', curl: 'curl', procps: 'free',
+  spamd: 'spamd', rspamd: 'rspamd',
 };
 
 let dirs: string[] = [];
@@ -57,7 +58,7 @@ describe('npm test\'s pretest (scripts/test-setup.sh)', () => {
   });
 
   it('as root with apt-get: updates, installs only the missing packages noninteractively, and passes', async () => {
-    const m = machine(['python3', 'curl', 'procps'], { uid: 0, apt: true });
+    const m = machine(['python3', 'curl', 'procps', 'spamd', 'rspamd'], { uid: 0, apt: true });
     const r = await run(m.bin);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(readFileSync(m.log, 'utf8').split('\n'), [
@@ -66,6 +67,17 @@ describe('npm test\'s pretest (scripts/test-setup.sh)', () => {
       '',
     ]);
     assert.equal(r.stdout, 'test set-up: installing chromium swaks libnet-ssleay-perl haproxy (Debian packages the tests drive)\ntest set-up: done\n');
+  });
+
+  it('installs the spam checkers without their recommends, in a call of their own', async () => {
+    const m = machine(['chromium', 'swaks', 'libnet-ssleay-perl', 'haproxy', 'python3', 'curl', 'procps'], { uid: 0, apt: true });
+    const r = await run(m.bin);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(readFileSync(m.log, 'utf8').split('\n'), [
+      'noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq',
+      'noninteractive apt-get -o DPkg::Lock::Timeout=600 install -qq -y --no-install-recommends spamd rspamd',
+      '',
+    ]);
   });
 
   it('as root, fails when apt-get did not bring a package', async () => {
@@ -77,7 +89,7 @@ describe('npm test\'s pretest (scripts/test-setup.sh)', () => {
   });
 
   it('not as root: stops at once with the exact command to run', async () => {
-    const m = machine(['chromium', 'haproxy', 'python3', 'curl', 'procps'], { uid: 1000, apt: true });
+    const m = machine(['chromium', 'haproxy', 'python3', 'curl', 'procps', 'spamd', 'rspamd'], { uid: 1000, apt: true });
     const r = await run(m.bin);
     assert.equal(r.code, 1);
     assert.equal(existsSync(m.log), false, 'apt-get was not called');
