@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { MailwireTimeoutError, type MailwireClient } from '../api-client/client.js';
 import type { CaughtMessage } from '../api-client/message.js';
 import type { MessageSummary } from '../store/index.js';
-import { htmlToText } from '../store/index.js';
+import { htmlAsText } from '../store/html.js';
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../config.js';
 
 const MCP_SERVER_NAME = 'mailwire';
@@ -31,17 +31,8 @@ function row(m: MessageSummary): Record<string, unknown> {
   };
 }
 
-/**
- * HTML as an agent reads it: a line per block (p, div, br, li, tr, headings), inline tags gone without a gap, then the
- * store's own tag stripping and entity decoding, blank runs collapsed.
- */
-export function htmlAsText(html: string): string {
-  const blocks = html
-    .replace(/<(script|style|head)[^>]*>[\s\S]*?<\/\1\s*>/gi, '')
-    .replace(/<\/?(p|div|br|li|tr|h[1-6]|table|ul|ol|blockquote|pre|hr|section|article|header|footer)\b[^>]*>/gi, '\n')
-    .replace(/<[^>]*>/g, '');
-  return htmlToText(blocks).split('\n').map((l) => l.replace(/[ \t\u00a0]+/g, ' ').trim()).join('\n').replace(/\n{3,}/g, '\n\n').trim();
-}
+/** HTML as an agent reads it: see store/html.ts (one tokenizer, linear in the HTML's size). */
+export { htmlAsText };
 
 /** What an agent reads of a message: the text, the HTML as text, the headers, and the links and codes in it. */
 function messageForAgent(m: CaughtMessage): Record<string, unknown> {

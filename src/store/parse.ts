@@ -1,11 +1,14 @@
 /**
  * MIME parsing of stored bytes: for reads (headers, bodies, attachments) and for the index, which is built after the
  * 250 from the headers and text parts only (the summary, the lowercased text the search filters read, the full-text
- * columns). A message postal-mime cannot parse is still stored, with an empty summary: the raw bytes are what matters.
+ * columns). A message postal-mime cannot parse is still stored, its summary from its headers alone (headersOnlyParse).
  */
 import PostalMime, { type Address, type Attachment, type Email } from 'postal-mime';
 import type { Envelope } from '../smtp/core/types.js';
 import type { AttachmentContent, AttachmentInfo, Mailbox } from './types.js';
+import { hasRemoteContent, htmlToText } from './html.js';
+
+export { htmlToText };
 
 export type ParsedMessage = Readonly<{
   from: Mailbox | null;
@@ -19,10 +22,15 @@ export type ParsedMessage = Readonly<{
   text: string;
   html: string;
   attachments: AttachmentInfo[];
+  /** Does the HTML load anything from the network (store/html.ts)? Found by parseMessage only (reads); false otherwise. */
+  remoteContent: boolean;
+  /** Only the headers were parsed (headersOnlyParse): the body was past the index's budget or postal-mime refused it. */
+  limited: boolean;
 }>;
 
 export const EMPTY_PARSE: ParsedMessage = Object.freeze({
   from: null, to: [], cc: [], bcc: [], subject: '', date: null, messageId: null, headers: [], text: '', html: '', attachments: [],
+  remoteContent: false, limited: false,
 });
 
 /** What search needs, derived from a parse and the envelope; the same for every backend. */
@@ -41,20 +49,63 @@ const SNIPPET_CHARS = 200;
 /** The full-text index reads at most this much of a body; the raw bytes are kept whole regardless. */
 const MAX_INDEXED_BODY = 256 * 1024;
 
-/** A message's whole parse: one plain text part the short way (plainTextParse), any other by postal-mime. */
+/**
+ * A message's whole parse, for reads: one plain text part the short way (plainTextParse), any other by postal-mime;
+ * with the HTML's remote content found (so the UI need not look).
+ */
 export async function parseMessage(raw: Uint8Array): Promise<ParsedMessage> {
-  return (await plainTextParse(raw)) ?? parseWithPostalMime(raw);
+  const p = (await plainTextParse(raw)) ?? (await parseWithPostalMime(raw));
+  return p.html === '' ? p : { ...p, remoteContent: hasRemoteContent(p.html) };
 }
 
-/** postal-mime's parse of the whole message, attachments and all: what plainTextParse is held equal to. */
+/**
+ * postal-mime's parse of the whole message, attachments and all: what plainTextParse is held equal to. A message
+ * postal-mime refuses (too deeply nested, too many header bytes) gets its headers' parse (headersOnlyParse).
+ */
 export async function parseWithPostalMime(raw: Uint8Array): Promise<ParsedMessage> {
   let email: Email;
   try {
     email = await PostalMime.parse(raw, { attachmentEncoding: 'arraybuffer' });
   } catch {
-    return EMPTY_PARSE;
+    return headersOnlyParse(raw);
   }
   return fromEmail(email, email.text ?? '');
+}
+
+/** The head of a message headersOnlyParse reads at most: the header fields a listing shows are near its start. */
+const HEAD_BYTES = 64 * 1024;
+/** The header fields headersOnlyParse keeps, each unfolded and cut to HEADER_VALUE_CHARS. */
+const SUMMARY_HEADERS = new Set(['from', 'to', 'cc', 'bcc', 'subject', 'date', 'message-id', 'sender', 'reply-to']);
+const HEADER_VALUE_CHARS = 4096;
+
+/**
+ * What the index keeps of a message whose body it could not read (past its budget, or refused by postal-mime): the
+ * summary's header fields (subject, addresses, date, Message-ID) from the first HEAD_BYTES of the header block, no
+ * body, no attachments, `limited` set. Bounded: a few KiB reach postal-mime whatever the message holds.
+ */
+export async function headersOnlyParse(raw: Uint8Array): Promise<ParsedMessage> {
+  const head = Buffer.from(raw.buffer, raw.byteOffset, Math.min(raw.byteLength, HEAD_BYTES)).toString('latin1');
+  const lines: string[] = [];
+  let field: string | null = null;
+  for (const line of head.split('\n')) { // at most HEAD_BYTES characters in all
+    const l = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (l === '') break; // the end of the header block
+    if ((l.startsWith(' ') || l.startsWith('\t')) && field !== null) field += ` ${l.trim()}`;
+    else {
+      if (field !== null) lines.push(field);
+      field = l;
+    }
+    if (field.length > HEADER_VALUE_CHARS) field = field.slice(0, HEADER_VALUE_CHARS);
+  }
+  if (field !== null) lines.push(field);
+  const kept = lines.filter((l) => SUMMARY_HEADERS.has(l.slice(0, Math.max(0, l.indexOf(':'))).trim().toLowerCase()));
+  let email: Email;
+  try {
+    email = await PostalMime.parse(Buffer.from(`${kept.join('\r\n')}\r\n\r\n`, 'latin1'));
+  } catch {
+    return { ...EMPTY_PARSE, limited: true };
+  }
+  return { ...fromEmail(email, ''), html: '', attachments: [], limited: true };
 }
 
 function fromEmail(email: Email, text: string): ParsedMessage {
@@ -70,6 +121,8 @@ function fromEmail(email: Email, text: string): ParsedMessage {
     text,
     html: email.html ?? '',
     attachments: email.attachments.map(describe),
+    remoteContent: false,
+    limited: false,
   };
 }
 
@@ -104,6 +157,8 @@ export async function readAttachment(raw: Uint8Array, index: number): Promise<At
 export type SummaryFields = Readonly<{
   from: Mailbox | null; to: readonly Mailbox[]; cc: readonly Mailbox[]; subject: string; date: string | null;
   messageId: string | null; attachmentCount: number; snippet: string;
+  /** Indexed from its headers alone (see headersOnlyParse): its body is not searchable. Absent in older rows: false. */
+  indexLimited: boolean;
 }>;
 
 /** A message's entry in the index: its summary and its search fields, the body turned into text once for both. */
@@ -114,7 +169,7 @@ export function indexEntry(p: ParsedMessage, env: Envelope): IndexEntry {
   return {
     summary: {
       from: p.from, to: p.to, cc: p.cc, subject: p.subject, date: p.date, messageId: p.messageId,
-      attachmentCount: p.attachments.length, snippet: collapseWhitespace(body, SNIPPET_CHARS),
+      attachmentCount: p.attachments.length, snippet: collapseWhitespace(body, SNIPPET_CHARS), indexLimited: p.limited,
     },
     search: searchFields(p, env, body),
   };
@@ -125,8 +180,18 @@ export function indexEntry(p: ParsedMessage, env: Envelope): IndexEntry {
  * that is one plain text part (see plainTextParse) is parsed without its body going through postal-mime.
  */
 export async function parseForIndex(raw: Uint8Array): Promise<ParsedMessage> {
-  return (await plainTextParse(raw)) ?? parseWithPostalMime(withoutAttachmentBodies(raw));
+  const plain = await plainTextParse(raw);
+  if (plain !== null) return plain;
+  const parts = { count: 0 };
+  const lighter = withoutAttachmentBodies(raw, parts);
+  return parts.count > MAX_INDEXED_PARTS ? headersOnlyParse(raw) : parseWithPostalMime(lighter);
 }
+
+/**
+ * A message of more MIME parts than this is indexed from its headers alone: postal-mime takes some 150 µs a part
+ * whatever its size (20,000 parts of 50 bytes: 3 s), far past the index's budget for one message (issue 25).
+ */
+export const MAX_INDEXED_PARTS = 1000;
 
 /**
  * The parse of a message that is a single text/plain part, utf-8 or us-ascii, 7bit, 8bit or binary (what most test
@@ -216,10 +281,10 @@ export function snippetOf(p: ParsedMessage): string {
  * every part, so it counts and names the attachments exactly as a full parse does, but has nothing to decode. A
  * base64 attachment is most of a large message's bytes and most of its parse. Malformed structure is left as it is.
  */
-export function withoutAttachmentBodies(raw: Uint8Array): Uint8Array {
+export function withoutAttachmentBodies(raw: Uint8Array, parts: { count: number } = { count: 0 }): Uint8Array {
   const text = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1');
   const cut: [number, number][] = [];
-  blankLeaves(text, 0, text.length, cut, 0);
+  blankLeaves(text, 0, text.length, cut, 0, parts);
   if (cut.length === 0) return raw;
   const pieces: Uint8Array[] = [];
   let at = 0;
@@ -231,28 +296,31 @@ export function withoutAttachmentBodies(raw: Uint8Array): Uint8Array {
   return Buffer.concat(pieces);
 }
 
+/** The parameters of a Content-Type read for its boundary (a bound on the pattern's work, far above real mail). */
+const MAX_TYPE_PARAMETERS = 4096;
 /** Multipart nesting followed this deep (postal-mime's own limit is far above what real mail uses). */
 const MAX_MIME_DEPTH = 32;
 
 /** Collects into `cut`, in order, the body ranges of the non-text leaves of the part text[start, end). */
-function blankLeaves(text: string, start: number, end: number, cut: [number, number][], depth: number): void {
+function blankLeaves(text: string, start: number, end: number, cut: [number, number][], depth: number, parts: { count: number }): void {
+  parts.count++;
   const blank = headerEndOf(text, start, end);
   if (blank === null) return;
   const headers = text.slice(start, blank.headersEnd).replace(/\r?\n[ \t]+/g, ' ');
   const type = /^content-type:[ \t]*([^;\r\n]*)(.*)$/im.exec(headers);
   const mime = (type?.[1] ?? 'text/plain').trim().toLowerCase();
   if (mime.startsWith('multipart/')) {
-    const b = /;\s*boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))/i.exec(type?.[2] ?? '');
+    const b = /;\s*boundary\s*=\s*(?:"([^"]+)"|([^;\s]+))/i.exec((type?.[2] ?? '').slice(0, MAX_TYPE_PARAMETERS));
     const boundary = b?.[1] ?? b?.[2];
     if (boundary === undefined || depth >= MAX_MIME_DEPTH) return;
     const delimiter = `--${boundary}`;
     let partStart = -1;
-    for (let at = text.indexOf(delimiter, blank.bodyStart); at !== -1 && at < end; at = text.indexOf(delimiter, at + delimiter.length)) {
+    for (let at = indexWithin(text, delimiter, blank.bodyStart, end); at !== -1; at = indexWithin(text, delimiter, at + delimiter.length, end)) {
       if (at !== blank.bodyStart && text.charCodeAt(at - 1) !== 0x0a) continue; // not at the start of a line
-      if (partStart !== -1) blankLeaves(text, partStart, at - (text.charCodeAt(at - 2) === 0x0d ? 2 : 1), cut, depth + 1);
+      if (partStart !== -1) blankLeaves(text, partStart, at - (text.charCodeAt(at - 2) === 0x0d ? 2 : 1), cut, depth + 1, parts);
       if (text.startsWith('--', at + delimiter.length)) return; // the close delimiter
-      const eol = text.indexOf('\n', at);
-      if (eol === -1 || eol >= end) return;
+      const eol = indexWithin(text, '\n', at, end);
+      if (eol === -1) return;
       partStart = eol + 1;
     }
     return;
@@ -261,15 +329,29 @@ function blankLeaves(text: string, start: number, end: number, cut: [number, num
   cut.push([blank.bodyStart, end]);
 }
 
-/** Where a part's header block ends (its blank line) and its body starts; null if it has no blank line. */
+/**
+ * Where a part's header block ends (its blank line) and its body starts; null if it has none before `end`. Reads the
+ * part's own lines only: a search of the whole message for each of 10,000 parts took 21 s (issue 25).
+ */
 function headerEndOf(text: string, start: number, end: number): { headersEnd: number; bodyStart: number } | null {
-  if (text.startsWith('\r\n', start)) return { headersEnd: start, bodyStart: start + 2 };
-  if (text.startsWith('\n', start)) return { headersEnd: start, bodyStart: start + 1 };
-  const crlf = text.indexOf('\r\n\r\n', start);
-  const lf = text.indexOf('\n\n', start);
-  const at = crlf !== -1 && (lf === -1 || crlf < lf) ? crlf : lf;
-  if (at === -1 || at >= end) return null;
-  return at === crlf ? { headersEnd: at, bodyStart: at + 4 } : { headersEnd: at, bodyStart: at + 2 };
+  for (let line = start; line < end;) {
+    const cr = text.charCodeAt(line) === 0x0d ? 1 : 0;
+    if (line + cr < end && text.charCodeAt(line + cr) === 0x0a) return { headersEnd: line, bodyStart: line + cr + 1 };
+    const lf = indexWithin(text, '\n', line, end);
+    if (lf === -1) return null;
+    line = lf + 1;
+  }
+  return null;
+}
+
+/**
+ * Where `needle` first occurs wholly inside text[from, end), or -1; the search reads nothing past `end` (a slice is a
+ * view in V8, not a copy).
+ */
+function indexWithin(text: string, needle: string, from: number, end: number): number {
+  if (from >= end) return -1;
+  const at = text.slice(from, end).indexOf(needle);
+  return at === -1 ? -1 : from + at;
 }
 
 /**
@@ -295,19 +377,6 @@ function isWhitespace(c: number): boolean {
   if (c < 0xa0) return false;
   return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f ||
     c === 0x205f || c === 0x3000 || c === 0xfeff;
-}
-
-/** Rough HTML to text for indexing and snippets only (the API serves the HTML itself untouched). */
-export function htmlToText(html: string): string {
-  return html
-    .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1\s*>/gi, ' ')
-    .replace(/<[^>]*>/g, ' ')
-    .replace(/&nbsp;/gi, ' ')
-    .replace(/&amp;/gi, '&')
-    .replace(/&lt;/gi, '<')
-    .replace(/&gt;/gi, '>')
-    .replace(/&quot;/gi, '"')
-    .replace(/&#39;/g, "'");
 }
 
 function flatten(list: readonly Address[] | undefined): Mailbox[] {

@@ -108,6 +108,11 @@ export type MessageSummary = Readonly<{
   attachmentCount: number;
   /** The start of the text body, whitespace collapsed. */
   snippet: string;
+  /**
+   * True when the index read its headers alone (subject, addresses, date): its body was past the index's CPU budget or
+   * postal-mime refused it. The raw bytes are kept whole; only body search and the snippet miss it.
+   */
+  indexLimited: boolean;
   envelope: Envelope;
 }>;
 
@@ -118,6 +123,8 @@ export type MessageDetail = MessageSummary &
     text: string;
     html: string;
     attachments: readonly AttachmentInfo[];
+    /** The server's verdict: does the HTML load anything from the network when shown (images, stylesheets, fonts)? */
+    remoteContent: boolean;
   }>;
 
 export type AttachmentContent = Readonly<{ info: AttachmentInfo; content: Buffer }>;

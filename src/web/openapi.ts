@@ -157,6 +157,7 @@ export const OPENAPI = {
           from: { oneOf: [ref('Mailbox'), { type: 'null' }] }, to: { type: 'array', items: ref('Mailbox') }, cc: { type: 'array', items: ref('Mailbox') },
           subject: { type: 'string' }, date: { type: ['string', 'null'] }, messageId: { type: ['string', 'null'] }, attachmentCount: { type: 'integer' },
           snippet: { type: 'string' }, envelope: ref('Envelope'),
+          indexLimited: { type: 'boolean', description: 'Indexed from its headers alone (subject, addresses, date): its body was past the index\'s CPU budget per message, or could not be parsed. The raw bytes are kept whole.' },
         },
       },
       MessageDetail: {
@@ -165,6 +166,7 @@ export const OPENAPI = {
           properties: {
             connection: { type: 'object' }, headers: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, value: { type: 'string' } } } },
             text: { type: 'string' }, html: { type: 'string' },
+            remoteContent: { type: 'boolean', description: 'The HTML loads something from the network when shown (images, stylesheets, fonts): what /html blocks unless images=remote.' },
             attachments: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, filename: { type: 'string' }, contentType: { type: 'string' }, size: { type: 'integer' }, contentId: { type: ['string', 'null'] }, disposition: { type: ['string', 'null'] } } } },
           },
         }],

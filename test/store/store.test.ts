@@ -34,9 +34,9 @@ for (const backend of BACKENDS) {
           id, receivedAt: '2024-05-01T10:00:00.000Z', size: SIMPLE.byteLength, read: false,
           from: { name: 'Ann Example', address: 'ann@a.test' }, to: [{ name: 'Bob', address: 'bob@b.test' }], cc: [],
           subject: 'Lunch plans', date: '2024-05-01T09:59:00.000Z', messageId: '<lunch-1@a.test>', attachmentCount: 0,
-          snippet: 'Shall we meet at noon? .leading dot kept Your code is 482913.',
+          snippet: 'Shall we meet at noon? .leading dot kept Your code is 482913.', indexLimited: false,
           envelope: { helo: 'client.test', from: 'ann@a.test', to: ['bob@b.test', 'hidden@bcc.test'] },
-          connection: CONN, text: 'Shall we meet at noon?\n.leading dot kept\nYour code is 482913.\n', html: '', attachments: [],
+          connection: CONN, text: 'Shall we meet at noon?\n.leading dot kept\nYour code is 482913.\n', html: '', attachments: [], remoteContent: false,
           headers: undefined,
         },
       );

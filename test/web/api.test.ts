@@ -36,7 +36,7 @@ describe('web API over a temp SQLite store', () => {
     id: ids.simple, receivedAt: '2024-05-01T10:00:00.000Z', size: SIMPLE.byteLength, read: false,
     from: { name: 'Ann Example', address: 'ann@a.test' }, to: [{ name: 'Bob', address: 'bob@b.test' }], cc: [], subject: 'Lunch plans',
     date: '2024-05-01T09:59:00.000Z', messageId: '<lunch-1@a.test>', attachmentCount: 0,
-    snippet: 'Shall we meet at noon? .leading dot kept Your code is 482913.',
+    snippet: 'Shall we meet at noon? .leading dot kept Your code is 482913.', indexLimited: false,
     envelope: { helo: 'client.test', from: 'ann@a.test', to: ['bob@b.test'] },
   });
   /**
@@ -103,7 +103,7 @@ describe('web API over a temp SQLite store', () => {
         { name: 'From', value: 'Ann Example <ann@a.test>' }, { name: 'To', value: 'Bob <bob@b.test>' }, { name: 'Subject', value: 'Lunch plans' },
         { name: 'Date', value: 'Wed, 01 May 2024 09:59:00 +0000' }, { name: 'Message-ID', value: '<lunch-1@a.test>' },
       ],
-      text: 'Shall we meet at noon?\n.leading dot kept\nYour code is 482913.\n', html: '', attachments: [],
+      text: 'Shall we meet at noon?\n.leading dot kept\nYour code is 482913.\n', html: '', attachments: [], remoteContent: false,
     });
   });
 

@@ -16,7 +16,8 @@ import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { assertNever } from '../../assert-never.js';
 import { useMemoryBlob } from '../memory/blob.js';
-import { EMPTY_PARSE, indexEntry, parseForIndex } from '../parse.js';
+import { EMPTY_PARSE, headersOnlyParse, indexEntry } from '../parse.js';
+import { IndexThread } from '../index-thread.js';
 import { BEGIN_ASYNC, clientConfig, nextValuesHolding, reasonOf, unavailable } from './connection.js';
 import type { IndexedRow, IndexerConfig, IndexerEvent, IndexerRequest, SummaryRow } from './indexer-thread.js';
 import { INDEXED_CHANNEL, LOCKS } from './schema.js';
@@ -35,6 +36,7 @@ useMemoryBlob(); // before any parse: see memory-blob.ts
 const port = parentPort;
 const cfg = workerData as IndexerConfig;
 const post = (m: IndexerEvent): void => port.postMessage(m);
+const indexer = new IndexThread();
 const ignore = (): void => undefined;
 
 const pool = new pg.Pool({ ...clientConfig(cfg.databaseUrl, cfg.queryTimeoutMs), max: 1, idleTimeoutMillis: 30_000 });
@@ -115,12 +117,12 @@ async function indexBatch(): Promise<number> {
         const bySeq = new Map(raws.rows.map((r) => [Number(r.seq), r.raw]));
         for (const r of rows) r.raw ??= bySeq.get(r.seq);
       }
-      const entries = [];
-      for (const { raw, ...row } of rows) {
-        const parsed = raw === undefined ? EMPTY_PARSE : await parseForIndex(raw).catch(() => EMPTY_PARSE); // unparsable: an empty summary
-        const entry = indexEntry(parsed, row.envelope);
-        entries.push({ row, summary: entry.summary, s: entry.search });
-      }
+      // Parsed on the index thread, each within its CPU budget (index-thread.ts), all of the batch at once.
+      const entries = await Promise.all(rows.map(async ({ raw, ...row }) => {
+        const entry = raw === undefined ? indexEntry(EMPTY_PARSE, row.envelope)
+          : await indexer.entry(raw, row.envelope).catch(async () => indexEntry(await headersOnlyParse(raw), row.envelope));
+        return { row, summary: entry.summary, s: entry.search };
+      }));
       // From here to the commit the order lock is held: three round trips (values, rows, commit).
       const order = await nextValuesHolding(c, LOCKS.indexOrder, 'message_indexed_seq', entries.length);
       const last = order[order.length - 1] ?? 0;
@@ -210,6 +212,7 @@ port.on('message', (m: IndexerRequest) => {
       closing = true;
       void (async () => {
         await running;
+        await indexer.close();
         await pool.end().catch(ignore);
         post({ type: 'closed' });
         port.close();

@@ -714,7 +714,7 @@ class PostgresStore implements MessageStore {
     if (parsed === null) return null;
     return {
       ...toSummary({ ...row, summary: row.summary ?? indexEntry(parsed, row.envelope).summary }), connection: row.connection,
-      headers: parsed.headers, text: parsed.text, html: parsed.html, attachments: parsed.attachments,
+      headers: parsed.headers, text: parsed.text, html: parsed.html, attachments: parsed.attachments, remoteContent: parsed.remoteContent,
     };
   }
 
@@ -794,7 +794,7 @@ function toSummary(r: SummaryRow): MessageSummary {
   return {
     id: r.id, receivedAt: new Date(r.received_at).toISOString(), size: r.size, read: r.read,
     from: s.from, to: s.to, cc: s.cc, subject: s.subject, date: s.date, messageId: s.messageId,
-    attachmentCount: s.attachmentCount, snippet: s.snippet, envelope: r.envelope,
+    attachmentCount: s.attachmentCount, snippet: s.snippet, indexLimited: s.indexLimited === true, envelope: r.envelope,
   };
 }
 

@@ -159,8 +159,8 @@ async function messageDetail(id: string): Promise<MessageDetail | null> {
   };
 }
 
-const bodies = (p: ParsedMessage): Pick<MessageDetail, 'headers' | 'text' | 'html' | 'attachments'> =>
-  ({ headers: p.headers, text: p.text, html: p.html, attachments: p.attachments });
+const bodies = (p: ParsedMessage): Pick<MessageDetail, 'headers' | 'text' | 'html' | 'attachments' | 'remoteContent'> =>
+  ({ headers: p.headers, text: p.text, html: p.html, attachments: p.attachments, remoteContent: p.remoteContent });
 
 type StoredSummary = Omit<MessageSummary, 'id' | 'receivedAt' | 'size' | 'read' | 'envelope'>;
 
@@ -169,7 +169,7 @@ function toSummary(r: SummaryRow): MessageSummary {
   return {
     id: r.id, receivedAt: new Date(r.received_at).toISOString(), size: r.size, read: r.read === 1,
     from: s.from, to: s.to, cc: s.cc, subject: s.subject, date: s.date, messageId: s.messageId,
-    attachmentCount: s.attachmentCount, snippet: s.snippet, envelope: JSON.parse(r.envelope) as Envelope,
+    attachmentCount: s.attachmentCount, snippet: s.snippet, indexLimited: s.indexLimited === true, envelope: JSON.parse(r.envelope) as Envelope,
   };
 }
 

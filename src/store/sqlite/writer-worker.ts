@@ -10,9 +10,10 @@
  * parse; the writer answers once the commit returns, and the server sends its 250.
  *
  * Searchable after. Every committed message joins the index queue (its bytes kept in memory up to a bound, else read
- * back). Between commits the indexer parses headers and text parts (attachment bodies left out: see parse.ts), one
- * message at a time, taking the saves waiting on the port between two parses (receiveMessageOnPort) and stopping once
- * their group is due, so a due commit waits for at most one parse. Parsed messages are written in batches (up to 128,
+ * back). The indexer hands a slice of them to the index thread (index-thread.ts: headers and text parts, attachment
+ * bodies left out, each message within a CPU-time budget past which only its headers are indexed), and commits go on
+ * while they are parsed: this thread's index work between two commits is reading bytes back and writing a batch
+ * (issue 25: a hostile message once held every sender's 250 for seconds here). Parsed messages are written in batches (up to 128,
  * or after 20 ms: each transaction writes a full-text segment), in one synchronous=NORMAL transaction: each `messages`
  * row and full-text entry, and its pending row deleted; then the main thread is told which messages became searchable.
  *
@@ -29,7 +30,8 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import Database from 'better-sqlite3';
 import type { Envelope } from '../../smtp/core/types.js';
 import { useMemoryBlob } from '../memory/blob.js';
-import { indexEntry, parseForIndex, type IndexEntry } from '../parse.js';
+import type { IndexEntry } from '../parse.js';
+import { IndexThread } from '../index-thread.js';
 import { insertIndexed, insertPending, migrate } from './schema.js';
 import { assertNever } from '../../assert-never.js';
 import { searchCondition } from './search.js';
@@ -51,6 +53,8 @@ if (parentPort === null) throw new Error('sqlite-writer must run as a worker thr
 useMemoryBlob(); // before any parse: see memory-blob.ts
 const port = parentPort;
 const cfg = workerData as WriterConfig;
+/** Parses for the index off this thread, each message within its CPU budget (issue 25). */
+const indexer = new IndexThread();
 const post = (m: WriterReply): void => port.postMessage(m);
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 /** SQLITE_FULL: the disk is full or max_page_count is reached. */
@@ -163,7 +167,7 @@ for (const row of sql.pendingRows.all() as { seq: number; committed_at: number }
   enqueue({ seq: row.seq, committedAt: row.committed_at, raw: null, envelope: null });
 }
 
-type Parsed = { seq: number; entry: IndexEntry; queued: Queued };
+type Parsed = { seq: number; entry: IndexEntry; queued: Queued; bytes: number };
 
 /** The index transaction: each parsed message becomes searchable, in seq order; returns their summaries. */
 const writeIndex = db.transaction((batch: readonly Parsed[]): MessageSummary[] => {
@@ -207,7 +211,11 @@ let indexWriteTimer: NodeJS.Timeout | null = null;
 async function indexSlice(maxMessages: number, budgetMs: number, flush = false): Promise<number> {
   const t0 = performance.now();
   let took = 0;
-  while (queue.length - queueHead > 0 && took < maxMessages && parsedBytes < INDEX_WRITE_BATCH_BYTES && performance.now() - t0 < budgetMs) {
+  // The parses run on the index thread (index-thread.ts), all of the slice's at once: while they run, this thread
+  // commits the saves that arrive; its own share is reading the bytes back and, below, the index transaction.
+  const asked: Promise<Parsed | null>[] = [];
+  let askedBytes = 0;
+  while (queue.length - queueHead > 0 && took < maxMessages && parsedBytes + askedBytes < INDEX_WRITE_BATCH_BYTES && performance.now() - t0 < budgetMs) {
     const q = dequeue();
     if (q === undefined) break;
     took++;
@@ -219,12 +227,16 @@ async function indexSlice(maxMessages: number, budgetMs: number, flush = false):
       raw = row.raw;
       envelope = JSON.parse(row.envelope) as Envelope;
     }
+    const bytes = raw.byteLength;
+    askedBytes += bytes;
+    asked.push(indexer.entry(raw, envelope).then((entry) => ({ seq: q.seq, entry, queued: q, bytes }), () => null));
+  }
+  takeWaitingRequests(); // saves that came while the bytes were read back
+  for (const p of await Promise.all(asked)) {
+    if (p === null) continue; // the index thread closed under it: recovered at the next open
     if (parsed.length === 0) parsedSince = performance.now();
-    parsed.push({ seq: q.seq, entry: indexEntry(await parseForIndex(raw), envelope), queued: q });
-    parsedBytes += raw.byteLength;
-    // Saves that arrived meanwhile go first once their group is due (see commitDue): the commit runs before the next parse.
-    takeWaitingRequests();
-    if (commitDue()) break;
+    parsed.push(p);
+    parsedBytes += p.bytes;
   }
   if (parsed.length === 0 || closed) return took;
   const waited = performance.now() - parsedSince;
@@ -660,6 +672,7 @@ async function handle(m: WriterRequest): Promise<void> {
       if (indexRetry !== null) clearTimeout(indexRetry);
       if (idleTimer !== null) clearTimeout(idleTimer);
       if (indexWriteTimer !== null) clearTimeout(indexWriteTimer);
+      await indexer.close();
       db.close();
       post({ type: 'closed' });
       port.close();

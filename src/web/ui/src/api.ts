@@ -15,12 +15,16 @@ export type ConnectionInfo = {
 export type MessageSummary = {
   id: string; receivedAt: string; size: number; read: boolean; from: Mailbox | null; to: Mailbox[]; cc: Mailbox[];
   subject: string; date: string | null; messageId: string | null; attachmentCount: number; snippet: string; envelope: Envelope;
+  /** Indexed from its headers alone: the body was past the index's budget, or could not be parsed. */
+  indexLimited: boolean;
 };
 export type AttachmentInfo = {
   index: number; filename: string; contentType: string; size: number; contentId: string | null; disposition: 'attachment' | 'inline' | null;
 };
 export type MessageDetail = MessageSummary & {
   connection: ConnectionInfo; headers: { name: string; value: string }[]; text: string; html: string; attachments: AttachmentInfo[];
+  /** The server's verdict: the HTML loads something from the network (the UI never scans mail itself). */
+  remoteContent: boolean;
 };
 export type TranscriptLine = { at: number; dir: 'client' | 'server' | 'info'; text: string; responseMs?: number };
 export type SessionEnd = 'quit' | 'client-closed' | 'timeout' | 'shutdown' | 'error' | 'refused' | 'fault';

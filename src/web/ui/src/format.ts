@@ -51,8 +51,3 @@ export function duration(ms: number): string {
   if (ms < 1000) return `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
   return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 }
-
-/** True when the HTML loads something from the network (blocked until the user asks). */
-export const hasRemoteContent = (html: string): boolean =>
-  /\b(?:src|background|srcset)\s*=\s*["']?\s*(?:https?:)?\/\//i.test(html) || /url\(\s*["']?\s*(?:https?:)?\/\//i.test(html) ||
-  /<link\b[^>]*href\s*=\s*["']?\s*(?:https?:)?\/\//i.test(html);

@@ -2,7 +2,7 @@
 import { Fragment, type JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, attachmentUrl, errorText, htmlUrl, rawUrl, type MessageDetail } from './api.js';
-import { exactTime, hasRemoteContent, mailboxFull, size } from './format.js';
+import { exactTime, mailboxFull, size } from './format.js';
 import { Icon } from './icons.js';
 
 export type Tab = 'html' | 'text' | 'headers' | 'raw' | 'envelope' | 'attachments';
@@ -49,6 +49,9 @@ export function MessageView({ message: m, tab, onTab, onBack, onDelete, onToggle
           {m.cc.length > 0 && <><dt>Cc</dt><dd>{m.cc.map(mailboxFull).join(', ')}</dd></>}
           <dt>Received</dt><dd><time dateTime={m.receivedAt}>{exactTime(m.receivedAt)}</time> · {size(m.size)}</dd>
         </dl>
+        {m.indexLimited && (
+          <p class="index-note" role="note">Indexed from its headers only: its body was too costly to parse, so search does not see it. The raw message is kept whole.</p>
+        )}
         <nav class="tabs" role="tablist">
           {tabs.map(([t, label]) => (
             <button key={t} role="tab" aria-selected={t === active} class={`tab${t === active ? ' active' : ''}`} onClick={() => onTab(t)}
@@ -73,7 +76,7 @@ function HtmlTab({ m }: { m: MessageDetail }): JSX.Element {
   const [remote, setRemote] = useState(false);
   useEffect(() => setRemote(false), [m.id]);
   if (!m.html) return <p class="empty">This message has no HTML part.</p>;
-  const blocked = !remote && hasRemoteContent(m.html);
+  const blocked = !remote && m.remoteContent;
   return (
     <div class="html-tab">
       <div class="html-bar">
