@@ -3,6 +3,10 @@
  * over its HTTP API. startMailwire() (./start.ts) hands out one of these for the server it starts, so both ways
  * share this one implementation.
  */
+import type { HeaderReport } from '../checks/headers.js';
+import type { HtmlCheckReport } from '../checks/html.js';
+import type { LinkReport } from '../checks/links.js';
+import type { SpamReport } from '../checks/spam.js';
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from '../config.js';
 import { MailwireError } from '../errors.js';
 import type { MessageDetail, MessageSummary } from '../store/index.js';
@@ -139,6 +143,25 @@ export class MailwireClient {
   }
 
   /**
+   * A check of the message (README, "Checks"): 'html' (compatibility per mail client), 'links' (each link requested),
+   * 'spam' (spamd or rspamd score) or 'headers'. Throws MailwireApiError for a missing message (404) or a check the
+   * server cannot run (the spam check without a checker: 404 saying which flag).
+   */
+  async check<K extends CheckKind>(id: string, kind: K, options: Readonly<{ clients?: string }> = {}): Promise<CheckReports[K]> {
+    const path = `/api/v1/messages/${encodeURIComponent(id)}/checks/${kind}`;
+    const query = kind === 'html' && options.clients !== undefined ? `?${new URLSearchParams({ clients: options.clients })}` : '';
+    const method = kind === 'links' || kind === 'spam' ? 'POST' : 'GET';
+    return (await (await this.#request(method, path + query)).json()) as CheckReports[K];
+  }
+
+  /** The HTML rendered by the server's headless Chromium, as PNG (or JPEG) bytes. */
+  async screenshot(id: string, options: Readonly<{ width?: number; format?: 'png' | 'jpeg'; full?: boolean }> = {}): Promise<Buffer> {
+    const params = new URLSearchParams({ width: String(options.width ?? 390), format: options.format ?? 'png', ...(options.full === true ? { full: '1' } : {}) });
+    const r = await this.#request('GET', `/api/v1/messages/${encodeURIComponent(id)}/screenshot?${params}`);
+    return Buffer.from(await r.arrayBuffer());
+  }
+
+  /**
    * The inboxes (every envelope recipient address, lowercased; plus-addresses as written), in address order, with
    * their message counts; `prefix` narrows them (case-insensitive). Page on with `cursor: nextCursor`.
    */
@@ -229,6 +252,9 @@ export class MailwireClient {
     throw new MailwireApiError(r.status, code, `${method} ${path}: ${message}`);
   }
 }
+
+export type CheckKind = 'html' | 'links' | 'spam' | 'headers';
+export type CheckReports = { html: HtmlCheckReport; links: LinkReport; spam: SpamReport; headers: HeaderReport };
 
 function splitCredential(text: string): [string, string] {
   const colon = text.indexOf(':');

@@ -6,7 +6,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { MailwireTimeoutError, type MailwireClient } from '../api-client/client.js';
+import { MailwireApiError, MailwireTimeoutError, type MailwireClient } from '../api-client/client.js';
 import type { CaughtMessage } from '../api-client/message.js';
 import type { MessageSummary } from '../store/index.js';
 import { htmlAsText } from '../store/html.js';
@@ -83,6 +83,23 @@ export function createMcpServer(client: MailwireClient, info: McpServerInfo): Mc
       return json(messageForAgent(await client.waitForMessage({ query: query ?? '', timeout: (seconds ?? DEFAULT_WAIT_SECONDS) * 1000 })));
     } catch (error) {
       if (error instanceof MailwireTimeoutError) return failure(error.message);
+      throw error;
+    }
+  });
+
+  server.registerTool('check_message', {
+    title: 'Check a message',
+    description: 'Puts a message through a check: html (HTML and CSS support per mail client, caniemail data), links (each link requested, through the SSRF guard), spam (SpamAssassin or rspamd score, when the server has one), headers (what a receiving server would trip over).',
+    inputSchema: {
+      id: z.string().min(1).max(200).describe('the id from search_messages or wait_for_message'),
+      check: z.enum(['html', 'links', 'spam', 'headers']).describe('which check'),
+    },
+    annotations: { readOnlyHint: true, openWorldHint: true },
+  }, async ({ id, check }) => {
+    try {
+      return json(await client.check(id, check));
+    } catch (error) {
+      if (error instanceof MailwireApiError) return failure(error.message);
       throw error;
     }
   });

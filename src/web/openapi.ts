@@ -86,6 +86,43 @@ export const OPENAPI = {
         responses: { 200: { description: 'HTML', content: { 'text/html': {} } }, 400: error, 404: error },
       },
     },
+    '/api/v1/messages/{id}/checks/html': {
+      get: {
+        summary: 'HTML compatibility: each HTML and CSS feature the message uses, where, and its support per mail client (caniemail data); a score per client and overall',
+        parameters: [idParam, { name: 'clients', in: 'query', schema: { type: 'string' }, description: 'Client ids or globs, comma-separated: gmail.*,outlook.windows' }],
+        responses: { 200: { description: 'The report', ...json({ type: 'object', required: ['dataDate', 'features', 'clients', 'score', 'remote'] }) }, 400: error, 404: error },
+      },
+    },
+    '/api/v1/messages/{id}/checks/headers': {
+      get: {
+        summary: 'Header findings without the network: Date, Message-ID, From, MIME-Version, empty text alternative, List-Unsubscribe-Post, long lines, raw non-ASCII, the DKIM body hash',
+        parameters: [idParam],
+        responses: { 200: { description: 'The findings', ...json({ type: 'object', required: ['findings', 'dkim'] }) }, 404: error },
+      },
+    },
+    '/api/v1/messages/{id}/checks/links': {
+      post: {
+        summary: 'Requests every link and image URL (HEAD, then GET), through the SSRF guard: status, final URL, redirects, time; 2 at a time per host, 10 s each, cached 60 s',
+        parameters: [idParam],
+        responses: { 200: { description: 'The links', ...json({ type: 'object', required: ['links', 'errors'] }) }, 403: error, 404: error },
+      },
+    },
+    '/api/v1/messages/{id}/checks/spam': {
+      post: {
+        summary: 'The spam score from SpamAssassin\'s spamd (--spamd) or rspamd (--rspamd): score, threshold, verdict, every rule that fired',
+        parameters: [idParam],
+        responses: { 200: { description: 'The report', ...json({ type: 'object', required: ['checker', 'score', 'threshold', 'spam', 'action', 'rules'] }) }, 403: error, 404: error, 502: error },
+      },
+    },
+    '/api/v1/messages/{id}/screenshot': {
+      get: {
+        summary: 'The HTML rendered by headless Chromium (JavaScript off, every request blocked but data: and cid: unless remote=1 and the SSRF rules allow it)',
+        parameters: [idParam, { name: 'width', in: 'query', schema: { type: 'integer', minimum: 200, maximum: 2000, default: 390 } },
+          { name: 'format', in: 'query', schema: { type: 'string', enum: ['png', 'jpeg'], default: 'png' } },
+          { name: 'full', in: 'query', schema: { type: 'string', enum: ['0', '1'] } }, { name: 'remote', in: 'query', schema: { type: 'string', enum: ['0', '1'] } }],
+        responses: { 200: { description: 'The image', content: { 'image/png': {}, 'image/jpeg': {} } }, 400: error, 403: error, 404: error, 501: error },
+      },
+    },
     '/api/v1/messages/{id}/attachments/{n}': {
       get: {
         summary: 'Download an attachment (from 0); images other than SVG inline, the rest as attachment; nosniff',

@@ -45,9 +45,9 @@ for (const [label, transportFor] of Object.entries(transports)) {
       await mailwire.close();
     });
 
-    it('lists its five tools', async () => {
+    it('lists its six tools', async () => {
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['delete_messages', 'get_message', 'list_inboxes', 'search_messages', 'wait_for_message']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['check_message', 'delete_messages', 'get_message', 'list_inboxes', 'search_messages', 'wait_for_message']);
       assert.equal(client.getServerVersion()?.name, 'mailwire');
     });
 
