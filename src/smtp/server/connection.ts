@@ -107,6 +107,8 @@ export class Connection {
   #pausedForStore = false;
   /** Replies wait in the socket's buffer for the client to read them: reading stays paused until 'drain'. */
   #drainPending = false;
+  /** A large message's temporary file is behind: reading stays paused until its writes are done. */
+  #pausedForSpool = false;
   /**
    * Replies not yet written: those to every line of one chunk of input leave in one write, as Postfix flushes only
    * when its input runs dry, so a pipelining client costs one syscall per batch, not one per reply.
@@ -197,6 +199,7 @@ export class Connection {
       const mark = this.#transcript.length;
       const fedBefore = this.#commandsFed;
       this.#pumpBatch();
+      if (this.#draft.backlogged) this.#waitForSpool();
       // Several commands in one read: the client pipelined (RFC 2920). Said in the transcript, before the batch.
       const batch = this.#commandsFed - fedBefore;
       if (batch > 1 && this.#opts.recordSessions && mark < this.#transcript.length && this.#transcript.length < TRANSCRIPT_CAP) {
@@ -347,6 +350,20 @@ export class Connection {
     if (this.#closed) return;
     if (this.#session.phase.kind === 'storing') this.#lifetimeOver = true; // see #carryOn
     else this.#apply(this.#session.feed({ type: 'timeout', limit: 'session' }), 'timeout');
+  }
+
+  /**
+   * A large message's temporary file is behind its client: read no more until its writes are done (as for a client
+   * that does not read its replies), so that a fast sender and a slow disk never hold more than a few blocks.
+   */
+  #waitForSpool(): void {
+    if (this.#pausedForSpool) return;
+    this.#pausedForSpool = true;
+    this.#socket.pause();
+    void this.#draft.afterWrites().then(() => {
+      this.#pausedForSpool = false;
+      if (!this.#closed && !this.#waiting && !this.#drainPending) this.#socket.resume(); // else their end resumes it
+    });
   }
 
   /** Writes the replies gathered so far, in one write. */

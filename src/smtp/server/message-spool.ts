@@ -120,15 +120,29 @@ export type Taken =
   | Readonly<{ kind: 'file'; raw: Promise<Buffer> }>
   | Readonly<{ kind: 'full' }>;
 
-/** A spilled message's file: bytes queued for it, one write at a time, and what it counts in the spool's budgets. */
+/** A spilled message's bytes go through blocks of this size: one filled while one is written. */
+const BLOCK = 64 * 1024;
+/** Full blocks waiting for the disk before the connection stops reading (see MessageDraft.backlogged). */
+const BACKLOG_BLOCKS = 2;
+
+/**
+ * A spilled message's file. Its bytes are copied into fixed blocks as they come (the strings die young) and each full
+ * block is written in the background, one write at a time, then reused: a spilled message holds a few blocks of
+ * memory, however large it grows and however slow the disk (the connection stops reading meanwhile).
+ */
 type SpillFile = {
   spool: MessageSpool;
   path: string;
   handle: Promise<FileHandle>;
-  queued: string[];
-  /** Bytes queued or being written: counted in spool.memoryInUse until written. */
+  /** The block being filled, and how far. */
+  fill: Buffer;
+  fillAt: number;
+  /** Full blocks, oldest first, waiting for their write. */
+  full: Buffer[];
+  spare: Buffer | null;
+  /** Bytes of the blocks this file holds: counted in spool.memoryInUse. */
   memory: number;
-  /** Bytes counted in spool.diskInUse: written, queued or being written. */
+  /** Bytes counted in spool.diskInUse: the message's bytes since it spilled (written or not). */
   disk: number;
   written: number;
   writing: Promise<void> | null;
@@ -139,7 +153,8 @@ type SpillFile = {
 
 /**
  * One connection's message in progress (reused message after message): latin1 strings, one char a byte, as the core
- * streams them. write() never blocks: a spilled message's bytes are written in the background, one write at a time.
+ * streams them. write() never blocks; when a spilled message's writes fall behind, `backlogged` says to stop reading
+ * until afterWrites() resolves.
  */
 export class MessageDraft {
   readonly #spool: MessageSpool;
@@ -158,25 +173,32 @@ export class MessageDraft {
     return this.#file !== null;
   }
 
+  /** The disk is behind this message: read no more from its client until afterWrites(). */
+  get backlogged(): boolean {
+    return this.#file !== null && this.#file.full.length >= BACKLOG_BLOCKS;
+  }
+
+  /** Resolves once the full blocks queued now are written (or the writes failed, or the message was dropped). */
+  afterWrites(): Promise<void> {
+    return this.#file?.writing ?? Promise.resolve();
+  }
+
   write(bytes: string): void {
     if (this.#full) return;
     const spool = this.#spool;
-    const n = bytes.length;
     const file = this.#file;
     if (file === null) {
       this.#lines.push(bytes);
-      this.#memory += n;
-      spool.memoryInUse += n;
+      this.#memory += bytes.length;
+      spool.memoryInUse += bytes.length;
       if (this.#memory > spool.spillAfterBytes || spool.overMemory()) this.#spill();
       return;
     }
     if (file.error !== null) return; // the message will get 451
-    if (!spool.reserveDisk(n)) return this.#drop();
-    file.disk += n;
-    file.memory += n;
-    spool.memoryInUse += n;
-    file.queued.push(bytes);
-    pump(file);
+    if (!spool.reserveDisk(bytes.length)) return this.#drop();
+    file.disk += bytes.length;
+    copyIn(file, bytes);
+    if (file.full.length > 0) pump(file);
   }
 
   /** The message is abandoned: nothing of it stays in memory or on disk. */
@@ -203,16 +225,23 @@ export class MessageDraft {
 
   #spill(): void {
     const spool = this.#spool;
+    const lines = this.#lines;
     const held = this.#memory;
-    if (!spool.reserveDisk(held)) return this.#drop();
-    const path = spool.newPath();
-    const handle = open(path, 'wx', 0o600);
-    handle.catch(() => {}); // a failure is seen by the writes and the read-back
-    // The bytes held move to the file's account: still in memory until written.
-    this.#file = { spool, path, handle, queued: this.#lines, memory: held, disk: held, written: 0, writing: null, error: null, dropped: false };
     this.#lines = [];
     this.#memory = 0;
-    pump(this.#file);
+    spool.memoryInUse -= held;
+    if (!spool.reserveDisk(held)) return this.#drop();
+    const path = spool.newPath();
+    const handle = open(path, 'wx+', 0o600); // read and write; fails if the name exists (never follows a link)
+    handle.catch(() => {}); // a failure is seen by the writes and the read-back
+    const file: SpillFile = {
+      spool, path, handle, fill: Buffer.allocUnsafeSlow(BLOCK), fillAt: 0, full: [], spare: null, memory: BLOCK, disk: held,
+      written: 0, writing: null, error: null, dropped: false,
+    };
+    spool.memoryInUse += BLOCK;
+    this.#file = file;
+    for (const line of lines) copyIn(file, line);
+    if (file.full.length > 0) pump(file);
   }
 
   /** Past the disk budget: keep nothing more, answer 452 at the end. */
@@ -231,29 +260,52 @@ export class MessageDraft {
   }
 }
 
-/** Writes what is queued, one write at a time, giving its memory back as it goes. A failure stops the writes for good. */
+/** Copies latin1 text into the file's blocks, starting a new block as each fills. */
+function copyIn(file: SpillFile, bytes: string): void {
+  let from = 0;
+  while (from < bytes.length) {
+    if (file.fillAt === BLOCK) {
+      file.full.push(file.fill);
+      if (file.spare !== null) {
+        file.fill = file.spare;
+        file.spare = null;
+      } else {
+        file.fill = Buffer.allocUnsafeSlow(BLOCK);
+        file.memory += BLOCK;
+        file.spool.memoryInUse += BLOCK;
+      }
+      file.fillAt = 0;
+    }
+    const n = Math.min(BLOCK - file.fillAt, bytes.length - from);
+    file.fill.write(from === 0 && n === bytes.length ? bytes : bytes.slice(from, from + n), file.fillAt, 'latin1');
+    file.fillAt += n;
+    from += n;
+  }
+}
+
+/** Writes the full blocks, one write at a time, keeping one block for reuse. A failure stops the writes for good. */
 function pump(file: SpillFile): void {
   if (file.writing !== null || file.dropped || file.error !== null) return;
   file.writing = (async () => {
     try {
       const fh = await file.handle;
-      while (file.queued.length > 0 && !file.dropped) {
-        const chunk = Buffer.from(file.queued.join(''), 'latin1');
-        file.queued = [];
+      for (let block = file.full[0]; block !== undefined && !file.dropped; block = file.full[0]) {
         let at = 0;
-        while (at < chunk.length) at += (await fh.write(chunk, at, chunk.length - at, file.written + at)).bytesWritten;
-        file.written += chunk.length;
+        while (at < BLOCK) at += (await fh.write(block, at, BLOCK - at, file.written + at)).bytesWritten;
+        file.written += BLOCK;
+        file.full.shift();
         if (file.dropped) return; // removeFile gave back everything already
-        file.memory -= chunk.length;
-        file.spool.memoryInUse -= chunk.length;
+        if (file.spare === null) file.spare = block;
+        else {
+          file.memory -= BLOCK;
+          file.spool.memoryInUse -= BLOCK;
+        }
       }
     } catch (e) {
       file.error = e instanceof Error ? e : new Error(String(e)); // the read-back says it; the message gets 451
-      file.queued = [];
     } finally {
       file.writing = null;
     }
-    if (file.queued.length > 0) pump(file); // queued while the last write ended
   })();
 }
 
@@ -261,7 +313,8 @@ function pump(file: SpillFile): void {
 function removeFile(file: SpillFile): void {
   if (file.dropped) return;
   file.dropped = true;
-  file.queued = [];
+  file.full = [];
+  file.spare = null;
   file.spool.memoryInUse -= file.memory;
   file.spool.diskInUse -= file.disk;
   file.memory = 0;
@@ -272,14 +325,15 @@ function removeFile(file: SpillFile): void {
   );
 }
 
-/** Waits for the writes, reads the file back after the header, and removes it. */
+/** Waits for the writes, reads the file back after the header, adds the last block, and removes the file. */
 async function readBack(file: SpillFile, header: string): Promise<Buffer> {
   try {
     const fh = await file.handle;
+    if (file.full.length > 0) pump(file);
     while (file.writing !== null) await file.writing;
     if (file.error !== null) throw file.error;
     const at = Buffer.byteLength(header, 'utf8');
-    const raw = Buffer.allocUnsafeSlow(at + file.written);
+    const raw = Buffer.allocUnsafeSlow(at + file.written + file.fillAt);
     raw.write(header, 0, 'utf8');
     let done = 0;
     while (done < file.written) {
@@ -287,6 +341,7 @@ async function readBack(file: SpillFile, header: string): Promise<Buffer> {
       if (bytesRead === 0) throw new Error(`${file.path} ended after ${done} of ${file.written} bytes`);
       done += bytesRead;
     }
+    file.fill.copy(raw, at + file.written, 0, file.fillAt);
     return raw;
   } finally {
     removeFile(file);
