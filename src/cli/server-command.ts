@@ -128,7 +128,7 @@ export function registerServerCommand(program: Command): void {
     .addOption(new Option('--max-message-size <bytes>', 'largest message accepted; larger ones get 552').argParser(parseByteSize).default(DEFAULT_LIMITS.maxMessageBytes, '25MiB'))
     .addOption(new Option('--max-connections <n>', 'connections served at once; more get 421').argParser(parsePositiveInt).default(DEFAULT_LIMITS.maxClients))
     .addOption(new Option('--max-clients <n>', 'the same as --max-connections').argParser(parsePositiveInt))
-    .addOption(new Option('--max-clients-per-ip <n>', 'connections at once from one address, loopback included; more get 421 (0: no limit)').argParser(parseCount).default(undefined, `${DEFAULT_LIMITS.maxClientsPerRemoteIp}, loopback unlimited`))
+    .addOption(new Option('--max-clients-per-ip <n>', `connections at once from one address, loopback included; more get 421 (0: no limit) (default: ${DEFAULT_LIMITS.maxClientsPerRemoteIp}, loopback unlimited)`).argParser(parseCount))
     .addOption(new Option('--max-session-time <duration>', 'the longest a session may last, whatever it does; then 421 (0: no limit)').argParser(parseDuration).default(DEFAULT_LIMITS.maxSessionMs, '30m'))
     .addOption(new Option('--max-junk-commands <n>', 'smtp: NOOP, RSET, VRFY, EXPN, HELP since the last message stored; one more gets 421 (0: no limit)').argParser(parseCount).default(DEFAULT_LIMITS.maxJunkCommands))
     .addOption(new Option('--spool-memory <bytes>', 'unfinished messages kept in memory, all connections together; past it (or 256KiB for one) they go to temporary files').argParser(parseByteSize).default(DEFAULT_LIMITS.spoolMemoryBytes, '64MiB'))

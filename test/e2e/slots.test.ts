@@ -13,6 +13,7 @@ import { quietDisplay } from '../../src/smtp/server/display.js';
 import { perIpLimit, startServer } from '../../src/smtp/server/server.js';
 import { createCaptureSink } from '../helpers/capture-sink.js';
 import { proxyV1 } from '../helpers/proxy-header.js';
+import { startMailwire } from '../helpers/mailwire-process.js';
 import { SocketLines, startTestServer } from '../helpers/socket-driver.js';
 
 async function lines(conn: SocketLines, n: number): Promise<(string | null)[]> {
@@ -143,6 +144,23 @@ describe('slots that end', () => {
     } finally {
       for (const c of open) c.socket.destroy();
       await server.close(2000);
+    }
+  });
+
+  it('takes the limits from the command line: --max-junk-commands, --max-session-time', async () => {
+    const server = await startMailwire(['--dialect', 'smtp', '--port', '0', '--no-http', '--store', 'none', '--max-junk-commands', '1', '--max-session-time', '2s']);
+    try {
+      const junk = await SocketLines.open(server.smtpPort);
+      await junk.next();
+      junk.write('NOOP\r\nNOOP\r\n');
+      assert.deepEqual(await lines(junk, 3), ['250 2.0.0 OK', '421 4.7.0 127.0.0.1 Too many commands that move no mail (NOOP, RSET, VRFY, HELP), closing connection', null]);
+      const opened = performance.now();
+      const quiet = await SocketLines.open(server.smtpPort);
+      await quiet.next();
+      assert.equal(await quiet.next(10_000), '421 4.4.2 127.0.0.1 Session time limit reached, closing connection');
+      assert.ok(performance.now() - opened >= 1999);
+    } finally {
+      await server.stop();
     }
   });
 });
