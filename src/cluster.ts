@@ -43,7 +43,11 @@ export const isClusterWorker = (): boolean => cluster.isWorker;
 /** Each worker's share of the limits that count connections. */
 export function shareOf(limits: Limits, workers: number): Limits {
   const share = (n: number): number => (n === 0 ? 0 : Math.max(1, Math.ceil(n / workers)));
-  return { ...limits, maxClients: share(limits.maxClients), maxClientsPerIp: share(limits.maxClientsPerIp) };
+  return {
+    ...limits, maxClients: share(limits.maxClients), maxClientsPerIp: share(limits.maxClientsPerIp),
+    maxClientsPerRemoteIp: share(limits.maxClientsPerRemoteIp),
+    spoolMemoryBytes: share(limits.spoolMemoryBytes), spoolDiskBytes: share(limits.spoolDiskBytes),
+  };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import {
   DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_MESSAGES, DEFAULT_PORT, DEFAULT_SHUTDOWN_GRACE_MS,
@@ -36,7 +37,11 @@ type ServerFlags = {
   maxMessageSize: number;
   maxConnections: number;
   maxClients?: number;
-  maxClientsPerIp: number;
+  maxClientsPerIp?: number;
+  maxSessionTime: number;
+  maxJunkCommands: number;
+  spoolMemory: number;
+  spoolDisk: number;
   maxRecipients: number;
   maxCommandLength: number;
   maxLineLength: number;
@@ -128,7 +133,11 @@ export function registerServerCommand(program: Command): void {
     .addOption(new Option('--max-message-size <bytes>', 'largest message accepted; larger ones get 552').argParser(parseByteSize).default(DEFAULT_LIMITS.maxMessageBytes, '25MiB'))
     .addOption(new Option('--max-connections <n>', 'connections served at once; more get 421').argParser(parsePositiveInt).default(DEFAULT_LIMITS.maxClients))
     .addOption(new Option('--max-clients <n>', 'the same as --max-connections').argParser(parsePositiveInt))
-    .addOption(new Option('--max-clients-per-ip <n>', 'connections at once from one address; more get 421 (0: no limit)').argParser(parseCount).default(DEFAULT_LIMITS.maxClientsPerIp))
+    .addOption(new Option('--max-clients-per-ip <n>', `connections at once from one address, loopback included; more get 421 (0: no limit) (default: ${DEFAULT_LIMITS.maxClientsPerRemoteIp}, loopback unlimited)`).argParser(parseCount))
+    .addOption(new Option('--max-session-time <duration>', 'the longest a session may last, whatever it does; then 421 (0: no limit)').argParser(parseDuration).default(DEFAULT_LIMITS.maxSessionMs, '30m'))
+    .addOption(new Option('--max-junk-commands <n>', 'smtp: NOOP, RSET, VRFY, EXPN, HELP since the last message stored; one more gets 421 (0: no limit)').argParser(parseCount).default(DEFAULT_LIMITS.maxJunkCommands))
+    .addOption(new Option('--spool-memory <bytes>', 'unfinished messages kept in memory, all connections together; past it (or 256KiB for one) they go to temporary files').argParser(parseByteSize).default(DEFAULT_LIMITS.spoolMemoryBytes, '64MiB'))
+    .addOption(new Option('--spool-disk <bytes>', 'unfinished messages in temporary files, all together; past it a message gets 452 4.3.1').argParser(parseByteSize).default(DEFAULT_LIMITS.spoolDiskBytes, '1GiB'))
     .addOption(new Option('--max-recipients <n>', 'smtp: recipients per mail; more get 452').argParser(parsePositiveInt).default(DEFAULT_LIMITS.maxRecipients))
     .addOption(new Option('--max-command-length <bytes>', 'a command line with its CRLF; longer get 500 (RFC 5321 §4.5.3.1.4)').argParser(parsePositiveInt).default(DEFAULT_LIMITS.maxCommandBytes))
     .addOption(new Option('--max-line-length <bytes>', 'a message text line without its CRLF (RFC 5321 §4.5.3.1.6)').argParser(parsePositiveInt).default(DEFAULT_LIMITS.maxLineBytes))
@@ -190,7 +199,12 @@ export function registerServerCommand(program: Command): void {
           limits: resolveLimits({
             maxMessageBytes: flags.maxMessageSize,
             maxClients: flags.maxClients ?? flags.maxConnections,
-            maxClientsPerIp: flags.maxClientsPerIp,
+            // Given: for every address; not given: 20 for any but loopback (DEFAULT_LIMITS.maxClientsPerRemoteIp).
+            ...(flags.maxClientsPerIp === undefined ? {} : { maxClientsPerIp: flags.maxClientsPerIp, maxClientsPerRemoteIp: flags.maxClientsPerIp }),
+            maxSessionMs: flags.maxSessionTime,
+            maxJunkCommands: flags.maxJunkCommands,
+            spoolMemoryBytes: flags.spoolMemory,
+            spoolDiskBytes: flags.spoolDisk,
             maxRecipients: flags.maxRecipients,
             maxCommandBytes: flags.maxCommandLength,
             maxLineBytes: flags.maxLineLength,
@@ -199,6 +213,8 @@ export function registerServerCommand(program: Command): void {
             dataTimeoutMs: flags.dataTimeout,
           }),
           display,
+          // Large messages in progress: beside the sqlite store, else in the system's temporary directory.
+          ...(flags.store === 'sqlite' ? { spoolDir: join(flags.dataDir, 'tmp') } : {}),
           ...(pem ? { tls: pem } : {}),
           ...(flags.tlsPort === undefined ? {} : { tlsPort: flags.tlsPort }),
           ...(credentials.length > 0 ? { auth: createAuthenticator(credentials, flags.authInsecure === true) } : {}),

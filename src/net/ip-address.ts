@@ -139,3 +139,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 const matches = (bytes: Uint8Array, range: Range): boolean => sameBytes(masked(bytes, range.prefix), range.bytes);
 
 const describe = (bytes: Uint8Array, v4: boolean): string => (v4 ? Array.from(bytes.subarray(12)).join('.') : formatIpv6(bytes));
+
+const LOOPBACK = parseAddressList('127.0.0.0/8, ::1');
+
+/** 127.0.0.0/8 or ::1 (also written ::ffff:127.x.y.z): a client on this machine. */
+export const isLoopbackAddress = (address: string): boolean => LOOPBACK.includes(address);

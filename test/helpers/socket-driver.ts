@@ -24,6 +24,8 @@ export type TestServerOptions = {
   auth?: Authenticator;
   recordSessions?: boolean;
   faults?: FaultPolicy;
+  /** Where large messages in progress go (default: the system's temporary directory). */
+  spoolDir?: string;
 };
 
 export async function startTestServer(opts: TestServerOptions = {}) {
@@ -40,6 +42,7 @@ export async function startTestServer(opts: TestServerOptions = {}) {
     display: opts.display ?? quietDisplay,
     recordSessions: opts.recordSessions ?? true,
     ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.spoolDir === undefined ? {} : { spoolDir: opts.spoolDir }),
   });
   return { server, sink };
 }

@@ -127,12 +127,15 @@ function endOfChunk(p: ChunkPhase, actions: Action[], cfg: SessionConfig, ctx: S
   return { phase: { kind: 'chunking', env: p.env, bytes: p.bytes, overflow: false }, actions: [...actions, { type: 'reply', reply: ack }] };
 }
 
-function afterStore(p: Extract<Phase, { kind: 'storing' }>, input: Input, cfg: SessionConfig, _ctx: SessionContext): Step {
+function afterStore(p: Extract<Phase, { kind: 'storing' }>, input: Input, cfg: SessionConfig, ctx: SessionContext): Step {
   const next = cfg.dialect.afterMessage(p.env);
   const { stored, storeFailed, storeFull } = cfg.dialect.replies;
   switch (input.type) {
-    case 'stored':
-      return { phase: next, actions: [{ type: 'reply', reply: typeof stored === 'function' ? stored(input.id) : stored }] };
+    case 'stored': // a message received forgives the commands that moved no mail before it (as Postfix does)
+      return {
+        phase: next, actions: [{ type: 'reply', reply: typeof stored === 'function' ? stored(input.id) : stored }],
+        ...(ctx.junk === 0 ? {} : { ctx: { ...ctx, junk: 0 } }),
+      };
     case 'store-failed':
       return { phase: next, actions: [{ type: 'reply', reply: input.full === true ? storeFull : storeFailed }] };
     case 'eof': // the store finishes on its own; there is nobody left to answer
@@ -160,10 +163,12 @@ function interrupt(p: Exclude<Phase, { kind: 'closed' | 'storing' }>, input: Inp
   switch (input.type) {
     case 'eof':
       return { phase: closed, actions: [...discard, { type: 'close' }] };
-    case 'timeout':
+    case 'timeout': {
       // Mid-handshake there is no channel to speak on (the client is sending TLS records): just close.
       if (p.kind === 'starting-tls') return { phase: closed, actions: [{ type: 'close' }] };
-      return { phase: closed, actions: [...discard, { type: 'reply', reply: cfg.dialect.replies.timeout(cfg) }, { type: 'close' }] };
+      const said = input.limit === 'session' ? cfg.dialect.replies.lifetime(cfg) : cfg.dialect.replies.timeout(cfg);
+      return { phase: closed, actions: [...discard, { type: 'reply', reply: said }, { type: 'close' }] };
+    }
     case 'shutdown':
       // A message in progress may finish (the shell bounds how long); an idle session is told and closed.
       if (p.kind === 'in-data' || p.kind === 'in-chunk' || p.kind === 'skip-chunk') return { phase: p, actions: [] };
@@ -234,6 +239,12 @@ export class SmtpSession {
   /** Octets the session wants raw (inside a BDAT chunk) before the next line; 0 when it reads lines. */
   get octetsWanted(): number {
     return this.#phase.kind === 'in-chunk' || this.#phase.kind === 'skip-chunk' ? this.#phase.remaining : 0;
+  }
+
+  /** A message is in progress (DATA text, BDAT chunks, or a refused chunk's octets): the shell bounds it by dataTimeoutMs. */
+  get inMessage(): boolean {
+    const kind = this.#phase.kind;
+    return kind === 'in-data' || kind === 'in-chunk' || kind === 'chunking' || kind === 'skip-chunk';
   }
 
   /** The next line is a secret (a SASL answer): show and record it redacted. */

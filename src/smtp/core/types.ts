@@ -51,9 +51,14 @@ export type SessionContext = Readonly<{
   authUser: string | null;
   /** Bad commands so far; the smtp dialect says 421 and closes at limits.maxErrors. */
   errors: number;
+  /**
+   * Commands that move no mail (NOOP, RSET, VRFY, EXPN, HELP) since the last message stored; the smtp dialect says 421
+   * and closes past limits.maxJunkCommands (Postfix's smtpd_junk_command_limit, also reset by a message received).
+   */
+  junk: number;
 }>;
 
-export const INITIAL_CONTEXT: SessionContext = { tls: false, esmtp: false, authUser: null, errors: 0 };
+export const INITIAL_CONTEXT: SessionContext = { tls: false, esmtp: false, authUser: null, errors: 0, junk: 0 };
 
 /** Everything from outside is an input, the clock included: the core has no timers of its own. */
 export type Input =
@@ -67,7 +72,8 @@ export type Input =
   | Readonly<{ type: 'tls-ready' }>
   /** The answer to a 'verify' action. */
   | Readonly<{ type: 'verified'; ok: boolean }>
-  | Readonly<{ type: 'timeout' }>
+  /** A deadline the shell keeps was reached: silence or a message too long ('idle'), or the session's lifetime ('session'). */
+  | Readonly<{ type: 'timeout'; limit?: 'idle' | 'session' }>
   | Readonly<{ type: 'shutdown' }>
   | Readonly<{ type: 'eof' }>;
 
@@ -135,6 +141,8 @@ export interface Dialect {
     /** A non-LAST BDAT chunk was taken in (RFC 3030 §2). */
     chunk?: (octets: number) => Reply;
     timeout: (cfg: SessionConfig) => Reply;
+    /** The session reached limits.maxSessionMs. */
+    lifetime: (cfg: SessionConfig) => Reply;
     shutdown: (cfg: SessionConfig) => Reply;
   }>;
 }

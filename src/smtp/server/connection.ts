@@ -30,6 +30,7 @@ import { LazyDeadline } from '../../net/lazy-deadline.js';
 import { hostPort, peerOf, type Peer } from '../../net/peer-address.js';
 import { proxyRefusalReply } from '../../net/proxy-protocol.js';
 import type { Display, MessageSummary } from './display.js';
+import type { MessageDraft, MessageSpool } from './message-spool.js';
 
 export type ConnectionOptions = Readonly<{
   dialect: Dialect;
@@ -48,6 +49,8 @@ export type ConnectionOptions = Readonly<{
   auth?: Authenticator;
   /** Fault injection (--faults, /api/v1/faults): asked at each stage while a document is loaded. */
   faults?: FaultPolicy;
+  /** Where messages in progress are kept, within the server's memory and disk budgets (see message-spool.ts). */
+  spool: MessageSpool;
 }>;
 
 /** What the server tells the outside as it works (events for the web app, metrics); every hook optional. */
@@ -82,20 +85,6 @@ const nextTraceId = (): string => `${TRACE_PREFIX}${(++traceCounter).toString(16
 /** A session closed by an injected fault (a disconnect, or a 421) ended by 'fault'. */
 const endOf = (v: FaultVerdict): SessionEnd | undefined => (v.outcome.type === 'pass' ? undefined : 'fault');
 
-/**
- * The message as one Buffer of its own (not from the shared pool, so the store can move its memory to another thread
- * instead of copying it): the Received: header (UTF-8) and the streamed lines (latin1, one char a byte) written
- * straight into it, with no join before.
- */
-function messageBytes(header: string, lines: readonly string[]): Buffer {
-  let size = Buffer.byteLength(header, 'utf8');
-  for (const line of lines) size += line.length;
-  const raw = Buffer.allocUnsafeSlow(size);
-  let at = raw.write(header, 0, 'utf8');
-  for (const line of lines) at += raw.write(line, at, 'latin1');
-  return raw;
-}
-
 /** How many transcript lines a session keeps; enough for a long session, bounded against a flood. */
 const TRANSCRIPT_CAP = 300;
 
@@ -110,14 +99,16 @@ export class Connection {
   readonly #transcript: TranscriptLine[] = [];
   readonly #messageIds: string[] = [];
   readonly #messages: MessageSummary[] = [];
-  /** Message bytes streamed so far (latin1 strings), committed on 'deliver', dropped on 'discard'. */
-  #draft: string[] = [];
+  /** Message bytes streamed so far, committed on 'deliver', dropped on 'discard'; spilled to a file when large. */
+  readonly #draft: MessageDraft;
   /** Set while the store works or the TLS handshake runs: no input is fed to the session meanwhile. */
   #waiting = false;
   /** Input arrived while the store worked: reading stopped until it answers (back-pressure, only when needed). */
   #pausedForStore = false;
   /** Replies wait in the socket's buffer for the client to read them: reading stays paused until 'drain'. */
   #drainPending = false;
+  /** A large message's temporary file is behind: reading stays paused until its writes are done. */
+  #pausedForSpool = false;
   /**
    * Replies not yet written: those to every line of one chunk of input leave in one write, as Postfix flushes only
    * when its input runs dry, so a pipelining client costs one syscall per batch, not one per reply.
@@ -143,8 +134,12 @@ export class Connection {
   #commandsFed = 0;
   /** Silence from the client this long ends the session (moved by every input and every reply). */
   readonly #idle = new LazyDeadline(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'), false);
-  /** The bound on one message's DATA phase, set at each 354. */
+  /** The bound on one message (DATA text or BDAT chunks), set as it starts, cleared as it ends (see #apply). */
   readonly #data = new LazyDeadline(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'), true);
+  #inMessage = false;
+  /** The bound on the whole session (limits.maxSessionMs); reached while a message is stored, it acts after the reply. */
+  #lifetime: NodeJS.Timeout | undefined;
+  #lifetimeOver = false;
   /** An injected delay in progress. */
   #faultTimer: NodeJS.Timeout | undefined;
   /** Rules that injected a fault in this session, in order (numbers from 1). */
@@ -159,6 +154,7 @@ export class Connection {
   constructor(socket: Socket, opts: ConnectionOptions, implicitTls = false, start: ConnectionStart = {}) {
     this.#socket = socket;
     this.#opts = opts;
+    this.#draft = opts.spool.draft();
     const peer = start.peer ?? peerOf(socket);
     this.#screening = start.refuseProxyHeader === true ? Buffer.alloc(0) : null;
     this.#tag = hostPort(peer.clientAddress, peer.clientPort);
@@ -175,6 +171,7 @@ export class Connection {
       { tls: implicitTls },
     );
     this.#attach(socket);
+    if (opts.limits.maxSessionMs > 0) this.#lifetime = setTimeout(() => this.#endOfLifetime(), opts.limits.maxSessionMs).unref();
     opts.display.connected(this.#tag);
     this.#note('info', `connected from ${this.#tag}`);
     if (opts.faults?.active() === true) this.#withFault(this.#event('connect'), (v) => this.#apply(greetingActions(this.#session.greet(), v.outcome), endOf(v)));
@@ -202,6 +199,7 @@ export class Connection {
       const mark = this.#transcript.length;
       const fedBefore = this.#commandsFed;
       this.#pumpBatch();
+      if (this.#draft.backlogged) this.#waitForSpool();
       // Several commands in one read: the client pipelined (RFC 2920). Said in the transcript, before the batch.
       const batch = this.#commandsFed - fedBefore;
       if (batch > 1 && this.#opts.recordSessions && mark < this.#transcript.length && this.#transcript.length < TRANSCRIPT_CAP) {
@@ -302,19 +300,16 @@ export class Connection {
             this.#note('server', text, tookMs);
           }
           this.#opts.observer?.replied?.(action.reply.code, this.#verb, tookMs / 1000);
-          if (action.reply.code === 354) this.#data.set(now, this.#opts.limits.dataTimeoutMs);
           this.#out += formatReply(action.reply);
           break;
         }
         case 'data':
-          this.#draft.push(action.bytes);
+          this.#draft.write(action.bytes);
           break;
         case 'discard':
-          this.#draft = [];
-          this.#data.clear();
+          this.#draft.discard();
           break;
         case 'deliver':
-          this.#data.clear();
           if (this.#opts.faults?.active() === true) this.#deliverWithFaults(action.env, action.trace);
           else this.#deliver(action.env, action.trace);
           break;
@@ -341,7 +336,34 @@ export class Connection {
           assertNever(action);
       }
     }
+    const inMessage = this.#session.inMessage;
+    if (inMessage !== this.#inMessage) {
+      this.#inMessage = inMessage;
+      if (inMessage) this.#data.set(performance.now(), this.#opts.limits.dataTimeoutMs);
+      else this.#data.clear();
+    }
     if (!this.#batching) this.#flush();
+  }
+
+  /** limits.maxSessionMs reached: 421 and close, at once, or once the store has answered a message being stored. */
+  #endOfLifetime(): void {
+    if (this.#closed) return;
+    if (this.#session.phase.kind === 'storing') this.#lifetimeOver = true; // see #carryOn
+    else this.#apply(this.#session.feed({ type: 'timeout', limit: 'session' }), 'timeout');
+  }
+
+  /**
+   * A large message's temporary file is behind its client: read no more until its writes are done (as for a client
+   * that does not read its replies), so that a fast sender and a slow disk never hold more than a few blocks.
+   */
+  #waitForSpool(): void {
+    if (this.#pausedForSpool) return;
+    this.#pausedForSpool = true;
+    this.#socket.pause();
+    void this.#draft.afterWrites().then(() => {
+      this.#pausedForSpool = false;
+      if (!this.#closed && !this.#waiting && !this.#drainPending) this.#socket.resume(); // else their end resumes it
+    });
   }
 
   /** Writes the replies gathered so far, in one write. */
@@ -382,7 +404,7 @@ export class Connection {
     this.#withFault(event, (v) => {
       const outcome = v.outcome;
       if (outcome.type === 'pass') return this.#deliver(env, trace);
-      this.#draft = []; // the message is not stored
+      this.#draft.discard(); // the message is not stored
       if (outcome.type === 'disconnect') this.#apply(this.#session.feed({ type: 'eof' }), 'fault');
       else this.#apply(refusedMessage(this.#session.feed({ type: 'store-failed', reason: 'fault injected' }), outcome.reply), 'fault');
     });
@@ -474,8 +496,19 @@ export class Connection {
   #deliver(env: Envelope, trace: Trace | undefined): void {
     const receivedAt = new Date();
     const header = trace ? receivedHeader(trace, nextTraceId(), receivedAt) : '';
-    const raw = messageBytes(header, this.#draft);
-    this.#draft = [];
+    const taken = this.#draft.take(header);
+    if (taken.kind === 'memory') return this.#save(env, receivedAt, taken.raw);
+    // Nothing more is fed until the message is read back and stored, or refused (see #attach).
+    this.#waiting = true;
+    const failed = (reason: string, full: boolean): void => this.#stored(this.#session.feed({ type: 'store-failed', reason, full }));
+    if (taken.kind === 'full') {
+      this.#note('info', 'message: dropped, the space for messages in progress is full (--spool-disk)');
+      return void Promise.resolve().then(() => failed('the space for messages in progress is full', true)); // as a store answers: later
+    }
+    taken.raw.then((raw) => this.#save(env, receivedAt, raw), (e: unknown) => failed(`message in progress lost: ${String(e)}`, false));
+  }
+
+  #save(env: Envelope, receivedAt: Date, raw: Buffer): void {
     const size = raw.length; // raw is given to the store (transferRaw): not read after save()
     this.#note('info', `message: ${size} bytes`);
     const ctx = this.#session.context;
@@ -514,7 +547,8 @@ export class Connection {
 
   /** After a wait (a store, a verifier, an injected delay): a shutdown that came meanwhile, or the input that queued. */
   #carryOn(): void {
-    if (this.#shuttingDown) this.shutdown();
+    if (this.#lifetimeOver) this.#endOfLifetime();
+    else if (this.#shuttingDown) this.shutdown();
     else this.#pumpBatch();
   }
 
@@ -540,8 +574,9 @@ export class Connection {
     this.#cleanedUp = true;
     this.#data.dispose();
     this.#idle.dispose();
+    clearTimeout(this.#lifetime);
     clearTimeout(this.#faultTimer);
-    this.#draft = [];
+    this.#draft.discard();
     if (!this.#closed) {
       this.#closed = true;
       this.#session.feed({ type: 'eof' }); // frees a message in progress

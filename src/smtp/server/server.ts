@@ -1,5 +1,5 @@
 /**
- * The SMTP listener: accepts connections, enforces the connection limits (in total and, opt-in, per client address),
+ * The SMTP listener: accepts connections, enforces the connection limits (in total and per client address),
  * and shuts down gracefully. With a certificate it also listens for implicit TLS on a second port (port-465 style,
  * RFC 8314), feeding the same Connection shell.
  */
@@ -11,10 +11,12 @@ import type { Authenticator, Dialect } from '../core/types.js';
 import type { Limits } from '../core/limits.js';
 import type { MessageSink } from '../../store/types.js';
 import type { FaultPolicy } from '../../faults/controller.js';
+import { isLoopbackAddress } from '../../net/ip-address.js';
 import { hostPort, peerOf, type Peer } from '../../net/peer-address.js';
 import { Connection, type ServerObserver } from './connection.js';
 import { PROXY_HEADER_TIMEOUT_MS, proxyRefusalReply, readProxyHeader, type ProxyProtocolOptions } from '../../net/proxy-protocol.js';
 import type { Display } from './display.js';
+import { defaultSpoolDir, MessageSpool } from './message-spool.js';
 
 export type ServerOptions = Readonly<{
   host: string;
@@ -39,6 +41,8 @@ export type ServerOptions = Readonly<{
   faults?: FaultPolicy;
   /** The PROXY protocol (v1 and v2) from these trusted load balancers, on the plain port. */
   proxyProtocol?: ProxyProtocolOptions;
+  /** Where large messages in progress go (default: the system's temporary directory; --data-dir/tmp for sqlite). */
+  spoolDir?: string;
 }>;
 
 export type RunningServer = Readonly<{
@@ -51,6 +55,15 @@ export type RunningServer = Readonly<{
   /** Stop accepting, let messages in progress finish (within graceMs), close every session. The sink stays open. */
   close(graceMs?: number): Promise<void>;
 }>;
+
+/**
+ * Connections at once from one address: --max-clients-per-ip when given (loopback included); else 20 from any address
+ * but loopback, whose clients (the tests, `mailwire bench`, a local proxy) stay unlimited. 0: no limit.
+ */
+export function perIpLimit(limits: Limits, client: string): number {
+  if (limits.maxClientsPerIp > 0) return limits.maxClientsPerIp;
+  return isLoopbackAddress(client) ? 0 : limits.maxClientsPerRemoteIp;
+}
 
 function listen(server: Server, host: string, port: number, backlog: number): Promise<number> {
   return new Promise<number>((resolve, reject) => {
@@ -75,14 +88,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
 
   const tlsOptions = opts.tls === undefined ? undefined : { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' as const };
-  const connectionOptions = { ...opts, ...(tlsOptions ? { secureContext: createSecureContext(tlsOptions) } : {}) };
+  const spool = new MessageSpool({ dir: opts.spoolDir ?? defaultSpoolDir(), memoryBytes: opts.limits.spoolMemoryBytes, diskBytes: opts.limits.spoolDiskBytes });
+  const connectionOptions = { ...opts, spool, ...(tlsOptions ? { secureContext: createSecureContext(tlsOptions) } : {}) };
 
   /**
    * The 421 for a connection beyond a limit or during shutdown, or null when it may be served. `client` null: the
    * client is not known yet (a proxy's connection before its header), so only the total counts.
    */
   const refusal = (client: string | null, serverAddress: string): Reply | null => {
-    const { maxClients, maxClientsPerIp } = opts.limits;
+    const { maxClients } = opts.limits;
+    const maxClientsPerIp = client === null ? 0 : perIpLimit(opts.limits, client);
     const fromThere = client === null ? 0 : (perAddress.get(client) ?? 0);
     const name = opts.hostname ?? serverAddress;
     if (closing) return reply(421, `4.3.2 ${name} Service shutting down`);

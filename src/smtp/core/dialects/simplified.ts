@@ -70,6 +70,7 @@ export const simplifiedDialect: Dialect = {
     storeFull: reply(452, '4.3.1 Insufficient system storage; try again later'),
     tooBig: reply(552, '5.3.4 Message too big for system'),
     timeout: (cfg) => reply(421, `4.4.2 ${cfg.serverName} Idle timeout, closing connection`),
+    lifetime: (cfg) => reply(421, `4.4.2 ${cfg.serverName} Session time limit reached, closing connection`),
     shutdown: (cfg) => reply(421, `4.3.2 ${cfg.serverName} Service shutting down, closing connection`),
   },
 };

@@ -99,6 +99,26 @@ function countErrors(s: Step, cfg: SessionConfig, ctx: SessionContext): Step {
   };
 }
 
+/**
+ * A command that moves no mail (NOOP, RSET, VRFY, EXPN, HELP) counts; past limits.maxJunkCommands since the last
+ * message stored, the session says 421 and closes, so that a client cannot hold its slot for ever with NOOPs (each of
+ * which moves the idle deadline). Mail commands never count: a long session that sends mail is never cut here.
+ */
+function junk(phase: DialectPhase, s: Step, cfg: SessionConfig, ctx: SessionContext): Step {
+  const next = { ...ctx, junk: ctx.junk + 1 };
+  const limit = cfg.limits.maxJunkCommands;
+  if (limit === 0 || next.junk <= limit) return { ...s, ctx: next };
+  return {
+    phase: { kind: 'closed' },
+    ctx: next,
+    actions: [
+      ...(phase.kind === 'chunking' ? [{ type: 'discard' } as const] : []),
+      { type: 'reply', reply: r(421, '4.7.0', `${cfg.serverName} Too many commands that move no mail (NOOP, RSET, VRFY, HELP), closing connection`) },
+      { type: 'close' },
+    ],
+  };
+}
+
 const inTransaction = (phase: DialectPhase): boolean =>
   phase.kind === 'await-rcpt' || phase.kind === 'await-data' || phase.kind === 'chunking';
 
@@ -138,15 +158,15 @@ function commandLine(phase: DialectPhase, line: Line, cfg: SessionConfig, ctx: S
       return bdat(phase, cmd.arg, cfg, ctx);
     case 'RSET':
       if (cmd.arg !== '') return answer(phase, SMTP_REPLIES.noArgs('RSET'));
-      return leaving(phase, answer(phase.kind === 'await-helo' ? phase : { kind: 'await-mail', helo: heloOf(phase) }, SMTP_REPLIES.ok));
+      return junk(phase, leaving(phase, answer(phase.kind === 'await-helo' ? phase : { kind: 'await-mail', helo: heloOf(phase) }, SMTP_REPLIES.ok)), cfg, ctx);
     case 'NOOP': // §4.1.1.9: a parameter is allowed and ignored
-      return answer(phase, SMTP_REPLIES.ok);
+      return junk(phase, answer(phase, SMTP_REPLIES.ok), cfg, ctx);
     case 'VRFY':
-      return answer(phase, cmd.arg === '' ? SMTP_REPLIES.vrfySyntax : SMTP_REPLIES.vrfy);
+      return junk(phase, answer(phase, cmd.arg === '' ? SMTP_REPLIES.vrfySyntax : SMTP_REPLIES.vrfy), cfg, ctx);
     case 'EXPN':
-      return answer(phase, SMTP_REPLIES.notImplemented('EXPN'));
+      return junk(phase, answer(phase, SMTP_REPLIES.notImplemented('EXPN')), cfg, ctx);
     case 'HELP':
-      return answer(phase, SMTP_REPLIES.help);
+      return junk(phase, answer(phase, SMTP_REPLIES.help), cfg, ctx);
     case 'QUIT':
       if (cmd.arg !== '') return answer(phase, SMTP_REPLIES.noArgs('QUIT'));
       return leaving(phase, {
@@ -378,6 +398,7 @@ export const smtpDialect: Dialect = {
     tooBig: SMTP_REPLIES.sizeExceeded,
     chunk: (octets) => r(250, '2.0.0', `${octets} octets received`),
     timeout: (cfg) => r(421, '4.4.2', `${cfg.serverName} Idle timeout, closing connection`),
+    lifetime: (cfg) => r(421, '4.4.2', `${cfg.serverName} Session time limit reached, closing connection`),
     shutdown: (cfg) => r(421, '4.3.2', `${cfg.serverName} Service shutting down, closing connection`),
   },
 };
