@@ -25,6 +25,7 @@ import { OPENAPI } from './openapi.js';
 import { mountUi } from './ui-assets.js';
 import { mountFaultRoutes } from './faults-routes.js';
 import type { FaultController } from '../faults/controller.js';
+import { compatGuard, mountCompatApis } from './compat/index.js';
 
 export type WebAppOptions = Readonly<{
   store: MessageStore;
@@ -45,6 +46,8 @@ export type WebAppOptions = Readonly<{
   access?: HttpAccess;
   /** Proxies whose X-Forwarded-For names the client (--trusted-proxies); absent: the socket's peer is the client. */
   trustedProxies?: AddressList;
+  /** The SMTP side's message size limit, for Mailpit's send (./compat); default 25 MiB. */
+  maxMessageBytes?: number;
 }>;
 
 /**
@@ -93,7 +96,8 @@ export function createWebApp(options: WebAppOptions): WebApp {
     return fail(c, 500, 'internal', 'internal error');
   });
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
-  guardHttp(app, options.access ?? { hosts: 'any' });
+  guardHttp(app, options.access ?? { hosts: 'any' }, compatGuard({ maxMessageBytes: options.maxMessageBytes }));
+  mountCompatApis(app, { store, events, relay: options.relay, faults: options.faults, maxMessageBytes: options.maxMessageBytes, version: VERSION }); // /mailpit, /mailhog
 
   // 503 while the store cannot take mail (its reason says why); the index backlog and lag either way.
   app.get('/healthz', (c) => {
