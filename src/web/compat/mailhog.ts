@@ -204,8 +204,12 @@ export function mailhogApi(options: CompatOptions): Hono {
     const id = c.req.param('id');
     const { summary, raw } = await rawOf(id);
     const b = await body(c);
-    const cfg = (typeof b === 'object' && b !== null ? b : {}) as Record<string, unknown>;
-    const str = (k: string): string => (typeof cfg[k] === 'string' ? (cfg[k] as string) : typeof cfg[k] === 'number' ? String(cfg[k]) : '');
+    // Go's JSON decoding matches field names whatever their case, and the npm package sends them lowercase.
+    const cfg = new Map(Object.entries(typeof b === 'object' && b !== null ? b : {}).map(([k, v]) => [k.toLowerCase(), v as unknown]));
+    const str = (k: string): string => {
+      const v = cfg.get(k.toLowerCase());
+      return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '';
+    };
     const email = str('Email');
     if (email === '') throw new MailhogError(400, 'the body must name the recipient: {"Host": ..., "Port": ..., "Email": "..."}');
     const relay = options.relay;
