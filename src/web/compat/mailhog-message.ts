@@ -48,8 +48,8 @@ export function pathFromString(path: string): MailhogPath {
 
 export function contentFromString(data: string, depth = 0): MailhogContent {
   const split = data.indexOf('\r\n\r\n');
+  if (split === -1) return { Headers: {}, Body: data, Size: Buffer.byteLength(data), MIME: null };
   const headers: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
-  if (split === -1) return { Headers: headers, Body: data, Size: Buffer.byteLength(data), MIME: null };
   let last = '';
   for (const line of data.slice(0, split).split('\r\n')) {
     const folded = last !== '' && (line.startsWith(' ') || line.startsWith('\t'));
