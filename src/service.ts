@@ -20,6 +20,7 @@ import { startHttpServer, type RunningHttpServer } from './web/server.js';
 import { mountMcp } from './mcp/http.js';
 import { MessageChecks, type ChecksConfig } from './checks/service.js';
 import { checkRoutes } from './web/routes/checks.js';
+import { createCompatApp, type CompatKind } from './web/compat/index.js';
 import { VERSION } from './version.js';
 
 export type ServiceConfig = Readonly<{
@@ -47,13 +48,21 @@ export type HttpConfig = Readonly<{
   tls?: PemPair;
   /** Proxies whose X-Forwarded-For names the client (--trusted-proxies). */
   trustedProxies?: AddressList;
+  /** Mailpit's, MailHog's API alone at the root of a port of its own, same host, TLS and guard (--mailpit-api-port, --mailhog-api-port). */
+  mailpitApiPort?: number;
+  mailhogApiPort?: number;
 }>;
+
+/** The ports serving one compatible API alone (web/compat), when asked for. */
+export type CompatServers = Readonly<Partial<Record<CompatKind, RunningHttpServer>>>;
 
 export type RunningService = Readonly<{
   smtp: RunningServer;
   /** null when turned off, or when its port was busy (see httpError). */
   http: RunningHttpServer | null;
   httpError: Error | null;
+  /** --mailpit-api-port, --mailhog-api-port. */
+  compat?: CompatServers;
   store: MessageSink | MessageStore;
   events: MailwireEvents;
   metrics: Metrics;
@@ -73,11 +82,13 @@ export type Backend = Readonly<{
   faults: FaultController;
   http: RunningHttpServer | null;
   httpError: Error | null;
+  compat: CompatServers;
   close(): Promise<void>;
 }>;
 
 export async function startBackend(
-  config: Omit<ServiceConfig, 'smtp'> & { smtp?: Pick<ServiceConfig['smtp'], 'dialect'> }, metricsOptions: MetricsOptions = {},
+  config: Omit<ServiceConfig, 'smtp'> & { smtp?: Pick<ServiceConfig['smtp'], 'dialect'> & Partial<Pick<ServiceConfig['smtp'], 'limits'>> },
+  metricsOptions: MetricsOptions = {},
 ): Promise<Backend> {
   // The fault document is checked before anything is opened: a bad one stops the start with the reason.
   const faults = new FaultController({ dialect: config.smtp?.dialect.name ?? 'smtp', onFired: (n) => metrics.faultInjected(n) });
@@ -98,23 +109,35 @@ export async function startBackend(
   let http: RunningHttpServer | null = null;
   let httpError: Error | null = null;
   const checks = queryable === null ? null : new MessageChecks(queryable, config.checks ?? {});
+  const compat: Partial<Record<CompatKind, RunningHttpServer>> = {};
   if (config.http && queryable && checks) {
     try {
       const relay = config.relay === undefined ? {} : { relay: createRelay(config.relay, queryable, events) };
       const { host, port, tls, users, trustedProxies } = config.http;
+      const maxMessageBytes = config.smtp?.limits?.maxMessageBytes;
       const access = { hosts: allowedHosts(host, config.http.allowedHosts ?? []), ...(users ? { users } : {}) };
       const app = createWebApp({
-        store: queryable, events, metrics, faults, access, ...relay, ...(trustedProxies ? { trustedProxies } : {}),
+        store: queryable, events, metrics, faults, access, ...relay, ...(trustedProxies ? { trustedProxies } : {}), maxMessageBytes,
         routes: [(web, ctx) => mountMcp(web, ctx.api, { version: VERSION }), checkRoutes(checks)], // MCP for coding agents (src/mcp)
       });
       http = await startHttpServer({ app, host, port, ...(tls ? { tls } : {}) });
+      for (const [kind, apiPort] of [['mailpit', config.http.mailpitApiPort], ['mailhog', config.http.mailhogApiPort]] as const) {
+        if (apiPort === undefined) continue;
+        const compatApp = createCompatApp(kind, { store: queryable, events, faults, ...relay, maxMessageBytes: maxMessageBytes ?? 25 * 2 ** 20, version: VERSION }, access);
+        try {
+          compat[kind] = await startHttpServer({ app: compatApp, host, port: apiPort, ...(tls ? { tls } : {}) });
+        } catch (error) { // a warning, as for the HTTP port: the API stays under /${kind} on the HTTP port
+          httpError = new Error(`no ${kind} API on --${kind}-api-port ${apiPort} (it is still under /${kind}): ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
     } catch (error) {
       httpError = error instanceof Error ? error : new Error(String(error));
     }
   }
   return {
-    store, queryable, events, metrics, faults, http, httpError,
+    store, queryable, events, metrics, faults, http, httpError, compat,
     async close() {
+      for (const s of Object.values(compat)) await s.close();
       await http?.close();
       await checks?.close();
       await store.close();
@@ -159,7 +182,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     throw error;
   }
   return {
-    smtp, http: backend.http, httpError: backend.httpError, store: backend.store, events: backend.events, metrics: backend.metrics,
+    smtp, http: backend.http, httpError: backend.httpError, compat: backend.compat, store: backend.store, events: backend.events, metrics: backend.metrics,
     faults: backend.faults,
     async close(graceMs) {
       await smtp.close(graceMs); // every session done, every message in progress stored or refused

@@ -75,6 +75,8 @@ type ServerFlags = {
   httpTlsKey?: string;
   httpTlsSelfSigned?: boolean;
   httpInsecure?: boolean;
+  mailpitApiPort?: number;
+  mailhogApiPort?: number;
   relay?: string;
   relayTls: TlsMode;
   relayTlsInsecure?: boolean;
@@ -173,6 +175,8 @@ export function registerServerCommand(program: Command): void {
     .option('--faults <file>', 'fault injection: a JSON document of rules (see README, "Fault injection"); changed at run time through /api/v1/faults')
     .option('--proxy-protocol', 'read a PROXY protocol header (v1 or v2, as HAProxy\'s send-proxy-v2) from --trusted-proxies before the greeting; the client it names is the client')
     .addOption(new Option('--trusted-proxies <list>', 'load balancers, as addresses or CIDR ranges separated by commas: they send the PROXY header (SMTP) and X-Forwarded-For (HTTP)').argParser(parseTrustedProxies))
+    .addOption(new Option('--mailpit-api-port <port>', 'also serve Mailpit\'s API alone at the root of this port (it is always under /mailpit)').argParser(parsePort))
+    .addOption(new Option('--mailhog-api-port <port>', 'also serve MailHog\'s API alone at the root of this port (it is always under /mailhog)').argParser(parsePort))
     .option('--relay <host[:port]>', 'where the API\'s release sends stored messages (port 25 by default); without it, release answers 409')
     .addOption(new Option('--relay-tls <mode>', 'TLS to the relay').choices(['none', 'starttls', 'implicit']).default('none'))
     .option('--relay-tls-insecure', 'do not verify the relay\'s certificate')
@@ -256,6 +260,8 @@ export function registerServerCommand(program: Command): void {
         say(`mailwire: HTTP answers Host ${['localhost', '127.0.0.0/8', '[::1]', ...allowedHosts(flags.httpHost, flags.httpAllowedHosts)].join(', ')}` +
           `; ${config.http.users ? `HTTP Basic logins from ${flags.httpAuthFile ?? ''}` : 'no login'}`);
         if (flags.relay !== undefined) say(`mailwire: release sends to ${flags.relay} (TLS: ${flags.relayTls})`);
+        for (const [name, s] of Object.entries(service.compat ?? {})) say(`mailwire: ${name === 'mailpit' ? 'Mailpit' : 'MailHog'} API alone on ${scheme}://${hostPort(flags.httpHost, s.port)}/`);
+        if (service.httpError) say(`mailwire: warning: ${service.httpError.message}`);
       } else if (service.httpError) say(`mailwire: warning: no HTTP API, ${service.httpError.message}; SMTP goes on`);
 
       let stopping = false;
@@ -304,6 +310,8 @@ async function httpFor(flags: ServerFlags): Promise<HttpConfig> {
   return {
     host: flags.httpHost, port: flags.httpPort, allowedHosts: flags.httpAllowedHosts,
     ...(users ? { users } : {}), ...(tls ? { tls } : {}),
+    ...(flags.mailpitApiPort === undefined ? {} : { mailpitApiPort: flags.mailpitApiPort }),
+    ...(flags.mailhogApiPort === undefined ? {} : { mailhogApiPort: flags.mailhogApiPort }),
   };
 }
 

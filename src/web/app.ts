@@ -24,6 +24,8 @@ import { mountFaultRoutes } from './routes/faults.js';
 import { mountMessageRoutes } from './routes/messages.js';
 import { mountSessionRoutes } from './routes/sessions.js';
 import { mountEventRoutes } from './routes/events.js';
+import { compatGuard, mountCompatApis } from './compat/index.js';
+import { VERSION } from '../version.js';
 
 export type { Relay, RelayResult, WebContext, WebRoutes } from './routes/context.js';
 
@@ -48,6 +50,8 @@ export type WebAppOptions = Readonly<{
   trustedProxies?: AddressList;
   /** More areas, from outside src/web (the service passes MCP at /mcp, src/mcp/http.ts); mounted behind the guard. */
   routes?: readonly WebRoutes[];
+  /** The SMTP side's message size limit, for Mailpit's send (./compat); default 25 MiB. */
+  maxMessageBytes?: number;
 }>;
 
 export type WebApp = Readonly<{ fetch: (request: Request, connection?: HttpConnection) => Promise<Response> }>;
@@ -79,7 +83,8 @@ export function createWebApp(options: WebAppOptions): WebApp {
     return fail(c, 500, 'internal', 'internal error');
   });
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
-  guardHttp(app, options.access ?? { hosts: 'any' });
+  guardHttp(app, options.access ?? { hosts: 'any' }, compatGuard({ maxMessageBytes: options.maxMessageBytes }));
+  mountCompatApis(app, { store, events: options.events, relay: options.relay, faults: options.faults, maxMessageBytes: options.maxMessageBytes, version: VERSION }); // /mailpit, /mailhog
 
   mountHealthRoutes(app, ctx);
   if (uiDir !== null) mountUi(app, uiDir);

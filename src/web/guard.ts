@@ -8,6 +8,7 @@
  *  - Content type: a body must be application/json (415 otherwise): a cross-origin JSON request needs a CORS
  *    preflight, which this API never grants, and a form post cannot send one.
  *  - Size: a body over 1 MiB gets 413, before any of it is parsed.
+ * The Mailpit and MailHog compatible APIs (./compat) loosen two of these where their clients need it (GuardOptions).
  * Errors have the API's usual shape, `{ error: { code, message } }`.
  */
 import { createHash } from 'node:crypto';
@@ -78,18 +79,39 @@ export function exposureProblem(boundHost: string, auth: boolean, insecure: bool
     'or --http-tls-self-signed so passwords do not cross the network in clear), or --http-insecure if every host on that network is trusted';
 }
 
+/** Where the compatible APIs (./compat) need the checks loosened; each is asked with the request's path. */
+export type GuardOptions = Readonly<{
+  /**
+   * Paths that take a JSON body sent with no Content-Type (the `mailhog` npm package sends its bodies so). Allowed
+   * only when the request has no Origin and no `Sec-Fetch-Site: cross-site`: a browser page can send an untyped
+   * body without a preflight, but a browser always says where the request came from.
+   */
+  untypedJson?: (path: string) => boolean;
+  /** A larger body limit for some paths (Mailpit's send takes a whole message); undefined: the API's 1 MiB. */
+  maxBodyBytes?: (path: string) => number | undefined;
+}>;
+
 /** Installs the checks, in order: Host, authentication, Origin, content type, size. */
-export function guardHttp(app: Hono, access: HttpAccess): void {
+export function guardHttp(app: Hono, access: HttpAccess, options: GuardOptions = {}): void {
   app.use('*', hostCheck(access.hosts));
   if (access.users !== undefined) app.use('*', basicAuth(access.users));
-  app.use('*', sameOriginWrites);
-  const limit = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: (c) => fail(c, 413, 'too_large', `the request body is over ${MAX_BODY_BYTES} bytes`),
+  app.use('*', sameOriginWrites(options.untypedJson ?? (() => false)));
+  const limitOf = (max: number): MiddlewareHandler => bodyLimit({
+    maxSize: max,
+    onError: (c) => fail(c, 413, 'too_large', `the request body is over ${max} bytes`),
   });
+  const limit = limitOf(MAX_BODY_BYTES);
+  const larger = new Map<number, MiddlewareHandler>();
   // A GET or HEAD is never given a body to read (the Fetch API has none for them), and asking for one made the Node
   // adapter build the whole Request: 290 µs of the SMTP thread per search, a third of the search's time there.
-  app.use('*', async (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limit(c, next)));
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    const max = options.maxBodyBytes?.(c.req.path);
+    if (max === undefined) return limit(c, next);
+    let m = larger.get(max);
+    if (m === undefined) larger.set(max, (m = limitOf(max)));
+    return m(c, next);
+  });
 }
 
 function hostCheck(hosts: HttpAccess['hosts']): MiddlewareHandler {
@@ -132,7 +154,7 @@ function basicAuth(check: PasswordCheck): MiddlewareHandler {
   };
 }
 
-const sameOriginWrites: MiddlewareHandler = async (c, next) => {
+const sameOriginWrites = (untypedJson: (path: string) => boolean): MiddlewareHandler => async (c, next) => {
   if (!UNSAFE.has(c.req.method)) return next();
   const origin = c.req.header('origin');
   // Browsers send Origin with every POST, PUT, PATCH and DELETE; "null" comes from sandboxed frames and data: URLs.
@@ -142,7 +164,8 @@ const sameOriginWrites: MiddlewareHandler = async (c, next) => {
   const type = c.req.header('content-type');
   const length = c.req.header('content-length');
   const hasBody = c.req.header('transfer-encoding') !== undefined || (length !== undefined && length !== '0') || type !== undefined;
-  if (hasBody) {
+  const untypedAllowed = type === undefined && origin === undefined && c.req.header('sec-fetch-site') !== 'cross-site' && untypedJson(c.req.path);
+  if (hasBody && !untypedAllowed) {
     const mediaType = (type ?? '').split(';', 1)[0]?.trim().toLowerCase();
     if (mediaType !== 'application/json') {
       return fail(c, 415, 'unsupported_media_type', `a request body must be application/json, not ${type === undefined ? 'untyped' : JSON.stringify(type)}`);
