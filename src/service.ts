@@ -17,6 +17,7 @@ import { allowedHosts } from './web/guard.js';
 import type { PasswordCheck } from './credentials.js';
 import type { PemPair } from './net/tls.js';
 import { startHttpServer, type RunningHttpServer } from './web/server.js';
+import { startReaders, type ReadersConfig, type RunningReaders } from './mailbox/listeners.js';
 
 export type ServiceConfig = Readonly<{
   smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer' | 'faults'>;
@@ -27,6 +28,8 @@ export type ServiceConfig = Readonly<{
   http: HttpConfig | null;
   /** Where the API's release sends stored messages; absent: release is refused (409). */
   relay?: Omit<RelayOptions, 'from' | 'to' | 'raw'>;
+  /** POP3 (and IMAP) over the same store, in the process that holds it; absent: none. */
+  readers?: ReadersConfig;
 }>;
 
 /** Where the HTTP API and UI listen and whom they serve (see web/guard.ts). */
@@ -48,6 +51,8 @@ export type RunningService = Readonly<{
   /** null when turned off, or when its port was busy (see httpError). */
   http: RunningHttpServer | null;
   httpError: Error | null;
+  /** POP3 (and IMAP) listeners; each null when off or when its port was busy (see its error). */
+  readers: RunningReaders;
   store: MessageSink | MessageStore;
   events: MailwireEvents;
   metrics: Metrics;
@@ -67,6 +72,7 @@ export type Backend = Readonly<{
   faults: FaultController;
   http: RunningHttpServer | null;
   httpError: Error | null;
+  readers: RunningReaders;
   close(): Promise<void>;
 }>;
 
@@ -102,9 +108,11 @@ export async function startBackend(
       httpError = error instanceof Error ? error : new Error(String(error));
     }
   }
+  const readers = await startReaders(config.readers ?? {}, queryable, events);
   return {
-    store, queryable, events, metrics, faults, http, httpError,
+    store, queryable, events, metrics, faults, http, httpError, readers,
     async close() {
+      await readers.close();
       await http?.close();
       await store.close();
       unsubscribe?.();
@@ -148,7 +156,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     throw error;
   }
   return {
-    smtp, http: backend.http, httpError: backend.httpError, store: backend.store, events: backend.events, metrics: backend.metrics,
+    smtp, http: backend.http, httpError: backend.httpError, readers: backend.readers, store: backend.store, events: backend.events, metrics: backend.metrics,
     faults: backend.faults,
     async close(graceMs) {
       await smtp.close(graceMs); // every session done, every message in progress stored or refused
