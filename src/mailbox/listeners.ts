@@ -6,6 +6,7 @@ import type { MailwireEvents } from '../events.js';
 import type { PemPair } from '../net/tls.js';
 import type { MessageStore } from '../store/index.js';
 import { startPop3Server, type RunningPop3Server } from '../pop3/server/server.js';
+import { startImapServer, type RunningImapServer } from '../imap/server/server.js';
 
 export type ReaderConfig = Readonly<{
   host: string;
@@ -20,11 +21,15 @@ export type ReaderConfig = Readonly<{
 export type ReadersConfig = Readonly<{
   /** null or absent: no POP3. */
   pop3?: ReaderConfig | null;
+  /** null or absent: no IMAP. */
+  imap?: ReaderConfig | null;
 }>;
 
 export type RunningReaders = Readonly<{
   pop3: RunningPop3Server | null;
   pop3Error: Error | null;
+  imap: RunningImapServer | null;
+  imapError: Error | null;
   close(): Promise<void>;
 }>;
 
@@ -40,9 +45,19 @@ export async function startReaders(config: ReadersConfig, store: MessageStore | 
       pop3Error = asError(e);
     }
   }
+  let imap: RunningImapServer | null = null;
+  let imapError: Error | null = null;
+  if (config.imap && store) {
+    try {
+      imap = await startImapServer({ ...config.imap, store, events });
+    } catch (e) {
+      imapError = asError(e);
+    }
+  }
   return {
-    pop3, pop3Error,
+    pop3, pop3Error, imap, imapError,
     async close() {
+      await imap?.close();
       await pop3?.close();
     },
   };

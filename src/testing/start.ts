@@ -43,6 +43,8 @@ export type Mailwire = Readonly<{
   smtp: Readonly<{ host: string; port: number }>;
   /** POP3 for mail clients (user: an inbox address, any password). */
   pop3: Readonly<{ host: string; port: number }>;
+  /** IMAP for mail clients (user: an inbox address, any password). */
+  imap: Readonly<{ host: string; port: number }>;
   /** The HTTP API and web UI, e.g. http://127.0.0.1:40123 */
   url: string;
   /** The SQLite store's directory; null for the memory store. */
@@ -83,7 +85,7 @@ export async function startMailwire(options: StartMailwireOptions = {}): Promise
       store: { kind, ...(kind === 'sqlite' ? { dataDir: options.dataDir ?? tempDir ?? '' } : {}), maxMessages: options.maxMessages ?? DEFAULT_MAX_MESSAGES },
       http: { host, port: options.httpPort ?? 0 },
       ...(options.faults === undefined ? {} : { faults: options.faults }),
-      readers: { pop3: { host, port: 0 } },
+      readers: { pop3: { host, port: 0 }, imap: { host, port: 0 } },
     });
   } catch (error) {
     await dropTemp();
@@ -101,6 +103,7 @@ export async function startMailwire(options: StartMailwireOptions = {}): Promise
   return {
     smtp: { host, port: running.smtp.port },
     pop3: { host, port: running.readers.pop3?.port ?? 0 },
+    imap: { host, port: running.readers.imap?.port ?? 0 },
     url,
     dataDir: kind === 'sqlite' ? options.dataDir ?? tempDir : null,
     client,
