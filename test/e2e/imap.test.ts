@@ -67,8 +67,6 @@ describe('IMAP with real clients', () => {
       for (const [i, m] of got.entries()) assert.ok(m.source.equals(await raw(ids[i] ?? '')), `message ${i + 1} differs`);
       assert.ok((got[0]?.uid ?? 0) < (got[1]?.uid ?? 0));
       assert.deepEqual((await mw.messages('inbox:qa@x.test is:read')).length, 0, 'imapflow fetches with BODY.PEEK[]');
-      const one = await client.fetchOne('1', { bodyParts: ['1'] }).catch(() => null); // part numbers: not served yet
-      void one;
     } finally {
       lock.release();
       await client.logout();
@@ -80,7 +78,7 @@ M.login('qa@x.test', 'x'); M.select('INBOX')
 typ, data = M.fetch('1', '(BODY[])')
 import sys; sys.stdout.buffer.write(data[0][1]); M.logout()
 `);
-    assert.equal(out, FIRST.toString('latin1').length > 0 ? (await raw(ids[0] ?? '')).toString('utf8') : '');
+    assert.equal(out, (await raw(ids[0] ?? '')).toString('utf8'));
     assert.deepEqual((await mw.messages('inbox:qa@x.test is:read')).map((m) => m.id), [ids[0]], 'BODY[] set \\Seen = the read flag');
   });
 
