@@ -139,7 +139,7 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
     },
   };
   return {
-    smtp, http: backend.http, httpError: backend.httpError, compat: backend.compat, store, events, metrics: backend.metrics, faults: backend.faults,
+    smtp, http: backend.http, httpError: backend.httpError, compat: backend.compat, readers: backend.readers, store, events, metrics: backend.metrics, faults: backend.faults,
     async close(graceMs) {
       await smtp.close(graceMs); // the workers' last messages are stored through the primary's store
       await backend.close();

@@ -20,6 +20,9 @@ export const DEFAULT_HOST = '127.0.0.1';
 /** SMTP; the one constant the text lets server and client share. */
 export const DEFAULT_PORT = 1025;
 export const DEFAULT_HTTP_PORT = 8025;
+/** POP3 and IMAP for mail clients: the standard ports plus 1000 (like 1025 for SMTP), free of root. */
+export const DEFAULT_POP3_PORT = 1110;
+export const DEFAULT_IMAP_PORT = 1143;
 
 // ---- the store --------------------------------------------------------------------------------------------------
 /** Directory of the SQLite store (--data-dir). */

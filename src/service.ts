@@ -22,6 +22,7 @@ import { MessageChecks, type ChecksConfig } from './checks/service.js';
 import { checkRoutes } from './web/routes/checks.js';
 import { createCompatApp, type CompatKind } from './web/compat/index.js';
 import { VERSION } from './version.js';
+import { startReaders, type ReadersConfig, type RunningReaders } from './mailbox/listeners.js';
 
 export type ServiceConfig = Readonly<{
   smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer' | 'faults'>;
@@ -34,6 +35,8 @@ export type ServiceConfig = Readonly<{
   relay?: Omit<RelayOptions, 'from' | 'to' | 'raw'>;
   /** The message checks' settings (spam checker, Chromium, the hosts link checks may reach); src/checks. */
   checks?: ChecksConfig;
+  /** POP3 (and IMAP) over the same store, in the process that holds it; absent: none. */
+  readers?: ReadersConfig;
 }>;
 
 /** Where the HTTP API and UI listen and whom they serve (see web/guard.ts). */
@@ -63,6 +66,8 @@ export type RunningService = Readonly<{
   httpError: Error | null;
   /** --mailpit-api-port, --mailhog-api-port. */
   compat?: CompatServers;
+  /** POP3 (and IMAP) listeners; each null when off or when its port was busy (see its error). */
+  readers: RunningReaders;
   store: MessageSink | MessageStore;
   events: MailwireEvents;
   metrics: Metrics;
@@ -83,6 +88,7 @@ export type Backend = Readonly<{
   http: RunningHttpServer | null;
   httpError: Error | null;
   compat: CompatServers;
+  readers: RunningReaders;
   close(): Promise<void>;
 }>;
 
@@ -134,9 +140,11 @@ export async function startBackend(
       httpError = error instanceof Error ? error : new Error(String(error));
     }
   }
+  const readers = await startReaders(config.readers ?? {}, queryable, events);
   return {
-    store, queryable, events, metrics, faults, http, httpError, compat,
+    store, queryable, events, metrics, faults, http, httpError, compat, readers,
     async close() {
+      await readers.close();
       for (const s of Object.values(compat)) await s.close();
       await http?.close();
       await checks?.close();
@@ -182,7 +190,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     throw error;
   }
   return {
-    smtp, http: backend.http, httpError: backend.httpError, compat: backend.compat, store: backend.store, events: backend.events, metrics: backend.metrics,
+    smtp, http: backend.http, httpError: backend.httpError, compat: backend.compat, readers: backend.readers, store: backend.store, events: backend.events, metrics: backend.metrics,
     faults: backend.faults,
     async close(graceMs) {
       await smtp.close(graceMs); // every session done, every message in progress stored or refused

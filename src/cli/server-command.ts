@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import {
-  DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_MESSAGES, DEFAULT_PORT, DEFAULT_SHUTDOWN_GRACE_MS,
+  DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_IMAP_PORT, DEFAULT_POP3_PORT, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_MESSAGES, DEFAULT_PORT, DEFAULT_SHUTDOWN_GRACE_MS,
   DEFAULT_STORE_TIMEOUT_MS,
 } from '../config.js';
 import { simplifiedDialect } from '../smtp/core/dialects/simplified.js';
@@ -87,6 +87,12 @@ type ServerFlags = {
   rspamd?: string;
   chromium?: string;
   workers: number;
+  pop3: boolean;
+  pop3Host: string;
+  pop3Port: number;
+  imap: boolean;
+  imapHost: string;
+  imapPort: number;
   faults?: string;
   proxyProtocol?: boolean;
   trustedProxies?: AddressList;
@@ -171,6 +177,12 @@ export function registerServerCommand(program: Command): void {
     .option('--http-tls-key <file>', 'PEM private key for --http-tls-cert')
     .option('--http-tls-self-signed', 'serve the API and UI over HTTPS with a self-signed certificate made at start')
     .option('--http-insecure', 'allow the HTTP API on a non-loopback address without --http-auth-file (the network is trusted)')
+    .option('--pop3-host <address>', 'address of the POP3 server for mail clients (login: an inbox address)', DEFAULT_HOST)
+    .addOption(new Option('--pop3-port <port>', 'port of the POP3 server; 0 picks a free one').argParser(parsePort).default(DEFAULT_POP3_PORT))
+    .option('--no-pop3', 'no POP3 server')
+    .option('--imap-host <address>', 'address of the IMAP server for mail clients (login: an inbox address)', DEFAULT_HOST)
+    .addOption(new Option('--imap-port <port>', 'port of the IMAP server; 0 picks a free one').argParser(parsePort).default(DEFAULT_IMAP_PORT))
+    .option('--no-imap', 'no IMAP server')
     .addOption(new Option('--workers <n>', 'SMTP worker processes (node:cluster) sharing the port, for more than one core; the store and HTTP API stay in one process').argParser(parsePositiveInt).default(1))
     .option('--faults <file>', 'fault injection: a JSON document of rules (see README, "Fault injection"); changed at run time through /api/v1/faults')
     .option('--proxy-protocol', 'read a PROXY protocol header (v1 or v2, as HAProxy\'s send-proxy-v2) from --trusted-proxies before the greeting; the client it names is the client')
@@ -239,6 +251,10 @@ export function registerServerCommand(program: Command): void {
           ...(flags.rspamd === undefined ? {} : { rspamd: flags.rspamd }),
           ...(flags.chromium === undefined ? {} : { chromium: flags.chromium }),
         },
+        readers: {
+          pop3: flags.pop3 && flags.store !== 'none' ? { host: flags.pop3Host, port: flags.pop3Port, ...(pem ? { tls: pem } : {}) } : null,
+          imap: flags.imap && flags.store !== 'none' ? { host: flags.imapHost, port: flags.imapPort, ...(pem ? { tls: pem } : {}) } : null,
+        },
       };
       if (isClusterWorker()) return runClusterWorker(config, flags.workers);
       const service = flags.workers > 1 ? await startClusterPrimary(config, flags.workers) : await startService(config);
@@ -263,6 +279,11 @@ export function registerServerCommand(program: Command): void {
         for (const [name, s] of Object.entries(service.compat ?? {})) say(`mailwire: ${name === 'mailpit' ? 'Mailpit' : 'MailHog'} API alone on ${scheme}://${hostPort(flags.httpHost, s.port)}/`);
         if (service.httpError) say(`mailwire: warning: ${service.httpError.message}`);
       } else if (service.httpError) say(`mailwire: warning: no HTTP API, ${service.httpError.message}; SMTP goes on`);
+      const { pop3, pop3Error, imap, imapError } = service.readers;
+      if (pop3) say(`mailwire: POP3 on ${hostPort(pop3.host, pop3.port)} (user: an inbox address; any password)`);
+      else if (pop3Error) say(`mailwire: warning: no POP3, ${pop3Error.message}; SMTP goes on`);
+      if (imap) say(`mailwire: IMAP on ${hostPort(imap.host, imap.port)} (user: an inbox address; any password)`);
+      else if (imapError) say(`mailwire: warning: no IMAP, ${imapError.message}; SMTP goes on`);
 
       let stopping = false;
       const stop = (signal: string): void => {

@@ -41,6 +41,10 @@ export type StartMailwireOptions = Readonly<{
 export type Mailwire = Readonly<{
   /** Where to send mail: give these to the application under test. */
   smtp: Readonly<{ host: string; port: number }>;
+  /** POP3 for mail clients (user: an inbox address, any password). */
+  pop3: Readonly<{ host: string; port: number }>;
+  /** IMAP for mail clients (user: an inbox address, any password). */
+  imap: Readonly<{ host: string; port: number }>;
   /** The HTTP API and web UI, e.g. http://127.0.0.1:40123 */
   url: string;
   /** The SQLite store's directory; null for the memory store. */
@@ -81,6 +85,7 @@ export async function startMailwire(options: StartMailwireOptions = {}): Promise
       store: { kind, ...(kind === 'sqlite' ? { dataDir: options.dataDir ?? tempDir ?? '' } : {}), maxMessages: options.maxMessages ?? DEFAULT_MAX_MESSAGES },
       http: { host, port: options.httpPort ?? 0 },
       ...(options.faults === undefined ? {} : { faults: options.faults }),
+      readers: { pop3: { host, port: 0 }, imap: { host, port: 0 } },
     });
   } catch (error) {
     await dropTemp();
@@ -97,6 +102,8 @@ export async function startMailwire(options: StartMailwireOptions = {}): Promise
   let closing: Promise<void> | null = null;
   return {
     smtp: { host, port: running.smtp.port },
+    pop3: { host, port: running.readers.pop3?.port ?? 0 },
+    imap: { host, port: running.readers.imap?.port ?? 0 },
     url,
     dataDir: kind === 'sqlite' ? options.dataDir ?? tempDir : null,
     client,
