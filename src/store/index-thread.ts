@@ -98,7 +98,7 @@ export class IndexThread {
     const w = this.#thread();
     w.ref();
     // A compact copy, moved: the caller keeps its bytes, and a view into a larger buffer would clone all of it.
-    const raw = p.raw.slice();
+    const raw = new Uint8Array(p.raw); // a copy (Buffer's slice would be a view)
     w.postMessage({ n: p.n, raw, envelope: p.envelope } satisfies IndexRequest, [raw.buffer]);
   }
 

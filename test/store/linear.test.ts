@@ -138,9 +138,10 @@ describe('every pass over message content is linear (time(4n) / time(n) < 8, 1 M
       const t1 = await best(f, reps, 5);
       const f4 = c.run(4 * n);
       await timeOf(f4, 1);
-      // Best of up to 5: stops as soon as one try is under the bound (more tries could only lower the best).
+      // Best of up to 5: stops as soon as one try is under the bound (more tries could only lower the best), or once
+      // one is so far over it (quadratic code) that no noise explains it.
       let t4 = Infinity;
-      for (let i = 0; i < 5 && t4 / t1 >= MAX_RATIO; i++) t4 = Math.min(t4, await timeOf(f4, reps));
+      for (let i = 0; i < 5 && t4 / t1 >= MAX_RATIO && (i === 0 || t4 / t1 < 4 * MAX_RATIO); i++) t4 = Math.min(t4, await timeOf(f4, reps));
       assert.ok(t4 / t1 < MAX_RATIO, `time(4n) / time(n) = ${(t4 / t1).toFixed(1)} (n = ${n}, ${reps} calls: ${t1.toFixed(1)} ms, ${t4.toFixed(1)} ms)`);
       const big = c.run(MIB);
       const ceiling = await best(big, 1, 2);
