@@ -162,8 +162,8 @@ export class RequestChannel<Req extends Request, Answers extends AnswerMap<Req>>
   #flush(): void {
     if (this.#outbox.length === 0) return;
     if (this.#endpoint === null) {
-      if (this.#opts.open === undefined) return; // the owner attaches one
-      this.attach(this.#opts.open());
+      if (this.#opts.open !== undefined) this.attach(this.#opts.open()); // which sends what waits
+      return; // else the owner attaches one
     }
     const endpoint = this.#endpoint;
     if (endpoint === null || !this.#ready) return;
@@ -328,5 +328,25 @@ export function threadEndpoint(worker: Worker): Endpoint {
     },
     ref: () => worker.ref(),
     unref: () => worker.unref(),
+  };
+}
+
+/**
+ * This process's IPC to its parent (a cluster worker's to its primary): lost when the parent disconnects. Several
+ * channels may share it; each ignores the others' messages.
+ */
+export function parentProcessEndpoint(): Endpoint {
+  return {
+    post: (m) => {
+      if (process.connected) process.send?.(m);
+    },
+    listen(onMessage, onLost) {
+      if (process.send === undefined || !process.connected) {
+        queueMicrotask(() => onLost('is not connected'));
+        return;
+      }
+      process.on('message', onMessage);
+      process.once('disconnect', () => onLost('disconnected'));
+    },
   };
 }

@@ -144,3 +144,14 @@ export function healthWithSaves(health: StoreHealth, watch: SaveWatch): StoreHea
   const degraded = watch.degraded();
   return degraded === null ? health : { ...health, degraded };
 }
+
+/** `store` with its health() joined to the deadline's verdict (for /healthz and /metrics); everything else as it is. */
+export function withSaveHealth<T extends Readonly<{ health(): StoreHealth }>>(store: T, watch: SaveWatch): T {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'health') return (): StoreHealth => healthWithSaves(target.health(), watch);
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}

@@ -95,10 +95,12 @@ export function createWebApp(options: WebAppOptions): WebApp {
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   guardHttp(app, options.access ?? { hosts: 'any' });
 
-  // 503 while the store cannot take mail (its reason says why); the index backlog and lag either way.
+  // 503 while the store cannot take mail, or saves wait too long for it (`degraded`; the reason says why); the index
+  // backlog and lag either way.
   app.get('/healthz', (c) => {
     const health = store.health();
-    return c.json({ status: health.ok ? 'ok' : 'unavailable', store: health }, health.ok ? 200 : 503);
+    const status = !health.ok ? 'unavailable' : health.degraded !== undefined ? 'degraded' : 'ok';
+    return c.json({ status, store: health }, status === 'ok' ? 200 : 503);
   });
   if (uiDir !== null) mountUi(app, uiDir);
   app.get('/metrics', async (c) =>

@@ -23,7 +23,7 @@ import { StoreFullError, StoreUnavailableError, StoreWriteError } from '../error
 import { ListenerSet } from '../listeners.js';
 import { ReaderThread } from './reader-thread.js';
 import { WRITER_CHANNEL, type IndexState, type WriteOp, type WriterAnswers, type WriterCall, type WriterConfig, type WriterReply, type WriterRequest, type WriterTesting } from './protocol.js';
-import { DEFAULT_STORE_TIMEOUT_MS } from '../../config.js';
+import { storeTimeoutOf } from '../../config.js';
 import { RequestChannel, threadEndpoint, type CallDeadline } from '../../request-channel.js';
 import { SaveDeadline, pastDeadline } from '../deadline.js';
 import type {
@@ -100,7 +100,7 @@ class SqliteStore implements MessageStore {
       file, maxMessages: options.maxMessages, maxMessagesPerInbox: options.maxMessagesPerInbox ?? 0, maxAgeMs: options.maxAgeMs, testing: writerTesting,
     };
     this.#testing = options.testing ?? {};
-    this.#timeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+    this.#timeoutMs = storeTimeoutOf(options);
     this.#reader = new ReaderThread(file, this.#timeoutMs);
     this.#writes = new RequestChannel<WriterCall, WriterAnswers>({
       channel: WRITER_CHANNEL, name: 'store writer', batch: true, waitForReady: true,
