@@ -43,6 +43,11 @@ export class SaveDeadline {
     return takeSave(this.cell, this.at, now);
   }
 
+  /** Whether the deadline has cut the save (it is, or is being, answered 451). */
+  get isCut(): boolean {
+    return Atomics.load(this.cell, 0) === CUT;
+  }
+
   /** The wrapper, at the deadline: true if the save is refused now, false if the store took it first. */
   cut(): boolean {
     Atomics.compareExchange(this.cell, 0, OPEN, CUT);
@@ -91,6 +96,9 @@ export class SaveWatch {
   }
 }
 
+/** setTimeout fires at once past this (2^31 - 1 ms): a longer deadline waits this long, then for the store. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** After a save is refused at its deadline, /healthz says degraded this long. */
 const RECENT_CUT_MS = 30_000;
 
@@ -123,15 +131,18 @@ export function withDeadline<S extends Omit<MessageSink, 'close'>>(sink: S, opti
           if (token !== undefined) watch?.end(token);
           return true;
         };
-        const timer = setTimeout(() => {
-          if (!deadline.cut()) return; // the store took it: its commit answers, however late
-          if (!finish()) return;
+        const refuse = (): void => {
           watch?.cut();
           reject(new StoreUnavailableError(pastDeadline(storeTimeoutMs)));
-        }, Math.max(0, deadline.at - Date.now()));
+        };
+        const timer = setTimeout(() => {
+          if (!deadline.cut()) return; // the store took it: its commit answers, however late
+          if (finish()) refuse();
+        }, Math.min(MAX_TIMER_MS, Math.max(0, deadline.at - Date.now())));
         saving.then(
           (id) => finish() && resolve(id),
-          (e: unknown) => finish() && reject(e instanceof Error ? e : new Error(String(e))),
+          // Cut by the deadline (the store may notice first, on its own timer): said one way, counted once.
+          (e: unknown) => finish() && (deadline.isCut ? refuse() : reject(e instanceof Error ? e : new Error(String(e)))),
         );
       });
     },
