@@ -136,6 +136,9 @@ export function observerFor(metrics: Metrics, events: MailwireEvents | null): Se
       if (code >= 400) metrics.rejection(code);
       metrics.commandResponse(verb, seconds);
     },
+    internalError() {
+      metrics.internalError();
+    },
   };
 }
 
