@@ -219,7 +219,8 @@ export class Connection {
     this.#batching = false;
     this.#flush(); // the replies already made, then the 421
     const socket = this.#socket;
-    if (!socket.destroyed) socket.end(formatReply({ code: 421, lines: ['4.3.0 Internal server error; closing the connection'] }));
+    // Closed at once once the reply is out, as after QUIT: nothing more is read from this client.
+    if (!socket.destroyed) socket.end(formatReply({ code: 421, lines: ['4.3.0 Internal server error; closing the connection'] }), () => socket.destroy());
   }
 
   #attach(socket: Socket): void {
