@@ -17,6 +17,8 @@ import { crlf, tempDir } from '../helpers/mail.js';
 import { sendSimplified } from '../helpers/send.js';
 import { startProgram } from '../helpers/program.js';
 import { waitForAsync } from '../helpers/wait.js';
+import { createTestDatabase } from '../helpers/postgres.js';
+import pg from 'pg';
 
 const message = (subject: string): { from: string; to: string; raw: Buffer } =>
   ({ from: 'ann@a.test', to: 'bob@b.test', raw: crlf([`Subject: ${subject}`, '', 'body']) });
@@ -125,6 +127,38 @@ describe('the store deadline', () => {
     } finally {
       if (program.child.exitCode === null) program.child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('on PostgreSQL with its messages table locked: 451 for the save in a statement and the one queued behind it, and neither stored once the lock goes', async () => {
+    const db = await createTestDatabase();
+    const service = await startService({
+      smtp: { host: '127.0.0.1', port: 0, dialect: simplifiedDialect, limits: resolveLimits(), display: quietDisplay },
+      store: { kind: 'postgres', databaseUrl: db.url, maxMessages: 0, storeTimeoutMs: 1500 },
+      http: null,
+    });
+    const locker = new pg.Client({ connectionString: db.url });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE mailwire.messages IN ACCESS EXCLUSIVE MODE'); // a stalled database, for writes
+      let sent: { value: number[][]; ms: number };
+      try {
+        sent = await timed(() => Promise.all([sendSimplified(service.smtp.port, [message('in a transaction')]), sendSimplified(service.smtp.port, [message('queued')])]));
+      } finally {
+        await locker.query('ROLLBACK');
+      }
+      assert.deepEqual(sent.value, [[451], [451]]);
+      // A save taken into a statement just before its deadline is answered by that statement, which PostgreSQL cancels
+      // after statement_timeout (the store timeout): at worst twice the deadline, never a 250 for a message not stored.
+      assert.ok(sent.ms < 2 * 1500 + 1500, `451 after ${sent.ms} ms`);
+      assert.deepEqual(await sendSimplified(service.smtp.port, [message('retry')]), [250]);
+      const rows = await locker.query<{ n: number }>('SELECT count(*)::int AS n FROM mailwire.messages');
+      assert.equal(rows.rows[0]?.n, 1);
+    } finally {
+      await locker.end();
+      await service.close();
+      await db.drop();
     }
   });
 });
