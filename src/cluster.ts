@@ -13,30 +13,39 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Envelope } from './smtp/core/types.js';
 import type { Limits } from './smtp/core/limits.js';
 import { startServer, type RunningServer } from './smtp/server/server.js';
-import { StoreFullError, createDiscardSink, type ConnectionInfo, type MessageSink, type SessionRecord } from './store/index.js';
-import { DEFAULT_SHUTDOWN_GRACE_MS } from './config.js';
+import { StoreFullError, StoreUnavailableError, createDiscardSink, type ConnectionInfo, type MessageSink, type SessionRecord } from './store/index.js';
+import { SaveDeadline, withDeadline } from './store/deadline.js';
+import { RequestChannel, parentProcessEndpoint, serveCalls, CodedError } from './request-channel.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS, storeTimeoutOf } from './config.js';
 import { createMetrics } from './metrics.js';
 import { observerFor, startBackend, type RunningService, type ServiceConfig } from './service.js';
 import { serveFaults, workerFaultPolicy } from './faults/cluster-link.js';
 
-/** The cluster's IPC, worker → primary: it listens, a message to store, a session to record, its live connections. */
+/** The cluster's IPC, worker → primary, besides the store's calls: it listens, its live connections. */
 type WorkerToPrimary =
   | Readonly<{ type: 'listening'; port: number; tlsPort?: number }>
-  | Readonly<{ type: 'connections'; count: number }>
-  | Readonly<{ type: 'save'; n: number; envelope: Envelope; connection: ConnectionInfo; receivedAt: number; raw: Uint8Array }>
-  | Readonly<{ type: 'session'; n: number; session: SessionRecord }>;
+  | Readonly<{ type: 'connections'; count: number }>;
 
-/** The cluster's IPC, primary → worker: the answers to save and session (by `n`), and the order to stop. */
-type PrimaryToWorker =
-  | Readonly<{ type: 'saved'; n: number; id: string }>
-  /** `full`: refused for want of room (the worker answers 452, not 451). */
-  | Readonly<{ type: 'failed'; n: number; reason: string; full?: boolean }>
-  | Readonly<{ type: 'shutdown'; graceMs: number }>;
+/** The cluster's IPC, primary → worker, besides the store's answers: the order to stop. */
+type PrimaryToWorker = Readonly<{ type: 'shutdown'; graceMs: number }>;
+
+/**
+ * A worker's saves and sessions go to the primary's store on a RequestChannel of this name. A save carries its
+ * deadline (`deadlineAt`, ms since the epoch): the primary's store leaves it out of its commit once that has passed,
+ * less STORE_IPC_MARGIN_MS for the commit's answer to travel back, so a worker that said 451 finds nothing stored.
+ */
+const STORE_CHANNEL = 'cluster-store';
+type StoreCall =
+  | Readonly<{ kind: 'save'; envelope: Envelope; connection: ConnectionInfo; receivedAt: number; raw: Uint8Array; deadlineAt: number }>
+  | Readonly<{ kind: 'session'; session: SessionRecord }>;
+type StoreAnswers = { save: string; session: string };
+const STORE_IPC_MARGIN_MS = 1000;
+const ipcMargin = (storeTimeoutMs: number): number => Math.min(STORE_IPC_MARGIN_MS, storeTimeoutMs / 10);
 
 const isWorkerToPrimary = (m: unknown): m is WorkerToPrimary =>
-  typeof m === 'object' && m !== null && ['listening', 'connections', 'save', 'session'].includes((m as { type?: unknown }).type as string);
+  typeof m === 'object' && m !== null && ['listening', 'connections'].includes((m as { type?: unknown }).type as string);
 const isPrimaryToWorker = (m: unknown): m is PrimaryToWorker =>
-  typeof m === 'object' && m !== null && ['saved', 'failed', 'shutdown'].includes((m as { type?: unknown }).type as string);
+  typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'shutdown';
 
 export const isClusterWorker = (): boolean => cluster.isWorker;
 
@@ -69,11 +78,31 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
   let allListening!: () => void;
   const ready = new Promise<void>((resolve) => (allListening = resolve));
 
+  const { storeTimeoutMs } = backend;
+  const deadlined = withDeadline(store, { storeTimeoutMs, watch: backend.saves });
+  const answerStore = async (call: StoreCall): Promise<string> => {
+    switch (call.kind) {
+      case 'save': {
+        const raw = Buffer.from(call.raw.buffer, call.raw.byteOffset, call.raw.byteLength);
+        // The bytes arrived over IPC as a copy of their own: the store may move them to its writer as they are.
+        const deadline = new SaveDeadline(call.deadlineAt - ipcMargin(storeTimeoutMs));
+        try {
+          // announced once indexed: see startBackend
+          return await deadlined.save({ envelope: call.envelope, connection: call.connection, receivedAt: new Date(call.receivedAt), raw, transferRaw: true, deadline });
+        } catch (e) {
+          throw e instanceof StoreFullError ? new CodedError(e.message, 'full') : e;
+        }
+      }
+      case 'session': {
+        const id = (await store.saveSession(call.session)) ?? '';
+        if (id !== '') events.emit('session-ended', { id });
+        return id;
+      }
+    }
+  };
+
   const onMessage = (worker: Worker, m: unknown): void => {
     if (!isWorkerToPrimary(m)) return;
-    const answer = (reply: PrimaryToWorker): void => {
-      if (worker.isConnected()) worker.send(reply);
-    };
     switch (m.type) {
       case 'listening':
         listening.set(worker, m.tlsPort === undefined ? { port: m.port } : { port: m.port, tlsPort: m.tlsPort });
@@ -82,30 +111,17 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
       case 'connections':
         connections.set(worker, m.count);
         return;
-      case 'save': {
-        const raw = Buffer.from(m.raw.buffer, m.raw.byteOffset, m.raw.byteLength);
-        // The bytes arrived over IPC as a copy of their own: the store may move them to its writer as they are.
-        store.save({ envelope: m.envelope, connection: m.connection, receivedAt: new Date(m.receivedAt), raw, transferRaw: true }).then(
-          (id) => answer({ type: 'saved', n: m.n, id }), // announced once indexed: see startBackend
-          (e: unknown) => answer({ type: 'failed', n: m.n, reason: e instanceof Error ? e.message : String(e), full: e instanceof StoreFullError }),
-        );
-        return;
-      }
-      case 'session':
-        store.saveSession(m.session).then(
-          (id) => {
-            answer({ type: 'saved', n: m.n, id: id ?? '' });
-            if (typeof id === 'string') events.emit('session-ended', { id });
-          },
-          (e: unknown) => answer({ type: 'failed', n: m.n, reason: String(e) }),
-        );
-        return;
     }
   };
 
   const fork = (): void => {
     const worker = cluster.fork();
-    worker.on('message', (m: unknown) => onMessage(worker, m));
+    const serveStore = serveCalls<StoreCall>(STORE_CHANNEL, answerStore, (answer) => {
+      if (worker.isConnected()) worker.send(answer);
+    });
+    worker.on('message', (m: unknown) => {
+      if (!serveStore(m)) onMessage(worker, m);
+    });
     serveFaults(worker, backend.faults);
     worker.on('exit', (code, signal) => {
       listening.delete(worker);
@@ -155,7 +171,7 @@ export async function runClusterWorker(config: ServiceConfig, workers: number): 
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([metrics.registry]);
   const keeps = config.store.kind !== 'none';
-  const sink = keeps ? createPrimarySink() : createDiscardSink();
+  const sink = keeps ? createPrimarySink(storeTimeoutOf(config.store)) : createDiscardSink();
   // The live count goes to the primary at most once per turn of the event loop, however many connections come and go.
   let count = 0;
   let scheduled = false;
@@ -172,6 +188,7 @@ export async function runClusterWorker(config: ServiceConfig, workers: number): 
     ...config.smtp,
     limits: shareOf(config.smtp.limits, workers),
     sink,
+    storeTimeoutMs: storeTimeoutOf(config.store),
     recordSessions: keeps,
     faults: workerFaultPolicy(),
     observer: { ...observerFor(metrics, null), connectionsChanged: reportConnections },
@@ -191,29 +208,27 @@ function send(m: WorkerToPrimary): void {
   if (process.connected) process.send?.(m);
 }
 
-/** A sink that stores through the primary: each save resolves with the id once the primary's store has it. */
-function createPrimarySink(): MessageSink {
-  let next = 0;
-  const pending = new Map<number, { resolve: (id: string) => void; reject: (e: Error) => void }>();
-  process.on('message', (m: unknown) => {
-    if (!isPrimaryToWorker(m) || m.type === 'shutdown') return;
-    const p = pending.get(m.n);
-    pending.delete(m.n);
-    if (m.type === 'saved') p?.resolve(m.id);
-    else p?.reject(m.full === true ? new StoreFullError(m.reason) : new Error(m.reason));
+/**
+ * A sink that stores through the primary: each save resolves with the id once the primary's store has it. Its
+ * deadline (withDeadline's, in startServer) goes with it; a primary that never answers cannot hold the session past it.
+ */
+function createPrimarySink(storeTimeoutMs: number): MessageSink {
+  const channel = new RequestChannel<StoreCall, StoreAnswers>({
+    channel: STORE_CHANNEL, name: 'the cluster primary', open: parentProcessEndpoint,
+    failure: (error, code) =>
+      code === 'full' ? new StoreFullError(error)
+        : code === 'lost' || code === 'deadline' || code === 'closed' ? new StoreUnavailableError(`${error}; the message was not stored`)
+        : new Error(error),
   });
-  const ask = (make: (n: number) => WorkerToPrimary): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const n = ++next;
-      pending.set(n, { resolve, reject });
-      send(make(n));
-    });
   return {
-    save: (m) => ask((n) => ({
-      // A copy of its own: a small Buffer views a shared 8 KiB pool, which would otherwise cross whole.
-      type: 'save', n, envelope: m.envelope, connection: m.connection, receivedAt: m.receivedAt.getTime(), raw: new Uint8Array(m.raw),
-    })),
-    saveSession: (session) => ask((n) => ({ type: 'session', n, session })),
+    save: (m) => {
+      const deadline = m.deadline ?? new SaveDeadline(Date.now() + storeTimeoutMs);
+      return channel.call({
+        // A copy of its own: a small Buffer views a shared 8 KiB pool, which would otherwise cross whole.
+        kind: 'save', envelope: m.envelope, connection: m.connection, receivedAt: m.receivedAt.getTime(), raw: new Uint8Array(m.raw), deadlineAt: deadline.at,
+      }, { deadline: { at: deadline.at, cut: () => deadline.cut() } });
+    },
+    saveSession: (session) => channel.call({ kind: 'session', session }),
     close: () => Promise.resolve(),
   };
 }

@@ -33,6 +33,12 @@ export const DEFAULT_MAX_MESSAGES = 10_000;
 export const DEFAULT_MAX_AGE_MS = 0;
 /** Longest a save may take before the client is told 451 and may try again (--store-timeout, StoreOptions.storeTimeoutMs). */
 export const DEFAULT_STORE_TIMEOUT_MS = 30_000;
+/** The store deadline in force: `storeTimeoutMs` when given (checked), else the default. The one place it is defaulted. */
+export function storeTimeoutOf(options: Readonly<{ storeTimeoutMs?: number | undefined }>): number {
+  const ms = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+  if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`storeTimeoutMs must be > 0, not ${ms}`);
+  return ms;
+}
 
 // ---- stopping ---------------------------------------------------------------------------------------------------
 /** How long a message in progress may take to finish once the server is asked to stop (--shutdown-grace). */

@@ -19,6 +19,8 @@ export type Metrics = Readonly<{
   commandResponse(verb: string, seconds: number): void;
   /** Fault injection: rule `rule` (numbered from 1) injected one fault. */
   faultInjected(rule: number): void;
+  /** A connection closed by an internal error (answered 421). */
+  internalError(): void;
 }>;
 
 export type MetricsOptions = Readonly<{
@@ -46,6 +48,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const sessions = new Counter({ name: 'mailwire_sessions_total', help: 'SMTP sessions ended, by how they ended', labelNames: ['end'], registers: traffic });
   const rejections = new Counter({ name: 'mailwire_rejections_total', help: 'Replies with a 4xx or 5xx code, by code', labelNames: ['code'], registers: traffic });
   // Counted where the rules live (the primary, with --workers), so in `registry` whatever `traffic` says.
+  const internalErrors = new Counter({ name: 'mailwire_internal_errors_total', help: 'Connections closed by an internal error (answered 421)', registers: traffic });
   const faults = new Counter({ name: 'mailwire_faults_injected_total', help: 'Faults injected, by rule number (from 1, in document order)', labelNames: ['rule'], registers: [registry] });
   const response = new VerbHistogram(
     'mailwire_command_response_seconds', 'Time from a command to its reply',
@@ -75,6 +78,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     rejection: (code) => rejections.inc({ code: String(code) }),
     commandResponse: (verb, seconds) => response.observe(verb.toUpperCase(), seconds),
     faultInjected: (rule) => faults.inc({ rule: String(rule) }),
+    internalError: () => internalErrors.inc(),
   };
 }
 

@@ -23,9 +23,11 @@ import { checkRoutes } from './web/routes/checks.js';
 import { createCompatApp, type CompatKind } from './web/compat/index.js';
 import { VERSION } from './version.js';
 import { startReaders, type ReadersConfig, type RunningReaders } from './mailbox/listeners.js';
+import { SaveWatch, withSaveHealth } from './store/deadline.js';
+import { storeTimeoutOf } from './config.js';
 
 export type ServiceConfig = Readonly<{
-  smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer' | 'faults'>;
+  smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer' | 'faults' | 'storeTimeoutMs' | 'saveWatch'>;
   /** A fault document to put in force at start (--faults FILE), as parsed JSON; checked, and refused with the reason. */
   faults?: unknown;
   store: OpenOptions;
@@ -79,8 +81,11 @@ export type RunningService = Readonly<{
 /** The part of a service that is not SMTP: the store, the HTTP API over it, the events and metrics joining them. */
 export type Backend = Readonly<{
   store: MessageSink | MessageStore;
-  /** The store when it can be queried (sqlite, memory); null for the discard sink. */
+  /** The store when it can be queried (sqlite, memory); null for the discard sink. Its health() says how saves wait. */
   queryable: MessageStore | null;
+  /** The store deadline (--store-timeout), and how long saves wait for the store (for /healthz). */
+  storeTimeoutMs: number;
+  saves: SaveWatch;
   events: MailwireEvents;
   metrics: Metrics;
   /** The fault rules in force (GET/PUT/DELETE /api/v1/faults); with --workers, the workers ask this one. */
@@ -102,8 +107,10 @@ export async function startBackend(
     const loaded = faults.load(config.faults);
     if (!loaded.ok) throw new Error(`fault document: ${loaded.error}`);
   }
+  const storeTimeoutMs = storeTimeoutOf(config.store);
+  const saves = new SaveWatch(storeTimeoutMs);
   const store = await openStore(config.store);
-  const queryable = isMessageStore(store) ? store : null;
+  const queryable = isMessageStore(store) ? withSaveHealth(store, saves) : null;
   const events = createEvents();
   const metrics = createMetrics({
     ...metricsOptions, ...(queryable ? { storeStats: () => queryable.stats(), storeHealth: () => queryable.health() } : {}),
@@ -142,7 +149,7 @@ export async function startBackend(
   }
   const readers = await startReaders(config.readers ?? {}, queryable, events);
   return {
-    store, queryable, events, metrics, faults, http, httpError, compat, readers,
+    store, queryable, storeTimeoutMs, saves, events, metrics, faults, http, httpError, compat, readers,
     async close() {
       await readers.close();
       for (const s of Object.values(compat)) await s.close();
@@ -171,6 +178,9 @@ export function observerFor(metrics: Metrics, events: MailwireEvents | null): Se
       if (code >= 400) metrics.rejection(code);
       metrics.commandResponse(verb, seconds);
     },
+    internalError() {
+      metrics.internalError();
+    },
   };
 }
 
@@ -181,6 +191,8 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     smtp = await startServer({
       ...config.smtp,
       sink: backend.store, // the backend opened it and closes it, after the server has stopped (close below)
+      storeTimeoutMs: backend.storeTimeoutMs,
+      saveWatch: backend.saves,
       recordSessions: backend.queryable !== null,
       observer: observerFor(backend.metrics, backend.events),
       faults: backend.faults,

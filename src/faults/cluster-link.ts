@@ -8,9 +8,12 @@
 import type { Worker } from 'node:cluster';
 import type { FaultController, FaultPolicy } from './controller.js';
 import { NO_FAULT, type FaultEvent, type FaultVerdict } from './engine.js';
+import { RequestChannel, parentProcessEndpoint, serveCalls } from '../request-channel.js';
 
-type Ask = Readonly<{ type: 'fault-ask'; n: number; event: FaultEvent }>;
-type Answer = Readonly<{ type: 'fault-verdict'; n: number; verdict: FaultVerdict }>;
+/** The questions travel on a RequestChannel of this name: one kind, answered with the verdict. */
+const FAULTS_CHANNEL = 'cluster-faults';
+type Ask = Readonly<{ kind: 'decide'; event: FaultEvent }>;
+type Answers = { decide: FaultVerdict };
 type Active = Readonly<{ type: 'faults-active'; active: boolean }>;
 
 const typeOf = (m: unknown): unknown => (typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined);
@@ -22,46 +25,30 @@ export function serveFaults(worker: Worker, faults: FaultController): void {
   };
   const off = faults.onChange(tell);
   worker.on('exit', off);
+  const serve = serveCalls<Ask>(FAULTS_CHANNEL, (ask) => faults.decide(ask.event), (answer) => {
+    if (worker.isConnected()) worker.send(answer);
+  });
   worker.on('message', (m: unknown) => {
-    const type = typeOf(m);
-    if (type === 'listening') tell(faults.active());
-    else if (type === 'fault-ask') {
-      const ask = m as Ask;
-      if (worker.isConnected()) worker.send({ type: 'fault-verdict', n: ask.n, verdict: faults.decide(ask.event) } satisfies Answer);
-    }
+    if (!serve(m) && typeOf(m) === 'listening') tell(faults.active());
   });
 }
 
 /** In a worker: the policy its server asks, which asks the primary. Register before the worker says it listens. */
 export function workerFaultPolicy(): FaultPolicy {
   let active = false;
-  let next = 0;
-  const pending = new Map<number, (v: FaultVerdict) => void>();
   process.on('message', (m: unknown) => {
-    const type = typeOf(m);
-    if (type === 'faults-active') {
-      active = (m as Active).active;
-    } else if (type === 'fault-verdict') {
-      const a = m as Answer;
-      pending.get(a.n)?.(a.verdict);
-      pending.delete(a.n);
-    }
+    if (typeOf(m) === 'faults-active') active = (m as Active).active;
   });
-  // The primary gone: nobody will answer; let the sessions go on unfaulted.
+  // The primary gone: nobody will answer; the sessions go on unfaulted (the channel fails what it had: NO_FAULT).
   process.on('disconnect', () => {
     active = false;
-    for (const resolve of pending.values()) resolve(NO_FAULT);
-    pending.clear();
   });
+  const channel = new RequestChannel<Ask, Answers>({ channel: FAULTS_CHANNEL, name: 'the cluster primary', open: parentProcessEndpoint });
   return {
     active: () => active,
     decide(event) {
       if (process.send === undefined || !process.connected) return NO_FAULT;
-      const n = ++next;
-      return new Promise<FaultVerdict>((resolve) => {
-        pending.set(n, resolve);
-        process.send?.({ type: 'fault-ask', n, event } satisfies Ask);
-      });
+      return channel.call({ kind: 'decide', event }).catch(() => NO_FAULT);
     },
   };
 }

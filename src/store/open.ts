@@ -3,7 +3,7 @@ import { createMemoryStore } from './memory/store.js';
 import { openPostgresStore } from './postgres/store.js';
 import { openSqliteStore, type SqliteTesting } from './sqlite/store.js';
 import type { MessageSink, MessageStore, StoreOptions } from './types.js';
-import { DEFAULT_DATA_DIR, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_MESSAGES, DEFAULT_STORE_TIMEOUT_MS } from '../config.js';
+import { DEFAULT_DATA_DIR, DEFAULT_MAX_AGE_MS, DEFAULT_MAX_MESSAGES, storeTimeoutOf } from '../config.js';
 
 /** Opens the store `kind` names. 'none' gives a sink that keeps nothing (and has no query side). */
 /** What a store's caller may add for tests only (the SQLite store's hooks; other stores ignore them). */
@@ -20,8 +20,7 @@ export async function openStore(options: OpenOptions): Promise<MessageStore | Me
     throw new RangeError(`maxMessagesPerInbox must be an integer ≥ 0, not ${maxMessagesPerInbox}`);
   }
   if (!Number.isFinite(maxAgeMs) || maxAgeMs < 0) throw new RangeError(`maxAgeMs must be ≥ 0, not ${maxAgeMs}`);
-  const storeTimeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
-  if (!Number.isFinite(storeTimeoutMs) || storeTimeoutMs <= 0) throw new RangeError(`storeTimeoutMs must be > 0, not ${storeTimeoutMs}`);
+  const storeTimeoutMs = storeTimeoutOf(options);
   switch (options.kind) {
     case 'sqlite':
       return openSqliteStore({

@@ -3,6 +3,7 @@
  * store keeps things. Kept free of SQL-isms so that an embedded and a shared (PostgreSQL) store both fit.
  */
 import type { Envelope } from '../smtp/core/types.js';
+import type { SaveDeadline } from './deadline.js';
 
 export type DialectName = 'simplified' | 'smtp';
 
@@ -31,6 +32,11 @@ export type IncomingMessage = Readonly<{
    * `raw` must not be used after save() is called (it may read as empty). Absent or false: the store copies.
    */
   transferRaw?: boolean;
+  /**
+   * When the save must be answered by (see ./deadline.ts): a store take()s it just before the commit that holds it and
+   * leaves it out if that fails (it was answered 451). Set by withDeadline; absent when a caller stores directly.
+   */
+  deadline?: SaveDeadline;
 }>;
 
 /** One line of a session transcript. Message text is counted, never copied; AUTH arguments are redacted. */
@@ -64,8 +70,9 @@ export type SessionRecord = Readonly<{
 export interface MessageSink {
   /**
    * Resolves with the message's id only once its raw bytes, envelope and connection facts are durable (fsync'd): the
-   * server sends its 250 after this, never before. Parsing and indexing come after. Never waits past the store's
-   * deadline (StoreOptions.storeTimeoutMs): rejects with StoreUnavailableError then, StoreFullError when out of room.
+   * server sends its 250 after this, never before. Parsing and indexing come after. A save with a `deadline` is taken
+   * (deadline.take()) before the commit that holds it, and left out of it if that says no; the connection's
+   * withDeadline answers 451 at the deadline for a save not taken. Rejects with StoreFullError when out of room.
    */
   save(message: IncomingMessage): Promise<string>;
   /** Records a finished session; best effort, never delays a reply. Resolves with the session's id ('' for none). */
@@ -246,6 +253,8 @@ export type StoreHealth = Readonly<{
   indexBacklog: number;
   /** Age in ms of the oldest message in the backlog (0 when the backlog is empty). */
   indexLagMs: number;
+  /** Set while saves wait too long for the store (see deadline.ts): /healthz then answers 503 `degraded`, this reason. */
+  degraded?: string;
 }>;
 
 export type StoreKind = 'sqlite' | 'memory' | 'postgres' | 'none';
@@ -265,6 +274,6 @@ export type StoreOptions = Readonly<{
   maxAgeMs?: number;
   /** For postgres (also from MAILWIRE_DATABASE_URL in the CLI). */
   databaseUrl?: string;
-  /** save() deadline; default 30_000 (CLI --store-timeout, a duration such as 30s). */
+  /** How long a save may wait (and a read, and a PostgreSQL query); default DEFAULT_STORE_TIMEOUT_MS (CLI --store-timeout). */
   storeTimeoutMs?: number;
 }>;

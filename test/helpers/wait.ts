@@ -19,3 +19,21 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, opts.everyMs ?? 20));
   }
 }
+
+/** waitFor with a probe that must itself wait (an HTTP request): polls until it finds the thing, or fails loudly. */
+export async function waitForAsync<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  opts: { deadlineMs?: number; everyMs?: number } = {},
+): Promise<T> {
+  const deadlineMs = opts.deadlineMs ?? 10_000;
+  const deadline = Date.now() + deadlineMs;
+  let last: unknown;
+  for (;;) {
+    const found = await probe();
+    if (found !== undefined && found !== null && found !== false) return found;
+    last = found;
+    if (Date.now() > deadline) throw new Error(`waited ${deadlineMs} ms for ${what}; last seen: ${String(last)}`);
+    await new Promise((r) => setTimeout(r, opts.everyMs ?? 20));
+  }
+}

@@ -267,7 +267,7 @@ describe('sqlite store', () => {
     const commits: unknown[] = [];
     const store = await openStore({
       kind: 'sqlite', dataDir: dir,
-      testing: { onWriter: (w) => w.on('message', (m: WriterReply) => { if (m.type === 'done' && m.committed) commits.push(m.durability); }) },
+      testing: { onWriter: (w) => w.on('message', (m: WriterReply) => { if (m.type === 'committed') commits.push(m.durability); }) },
     });
     try {
       await store.save(incoming(SIMPLE));
@@ -323,15 +323,23 @@ describe('sqlite store', () => {
     }
   });
 
-  it('rejects a save past its deadline with StoreUnavailableError when the writer stalls', async () => {
+  it('rejects a save past its deadline with StoreUnavailableError when the writer stalls, and never stores it later', async () => {
     const dir = tempDir();
-    const store = await openStore({ kind: 'sqlite', dataDir: dir, storeTimeoutMs: 200, testing: { stallCommitsMs: 3000 } });
+    const store = await openStore({ kind: 'sqlite', dataDir: dir, storeTimeoutMs: 200, testing: { stallCommitsMs: 1500 } });
     try {
       await assert.rejects(store.save(incoming(SIMPLE)), (e: unknown) =>
-        e instanceof StoreUnavailableError && /did not answer within 0\.2 s/.test(e.message));
+        e instanceof StoreUnavailableError && e.message === 'not stored: the store did not commit the message within 200 ms');
       assert.equal(store.stats().failed, 1);
     } finally {
-      await store.close();
+      await store.close(); // the writer wakes from its stall, finds the save cut, and leaves it out of the commit
+    }
+    // 451 means not stored: a retry must not make a duplicate.
+    const again = await openStore({ kind: 'sqlite', dataDir: dir });
+    try {
+      assert.deepEqual((await again.listMessages()).items, []);
+      assert.equal(again.recovered?.messages, 0);
+    } finally {
+      await again.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -21,7 +21,7 @@ import { receivedHeader } from '../core/trace.js';
 import type { Action, Authenticator, Dialect, Envelope, Trace } from '../core/types.js';
 import type { Limits } from '../core/limits.js';
 import { StoreFullError } from '../../store/index.js';
-import type { ConnectionInfo, MessageSink, SessionEnd, TranscriptLine } from '../../store/types.js';
+import type { ConnectionInfo, MessageSink, SessionEnd, SessionRecord, TranscriptLine } from '../../store/types.js';
 import type { FaultPolicy } from '../../faults/controller.js';
 import { NO_FAULT, type FaultEvent, type FaultVerdict } from '../../faults/engine.js';
 import { commandEvent, faultStep, greetingActions, messageEvent, refusedMessage } from '../../faults/session-faults.js';
@@ -31,6 +31,7 @@ import { hostPort, peerOf, type Peer } from '../../net/peer-address.js';
 import { proxyRefusalReply } from '../../net/proxy-protocol.js';
 import type { Display, MessageSummary } from './display.js';
 import type { MessageDraft, MessageSpool } from './message-spool.js';
+import { timeOrderedId } from '../../store/ids.js';
 
 export type ConnectionOptions = Readonly<{
   dialect: Dialect;
@@ -62,6 +63,8 @@ export type ServerObserver = Readonly<{
   replied?(code: number, verb: string, seconds: number): void;
   /** The number of live connections, after each one opens or closes (the listener calls it, not the Connection). */
   connectionsChanged?(count: number): void;
+  /** A connection ended by an internal error (a throw from the core or a store callback): answered 421 and closed. */
+  internalError?(): void;
 }>;
 
 /** What the server knows of a connection beyond its socket (the PROXY protocol, --proxy-protocol). */
@@ -133,13 +136,15 @@ export class Connection {
   /** Command lines fed to the session so far; the difference across one read is how many that read held. */
   #commandsFed = 0;
   /** Silence from the client this long ends the session (moved by every input and every reply). */
-  readonly #idle = new LazyDeadline(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'), false);
+  readonly #idle = new LazyDeadline(() => this.#guard(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout')), false);
   /** The bound on one message (DATA text or BDAT chunks), set as it starts, cleared as it ends (see #apply). */
-  readonly #data = new LazyDeadline(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'), true);
+  readonly #data = new LazyDeadline(() => this.#guard(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout')), true);
   #inMessage = false;
   /** The bound on the whole session (limits.maxSessionMs); reached while a message is stored, it acts after the reply. */
   #lifetime: NodeJS.Timeout | undefined;
   #lifetimeOver = false;
+  /** Set once an internal error has closed the connection (see #guard); also names the session in the log. */
+  #crashed: string | null = null;
   /** An injected delay in progress. */
   #faultTimer: NodeJS.Timeout | undefined;
   /** Rules that injected a fault in this session, in order (numbers from 1). */
@@ -174,13 +179,50 @@ export class Connection {
     if (opts.limits.maxSessionMs > 0) this.#lifetime = setTimeout(() => this.#endOfLifetime(), opts.limits.maxSessionMs).unref();
     opts.display.connected(this.#tag);
     this.#note('info', `connected from ${this.#tag}`);
-    if (opts.faults?.active() === true) this.#withFault(this.#event('connect'), (v) => this.#apply(greetingActions(this.#session.greet(), v.outcome), endOf(v)));
-    else this.#apply(this.#session.greet());
+    this.#guard(() => {
+      if (opts.faults?.active() === true) this.#withFault(this.#event('connect'), (v) => this.#apply(greetingActions(this.#session.greet(), v.outcome), endOf(v)));
+      else this.#apply(this.#session.greet());
+    });
+  }
+
+  /**
+   * The crash boundary: a throw from the core, the store or a verifier while this connection is handled ends this
+   * connection only. The client gets 421 (RFC 5321 §3.8: the service is closing the channel), the error is logged
+   * with the session's id (the id the session is recorded under) and counted (mailwire_internal_errors_total).
+   */
+  #guard(run: () => void): void {
+    try {
+      run();
+    } catch (error) {
+      this.#internalError(error);
+    }
+  }
+
+  #internalError(error: unknown): void {
+    if (this.#crashed !== null) {
+      this.#socket.destroy(); // a second throw while closing: no more words
+      return;
+    }
+    const id = timeOrderedId();
+    this.#crashed = id;
+    const text = `internal error in session ${id} (${this.#tag}): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+    if (this.#opts.display.error !== undefined) this.#opts.display.error(this.#tag, text);
+    else process.stderr.write(`mailwire: ${text}\n`);
+    this.#opts.observer?.internalError?.();
+    this.#note('info', `internal error; closed with 421`);
+    this.#end = 'error';
+    this.#closed = true;
+    this.#waiting = true; // nothing more is fed to the session
+    this.#batching = false;
+    this.#flush(); // the replies already made, then the 421
+    const socket = this.#socket;
+    // Closed at once once the reply is out, as after QUIT: nothing more is read from this client.
+    if (!socket.destroyed) socket.end(formatReply({ code: 421, lines: ['4.3.0 Internal server error; closing the connection'] }), () => socket.destroy());
   }
 
   #attach(socket: Socket): void {
     socket.setNoDelay(true);
-    socket.on('data', (received: Buffer) => {
+    socket.on('data', (received: Buffer) => this.#guard(() => {
       const chunk = this.#screening === null ? received : this.#screen(received);
       if (chunk === null) return;
       this.#splitter.push(chunk);
@@ -205,8 +247,10 @@ export class Connection {
       if (batch > 1 && this.#opts.recordSessions && mark < this.#transcript.length && this.#transcript.length < TRANSCRIPT_CAP) {
         this.#transcript.splice(mark, 0, { at: Date.now(), dir: 'info', text: `pipelined: ${batch} commands in one read` });
       }
-    });
-    socket.on('end', () => this.#apply(this.#session.feed({ type: 'eof' }), 'client-closed'));
+    }));
+    socket.on('end', () => this.#guard(() => {
+      if (this.#crashed === null) this.#apply(this.#session.feed({ type: 'eof' }), 'client-closed');
+    }));
     socket.on('error', () => socket.destroy()); // ECONNRESET and kin: 'close' follows and cleans up
     socket.on('close', () => this.#cleanup());
   }
@@ -240,7 +284,7 @@ export class Connection {
    */
   shutdown(): void {
     this.#shuttingDown = true;
-    if (!this.#closed) this.#apply(this.#session.feed({ type: 'shutdown' }), 'shutdown');
+    if (!this.#closed) this.#guard(() => this.#apply(this.#session.feed({ type: 'shutdown' }), 'shutdown'));
   }
 
   destroy(): void {
@@ -427,11 +471,11 @@ export class Connection {
     this.#socket.pause();
     // The idle timer stays on until the verdict is in (a primary that never answers cannot hold the session), then is
     // off for the delay, which is itself cut to the idle timeout.
-    void Promise.resolve(answer).catch(() => NO_FAULT).then((v) => {
+    void Promise.resolve(answer).catch(() => NO_FAULT).then((v) => this.#guard(() => {
       if (this.#closed) return;
       this.#idle.clear();
       this.#noteFaults(v);
-      this.#faultTimer = setTimeout(() => {
+      this.#faultTimer = setTimeout(() => this.#guard(() => {
         this.#faultTimer = undefined;
         if (this.#closed) return;
         this.#waiting = false;
@@ -443,8 +487,8 @@ export class Connection {
         then(v);
         if (this.#closed || this.#waiting) return;
         this.#carryOn();
-      }, Math.min(v.delayMs, this.#opts.limits.idleTimeoutMs));
-    });
+      }), Math.min(v.delayMs, this.#opts.limits.idleTimeoutMs));
+    }));
   }
 
   #noteFaults(v: FaultVerdict): void {
@@ -469,19 +513,19 @@ export class Connection {
       return;
     }
     // Flush the 220 on the plain socket first: the write callback runs after every earlier write went out.
-    plain.write('', () => {
+    plain.write('', () => this.#guard(() => {
       if (this.#closed || plain.destroyed) return;
       const secure = new TLSSocket(plain, { isServer: true, secureContext });
       this.#socket = secure;
       this.#attach(secure);
-      secure.once('secure', () => {
+      secure.once('secure', () => this.#guard(() => {
         this.#info = { ...this.#info, tls: true };
         this.#note('info', `TLS ${secure.getProtocol() ?? ''} ${secure.getCipher().name}`);
         this.#waiting = false;
         this.#apply(this.#session.feed({ type: 'tls-ready' }));
         this.#pump();
-      });
-    });
+      }));
+    }));
   }
 
   /** AUTH: the verifier may be slow (bcrypt) or remote; nothing more is fed until it has answered (see #attach). */
@@ -490,7 +534,7 @@ export class Connection {
     this.#waiting = true;
     new Promise<boolean>((resolve) => resolve(verifier === undefined ? false : verifier.verify(user, password)))
       .then((ok) => ok === true, () => false) // a verifier that fails says no
-      .then((ok) => this.#stored(this.#session.feed({ type: 'verified', ok })));
+      .then((ok) => this.#guard(() => this.#stored(this.#session.feed({ type: 'verified', ok }))));
   }
 
   #deliver(env: Envelope, trace: Trace | undefined): void {
@@ -520,16 +564,18 @@ export class Connection {
     // Nothing more is fed until the store has answered; input that arrives meanwhile stops reading (see #attach).
     this.#waiting = true;
     this.#opts.sink.save({ envelope: env, connection, receivedAt, raw, transferRaw: true }).then(
-      (id) => {
+      (id) => this.#guard(() => {
         if (this.#opts.recordSessions) this.#messageIds.push(id);
+        if (this.#crashed !== null) return;
         this.#opts.observer?.messageStored?.(id, size);
         summary(`stored as ${id}`);
         this.#stored(this.#session.feed({ type: 'stored', id }));
-      },
-      (error: unknown) => {
+      }),
+      (error: unknown) => this.#guard(() => {
+        if (this.#crashed !== null) return;
         summary(`store failed: ${String(error)}`);
         this.#stored(this.#session.feed({ type: 'store-failed', reason: String(error), full: error instanceof StoreFullError }));
-      },
+      }),
     );
   }
 
@@ -560,6 +606,15 @@ export class Connection {
     this.#flush();
   }
 
+  /** The session to the store; a sink that throws fails the promise instead (the socket is closed already). */
+  #saveSession(record: SessionRecord): Promise<string | void> {
+    try {
+      return this.#opts.sink.saveSession(record);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
   #note(dir: TranscriptLine['dir'], text: string, responseMs?: number): void {
     if (!this.#opts.recordSessions) return;
     if (this.#transcript.length >= TRANSCRIPT_CAP) {
@@ -579,7 +634,7 @@ export class Connection {
     this.#draft.discard();
     if (!this.#closed) {
       this.#closed = true;
-      this.#session.feed({ type: 'eof' }); // frees a message in progress
+      this.#guard(() => this.#session.feed({ type: 'eof' })); // frees a message in progress
     }
     const endedAt = new Date();
     this.#opts.display.disconnected(this.#tag, this.#end);
@@ -595,7 +650,8 @@ export class Connection {
       durationMs: endedAt.getTime() - this.#startedAt.getTime(),
     });
     const done = this.#opts.recordSessions
-      ? this.#opts.sink.saveSession({
+      ? this.#saveSession({
+          ...(this.#crashed === null ? {} : { id: this.#crashed }),
           connection: this.#faultsFired.length === 0 ? this.#info : { ...this.#info, faults: this.#faultsFired },
           startedAt: this.#startedAt,
           endedAt,

@@ -27,6 +27,8 @@ export type Display = Readonly<{
   messageText(tag: string, latin1: string): void;
   reply(tag: string, text: string): void;
   info(text: string): void;
+  /** An internal error that closed a connection (with its stack); absent: written to stderr. */
+  error?(tag: string, text: string): void;
   /** Once per session, when it ends (displays that show every line leave this out). */
   session?(summary: SessionSummary): void;
   /** false: command and reply lines are not shown, so the server need not format them for display. */

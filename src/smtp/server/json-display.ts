@@ -14,6 +14,7 @@ export function createJsonDisplay(verbose: boolean, logger: Logger = pino({ base
     messageText: verbose ? (tag, latin1) => logger.info({ client: tag, dir: 'M' }, Buffer.from(latin1, 'latin1').toString('utf8')) : nothing,
     reply: verbose ? (tag, text) => logger.info({ client: tag, dir: 'S' }, text) : nothing,
     info: (text) => logger.info(text),
+    error: (tag, text) => logger.error({ client: tag }, text),
     session: (s) => logger.info({ session: s }, 'session'),
     showsLines: verbose,
   };

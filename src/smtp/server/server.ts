@@ -5,7 +5,8 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import { DEFAULT_SHUTDOWN_GRACE_MS } from '../../config.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS, storeTimeoutOf } from '../../config.js';
+import { withDeadline, type SaveWatch } from '../../store/deadline.js';
 import { formatReply, reply, type Reply } from '../core/reply.js';
 import type { Authenticator, Dialect } from '../core/types.js';
 import type { Limits } from '../core/limits.js';
@@ -26,6 +27,10 @@ export type ServerOptions = Readonly<{
   limits: Limits;
   /** Written through, never closed by the server: whoever opened the sink closes it after close() below. */
   sink: Omit<MessageSink, 'close'>;
+  /** Every save's deadline: past it a save the store has not taken is answered 451 and never stored (see store/deadline.ts). */
+  storeTimeoutMs?: number;
+  /** Where saves' waits are measured, for /healthz. */
+  saveWatch?: SaveWatch;
   display: Display;
   recordSessions: boolean;
   observer?: ServerObserver;
@@ -89,7 +94,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   const tlsOptions = opts.tls === undefined ? undefined : { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' as const };
   const spool = new MessageSpool({ dir: opts.spoolDir ?? defaultSpoolDir(), memoryBytes: opts.limits.spoolMemoryBytes, diskBytes: opts.limits.spoolDiskBytes });
-  const connectionOptions = { ...opts, spool, ...(tlsOptions ? { secureContext: createSecureContext(tlsOptions) } : {}) };
+  const sink = withDeadline(opts.sink, { storeTimeoutMs: storeTimeoutOf(opts), ...(opts.saveWatch ? { watch: opts.saveWatch } : {}) });
+  const connectionOptions = { ...opts, sink, spool, ...(tlsOptions ? { secureContext: createSecureContext(tlsOptions) } : {}) };
 
   /**
    * The 421 for a connection beyond a limit or during shutdown, or null when it may be served. `client` null: the

@@ -10,7 +10,7 @@ import { ParserThread } from '../parse-thread.js';
 import { parseQuery, textTokens, type SearchQuery } from '../query.js';
 import { clampLimit, decodeCursor, decodeInboxCursor, encodeCursor, encodeInboxCursor } from '../cursor.js';
 import { assertNever } from '../../assert-never.js';
-import { StoreWriteError } from '../errors.js';
+import { StoreUnavailableError, StoreWriteError } from '../errors.js';
 import { ListenerSet } from '../listeners.js';
 import type {
   AttachmentContent, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
@@ -68,6 +68,8 @@ class MemoryStore implements MessageStore {
     // Parsed on the index thread, within its budget: this is the SMTP thread, which a hostile message once stopped.
     const { summary: fields, search } = await this.#indexer.entry(raw, message.envelope);
     if (this.#closed) throw new StoreWriteError('store is closed');
+    // The commit is the push below: a save its deadline cut meanwhile (answered 451) is left out.
+    if (message.deadline !== undefined && !message.deadline.take()) throw new StoreUnavailableError('not stored: past its deadline');
     const id = timeOrderedId();
     const stored: Stored = {
       seq: ++this.#seq, id, receivedAt: message.receivedAt.getTime(), read: false, raw, message, summary: fields, whole: null, search,

@@ -8,6 +8,9 @@ import pg from 'pg';
 import type { PoolClient, PoolConfig } from 'pg';
 import { LOCK_CLASS, SCHEMA } from './schema.js';
 
+/** How much longer than the server's statement_timeout the client waits before it gives up on a query. */
+const QUERY_TIMEOUT_MARGIN_MS = 2000;
+
 /** What every connection of the store is opened with: its schema first, and durable commits unless a transaction says otherwise. */
 export function clientConfig(databaseUrl: string, queryTimeoutMs: number): PoolConfig {
   return {
@@ -16,10 +19,14 @@ export function clientConfig(databaseUrl: string, queryTimeoutMs: number): PoolC
     options: `-c search_path=${SCHEMA},public -c synchronous_commit=on`,
     connectionTimeoutMillis: 5000,
     keepAlive: true,
-    // No query waits longer than a save may (storeTimeoutMs): a hung database fails the query, whose connection is then
+    // No statement runs longer than a save may wait (storeTimeoutMs): PostgreSQL cancels it itself, so a statement the
+    // client gave up on never commits later (a save's INSERT is one implicit transaction: a client-side timeout alone
+    // answered 451 while the server went on and committed it once a lock went). The client's own timeout comes
+    // QUERY_TIMEOUT_MARGIN_MS later, for a database that does not answer at all: the query fails and its connection is
     // dropped (no SQLSTATE: see unavailable) instead of holding a pooled connection for ever. The LISTEN connection uses
     // this config too; the timeout covers only its LISTEN statement, not the wait for notifications.
-    query_timeout: queryTimeoutMs,
+    statement_timeout: queryTimeoutMs,
+    query_timeout: queryTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
     // A claim by an instance that hangs (not dies: that closes its connection) is given back after this.
     idle_in_transaction_session_timeout: 120_000,
     // bigint columns (seq, received_at) as numbers: all stay far below 2^53.

@@ -4,8 +4,9 @@
  * Theory of operation (the tables are described in postgres-schema.ts):
  * - save() queues the message; one transaction at a time takes every message queued when it starts (group commit;
  *   up to WRITERS once SECOND_WRITER_AT wait), in one INSERT of the raw bytes, envelope and connection facts plus their
- *   index_queue rows, committed with synchronous_commit on. save() resolves after that commit and never later than
- *   the store deadline; a connection that fails gives StoreUnavailableError (SMTP 451), never a 250.
+ *   index_queue rows, committed with synchronous_commit on. save() resolves after that commit; a save still queued
+ *   when its deadline (../deadline.ts) passes is left out (the connection's withDeadline has answered it 451), one
+ *   taken into a transaction is answered by its commit; a connection that fails gives StoreUnavailableError (SMTP 451).
  * - The indexer of whichever instance is free claims queued messages (FOR UPDATE SKIP LOCKED), parses them, and writes
  *   their index rows and deletes their queue rows in one commit (not fsync'd: all of it can be rebuilt from the raw
  *   bytes), all on a thread of its own with its own connection (postgres-indexer-worker.ts), which gets the bytes of
@@ -32,6 +33,7 @@ import { indexEntry, type ParsedMessage, type SummaryFields } from '../parse.js'
 import { parseQuery } from '../query.js';
 import { clampLimit, decodeCursor, decodeInboxCursor, encodeCursor, encodeInboxCursor, likePrefix } from '../cursor.js';
 import { StoreUnavailableError, StoreWriteError } from '../errors.js';
+import { SaveDeadline, pastDeadline } from '../deadline.js';
 import { ListenerSet } from '../listeners.js';
 import { BEGIN_ASYNC, BEGIN_DURABLE, clientConfig, nextValuesHolding, reasonOf, unavailable } from './connection.js';
 import { IndexerThread, type IndexedRow, type OwnBytes, type SummaryRow } from './indexer-thread.js';
@@ -76,7 +78,7 @@ const PRUNE_BATCH = 1000;
 const PRUNE_EVERY_MS = 1000;
 const LISTEN_RETRY_MS = [100, 250, 500, 1000, 2000] as const;
 
-type SaveJob = { id: string; message: IncomingMessage; resolve: (id: string) => void; reject: (e: Error) => void; settled: boolean };
+type SaveJob = { id: string; message: IncomingMessage; deadline: SaveDeadline; resolve: (id: string) => void; reject: (e: Error) => void; settled: boolean };
 type SessionJob = { id: string; session: SessionRecord; resolve: (id: string) => void; reject: (e: Error) => void };
 type SessionRow = {
   seq: number; id: string; started_at: number; ended_at: number; end_reason: string; connection: ConnectionInfo;
@@ -304,15 +306,12 @@ class PostgresStore implements MessageStore {
   save(message: IncomingMessage): Promise<string> {
     if (this.#closing) return Promise.reject(new StoreUnavailableError('store is closed'));
     return new Promise<string>((resolve, reject) => {
-      const job: SaveJob = { id: timeOrderedId(), message, settled: false, resolve: () => undefined, reject: () => undefined };
-      const timer = setTimeout(() => {
-        this.#stats.failed++;
-        settle(new StoreUnavailableError(`PostgreSQL did not commit the message within ${this.#opts.storeTimeoutMs} ms`));
-      }, this.#opts.storeTimeoutMs);
+      // A save made without one (straight to the store, not through withDeadline) gets the store's own deadline.
+      const deadline = message.deadline ?? new SaveDeadline(Date.now() + this.#opts.storeTimeoutMs);
+      const job: SaveJob = { id: timeOrderedId(), message, deadline, settled: false, resolve: () => undefined, reject: () => undefined };
       const settle = (outcome: string | Error): void => {
         if (job.settled) return;
         job.settled = true;
-        clearTimeout(timer);
         if (typeof outcome === 'string') resolve(outcome);
         else reject(outcome);
       };
@@ -331,7 +330,12 @@ class PostgresStore implements MessageStore {
         const next = this.#saveQueue[0];
         if (next === undefined || (batch.length > 0 && bytes + next.message.raw.byteLength > MAX_SAVE_BATCH_BYTES)) break;
         this.#saveQueue.shift();
-        if (next.settled) continue; // past its deadline before it was sent: already refused
+        if (!next.deadline.take()) {
+          // Past its deadline before a transaction took it: the client has its 451, and nothing of it is stored.
+          this.#stats.failed++;
+          next.reject(new StoreUnavailableError(pastDeadline(this.#opts.storeTimeoutMs)));
+          continue;
+        }
         batch.push(next);
         bytes += next.message.raw.byteLength;
       }

@@ -8,8 +8,11 @@ import type {
   InboxSummary, AttachmentInfo, ConnectionInfo, JsonPage, MessageDetail, MessageSummary, Page, SessionDetail, SessionEnd, SessionSummary,
 } from '../types.js';
 
+/** A save's deadline as it crosses to the writer: `cell` stays shared (a SharedArrayBuffer), see ../deadline.ts. */
+export type OpDeadline = Readonly<{ at: number; cell: Int32Array }>;
+
 export type WriteOp =
-  | Readonly<{ op: 'message'; id: string; receivedAt: number; raw: Uint8Array; envelope: Envelope; connection: ConnectionInfo }>
+  | Readonly<{ op: 'message'; id: string; receivedAt: number; raw: Uint8Array; envelope: Envelope; connection: ConnectionInfo; deadline: OpDeadline }>
   | Readonly<{
       op: 'session'; id: string; startedAt: number; endedAt: number; end: SessionEnd;
       /** JSON, made on the SMTP thread: a string crosses to the writer far cheaper than the object graph. */
@@ -46,22 +49,30 @@ export type Durability = Readonly<{ journalMode: string; synchronous: 'off' | 'n
 /** Where the index stands: messages durable but not yet searchable, and since when the oldest of them waits. */
 export type IndexState = Readonly<{ backlog: number; oldestPendingAt: number | null }>;
 
-export type WriterRequest =
-  /** Ops numbered by the main thread; the writer commits whatever has arrived, together. */
-  | Readonly<{ type: 'ops'; ops: { n: number; op: WriteOp }[] }>
-  | Readonly<{ type: 'prune'; request: number }>
-  | Readonly<{ type: 'close' }>;
+/**
+ * The writes and prunes travel on a RequestChannel (../../request-channel.ts) of this name, the calls of one tick in
+ * one message; the writer commits whatever calls have arrived, together. A write's answer is its op's result
+ * ({ count, ids }), or a failure coded 'full' (no room: SMTP 452) or 'expired' (past its deadline: left out, not stored).
+ */
+export const WRITER_CHANNEL = 'sqlite-writer';
+export type WriterCall = Readonly<{ kind: 'write'; op: WriteOp }> | Readonly<{ kind: 'prune' }>;
+export type WriterAnswers = {
+  write: Readonly<{ count: number; ids: string[] }>;
+  prune: Readonly<{ messages: number; sessions: number }>;
+};
 
+/** Besides the calls: the order to commit what was sent, close the database and exit. */
+export type WriterRequest = Readonly<{ type: 'close' }>;
+
+/** What the writer says besides its answers. */
 export type WriterReply =
   /** Opened, and every message left unindexed by the last run indexed (`recovered` of them, in `recoveryMs`). */
   | Readonly<{ type: 'ready'; version: number; recovered: number; recoveryMs: number; index: IndexState }>
   | Readonly<{ type: 'open-failed'; error: string }>
-  /** One transaction: `committed` false means it rolled back and every op in `ns` failed with `error`. */
-  | Readonly<{ type: 'done'; committed: true; ns: number[]; results: OpResult[]; index: IndexState; durability: Durability }>
-  | Readonly<{ type: 'done'; committed: false; ns: number[]; error: string; full: boolean }>
+  /** A transaction committed (posted just before its answers). */
+  | Readonly<{ type: 'committed'; index: IndexState; durability: Durability }>
   /** Messages that became searchable, as a JSON array of MessageSummary (parsed only if someone listens). */
   | Readonly<{ type: 'indexed'; summaries: string; count: number; index: IndexState }>
-  | Readonly<{ type: 'pruned'; request: number; messages: number; sessions: number }>
   | Readonly<{ type: 'closed' }>;
 
 // ---- the reader thread (./sqlite-reader.ts): queries and parses on read, off the SMTP thread --------------------
@@ -91,5 +102,6 @@ export type ReadAnswers = {
   inboxes: Page<InboxSummary>;
 };
 
-export type ReaderMessage = Readonly<{ n: number; request: ReadRequest }> | Readonly<{ n: 0; request: 'close' }>;
-export type ReaderReply = Readonly<{ n: number; ok: true; value: ReadAnswers[keyof ReadAnswers] }> | Readonly<{ n: number; ok: false; error: string }>;
+/** The reads travel on a RequestChannel (../../request-channel.ts) of this name; this asks the thread to close. */
+export const READER_CHANNEL = 'sqlite-reader';
+export type ReaderClose = Readonly<{ type: 'close' }>;

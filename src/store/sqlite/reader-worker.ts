@@ -15,7 +15,8 @@ import { ParseCache } from '../parse-cache.js';
 import { indexEntry, parseMessage, readAttachment, type ParsedMessage } from '../parse.js';
 import { assertNever } from '../../assert-never.js';
 import { searchSelection } from './search.js';
-import type { ReadAnswers, ReadRequest, ReaderMessage, ReaderReply } from './protocol.js';
+import { READER_CHANNEL, type ReadAnswers, type ReadRequest } from './protocol.js';
+import { serveCalls } from '../../request-channel.js';
 import type { SearchQuery } from '../query.js';
 import type { ConnectionInfo, MessageDetail, MessageSummary, SessionEnd, SessionSummary, TranscriptLine } from '../types.js';
 
@@ -186,31 +187,28 @@ function owned(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
 }
 
-async function handle(m: ReaderMessage): Promise<void> {
-  if (m.request === 'close') {
-    db.close();
-    port.close();
-    return;
-  }
-  try {
-    let value = await answer(m.request);
-    const transfer: ArrayBuffer[] = [];
-    if (value instanceof Uint8Array) {
-      value = owned(value);
-      transfer.push(value.buffer as ArrayBuffer);
-    } else if (m.request.kind === 'attachment' && value !== null) {
-      const a = value as NonNullable<ReadAnswers['attachment']>;
-      const content = owned(a.content);
-      value = { info: a.info, content };
-      transfer.push(content.buffer as ArrayBuffer);
-    }
-    port.postMessage({ n: m.n, ok: true, value } satisfies ReaderReply, transfer);
-  } catch (e) {
-    port.postMessage({ n: m.n, ok: false, error: e instanceof Error ? e.message : String(e) } satisfies ReaderReply);
-  }
+/** What crosses back without a copy: the bytes of a raw message or of an attachment. */
+function transferOf(request: ReadRequest, value: unknown): ArrayBuffer[] {
+  if (value instanceof Uint8Array) return [value.buffer as ArrayBuffer];
+  if (request.kind === 'attachment' && value !== null) return [(value as NonNullable<ReadAnswers['attachment']>).content.buffer as ArrayBuffer];
+  return [];
 }
 
-let chain: Promise<void> = Promise.resolve();
-port.on('message', (m: ReaderMessage) => {
-  chain = chain.then(() => handle(m));
+async function answerOwned(request: ReadRequest): Promise<ReadAnswers[keyof ReadAnswers]> {
+  const value = await answer(request);
+  if (value instanceof Uint8Array) return owned(value);
+  if (request.kind === 'attachment' && value !== null) {
+    const a = value as NonNullable<ReadAnswers['attachment']>;
+    return { info: a.info, content: owned(a.content) };
+  }
+  return value;
+}
+
+const serve = serveCalls<ReadRequest>(READER_CHANNEL, answerOwned, (m, transfer) => port.postMessage(m, [...transfer]), { inOrder: true, transfer: transferOf });
+port.on('message', (m: unknown) => {
+  if (serve(m)) return;
+  if (typeof m === 'object' && m !== null && (m as { type?: unknown }).type === 'close') {
+    db.close();
+    port.close();
+  }
 });

@@ -6,9 +6,12 @@
  * (onIndexed). Reads go to the reader thread (./sqlite-reader.ts), so a search or a large message's parse never holds
  * up the SMTP sessions on this thread.
  *
- * Bounded waits: every write has a deadline (storeTimeoutMs) after which it rejects with StoreUnavailableError; if the
- * writer thread dies, what it had rejects the same way and a new writer is started (its start indexes whatever the
- * dead one had committed but not indexed). A write that finds no room rejects with StoreFullError.
+ * Bounded waits: every write has a deadline (a save's own, see ../deadline.ts; storeTimeoutMs for the rest), and a save
+ * travels to the writer with it: the writer takes the save just before the commit that holds it, or leaves it out once
+ * its deadline has cut it, so a save refused 451 is never stored later. If the writer thread dies, what it had rejects
+ * with StoreUnavailableError and a new writer is started (its start indexes whatever the dead one had committed but
+ * not indexed); what it had not been sent yet goes to the new one. A write that finds no room rejects with
+ * StoreFullError. The hops to both threads are RequestChannels (../../request-channel.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,8 +22,10 @@ import { clampLimit, decodeCursor, decodeInboxCursor } from '../cursor.js';
 import { StoreFullError, StoreUnavailableError, StoreWriteError } from '../errors.js';
 import { ListenerSet } from '../listeners.js';
 import { ReaderThread } from './reader-thread.js';
-import type { IndexState, OpResult, WriteOp, WriterConfig, WriterReply, WriterRequest, WriterTesting } from './protocol.js';
-import { DEFAULT_STORE_TIMEOUT_MS } from '../../config.js';
+import { WRITER_CHANNEL, type IndexState, type WriteOp, type WriterAnswers, type WriterCall, type WriterConfig, type WriterReply, type WriterRequest, type WriterTesting } from './protocol.js';
+import { storeTimeoutOf } from '../../config.js';
+import { RequestChannel, threadEndpoint, type CallDeadline } from '../../request-channel.js';
+import { SaveDeadline, pastDeadline } from '../deadline.js';
 import type {
   AttachmentContent, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
@@ -59,9 +64,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Mess
   return store;
 }
 
-type Done = Readonly<{ count: number; ids: string[] }>;
-type Pending = { resolve: (r: Done) => void; reject: (e: Error) => void; deadline: number };
-type Outgoing = { n: number; op: WriteOp };
+type Done = WriterAnswers['write'];
 
 class SqliteStore implements MessageStore {
   readonly kind = 'sqlite' as const;
@@ -74,14 +77,8 @@ class SqliteStore implements MessageStore {
   #writerReady = false;
   /** Writers that died in a row, for the restart delay. */
   #deaths = 0;
-  /** Sent to the writer (or waiting to be), awaiting its commit, by op number; in op order, so oldest deadline first. */
-  readonly #pending = new Map<number, Pending>();
-  /** Made this tick, or while no writer was ready; not yet sent. */
-  #outbox: Outgoing[] = [];
-  #nextOp = 1;
-  #nextPrune = 1;
-  readonly #prunes = new Map<number, (r: PruneResult) => void>();
-  #deadlineTimer: NodeJS.Timeout | null = null;
+  /** Writes and prunes: the calls of one tick in one message, held while no writer is ready. */
+  readonly #writes: RequestChannel<WriterCall, WriterAnswers>;
   #restartTimer: NodeJS.Timeout | null = null;
   #closing: Promise<void> | null = null;
   readonly #stats = { saved: 0, transactions: 0, failed: 0 };
@@ -103,8 +100,13 @@ class SqliteStore implements MessageStore {
       file, maxMessages: options.maxMessages, maxMessagesPerInbox: options.maxMessagesPerInbox ?? 0, maxAgeMs: options.maxAgeMs, testing: writerTesting,
     };
     this.#testing = options.testing ?? {};
-    this.#timeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
-    this.#reader = new ReaderThread(file);
+    this.#timeoutMs = storeTimeoutOf(options);
+    this.#reader = new ReaderThread(file, this.#timeoutMs);
+    this.#writes = new RequestChannel<WriterCall, WriterAnswers>({
+      channel: WRITER_CHANNEL, name: 'store writer', batch: true, waitForReady: true,
+      onOther: (m) => this.#onMessage(m as WriterReply),
+      failure: (error, code) => this.#failure(error, code),
+    });
     this.opened = this.#startWriter().then((ready) => {
       this.recovered = { messages: ready.recovered, ms: ready.recoveryMs };
     });
@@ -119,6 +121,7 @@ class SqliteStore implements MessageStore {
     this.#writer = worker;
     this.#writerReady = false;
     this.#testing.onWriter?.(worker);
+    this.#writes.attach(threadEndpoint(worker));
     return new Promise((resolve, reject) => {
       let ready = false;
       worker.on('message', (m: WriterReply) => {
@@ -129,10 +132,10 @@ class SqliteStore implements MessageStore {
           this.#deaths = 0;
           this.#index = m.index;
           resolve(m);
-          this.#flush();
+          this.#writes.ready();
         } else if (m.type === 'open-failed') {
           reject(new StoreWriteError(`cannot open ${this.#config.file}: ${m.error}`));
-        } else this.#onMessage(m);
+        }
       });
       worker.on('error', (e) => {
         if (!ready) reject(new StoreWriteError(`cannot open ${this.#config.file}: ${e.message}`));
@@ -149,12 +152,10 @@ class SqliteStore implements MessageStore {
   #writerDied(why: string): void {
     this.#writer = null;
     this.#writerReady = false;
-    if (this.#closing !== null) {
-      this.#failAll(new StoreUnavailableError(`${why} while closing`));
-      return;
-    }
+    // The channel has failed what the dead writer had (it may or may not have committed it: the client tries again);
+    // what it was never sent waits for the next writer.
+    if (this.#closing !== null) return;
     this.#unavailable = `${why}; restarting`;
-    this.#failAll(new StoreUnavailableError(`${why}; the message was not stored`));
     const delay = Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** this.#deaths++);
     // Not unref'd: writes wait for this writer, as they would for I/O.
     this.#restartTimer = setTimeout(() => {
@@ -166,30 +167,31 @@ class SqliteStore implements MessageStore {
     }, delay);
   }
 
-  #failAll(error: Error): void {
-    const posted = new Set(this.#outbox.map((o) => o.n));
-    for (const [n, p] of this.#pending) {
-      if (posted.has(n)) continue; // not sent yet: it goes to the next writer
-      this.#pending.delete(n);
-      p.reject(error);
+  /** What a failed write becomes: full (452), unavailable (451: writer lost, past its deadline, closed) or a write error. */
+  #failure(error: string, code: string | undefined): Error {
+    switch (code) {
+      case 'full':
+        this.#full = `no room to store the message: ${error}`;
+        return new StoreFullError(this.#full);
+      case 'expired':
+      case 'deadline':
+        return new StoreUnavailableError(pastDeadline(this.#timeoutMs));
+      case 'lost':
+        return new StoreUnavailableError(`${error}; the message was not stored`);
+      case 'closed':
+        return new StoreUnavailableError(error);
+      default:
+        return new StoreWriteError(error);
     }
-    for (const resolve of this.#prunes.values()) resolve({ messages: 0, sessions: 0 });
-    this.#prunes.clear();
   }
 
+  /** What the writer says besides its answers. */
   #onMessage(m: WriterReply): void {
     switch (m.type) {
-      case 'done': {
-        if (m.committed) {
-          this.#stats.transactions++;
-          this.#index = m.index;
-          m.ns.forEach((n, i) => this.#settle(n, m.results[i]));
-        } else {
-          const error = m.full ? new StoreFullError(`no room to store the message: ${m.error}`) : new StoreWriteError(`commit failed: ${m.error}`);
-          for (const n of m.ns) this.#settle(n, error);
-        }
+      case 'committed':
+        this.#stats.transactions++;
+        this.#index = m.index;
         return;
-      }
       case 'indexed': {
         this.#index = m.index;
         if (this.#listeners.size === 0 && this.#early === null) return;
@@ -198,32 +200,11 @@ class SqliteStore implements MessageStore {
         else for (const s of summaries) this.#listeners.emit(s);
         return;
       }
-      case 'pruned': {
-        const resolve = this.#prunes.get(m.request);
-        this.#prunes.delete(m.request);
-        resolve?.({ messages: m.messages, sessions: m.sessions });
-        return;
-      }
       case 'ready':
       case 'open-failed':
       case 'closed':
         return;
     }
-  }
-
-  #settle(n: number, r: OpResult | Error | undefined): void {
-    const p = this.#pending.get(n);
-    this.#pending.delete(n);
-    if (p === undefined) return; // past its deadline: already answered
-    if (r instanceof Error) {
-      if (r instanceof StoreFullError) this.#full = r.message;
-      p.reject(r);
-    } else if (r === undefined) p.reject(new StoreWriteError('writer sent no result'));
-    else if (r.ok) p.resolve({ count: r.count, ids: r.ids });
-    else if (r.full) {
-      this.#full = `no room to store the message: ${r.error}`;
-      p.reject(new StoreFullError(this.#full));
-    } else p.reject(new StoreWriteError(r.error));
   }
 
   /** Called by openSqliteStore once open() has resolved: the recovered messages go to the listeners of that turn. */
@@ -253,12 +234,14 @@ class SqliteStore implements MessageStore {
     // The bytes cross to the writer by transfer when they are the caller's to give and own their memory; otherwise a
     // copy of their own (a small Buffer is a view into a shared 8 KiB pool, which must not be moved or cloned whole).
     const bytes = message.transferRaw === true && raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : new Uint8Array(raw);
+    // A save made without one (straight to the store, not through withDeadline) gets the store's own deadline.
+    const deadline = message.deadline ?? new SaveDeadline(Date.now() + this.#timeoutMs);
     try {
       await this.#write({
         op: 'message', id, receivedAt: message.receivedAt.getTime(), raw: bytes,
         envelope: { helo: message.envelope.helo, from: message.envelope.from, to: [...message.envelope.to] },
-        connection: { ...message.connection },
-      });
+        connection: { ...message.connection }, deadline: { at: deadline.at, cell: deadline.cell },
+      }, { at: deadline.at, cut: () => deadline.cut() });
     } catch (e) {
       this.#stats.failed++;
       throw e;
@@ -301,10 +284,10 @@ class SqliteStore implements MessageStore {
 
   prune(): Promise<PruneResult> {
     if (this.#writer === null || !this.#writerReady) return Promise.reject(new StoreUnavailableError(this.#unavailable ?? 'store writer not ready'));
-    const request = this.#nextPrune++;
-    return new Promise((resolve) => {
-      this.#prunes.set(request, resolve);
-      this.#post({ type: 'prune', request });
+    // A writer that dies meanwhile pruned nothing that this can tell; the next one prunes as it starts.
+    return this.#writes.call({ kind: 'prune' }).catch((e: unknown) => {
+      if (e instanceof StoreUnavailableError && this.#closing === null) return { messages: 0, sessions: 0 };
+      throw e;
     });
   }
 
@@ -312,75 +295,28 @@ class SqliteStore implements MessageStore {
     return { ...this.#stats };
   }
 
-  #write(op: WriteOp): Promise<Done> {
+  /** A write, sent with the others of this tick; `deadline`: a save's own (cut unless the writer took it). */
+  #write(op: WriteOp, deadline?: CallDeadline): Promise<Done> {
     if (this.#closing) return Promise.reject(new StoreUnavailableError('store is closing'));
-    return new Promise<Done>((resolve, reject) => {
-      const n = this.#nextOp++;
-      this.#pending.set(n, { resolve, reject, deadline: Date.now() + this.#timeoutMs });
-      if (this.#outbox.length === 0) queueMicrotask(() => this.#flush());
-      this.#outbox.push({ n, op });
-      this.#armDeadline();
-    });
-  }
-
-  /** One postMessage for all the ops of this tick, their bytes transferred. Held while no writer is ready. */
-  #flush(): void {
-    if (this.#outbox.length === 0 || this.#writer === null || !this.#writerReady) return;
-    const ops = this.#outbox;
-    this.#outbox = [];
-    const transfer = new Set<ArrayBuffer>();
-    for (const { op } of ops) if (op.op === 'message') transfer.add(op.raw.buffer as ArrayBuffer);
-    this.#writer.postMessage({ type: 'ops', ops } satisfies WriterRequest, [...transfer]);
-  }
-
-  #post(m: WriterRequest): void {
-    this.#writer?.postMessage(m);
-  }
-
-  /** One timer for all writes: they share one timeout, so the oldest pending write always has the nearest deadline. */
-  #armDeadline(): void {
-    if (this.#deadlineTimer !== null) return;
-    const first = this.#pending.values().next();
-    if (first.done === true) return;
-    this.#deadlineTimer = setTimeout(() => {
-      this.#deadlineTimer = null;
-      this.#expire();
-      this.#armDeadline();
-    }, Math.max(0, first.value.deadline - Date.now()));
-    this.#deadlineTimer.unref();
-  }
-
-  #expire(): void {
-    const now = Date.now();
-    const expired = new Set<number>();
-    for (const [n, p] of this.#pending) {
-      if (p.deadline > now) break;
-      expired.add(n);
-      this.#pending.delete(n);
-      p.reject(new StoreUnavailableError(`the store did not answer within ${this.#timeoutMs / 1000} s`));
-    }
-    // Not sent yet: never sent, so nothing refused is stored later.
-    if (expired.size > 0) this.#outbox = this.#outbox.filter((o) => !expired.has(o.n));
+    const transfer = op.op === 'message' ? [op.raw.buffer as ArrayBuffer] : [];
+    return this.#writes.call({ kind: 'write', op }, { transfer, deadline: deadline ?? { at: Date.now() + this.#timeoutMs } });
   }
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      this.#flush();
+      await Promise.resolve(); // the writes of this tick go out first (the channel sends them on a microtask)
       // Readers first: the last connection to close checkpoints the WAL and removes it, and only the writer can.
       await this.#reader.close();
       const writer = this.#writer;
       if (writer !== null) {
         // The writer commits what it was sent before it closes, and answers for it: those writes were promised.
         const exited = new Promise<void>((resolve) => writer.once('exit', () => resolve()));
-        if (this.#writerReady) this.#post({ type: 'close' });
+        if (this.#writerReady) writer.postMessage({ type: 'close' } satisfies WriterRequest);
         else void writer.terminate();
         await exited;
       }
-      if (this.#deadlineTimer !== null) clearTimeout(this.#deadlineTimer);
       if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
-      this.#failAll(new StoreUnavailableError('store closed'));
-      for (const p of this.#pending.values()) p.reject(new StoreUnavailableError('store closed'));
-      this.#pending.clear();
+      this.#writes.close('store closed');
     })();
     return this.#closing;
   }

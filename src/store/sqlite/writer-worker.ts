@@ -35,7 +35,9 @@ import { IndexThread } from '../index-thread.js';
 import { insertIndexed, insertPending, migrate } from './schema.js';
 import { assertNever } from '../../assert-never.js';
 import { searchCondition } from './search.js';
-import type { IndexState, OpResult, WriteOp, WriterConfig, WriterReply, WriterRequest } from './protocol.js';
+import { WRITER_CHANNEL, type IndexState, type OpResult, type WriteOp, type WriterCall, type WriterConfig, type WriterReply } from './protocol.js';
+import type { Answer, AnswerMessage, CallMessage } from '../../request-channel.js';
+import { takeSave } from '../deadline.js';
 import type { MessageSummary } from '../types.js';
 
 const PRUNE_BATCH = 1000;
@@ -56,6 +58,7 @@ const cfg = workerData as WriterConfig;
 /** Parses for the index off this thread, each message within its CPU budget (issue 25). */
 const indexer = new IndexThread();
 const post = (m: WriterReply): void => port.postMessage(m);
+const answer = (answers: Answer[]): void => port.postMessage({ channel: WRITER_CHANNEL, answers } satisfies AnswerMessage);
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 /** SQLITE_FULL: the disk is full or max_page_count is reached. */
 const isFull = (e: unknown): boolean => e instanceof Error && (e as { code?: unknown }).code === 'SQLITE_FULL';
@@ -418,15 +421,30 @@ function commitDue(): boolean {
 }
 const indexCanRun = (): boolean => cfg.testing.pauseIndexer !== true && indexRetry === null && !closed;
 
+/** An op's answer from its result. */
+const answerOf = (n: number, r: OpResult | undefined): Answer =>
+  r === undefined ? { n, ok: false, error: 'writer sent no result' }
+    : r.ok ? { n, ok: true, value: { count: r.count, ids: r.ids } }
+    : { n, ok: false, error: r.error, ...(r.full ? { code: 'full' } : {}) };
+
 function commit(): void {
-  const group = ready;
+  let group = ready;
   ready = [];
   if (group.length === 0) return;
-  const ns = group.map((r) => r.n);
   const promises = group.some((r) => r.op.op === 'message');
   if (promises && cfg.testing.stallCommitsMs !== undefined) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, cfg.testing.stallCommitsMs);
-  durability(promises);
+  // Each save is taken for this commit, or left out of it when its deadline has cut it: the client was (or is now)
+  // told 451, and nothing of it is stored. A save taken is answered by this commit, however late.
   const now = Date.now();
+  const expired: Answer[] = [];
+  group = group.filter(({ n, op }) => {
+    if (op.op !== 'message' || takeSave(op.deadline.cell, op.deadline.at, now)) return true;
+    expired.push({ n, ok: false, error: 'past its deadline: left out of the commit, not stored', code: 'expired' });
+    return false;
+  });
+  if (expired.length > 0) answer(expired);
+  if (group.length === 0) return;
+  durability(promises);
   let bytes = 0;
   try {
     let delta: Delta = { messages: 0, sessions: 0 };
@@ -447,10 +465,11 @@ function commit(): void {
       enqueue(q);
     }
     committing = [];
-    post({ type: 'done', committed: true, ns, results, index: indexState(), durability: { journalMode, synchronous: SYNCHRONOUS[readSync.get() as number] ?? 'off' } });
+    post({ type: 'committed', index: indexState(), durability: { journalMode, synchronous: SYNCHRONOUS[readSync.get() as number] ?? 'off' } });
+    answer(group.map(({ n }, i) => answerOf(n, results[i])));
   } catch (e) {
     committing = [];
-    post({ type: 'done', committed: false, ns, error: message(e), full: isFull(e) });
+    answer(group.map(({ n }) => ({ n, ok: false, error: `commit failed: ${message(e)}`, ...(isFull(e) ? { code: 'full' } : {}) })));
   }
   if (overLimit()) schedulePrune();
   wroteToWal(bytes);
@@ -619,11 +638,7 @@ async function start(): Promise<void> {
   if (backlog() > 0) throw new Error(`cannot index the ${backlog()} messages left from the last run (is the disk full?)`);
   post({ type: 'ready', version: db.pragma('user_version', { simple: true }) as number, recovered, recoveryMs: performance.now() - t0, index: indexState() });
   listening = true;
-  port.on('message', (m: WriterRequest) => {
-    chain = chain.then(() => handle(m)).catch((e: unknown) => {
-      console.error('mailwire sqlite writer:', e);
-    });
-  });
+  port.on('message', receive);
 }
 
 let chain: Promise<void> = Promise.resolve();
@@ -639,47 +654,53 @@ function takeWaitingRequests(): void {
   for (let i = 0; i < 1000; i++) {
     const got = receiveMessageOnPort(port);
     if (got === undefined) break;
-    const m = got.message as WriterRequest;
-    if (m.type === 'ops') makeReady(m.ops);
-    else chain = chain.then(() => handle(m)).catch((e: unknown) => console.error('mailwire sqlite writer:', e));
+    receive(got.message);
   }
 }
 
-async function handle(m: WriterRequest): Promise<void> {
-  switch (m.type) {
-    case 'ops':
-      makeReady(m.ops);
-      return;
-    case 'prune': {
-      const total: Delta = { messages: 0, sessions: 0 };
-      // Bounded: each step deletes at least one row or ends the loop.
-      for (let i = 0; i < 1_000_000; i++) {
-        const d = pruneOnce();
-        total.messages += d.messages;
-        total.sessions += d.sessions;
-        if (d.messages === 0 && d.sessions === 0) break;
-      }
-      post({ type: 'pruned', request: m.request, ...total });
-      return;
+/** Writes join the next commit; a prune or the close is handled in turn, after what came before it. */
+function receive(m: unknown): void {
+  const calls = (m as Partial<CallMessage<WriterCall>>).calls;
+  if ((m as { channel?: unknown }).channel === WRITER_CHANNEL && Array.isArray(calls)) {
+    const writes: Ready[] = [];
+    for (const { n, request } of calls) {
+      if (request.kind === 'write') writes.push({ n, op: request.op });
+      else later(() => prune(n));
     }
-    case 'close':
-      commit(); // anything received but not yet committed was promised
-      // A clean stop leaves nothing to recover: what is pending gets indexed now (bounded; the rest waits for the next open).
-      while (indexing) await new Promise((resolve) => setImmediate(resolve));
-      if (cfg.testing.pauseIndexer !== true) await indexAll(CLOSE_INDEX_MS);
-      closed = true;
-      if (ageTimer !== null) clearInterval(ageTimer);
-      if (indexRetry !== null) clearTimeout(indexRetry);
-      if (idleTimer !== null) clearTimeout(idleTimer);
-      if (indexWriteTimer !== null) clearTimeout(indexWriteTimer);
-      await indexer.close();
-      db.close();
-      post({ type: 'closed' });
-      port.close();
-      return;
-    default:
-      assertNever(m);
+    makeReady(writes);
+  } else if ((m as { type?: unknown }).type === 'close') later(closeWriter);
+}
+
+function later(task: () => void | Promise<void>): void {
+  chain = chain.then(task).catch((e: unknown) => console.error('mailwire sqlite writer:', e));
+}
+
+function prune(n: number): void {
+  const total: Delta = { messages: 0, sessions: 0 };
+  // Bounded: each step deletes at least one row or ends the loop.
+  for (let i = 0; i < 1_000_000; i++) {
+    const d = pruneOnce();
+    total.messages += d.messages;
+    total.sessions += d.sessions;
+    if (d.messages === 0 && d.sessions === 0) break;
   }
+  answer([{ n, ok: true, value: { ...total } }]);
+}
+
+async function closeWriter(): Promise<void> {
+  commit(); // anything received but not yet committed was promised
+  // A clean stop leaves nothing to recover: what is pending gets indexed now (bounded; the rest waits for the next open).
+  while (indexing) await new Promise((resolve) => setImmediate(resolve));
+  if (cfg.testing.pauseIndexer !== true) await indexAll(CLOSE_INDEX_MS);
+  closed = true;
+  if (ageTimer !== null) clearInterval(ageTimer);
+  if (indexRetry !== null) clearTimeout(indexRetry);
+  if (idleTimer !== null) clearTimeout(idleTimer);
+  if (indexWriteTimer !== null) clearTimeout(indexWriteTimer);
+  await indexer.close();
+  db.close();
+  post({ type: 'closed' });
+  port.close();
 }
 
 void start().catch((e: unknown) => {

@@ -3,10 +3,12 @@ import type { Hono } from 'hono';
 import type { WebContext } from './context.js';
 
 export function mountHealthRoutes(app: Hono, { store, metrics }: WebContext): void {
-  // 503 while the store cannot take mail (its reason says why); the index backlog and lag either way.
+  // 503 while the store cannot take mail, or saves wait too long for it (`degraded`; the reason says why); the index
+  // backlog and lag either way.
   app.get('/healthz', (c) => {
     const health = store.health();
-    return c.json({ status: health.ok ? 'ok' : 'unavailable', store: health }, health.ok ? 200 : 503);
+    const status = !health.ok ? 'unavailable' : health.degraded !== undefined ? 'degraded' : 'ok';
+    return c.json({ status, store: health }, status === 'ok' ? 200 : 503);
   });
   app.get('/metrics', async (c) =>
     c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));

@@ -1,0 +1,183 @@
+/**
+ * The store deadline (--store-timeout), in one place. Whatever sink a connection gets is wrapped in withDeadline: each
+ * save carries a SaveDeadline, and the store takes the save (take()) just before the commit that would hold it. At
+ * the deadline the wrapper cuts it (cut()) unless the store took it first: a cut save is answered 451 and the store
+ * leaves it out of its commit, so nothing is stored; a save the store took is answered by its commit, 250 however late.
+ * The claim is one compare-and-swap on a SharedArrayBuffer, so a writer on another thread takes a save the same way.
+ * The same wrapper measures how long saves wait: /healthz says `degraded`, with the reason, while one waits too long.
+ */
+import { StoreUnavailableError } from './errors.js';
+import type { IncomingMessage, MessageSink, StoreHealth } from './types.js';
+
+const OPEN = 0;
+const TAKEN = 1;
+const CUT = 2;
+
+/** The one wording of a save refused at its deadline (the client gets 451 4.3.0, and nothing was stored). */
+export const pastDeadline = (timeoutMs: number): string => `not stored: the store did not commit the message within ${timeoutMs} ms`;
+
+/**
+ * Takes the save whose claim is `cell` for a commit: true if it is the store's to commit (it then must answer for it),
+ * false if its deadline cut it (or has passed: then it is cut here). For a writer on another thread: the cell crosses
+ * by postMessage and stays shared.
+ */
+export function takeSave(cell: Int32Array, at: number, now = Date.now()): boolean {
+  Atomics.compareExchange(cell, 0, OPEN, now >= at ? CUT : TAKEN);
+  return Atomics.load(cell, 0) === TAKEN;
+}
+
+/**
+ * Claims are cut from shared slabs of CELLS_PER_SLAB, never reused: a SharedArrayBuffer each cost about 1-5 µs a save,
+ * a view on a slab a tenth of that. A slab is freed once no claim on it is referenced any more.
+ */
+const CELLS_PER_SLAB = 1024;
+let slab = new SharedArrayBuffer(4 * CELLS_PER_SLAB);
+let nextInSlab = 0;
+function nextCell(): Int32Array {
+  if (nextInSlab === CELLS_PER_SLAB) {
+    slab = new SharedArrayBuffer(4 * CELLS_PER_SLAB);
+    nextInSlab = 0;
+  }
+  return new Int32Array(slab, 4 * nextInSlab++, 1);
+}
+
+/** A save's deadline and its claim, shared between the wrapper, the store and the store's threads. */
+export class SaveDeadline {
+  /** Milliseconds since the epoch. */
+  readonly at: number;
+  /** OPEN, TAKEN (the store is committing it) or CUT (refused at its deadline). */
+  readonly cell: Int32Array;
+
+  constructor(at: number) {
+    this.at = at;
+    this.cell = nextCell();
+  }
+
+  /** The store, just before the commit that holds this save: false means leave it out (it has been answered 451). */
+  take(now = Date.now()): boolean {
+    return takeSave(this.cell, this.at, now);
+  }
+
+  /** Whether the deadline has cut the save (it is, or is being, answered 451). */
+  get isCut(): boolean {
+    return Atomics.load(this.cell, 0) === CUT;
+  }
+
+  /** The wrapper, at the deadline: true if the save is refused now, false if the store took it first. */
+  cut(): boolean {
+    Atomics.compareExchange(this.cell, 0, OPEN, CUT);
+    return Atomics.load(this.cell, 0) === CUT;
+  }
+}
+
+/** How long saves wait, for /healthz: the oldest waiting now, and the last one cut. */
+export class SaveWatch {
+  readonly #waiting = new Map<number, number>();
+  #next = 0;
+  #lastCutAt = -Infinity;
+  readonly #thresholdMs: number;
+  readonly #timeoutMs: number;
+
+  /** `thresholdMs`: a save waiting longer than this makes the server degraded (default: 5 s, at most half the timeout). */
+  constructor(timeoutMs: number, thresholdMs = Math.min(5000, timeoutMs / 2)) {
+    this.#timeoutMs = timeoutMs;
+    this.#thresholdMs = thresholdMs;
+  }
+
+  begin(now = Date.now()): number {
+    const token = this.#next++;
+    this.#waiting.set(token, now);
+    return token;
+  }
+
+  end(token: number): void {
+    this.#waiting.delete(token);
+  }
+
+  cut(now = Date.now()): void {
+    this.#lastCutAt = now;
+  }
+
+  /** Why the server is degraded, or null: a save waiting past the threshold, or one refused at its deadline lately. */
+  degraded(now = Date.now()): string | null {
+    const oldest = this.#waiting.values().next();
+    if (oldest.done !== true && now - oldest.value > this.#thresholdMs) {
+      return `a message has waited ${((now - oldest.value) / 1000).toFixed(1)} s for the store to commit it (threshold ${this.#thresholdMs / 1000} s)`;
+    }
+    if (now - this.#lastCutAt < RECENT_CUT_MS) {
+      return `a message was refused ${((now - this.#lastCutAt) / 1000).toFixed(1)} s ago: ${pastDeadline(this.#timeoutMs)}`;
+    }
+    return null;
+  }
+}
+
+/** setTimeout fires at once past this (2^31 - 1 ms): a longer deadline waits this long, then for the store. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** After a save is refused at its deadline, /healthz says degraded this long. */
+const RECENT_CUT_MS = 30_000;
+
+export type DeadlineOptions = Readonly<{ storeTimeoutMs: number; watch?: SaveWatch }>;
+
+/**
+ * The sink a connection writes to: `sink`, each save bounded by the deadline. A save may come with its deadline already
+ * set (a cluster worker's, carried over IPC); else it gets one `storeTimeoutMs` from now. A sink that never take()s a
+ * save is cut at the deadline all the same (the wrapper cannot know what it did with it).
+ */
+export function withDeadline<S extends Omit<MessageSink, 'close'>>(sink: S, options: DeadlineOptions): Omit<MessageSink, 'close'> {
+  const { storeTimeoutMs, watch } = options;
+  return {
+    save(message: IncomingMessage): Promise<string> {
+      const deadline = message.deadline ?? new SaveDeadline(Date.now() + storeTimeoutMs);
+      const token = watch?.begin();
+      let saving: Promise<string>;
+      try {
+        saving = sink.save(message.deadline === deadline ? message : { ...message, deadline });
+      } catch (e) {
+        if (token !== undefined) watch?.end(token);
+        throw e; // a sink that throws is a bug: the connection's crash boundary answers it (421), not a 451
+      }
+      return new Promise<string>((resolve, reject) => {
+        let answered = false;
+        const finish = (): boolean => {
+          if (answered) return false;
+          answered = true;
+          clearTimeout(timer);
+          if (token !== undefined) watch?.end(token);
+          return true;
+        };
+        const refuse = (): void => {
+          watch?.cut();
+          reject(new StoreUnavailableError(pastDeadline(storeTimeoutMs)));
+        };
+        const timer = setTimeout(() => {
+          if (!deadline.cut()) return; // the store took it: its commit answers, however late
+          if (finish()) refuse();
+        }, Math.min(MAX_TIMER_MS, Math.max(0, deadline.at - Date.now())));
+        saving.then(
+          (id) => finish() && resolve(id),
+          // Cut by the deadline (the store may notice first, on its own timer): said one way, counted once.
+          (e: unknown) => finish() && (deadline.isCut ? refuse() : reject(e instanceof Error ? e : new Error(String(e)))),
+        );
+      });
+    },
+    saveSession: (session) => sink.saveSession(session),
+  };
+}
+
+/** The store's health with the deadline's verdict: degraded (503, with the reason) while saves wait too long. */
+export function healthWithSaves(health: StoreHealth, watch: SaveWatch): StoreHealth {
+  const degraded = watch.degraded();
+  return degraded === null ? health : { ...health, degraded };
+}
+
+/** `store` with its health() joined to the deadline's verdict (for /healthz and /metrics); everything else as it is. */
+export function withSaveHealth<T extends Readonly<{ health(): StoreHealth }>>(store: T, watch: SaveWatch): T {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'health') return (): StoreHealth => healthWithSaves(target.health(), watch);
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
