@@ -21,11 +21,40 @@ type CanIEmailFeature = Readonly<{
 }>;
 type CanIEmailData = Readonly<{ last_update_date: string; nicenames: { family: Record<string, string>; platform: Record<string, string> }; data: CanIEmailFeature[] }>;
 
-let loaded: CanIEmailData | null = null;
-function data(): CanIEmailData {
-  loaded ??= JSON.parse(readFileSync(new URL('../../../data/caniemail.json', import.meta.url), 'utf8')) as CanIEmailData;
+/** The data, and what is derived from it once: the slugs, the client ids, each feature's newest support per client. */
+type Loaded = Readonly<{
+  data: CanIEmailData;
+  slugs: ReadonlySet<string>;
+  clients: readonly string[];
+  bySlug: ReadonlyMap<string, CanIEmailFeature>;
+  support: ReadonlyMap<string, ReadonlyMap<string, FeatureSupport>>;
+}>;
+let loaded: Loaded | null = null;
+function load(): Loaded {
+  if (loaded !== null) return loaded;
+  const d = JSON.parse(readFileSync(new URL('../../../data/caniemail.json', import.meta.url), 'utf8')) as CanIEmailData;
+  const clients = new Set<string>();
+  const support = new Map<string, Map<string, FeatureSupport>>();
+  for (const feature of d.data) {
+    const per = new Map<string, FeatureSupport>();
+    for (const [family, platforms] of Object.entries(feature.stats)) {
+      for (const [platform, versions] of Object.entries(platforms)) {
+        const id = `${family}.${platform}`;
+        clients.add(id);
+        const last = latest(versions);
+        if (last === null) continue;
+        const [value, ...refs] = last.value.split(' ');
+        const s: Support = value === 'y' || value === 'n' || value === 'a' ? value : 'u';
+        const notes = refs.map((r) => feature.notes_by_num?.[r.replace('#', '')]).filter((x): x is string => x !== undefined);
+        per.set(id, { support: s, note: notes.length === 0 ? null : notes.join(' '), version: last.version });
+      }
+    }
+    support.set(feature.slug, per);
+  }
+  loaded = { data: d, slugs: new Set(d.data.map((f) => f.slug)), clients: [...clients].sort(), bySlug: new Map(d.data.map((f) => [f.slug, f])), support };
   return loaded;
 }
+const data = (): CanIEmailData => load().data;
 
 export type FeatureSupport = Readonly<{ support: Support; note: string | null; version: string }>;
 export type FoundFeature = Readonly<{
@@ -52,9 +81,7 @@ export type HtmlCheckReport = Readonly<{
 
 /** The client ids in the data (`family.platform`). */
 export function clientIds(): string[] {
-  const ids = new Set<string>();
-  for (const f of data().data) for (const [family, platforms] of Object.entries(f.stats)) for (const p of Object.keys(platforms)) ids.add(`${family}.${p}`);
-  return [...ids].sort();
+  return [...load().clients];
 }
 
 /**
@@ -120,7 +147,7 @@ class Finder {
 
   constructor(readonly html: string) {
     for (let i = html.indexOf('\n'); i !== -1; i = html.indexOf('\n', i + 1)) this.#lineStarts.push(i + 1);
-    this.#known = new Set(data().data.map((f) => f.slug));
+    this.#known = load().slugs;
   }
 
   has(slug: string): boolean {
@@ -150,52 +177,71 @@ class Finder {
   }
 }
 
-/** The attributes whose values onTag reads. */
-const READ_ATTRIBUTES = new Set(['type', 'href', 'name', 'rel', 'src', 'background']);
+/** Per element name, its slug (`html-<name>` or ELEMENT_SLUG's): tag names repeat, so each is made once. */
+const elementSlugs = new Map<string, string>();
+const elementSlug = (name: string): string => {
+  let slug = elementSlugs.get(name);
+  if (slug === undefined) {
+    slug = ELEMENT_SLUG[name] ?? `html-${name}`;
+    if (elementSlugs.size < 1000) elementSlugs.set(name, slug);
+  }
+  return slug;
+};
 
 const isRemote = (url: string): boolean => /^\s*(https?:)?\/\//i.test(url);
 
 function onTag(f: Finder, tag: HtmlTag): void {
   if (tag.closing) return;
   const name = tag.name;
-  f.add(ELEMENT_SLUG[name] ?? `html-${name}`, tag.start);
+  f.add(elementSlug(name), tag.start);
   const attrs = tag.attributes;
-  const wanted = new Map<string, string>();
+  // The values onTag reads, the first of each name (as a browser takes it).
+  let type: string | null = null;
+  let href: string | null = null;
+  let metaName: string | null = null;
+  let rel: string | null = null;
+  let src: string | null = null;
+  let background: string | null = null;
   for (let k = 0; k < attrs.length; k++) {
-    if (attrs.nameLength(k) > 20) continue;
-    const an = f.html.slice(attrs.start(k), attrs.start(k) + attrs.nameLength(k)).toLowerCase();
+    const length = attrs.nameLength(k);
+    if (length > 20) continue;
+    const start = attrs.start(k);
+    const raw = f.html.slice(start, start + length);
+    const an = ATTRIBUTE_SLUG[raw] !== undefined || raw === raw.toLowerCase() ? raw : raw.toLowerCase();
     const slug = ATTRIBUTE_SLUG[an];
-    if (slug !== undefined) f.add(slug, attrs.start(k));
-    if (an === 'style' && attrs.valueStart(k) !== -1) scanCss(f, f.html, attrs.valueStart(k), attrs.valueEnd(k), true);
-    if (READ_ATTRIBUTES.has(an) && !wanted.has(an)) wanted.set(an, attrs.value(k));
+    if (slug !== undefined) f.add(slug, start);
+    switch (an) {
+      case 'style': if (attrs.valueStart(k) !== -1) scanCss(f, f.html, attrs.valueStart(k), attrs.valueEnd(k), true); break;
+      case 'type': type ??= attrs.value(k); break;
+      case 'href': href ??= attrs.value(k); break;
+      case 'name': metaName ??= attrs.value(k); break;
+      case 'rel': rel ??= attrs.value(k); break;
+      case 'src': src ??= attrs.value(k); break;
+      case 'background': background ??= attrs.value(k); break;
+      default: break;
+    }
   }
-  const attr = (n: string): string | null => wanted.get(n) ?? null;
   if (name === 'input' || name === 'button') {
-    const type = (attr('type') ?? (name === 'button' ? 'submit' : 'text')).toLowerCase();
-    f.add(`html-${name}-${type}`, tag.start);
+    f.add(`html-${name}-${(type ?? (name === 'button' ? 'submit' : 'text')).toLowerCase()}`, tag.start);
   }
   if (name === 'a') {
-    const href = (attr('href') ?? '').trim().toLowerCase();
-    if (href.startsWith('#')) f.add('html-anchor-links', tag.start);
-    if (href.startsWith('mailto:')) f.add('html-mailto-links', tag.start);
+    const link = (href ?? '').trim().toLowerCase();
+    if (link.startsWith('#')) f.add('html-anchor-links', tag.start);
+    if (link.startsWith('mailto:')) f.add('html-mailto-links', tag.start);
   }
-  if (name === 'meta' && (attr('name') ?? '').toLowerCase() === 'color-scheme') f.add('html-meta-color-scheme', tag.start);
-  if (name === 'link' && /stylesheet/i.test(attr('rel') ?? '')) {
-    const href = attr('href');
-    if (href !== null && isRemote(href)) f.remote.add(href.trim());
-  }
+  if (name === 'meta' && (metaName ?? '').toLowerCase() === 'color-scheme') f.add('html-meta-color-scheme', tag.start);
+  if (name === 'link' && /stylesheet/i.test(rel ?? '') && href !== null && isRemote(href)) f.remote.add(href.trim());
   if (name === 'img' || name === 'source' || name === 'video' || name === 'audio') {
-    const src = (attr('src') ?? '').trim();
-    if (src !== '') {
-      if (isRemote(src)) f.remote.add(src);
-      const dataImage = /^data:image\/([a-z+.-]{1,20})/i.exec(src.slice(0, 40));
+    const url = (src ?? '').trim();
+    if (url !== '') {
+      if (isRemote(url)) f.remote.add(url);
+      const dataImage = /^data:image\/([a-z+.-]{1,20})/i.exec(url.slice(0, 40));
       if (dataImage !== null) f.add('image-base64', tag.start);
-      const ext = dataImage?.[1]?.toLowerCase().replace('svg+xml', 'svg') ?? /\.([a-z0-9]{2,5})(?:[?#]|$)/i.exec(src.slice(-200))?.[1]?.toLowerCase();
+      const ext = dataImage?.[1]?.toLowerCase().replace('svg+xml', 'svg') ?? /\.([a-z0-9]{2,5})(?:[?#]|$)/i.exec(url.slice(-200))?.[1]?.toLowerCase();
       const slug = ext === undefined ? undefined : IMAGE_EXT[ext];
       if (slug !== undefined) f.add(slug, tag.start);
     }
   }
-  const background = attr('background');
   if (background !== null && isRemote(background)) f.remote.add(background.trim());
 }
 
@@ -365,28 +411,19 @@ function latest(versions: Readonly<Record<string, string>>): { version: string; 
 }
 
 export function checkHtml(html: string, clients?: readonly string[]): HtmlCheckReport {
-  const d = data();
-  const wanted = new Set(clients ?? clientIds());
+  const { data: d, bySlug, support: supportOf } = load();
+  const wanted = new Set(clients ?? load().clients);
   const f = findFeatures(html);
-  const bySlug = new Map(d.data.map((x) => [x.slug, x]));
   const features: FoundFeature[] = [];
   const tally = new Map<string, { y: number; a: number; n: number; u: number }>([...wanted].map((c) => [c, { y: 0, a: 0, n: 0, u: 0 }]));
   for (const [slug, where] of [...f.found].sort(([a], [b]) => a.localeCompare(b))) {
     const feature = bySlug.get(slug) as CanIEmailFeature;
     const support: Record<string, FeatureSupport> = {};
-    for (const [family, platforms] of Object.entries(feature.stats)) {
-      for (const [platform, versions] of Object.entries(platforms)) {
-        const id = `${family}.${platform}`;
-        if (!wanted.has(id)) continue;
-        const last = latest(versions);
-        if (last === null) continue;
-        const [value, ...refs] = last.value.split(' ');
-        const s: Support = value === 'y' || value === 'n' || value === 'a' ? value : 'u';
-        const notes = refs.map((r) => feature.notes_by_num?.[r.replace('#', '')]).filter((x): x is string => x !== undefined);
-        support[id] = { support: s, note: notes.length === 0 ? null : notes.join(' '), version: last.version };
-        const t = tally.get(id);
-        if (t !== undefined) t[s]++;
-      }
+    for (const [id, s] of supportOf.get(slug) ?? []) {
+      if (!wanted.has(id)) continue;
+      support[id] = s;
+      const t = tally.get(id);
+      if (t !== undefined) t[s.support]++;
     }
     features.push({ slug, title: feature.title, category: feature.category, url: feature.url, places: where.places, occurrences: where.occurrences, support });
   }
