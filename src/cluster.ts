@@ -13,11 +13,12 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Envelope } from './smtp/core/types.js';
 import type { Limits } from './smtp/core/limits.js';
 import { startServer, type RunningServer } from './smtp/server/server.js';
-import { StoreFullError, createDiscardSink, type ConnectionInfo, type MessageSink, type SessionRecord } from './store/index.js';
+import { StoreFullError, StoreWriteError, createDiscardSink, type ConnectionInfo, type MessageSink, type SessionRecord } from './store/index.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from './config.js';
 import { createMetrics } from './metrics.js';
 import { observerFor, startBackend, type RunningService, type ServiceConfig } from './service.js';
 import { serveFaults, workerFaultPolicy } from './faults/cluster-link.js';
+import { logWarning } from './log.js';
 
 /** The cluster's IPC, worker → primary: it listens, a message to store, a session to record, its live connections. */
 type WorkerToPrimary =
@@ -107,7 +108,7 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
       listening.delete(worker);
       connections.delete(worker);
       if (stopping) return;
-      console.error(`mailwire: SMTP worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
+      logWarning(`mailwire: SMTP worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
       fork();
     });
   };
@@ -196,7 +197,7 @@ function createPrimarySink(): MessageSink {
     const p = pending.get(m.n);
     pending.delete(m.n);
     if (m.type === 'saved') p?.resolve(m.id);
-    else p?.reject(m.full === true ? new StoreFullError(m.reason) : new Error(m.reason));
+    else p?.reject(m.full === true ? new StoreFullError(m.reason) : new StoreWriteError(m.reason));
   });
   const ask = (make: (n: number) => WorkerToPrimary): Promise<string> =>
     new Promise((resolve, reject) => {

@@ -18,6 +18,7 @@ import { benchMessage } from '../loadgen/message.js';
 import { BenchTally, type BenchReport } from '../loadgen/tally.js';
 import type { LatencySummary } from '../loadgen/histogram.js';
 import { parseByteSize, parseDuration, parsePositiveInt } from './parse.js';
+import { UsageError } from '../errors.js';
 
 type BenchFlags = {
   server: string;
@@ -88,8 +89,6 @@ export function registerBenchCommand(program: Command): void {
       process.off('SIGINT', onSigint);
     });
 }
-
-class UsageError extends Error {}
 
 export async function runBench(flags: BenchFlags, io: BenchIO, signal?: AbortSignal): Promise<number> {
   let server;

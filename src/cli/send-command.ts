@@ -12,7 +12,7 @@ import { DEFAULT_PORT } from '../config.js';
 import { classifyFailure, sendOnce, type ClientOptions, type FailureKind, type SessionOutcome, type TraceEvent } from '../smtp/client/client.js';
 import { composeMessage, specProblem, type MailSpec } from '../smtp/client/compose.js';
 import { summarizePhases } from '../smtp/client/stats.js';
-import { SmtpReplyError } from '../errors.js';
+import { SmtpReplyError, UsageError } from '../errors.js';
 import { checkDomain, checkMailbox } from '../smtp/core/mailbox-syntax.js';
 import type { AuthMechanism } from '../smtp/core/client-session.js';
 import { formatServerAddress, parseServerAddress } from '../net/host-port.js';
@@ -141,8 +141,6 @@ export type SendIO = Readonly<{
   /** null when standard input is a terminal (no body from it). */
   readStdin: (() => Promise<Buffer>) | null;
 }>;
-
-class UsageError extends Error {}
 
 type Prepared = { opts: ClientOptions; spec: MailSpec; envelope: { from: string; to: string[] }; where: string };
 

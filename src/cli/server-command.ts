@@ -24,6 +24,7 @@ import type { StoreKind } from '../store/index.js';
 import { withEnvironment } from './env-options.js';
 import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt, parseTrustedProxies } from './parse.js';
 import { parseFaultDocument } from '../faults/document.js';
+import { setLogFormat } from '../log.js';
 
 type ServerFlags = {
   host: string;
@@ -164,6 +165,7 @@ export function registerServerCommand(program: Command): void {
     .option('--relay-tls-insecure', 'do not verify the relay\'s certificate')
     .option('--relay-auth <user:pass>', 'AUTH to the relay, never shown (best given as MAILWIRE_RELAY_AUTH, out of sight of ps)')
     .action(async (flags: ServerFlags) => {
+      setLogFormat(flags.logFormat); // before any store thread or worker starts, so that they log alike
       const write = (line: string): void => void process.stdout.write(`${line}\n`);
       const smtp = flags.dialect === 'smtp';
       const pem = smtp ? await pemFor(flags) : undefined;

@@ -3,6 +3,7 @@
  * only while a read is in flight, and is started again if it dies, failing only the reads it had.
  */
 import { Worker } from 'node:worker_threads';
+import { StoreClosedError } from '../errors.js';
 import type { ReadAnswers, ReadRequest, ReaderMessage, ReaderReply } from './protocol.js';
 
 type Waiting = { resolve: (v: ReadAnswers[keyof ReadAnswers]) => void; reject: (e: Error) => void };
@@ -22,7 +23,7 @@ export class ReaderThread {
   }
 
   ask<R extends ReadRequest>(request: R): Promise<ReadAnswers[R['kind']]> {
-    if (this.#closed) return Promise.reject(new Error('store is closed'));
+    if (this.#closed) return Promise.reject(new StoreClosedError());
     const n = this.#next++;
     return new Promise<ReadAnswers[R['kind']]>((resolve, reject) => {
       // The reply to a `kind` is that kind's answer (sqlite-reader.ts answers each request with its own).

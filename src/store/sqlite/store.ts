@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { timeOrderedId, validId } from '../ids.js';
 import { parseQuery } from '../query.js';
 import { clampLimit, decodeCursor, decodeInboxCursor } from '../cursor.js';
-import { StoreFullError, StoreUnavailableError, StoreWriteError } from '../errors.js';
+import { StoreClosedError, StoreFullError, StoreUnavailableError, StoreWriteError } from '../errors.js';
 import { ListenerSet } from '../listeners.js';
 import { ReaderThread } from './reader-thread.js';
 import type { IndexState, OpResult, WriteOp, WriterConfig, WriterReply, WriterRequest, WriterTesting } from './protocol.js';
@@ -25,6 +25,7 @@ import type {
   AttachmentContent, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from '../types.js';
+import { logError } from '../../log.js';
 
 export const SQLITE_FILE_NAME = 'mailwire.sqlite';
 /** A writer that keeps dying is started again after 0.1 s, then 0.2, 0.4 … up to this. */
@@ -136,7 +137,7 @@ class SqliteStore implements MessageStore {
       });
       worker.on('error', (e) => {
         if (!ready) reject(new StoreWriteError(`cannot open ${this.#config.file}: ${e.message}`));
-        else console.error('mailwire sqlite store: writer thread failed:', e);
+        else logError('mailwire sqlite store: writer thread failed:', e);
       });
       worker.on('exit', (code) => {
         if (!ready) reject(new StoreWriteError(`cannot open ${this.#config.file}: the writer exited (${code})`));
@@ -161,7 +162,7 @@ class SqliteStore implements MessageStore {
       this.#restartTimer = null;
       if (this.#closing !== null) return;
       this.#startWriter().catch((e: unknown) => {
-        console.error(`mailwire sqlite store: ${e instanceof Error ? e.message : String(e)}`);
+        logError(`mailwire sqlite store: ${e instanceof Error ? e.message : String(e)}`);
       });
     }, delay);
   }
@@ -313,7 +314,7 @@ class SqliteStore implements MessageStore {
   }
 
   #write(op: WriteOp): Promise<Done> {
-    if (this.#closing) return Promise.reject(new StoreUnavailableError('store is closing'));
+    if (this.#closing) return Promise.reject(new StoreClosedError());
     return new Promise<Done>((resolve, reject) => {
       const n = this.#nextOp++;
       this.#pending.set(n, { resolve, reject, deadline: Date.now() + this.#timeoutMs });
@@ -378,8 +379,8 @@ class SqliteStore implements MessageStore {
       }
       if (this.#deadlineTimer !== null) clearTimeout(this.#deadlineTimer);
       if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
-      this.#failAll(new StoreUnavailableError('store closed'));
-      for (const p of this.#pending.values()) p.reject(new StoreUnavailableError('store closed'));
+      this.#failAll(new StoreClosedError());
+      for (const p of this.#pending.values()) p.reject(new StoreClosedError());
       this.#pending.clear();
     })();
     return this.#closing;

@@ -35,6 +35,7 @@ import { assertNever } from '../../assert-never.js';
 import { searchCondition } from './search.js';
 import type { IndexState, OpResult, WriteOp, WriterConfig, WriterReply, WriterRequest } from './protocol.js';
 import type { MessageSummary } from '../types.js';
+import { logError, logWarning } from '../../log.js';
 
 const PRUNE_BATCH = 1000;
 /** One indexer slice: at most this many messages, or this much time parsing, before commits get their turn again. */
@@ -248,7 +249,7 @@ async function indexSlice(maxMessages: number, budgetMs: number, flush = false):
     // Disk full or an I/O error: the messages stay pending (and durable); put them back and try again later.
     queue.splice(queueHead, 0, ...batch.map((b) => b.queued));
     for (const b of batch) if (b.queued.raw !== null) queuedBytes += b.queued.raw.byteLength;
-    if (!indexFailing) console.error(`mailwire sqlite writer: indexing failed, retrying: ${message(e)}`);
+    if (!indexFailing) logWarning(`mailwire sqlite writer: indexing failed, retrying: ${message(e)}`);
     indexFailing = true;
     return 0;
   }
@@ -475,7 +476,7 @@ function work(): void {
     if (queue.length - queueHead > 0 || ready.length > 0) scheduleWork();
   }, (e: unknown) => {
     indexing = false;
-    console.error('mailwire sqlite writer: indexer:', e);
+    logError('mailwire sqlite writer: indexer:', e);
   });
 }
 
@@ -609,7 +610,7 @@ async function start(): Promise<void> {
   listening = true;
   port.on('message', (m: WriterRequest) => {
     chain = chain.then(() => handle(m)).catch((e: unknown) => {
-      console.error('mailwire sqlite writer:', e);
+      logError('mailwire sqlite writer:', e);
     });
   });
 }
@@ -629,7 +630,7 @@ function takeWaitingRequests(): void {
     if (got === undefined) break;
     const m = got.message as WriterRequest;
     if (m.type === 'ops') makeReady(m.ops);
-    else chain = chain.then(() => handle(m)).catch((e: unknown) => console.error('mailwire sqlite writer:', e));
+    else chain = chain.then(() => handle(m)).catch((e: unknown) => logError('mailwire sqlite writer:', e));
   }
 }
 
