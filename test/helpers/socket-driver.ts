@@ -10,6 +10,8 @@ import type { Authenticator, Dialect } from '../../src/smtp/core/types.js';
 import type { FaultPolicy } from '../../src/faults/controller.js';
 import { createCaptureSink } from './capture-sink.js';
 import { checkReplies, fill, type Names, type TranscriptStep } from './transcript.js';
+import type { Clock } from '../../src/net/clock.js';
+import type { ServerObserver } from '../../src/smtp/server/connection.js';
 
 export const LOOPBACK_NAMES: Names = { server: '127.0.0.1', client: '127.0.0.1' };
 
@@ -24,6 +26,9 @@ export type TestServerOptions = {
   auth?: Authenticator;
   recordSessions?: boolean;
   faults?: FaultPolicy;
+  /** The deadlines' clock; the system's unless a test moves its own (./manual-clock.ts). */
+  clock?: Clock;
+  observer?: ServerObserver;
 };
 
 export async function startTestServer(opts: TestServerOptions = {}) {
@@ -40,6 +45,8 @@ export async function startTestServer(opts: TestServerOptions = {}) {
     display: opts.display ?? quietDisplay,
     recordSessions: opts.recordSessions ?? true,
     ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.observer ? { observer: opts.observer } : {}),
   });
   return { server, sink };
 }

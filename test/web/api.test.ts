@@ -9,6 +9,7 @@ import { createWebApp, type WebApp } from '../../src/web/app.js';
 import { startHttpServer } from '../../src/web/server.js';
 import { OPENAPI } from '../../src/web/openapi.js';
 import { CONN, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, saveIndexed, tempDir } from '../helpers/mail.js';
+import { waitFor } from '../helpers/wait.js';
 
 const BASE = 'http://mailwire.test';
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -43,10 +44,8 @@ describe('web API over a temp SQLite store', () => {
    * Lets pending handlers run until `cond` holds, for at most 10 s: the store answers from its reader thread, which
    * yields to other work (nice 10), so a fixed number of event-loop turns was not always enough on a busy machine.
    */
-  const settle = async (cond: () => boolean): Promise<void> => {
-    const deadline = Date.now() + 10_000;
-    while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
-    assert.ok(cond(), 'condition never held');
+  const settle = async (cond: () => boolean, what = 'the condition'): Promise<void> => {
+    await waitFor(what, cond, { everyMs: 1 });
   };
 
   before(async () => {
@@ -201,9 +200,8 @@ describe('web API over a temp SQLite store', () => {
     assert.equal(matchesAnswered, answered + 1, 'a message the summary rules out costs no store query');
     const id = await deliver(crlf(['Subject: Your signup', 'Content-Type: text/html', '', '<a href="https://app.test/verify?t=abc&amp;u=1">Verify</a> code <b>0042137</b>']));
     // Woken by the newly indexed message (not by its own timeout, 30 s): one more look, which finds it.
-    const deadline = Date.now() + 10_000;
-    while (matchesAnswered < answered + 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    assert.equal(matchesAnswered, answered + 2, 'the waiting request was not woken by the new message');
+    await settle(() => matchesAnswered >= answered + 2, 'the waiting request to be woken by the new message');
+    assert.equal(matchesAnswered, answered + 2);
     const [status, body] = await pending as [number, { message: { id: string }; links: string[]; codes: string[] }];
     assert.equal(status, 200);
     assert.equal(body.message.id, id);

@@ -10,7 +10,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { decodeUtf8Line } from '../core/utf8.js';
 import { LineSplitter, type Line } from '../core/line-splitter.js';
@@ -27,6 +26,7 @@ import { NO_FAULT, type FaultEvent, type FaultVerdict } from '../../faults/engin
 import { commandEvent, faultStep, greetingActions, messageEvent, refusedMessage } from '../../faults/session-faults.js';
 import { proxySignature } from '../../net/proxy-header.js';
 import { LazyDeadline } from '../../net/lazy-deadline.js';
+import { systemClock, type Clock } from '../../net/clock.js';
 import { hostPort, peerOf, type Peer } from '../../net/peer-address.js';
 import { proxyRefusalReply } from '../../net/proxy-protocol.js';
 import type { Display, MessageSummary } from './display.js';
@@ -48,6 +48,8 @@ export type ConnectionOptions = Readonly<{
   auth?: Authenticator;
   /** Fault injection (--faults, /api/v1/faults): asked at each stage while a document is loaded. */
   faults?: FaultPolicy;
+  /** What the idle and DATA deadlines are measured by; default the system's monotonic clock (../../net/clock.ts). */
+  clock?: Clock;
 }>;
 
 /** What the server tells the outside as it works (events for the web app, metrics); every hook optional. */
@@ -136,15 +138,16 @@ export class Connection {
   get #describes(): boolean {
     return this.#opts.display.showsLines !== false || (this.#opts.recordSessions && this.#transcript.length < TRANSCRIPT_CAP);
   }
-  /** When the input holding the command being answered arrived (performance.now()), for response times. */
-  #commandAt = performance.now();
+  /** When the input holding the command being answered arrived (clock ms), for response times. */
+  #commandAt: number;
   #verb = 'CONNECT';
   /** Command lines fed to the session so far; the difference across one read is how many that read held. */
   #commandsFed = 0;
   /** Silence from the client this long ends the session (moved by every input and every reply). */
-  readonly #idle = new LazyDeadline(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'), false);
+  readonly #idle: LazyDeadline;
   /** The bound on one message's DATA phase, set at each 354. */
-  readonly #data = new LazyDeadline(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'), true);
+  readonly #data: LazyDeadline;
+  readonly #clock: Clock;
   /** An injected delay in progress. */
   #faultTimer: NodeJS.Timeout | undefined;
   /** Rules that injected a fault in this session, in order (numbers from 1). */
@@ -159,6 +162,10 @@ export class Connection {
   constructor(socket: Socket, opts: ConnectionOptions, implicitTls = false, start: ConnectionStart = {}) {
     this.#socket = socket;
     this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
+    this.#commandAt = this.#clock.now();
+    this.#idle = new LazyDeadline(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'), false, this.#clock);
+    this.#data = new LazyDeadline(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout'), true, this.#clock);
     const peer = start.peer ?? peerOf(socket);
     this.#screening = start.refuseProxyHeader === true ? Buffer.alloc(0) : null;
     this.#tag = hostPort(peer.clientAddress, peer.clientPort);
@@ -197,7 +204,7 @@ export class Connection {
         }
         return;
       }
-      this.#commandAt = performance.now();
+      this.#commandAt = this.#clock.now();
       this.#idle.set(this.#commandAt, this.#opts.limits.idleTimeoutMs);
       const mark = this.#transcript.length;
       const fedBefore = this.#commandsFed;
@@ -293,7 +300,7 @@ export class Connection {
     for (const action of actions) {
       switch (action.type) {
         case 'reply': {
-          const now = performance.now();
+          const now = this.#clock.now();
           const tookMs = now - this.#commandAt;
           this.#idle.set(now, this.#opts.limits.idleTimeoutMs);
           if (this.#describes) {
@@ -413,7 +420,7 @@ export class Connection {
         this.#faultTimer = undefined;
         if (this.#closed) return;
         this.#waiting = false;
-        this.#idle.set(performance.now(), this.#opts.limits.idleTimeoutMs);
+        this.#idle.set(this.#clock.now(), this.#opts.limits.idleTimeoutMs);
         // A store that `then` starts pauses it again as it always does; a client not reading its replies stays paused
         // until its drain.
         this.#pausedForStore = false;

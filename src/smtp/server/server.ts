@@ -15,6 +15,7 @@ import { hostPort, peerOf, type Peer } from '../../net/peer-address.js';
 import { Connection, type ServerObserver } from './connection.js';
 import { PROXY_HEADER_TIMEOUT_MS, proxyRefusalReply, readProxyHeader, type ProxyProtocolOptions } from '../../net/proxy-protocol.js';
 import type { Display } from './display.js';
+import type { Clock } from '../../net/clock.js';
 
 export type ServerOptions = Readonly<{
   host: string;
@@ -39,6 +40,8 @@ export type ServerOptions = Readonly<{
   faults?: FaultPolicy;
   /** The PROXY protocol (v1 and v2) from these trusted load balancers, on the plain port. */
   proxyProtocol?: ProxyProtocolOptions;
+  /** What each connection's idle and DATA deadlines are measured by; default the system clock (tests pass their own). */
+  clock?: Clock;
 }>;
 
 export type RunningServer = Readonly<{
