@@ -15,7 +15,7 @@ import { summarizePhases } from '../smtp/client/stats.js';
 import { SmtpReplyError, UsageError } from '../errors.js';
 import { checkDomain, checkMailbox } from '../smtp/core/mailbox-syntax.js';
 import type { AuthMechanism } from '../smtp/core/client-session.js';
-import { formatServerAddress, parseServerAddress } from '../net/host-port.js';
+import { hostPort, parseServerAddress } from '../net/host-port.js';
 import { formatEvent, formatSummary, formatTimings } from './send-output.js';
 import { parseDuration, parsePositiveInt } from './parse.js';
 
@@ -222,7 +222,7 @@ async function prepare(flags: SendFlags, io: SendIO): Promise<Prepared> {
     chunking: flags.chunking === true,
     timeoutMs: flags.timeout,
   };
-  return { opts, spec, envelope: { from: flags.from, to: recipients }, where: formatServerAddress(server) };
+  return { opts, spec, envelope: { from: flags.from, to: recipients }, where: hostPort(server.host, server.port) };
 }
 
 function defaultClientName(): string {
