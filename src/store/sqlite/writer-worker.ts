@@ -192,7 +192,8 @@ const INDEX_WRITE_WAIT_MS = 20;
 /**
  * Or once it holds this many bytes of messages: the full-text write costs about its text's length (0.4 ms for 100 KB),
  * and saves wait behind it. 128 messages of 100 KB made one transaction of some 50 ms; with 1 MiB, 20 senders of
- * 100 KB saw the 250 after the data p99 47-56 ms against 58-70 (BENCHMARKS.md, 2026-12-07, fourth session).
+ * 100 KB saw the 250 after the data p99 47-56 ms against 58-70 (`mailwire bench --connections 20 --size 100KB
+ * --duration 10s` against `mailwire server --dialect smtp`; `npm run bench -- --only ours-sqlite-smtp` has the row).
  */
 const INDEX_WRITE_BATCH_BYTES = 1024 * 1024;
 let parsedSince = 0;
