@@ -20,6 +20,7 @@ import { DEFAULT_SHUTDOWN_GRACE_MS, storeTimeoutOf } from './config.js';
 import { createMetrics } from './metrics.js';
 import { observerFor, startBackend, type RunningService, type ServiceConfig } from './service.js';
 import { serveFaults, workerFaultPolicy } from './faults/cluster-link.js';
+import { logWarning } from './log.js';
 
 /** The cluster's IPC, worker → primary, besides the store's calls: it listens, its live connections. */
 type WorkerToPrimary =
@@ -127,7 +128,7 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
       listening.delete(worker);
       connections.delete(worker);
       if (stopping) return;
-      console.error(`mailwire: SMTP worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
+      logWarning(`mailwire: SMTP worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
       fork();
     });
   };

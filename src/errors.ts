@@ -42,3 +42,11 @@ export class SmtpTlsError extends MailwireError {
 export class SmtpCapabilityError extends MailwireError {
   override name = 'SmtpCapabilityError' as const;
 }
+
+/** A command line that cannot work as given (flags that exclude each other, a file that cannot be read): exit 2 with the reason. */
+export class UsageError extends MailwireError {
+  override name = 'UsageError' as const;
+  constructor(message: string) {
+    super('ERR_USAGE', message);
+  }
+}

@@ -4,6 +4,7 @@
  */
 import type { MessageDetail } from '../store/index.js';
 import { extractCodes, extractLinks } from '../store/extract.js';
+import { quoteTerm } from '../store/search-term.js';
 
 export type CaughtMessage = MessageDetail &
   Readonly<{
@@ -36,15 +37,13 @@ export function caughtMessage(m: MessageDetail): CaughtMessage {
   return { ...m, links: extractLinks(m.text, m.html), codes: extractCodes(m.subject, m.text, m.html) };
 }
 
-const quote = (value: string): string => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-
 /** The filter as one search query (`to:"bob@x.test" subject:"Welcome" …`); a string is taken as a query already. */
 export function filterQuery(filter: MessageFilter | string = {}): string {
   if (typeof filter === 'string') return filter;
   const parts: string[] = [];
   for (const field of ['inbox', 'to', 'from', 'subject'] as const) {
     const value = filter[field];
-    if (value !== undefined) parts.push(`${field}:${quote(value)}`);
+    if (value !== undefined) parts.push(`${field}:${quoteTerm(value)}`);
   }
   if (filter.query !== undefined && filter.query.trim() !== '') parts.push(filter.query.trim());
   return parts.join(' ');

@@ -11,13 +11,14 @@ import { DEFAULT_PORT } from '../config.js';
 import { PreparedMessage } from '../smtp/client/prepared.js';
 import type { ClientOptions } from '../smtp/client/client.js';
 import type { PipeliningPolicy } from '../smtp/core/client-session.js';
-import { formatServerAddress, parseServerAddress } from '../net/host-port.js';
+import { hostPort, parseServerAddress } from '../net/host-port.js';
 import { checkDomain } from '../smtp/core/mailbox-syntax.js';
 import { runLoad, type Amount } from '../loadgen/load.js';
 import { benchMessage } from '../loadgen/message.js';
 import { BenchTally, type BenchReport } from '../loadgen/tally.js';
 import type { LatencySummary } from '../loadgen/histogram.js';
 import { parseByteSize, parseDuration, parsePositiveInt } from './parse.js';
+import { UsageError } from '../errors.js';
 
 type BenchFlags = {
   server: string;
@@ -89,8 +90,6 @@ export function registerBenchCommand(program: Command): void {
     });
 }
 
-class UsageError extends Error {}
-
 export async function runBench(flags: BenchFlags, io: BenchIO, signal?: AbortSignal): Promise<number> {
   let server;
   let message: PreparedMessage;
@@ -127,7 +126,7 @@ export async function runBench(flags: BenchFlags, io: BenchIO, signal?: AbortSig
     pipelining: flags.pipelining,
     timeoutMs: flags.timeout,
   };
-  const where = formatServerAddress(server);
+  const where = hostPort(server.host, server.port);
   const tally = new BenchTally();
   const json = flags.json === true;
   const stopProgress = !json && flags.progress && io.interactive ? startProgress(tally, amount) : () => {};

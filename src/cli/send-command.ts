@@ -12,10 +12,10 @@ import { DEFAULT_PORT } from '../config.js';
 import { classifyFailure, sendOnce, type ClientOptions, type FailureKind, type SessionOutcome, type TraceEvent } from '../smtp/client/client.js';
 import { composeMessage, specProblem, type MailSpec } from '../smtp/client/compose.js';
 import { summarizePhases } from '../smtp/client/stats.js';
-import { SmtpReplyError } from '../errors.js';
+import { SmtpReplyError, UsageError } from '../errors.js';
 import { checkDomain, checkMailbox } from '../smtp/core/mailbox-syntax.js';
 import type { AuthMechanism } from '../smtp/core/client-session.js';
-import { formatServerAddress, parseServerAddress } from '../net/host-port.js';
+import { hostPort, parseServerAddress } from '../net/host-port.js';
 import { formatEvent, formatSummary, formatTimings } from './send-output.js';
 import { parseDuration, parsePositiveInt } from './parse.js';
 
@@ -142,8 +142,6 @@ export type SendIO = Readonly<{
   readStdin: (() => Promise<Buffer>) | null;
 }>;
 
-class UsageError extends Error {}
-
 type Prepared = { opts: ClientOptions; spec: MailSpec; envelope: { from: string; to: string[] }; where: string };
 
 async function prepare(flags: SendFlags, io: SendIO): Promise<Prepared> {
@@ -224,7 +222,7 @@ async function prepare(flags: SendFlags, io: SendIO): Promise<Prepared> {
     chunking: flags.chunking === true,
     timeoutMs: flags.timeout,
   };
-  return { opts, spec, envelope: { from: flags.from, to: recipients }, where: formatServerAddress(server) };
+  return { opts, spec, envelope: { from: flags.from, to: recipients }, where: hostPort(server.host, server.port) };
 }
 
 function defaultClientName(): string {

@@ -25,6 +25,7 @@ import type { StoreKind } from '../store/index.js';
 import { withEnvironment } from './env-options.js';
 import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt, parseTrustedProxies } from './parse.js';
 import { parseFaultDocument } from '../faults/document.js';
+import { setLogFormat } from '../log.js';
 
 type ServerFlags = {
   host: string;
@@ -198,6 +199,7 @@ export function registerServerCommand(program: Command): void {
     .option('--rspamd <url>', 'rspamd\'s HTTP interface for the spam check, e.g. http://127.0.0.1:11333')
     .option('--chromium <path>', 'Chromium for screenshots (default: /usr/bin/chromium or another usual place)')
     .action(async (flags: ServerFlags) => {
+      setLogFormat(flags.logFormat); // before any store thread or worker starts, so that they log alike
       const write = (line: string): void => void process.stdout.write(`${line}\n`);
       const smtp = flags.dialect === 'smtp';
       const pem = smtp ? await pemFor(flags) : undefined;

@@ -18,5 +18,5 @@ function portOf(digits: string | undefined, defaultPort: number, text: string): 
   return n;
 }
 
-/** host:port as a person writes it: IPv6 in brackets. */
-export const formatServerAddress = (a: ServerAddress): string => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+/** The one host:port formatter, as a person writes it: "127.0.0.1:5025", "[::1]:5025" (IPv6 in brackets). */
+export const hostPort = (host: string, port: number | undefined): string => `${host.includes(':') ? `[${host}]` : host}:${port ?? '?'}`;

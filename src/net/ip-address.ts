@@ -4,11 +4,9 @@
  * bytes, IPv4 as its IPv4-mapped IPv6 form (RFC 4291 §2.5.5.2), so "127.0.0.1" and "::ffff:127.0.0.1", the two ways
  * a dual-stack socket may name the same peer, match the same rules.
  */
+import { isIpv4 } from '../ip-syntax.js';
 
-const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-/** Dotted-quad IPv4, each part 0 to 255 written without leading zeros (which some parsers read as octal). */
-export const isIpv4 = (text: string): boolean => IPV4.test(text);
+export { isIpv4 };
 
 /** "::ffff:127.0.0.1" → "127.0.0.1": an IPv4 peer on a dual-stack socket is shown as the IPv4 address it is. */
 export const plainAddress = (address: string | undefined): string =>

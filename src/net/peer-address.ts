@@ -2,10 +2,7 @@ import type { Socket } from 'node:net';
 import { plainAddress } from './ip-address.js';
 
 export { plainAddress };
-
-/** "127.0.0.1:5025" or "[::1]:5025". */
-export const hostPort = (address: string, port: number | undefined): string =>
-  `${address.includes(':') ? `[${address}]` : address}:${port ?? '?'}`;
+export { hostPort } from './host-port.js';
 
 /** Both ends of a connection, as the client and the server see them. */
 export type Peer = Readonly<{ clientAddress: string; clientPort: number; serverAddress: string; serverPort: number }>;

@@ -13,7 +13,7 @@ export function decodeCursor(kind: CursorKind, cursor: string | null | undefined
   if (cursor === null || cursor === undefined || cursor === '') return null;
   const text = /^[A-Za-z0-9_-]{1,24}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('latin1') : '';
   const m = /^([ms])(\d{1,15})$/.exec(text);
-  if (m === null || m[1] !== kind) throw new StoreInputError('bad_cursor', 'malformed cursor');
+  if (m === null || m[1] !== kind) throw new StoreInputError('ERR_BAD_CURSOR', 'malformed cursor');
   return Number(m[2]);
 }
 
@@ -25,7 +25,7 @@ export function encodeInboxCursor(address: string): string {
 export function decodeInboxCursor(cursor: string | null | undefined): string | null {
   if (cursor === null || cursor === undefined || cursor === '') return null;
   const text = /^[A-Za-z0-9_-]{1,1400}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
-  if (!text.startsWith('i')) throw new StoreInputError('bad_cursor', 'malformed cursor');
+  if (!text.startsWith('i')) throw new StoreInputError('ERR_BAD_CURSOR', 'malformed cursor');
   return text.slice(1);
 }
 

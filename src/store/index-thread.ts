@@ -14,6 +14,7 @@
  * running, a timer checks it every CHECK_MS; one over its budget has its thread terminated, the message gets its
  * headers' parse, and the messages queued behind it go to a new thread.
  */
+import { logWarning } from '../log.js';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
@@ -131,7 +132,7 @@ export class IndexThread {
       this.#inFlight = [];
       this.#stopTimer();
       if (head !== undefined) {
-        console.error(`mailwire index thread ${why}; message indexed from its headers`);
+        logWarning(`mailwire index thread ${why}; message indexed from its headers`);
         void this.#limited(head);
       }
       for (const p of rest) {

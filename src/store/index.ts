@@ -8,7 +8,7 @@ export { createDiscardSink } from './discard.js';
 /** A malformed search query or cursor, named: the API's 400. */
 export { StoreInputError } from './errors.js';
 /** The store cannot take a message now (451 4.3.0), or has no room for it (452 4.3.1). */
-export { StoreFullError, StoreUnavailableError, StoreWriteError } from './errors.js';
+export { StoreClosedError, StoreFullError, StoreUnavailableError, StoreWriteError } from './errors.js';
 /** Does a newly indexed message match a waiting query (the API's wait), from its summary alone. */
 export { matchSummary, type SummaryMatch } from './summary-match.js';
 export type { OpenOptions } from './open.js';

@@ -1,7 +1,9 @@
 /**
- * The onIndexed listeners of a store. A listener that throws is reported (console.error) and the others still hear the
+ * The onIndexed listeners of a store. A listener that throws is reported (logError) and the others still hear the
  * message: a listener's bug never fails a save nor silences the listeners after it.
  */
+import { logError } from '../log.js';
+
 export class ListenerSet<T> {
   readonly #listeners = new Set<(value: T) => void>();
   readonly #who: string;
@@ -29,7 +31,7 @@ export class ListenerSet<T> {
       try {
         listener(value);
       } catch (e) {
-        console.error(`mailwire ${this.#who}: an onIndexed listener threw:`, e);
+        logError(`mailwire ${this.#who}: an onIndexed listener threw:`, e);
       }
     }
   }

@@ -26,6 +26,7 @@ import { mountSessionRoutes } from './routes/sessions.js';
 import { mountEventRoutes } from './routes/events.js';
 import { compatGuard, mountCompatApis } from './compat/index.js';
 import { VERSION } from '../version.js';
+import { logError } from '../log.js';
 
 export type { Relay, RelayResult, WebContext, WebRoutes } from './routes/context.js';
 
@@ -76,10 +77,10 @@ export function createWebApp(options: WebAppOptions): WebApp {
 
   app.onError((err, c) => {
     if (err instanceof HttpError) return fail(c, err.status, err.code, err.message);
-    if (err instanceof StoreInputError) return fail(c, 400, err.code, err.message);
+    if (err instanceof StoreInputError) return fail(c, 400, err.code === 'ERR_BAD_CURSOR' ? 'bad_cursor' : 'bad_query', err.message);
     // The database is away (PostgreSQL down, a writer restarting): try again later, as SMTP's 451 says.
     if (err instanceof StoreUnavailableError) return fail(c, 503, 'store_unavailable', err.message);
-    console.error(`mailwire web: ${c.req.method} ${new URL(c.req.url).pathname} from ${clientAddressOf(c, options.trustedProxies)}:`, err);
+    logError(`mailwire web: ${c.req.method} ${new URL(c.req.url).pathname} from ${clientAddressOf(c, options.trustedProxies)}:`, err);
     return fail(c, 500, 'internal', 'internal error');
   });
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));

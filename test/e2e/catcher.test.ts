@@ -15,6 +15,7 @@ import { openStore } from '../../src/store/open.js';
 import { SmtpConnection } from '../../src/smtp/client/connection.js';
 import { MULTIPART, PDF_BYTES, SIMPLE, crlf, tempDir } from '../helpers/mail.js';
 import { sendSimplified } from '../helpers/send.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Page = { messages: { id: string; subject: string; read: boolean; envelope: { to: string[] } }[]; nextCursor: string | null };
 
@@ -44,13 +45,12 @@ describe('catcher over real SMTP and real HTTP', () => {
 
   /** Lists `query` once it has `n` messages (each test sends its own mail and reads only its own recipients). */
   const listed = async (query: string, n: number): Promise<Page> => {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
+    let seen = 0;
+    return waitFor(`${n} messages searchable as ${query}`, async () => {
       const p = await page(`/api/v1/messages?query=${encodeURIComponent(query)}`);
-      if (p.messages.length >= n) return p;
-      if (Date.now() > deadline) throw new Error(`${query}: fewer than ${n} messages searchable after 10 s`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+      seen = p.messages.length;
+      return p.messages.length >= n && p;
+    }, { everyMs: 10, seen: () => `${seen} messages` });
   };
 
   it('stores what SMTP delivered, byte for byte, and lists it newest first with paging', async () => {
@@ -135,16 +135,13 @@ describe('catcher over real SMTP and real HTTP', () => {
 
     // Sessions are recorded when they end, just after the client's QUIT: find this one among those announced.
     type SessionDetail = { end: string; transcript: { dir: string; text: string; responseMs?: number }[] };
-    let detail: SessionDetail | undefined;
-    for (let i = 0; i < 100 && detail === undefined; i++) {
+    const detail = await waitFor('the session to be announced', async () => {
       for (const sid of ended) {
         const d = (await (await get(`/api/v1/sessions/${sid}`)).json()) as SessionDetail;
-        if (d.transcript.some((l) => l.text === 'RCPT TO: <sse@t5.test>')) detail = d;
+        if (d.transcript.some((l) => l.text === 'RCPT TO: <sse@t5.test>')) return d;
       }
-      if (detail === undefined) await new Promise((r) => setTimeout(r, 20));
-    }
-    off();
-    assert.ok(detail, 'the session was never announced');
+      return undefined;
+    }).finally(off);
     assert.equal(detail.end, 'quit');
     const lines = detail.transcript.filter((l) => l.dir !== 'info').map((l) => l.text);
     assert.deepEqual(lines.slice(0, 3), ['220 127.0.0.1 mailwire Simplified SMTP service ready', 'HELO a.test', '250 127.0.0.1 Hello 127.0.0.1']);
@@ -183,7 +180,7 @@ describe('durability', () => {
       child = spawn(process.execPath, ['bin/mailwire.js', 'server', '--quiet', '--port', '0', '--no-http', '--data-dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-      for (let i = 0; i < 250 && !/listening on/.test(out); i++) await new Promise((r) => setTimeout(r, 20));
+      await waitFor('the server to say where it listens', () => /listening on/.test(out), { deadlineMs: 30_000, seen: () => out });
       const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
       const body = crlf(['Subject: must survive', '', 'acknowledged means on disk']);
       const { connection } = await SmtpConnection.connect({ host: '127.0.0.1', port });

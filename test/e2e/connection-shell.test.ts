@@ -3,11 +3,11 @@
  * and input that arrives while a message is being stored.
  */
 import assert from 'node:assert/strict';
-import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
 import { smtpDialect } from '../../src/smtp/core/dialects/smtp.js';
 import type { IncomingMessage, MessageSink } from '../../src/store/types.js';
 import { SocketLines, startTestServer } from '../helpers/socket-driver.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 async function lines(conn: SocketLines, n: number): Promise<(string | null)[]> {
   const out: (string | null)[] = [];
@@ -40,27 +40,28 @@ function gatedSink(): MessageSink & { saved: IncomingMessage[]; saving: () => Pr
 }
 
 describe('connection shell', () => {
+  // The deadlines run on a clock the test moves (ManualClock): each is checked to the millisecond, with no wall time.
   it('counts the DATA deadline from each message\'s own 354, not from an earlier message\'s', async () => {
     const dataTimeoutMs = 400;
-    const { server } = await startTestServer({ dialect: smtpDialect, limits: { dataTimeoutMs } });
+    const clock = new ManualClock();
+    const replied: number[] = [];
+    const { server } = await startTestServer({ dialect: smtpDialect, limits: { dataTimeoutMs }, clock, observer: { replied: (code) => void replied.push(code) } });
     try {
       const conn = await SocketLines.open(server.port);
       await conn.next();
       conn.write('HELO a.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n');
-      await lines(conn, 4);
-      const firstData = performance.now(); // the first message's 354 is in: its deadline timer runs from before now
+      await lines(conn, 4); // the first message's 354, at 0 ms
       conn.write('one\r\n.\r\n');
       assert.equal(await conn.next(), '250 2.0.0 OK: queued as 1');
       // The second message starts halfway through the first one's deadline and then sends nothing.
-      const half = dataTimeoutMs / 2 - (performance.now() - firstData);
-      if (half > 0) await new Promise((resolve) => setTimeout(resolve, half));
-      const secondData = performance.now(); // the server sends this message's 354 after this
+      clock.advance(dataTimeoutMs / 2);
       conn.write('MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\n');
       assert.deepEqual(await lines(conn, 3), ['250 2.1.0 Sender OK', '250 2.1.5 Recipient OK', '354 End data with <CR><LF>.<CR><LF>']);
-      assert.equal(await conn.next(5000), '421 4.4.2 127.0.0.1 Idle timeout, closing connection');
-      const waited = performance.now() - secondData;
-      // Timers never fire early (1 ms for the clocks' rounding); cut at the first message's deadline, this is ~200 ms.
-      assert.ok(waited >= dataTimeoutMs - 1, `the second message was cut after ${waited.toFixed(0)} ms, before its own ${dataTimeoutMs} ms`);
+      clock.advance(dataTimeoutMs - 1); // past the first message's deadline, 1 ms short of the second's
+      assert.equal(replied.includes(421), false, 'the second message was cut by the first one\'s deadline');
+      clock.advance(1);
+      assert.equal(replied.at(-1), 421);
+      assert.equal(await conn.next(), '421 4.4.2 127.0.0.1 Idle timeout, closing connection');
       assert.equal(await conn.closedByServer(), true);
     } finally {
       await server.close(2000);
@@ -68,23 +69,24 @@ describe('connection shell', () => {
   });
 
   it('closes a session silent for the idle timeout, counted from its last input, not from its first', async () => {
-    const idleTimeoutMs = 300;
-    const { server } = await startTestServer({ dialect: smtpDialect, limits: { idleTimeoutMs } });
+    const idleTimeoutMs = 5 * 60_000; // the default
+    const clock = new ManualClock();
+    const replied: number[] = [];
+    const { server } = await startTestServer({ dialect: smtpDialect, limits: { idleTimeoutMs }, clock, observer: { replied: (code) => void replied.push(code) } });
     try {
       const conn = await SocketLines.open(server.port);
       await conn.next();
-      // Five NOOPs 100 ms apart: 500 ms in all, longer than the timeout, never silent for as long as it.
+      // Five NOOPs 100 s apart: 500 s in all, longer than the timeout, never silent for as long as it.
       for (let i = 0; i < 5; i++) {
+        clock.advance(idleTimeoutMs / 3);
         conn.write('NOOP\r\n');
         assert.equal(await conn.next(), '250 2.0.0 OK');
-        await new Promise((resolve) => setTimeout(resolve, idleTimeoutMs / 3));
       }
-      const lastInput = performance.now(); // the server reads this NOOP, and answers it, after this
-      conn.write('NOOP\r\n');
-      assert.equal(await conn.next(), '250 2.0.0 OK');
-      assert.equal(await conn.next(5000), '421 4.4.2 127.0.0.1 Idle timeout, closing connection');
-      const silent = performance.now() - lastInput;
-      assert.ok(silent >= idleTimeoutMs - 1, `closed after ${silent.toFixed(0)} ms of silence, before ${idleTimeoutMs} ms`);
+      clock.advance(idleTimeoutMs - 1);
+      assert.equal(replied.includes(421), false, 'closed before the timeout after the last input');
+      clock.advance(1);
+      assert.equal(replied.at(-1), 421);
+      assert.equal(await conn.next(), '421 4.4.2 127.0.0.1 Idle timeout, closing connection');
       assert.equal(await conn.closedByServer(), true);
     } finally {
       await server.close(2000);

@@ -21,6 +21,7 @@ import { MailwireApiError, startMailwire } from 'mailwire';
 import nodemailer from 'nodemailer';
 import { runChild } from '../helpers/child.js';
 import { tempDir } from '../helpers/mail.js';
+import { waitFor } from '../helpers/wait.js';
 
 type View = { seed: number; rules: (Record<string, unknown> & { matched: number; fired: number })[] };
 
@@ -146,7 +147,7 @@ describe('fault injection with --workers 2', () => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     try {
-      for (let i = 0; i < 500 && !/HTTP API on/.test(out); i++) await new Promise((r) => setTimeout(r, 20));
+      await waitFor('the server to say where its API is', () => /HTTP API on/.test(out) || child.exitCode !== null, { deadlineMs: 30_000, seen: () => out });
       const smtpPort = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
       const api = /HTTP API on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
       assert.ok(smtpPort > 0 && api !== undefined, out);

@@ -14,6 +14,7 @@ import { selfSignedPem } from '../../src/net/tls.js';
 import type { SessionRecord } from '../../src/store/types.js';
 import { createCaptureSink } from '../helpers/capture-sink.js';
 import { SocketLines, startTestServer } from '../helpers/socket-driver.js';
+import { waitFor } from '../helpers/wait.js';
 
 const GREETING = '220 127.0.0.1 ESMTP mailwire ready';
 const PLAIN_ALICE = Buffer.from('\0alice\0secret').toString('base64');
@@ -65,11 +66,7 @@ describe('fault injection, smtp dialect, over real sockets', () => {
   const counts = () => faults.view().rules.map((r) => [r.matched, r.fired]);
   /** The recorded session of the connection from local `port`, once the server has saved it. */
   async function sessionOf(port: number | undefined): Promise<SessionRecord> {
-    const find = () => sink.sessions.find((x) => x.connection.clientPort === port);
-    for (let i = 0; i < 200 && find() === undefined; i++) await new Promise((r) => setTimeout(r, 10));
-    const s = find();
-    assert.ok(s, 'the session was not recorded');
-    return s;
+    return waitFor(`the session from port ${port} to be recorded`, () => sink.sessions.find((x) => x.connection.clientPort === port), { everyMs: 10 });
   }
   const faultLines = (s: SessionRecord): string[] => s.transcript.filter((l) => l.text.startsWith('[fault')).map((l) => l.text);
 
@@ -275,8 +272,7 @@ describe('fault injection, smtp dialect, over real sockets', () => {
     const slow = await hello(port);
     slow.write('MAIL FROM:<slow@x.test>\r\n');
     // Wait until the server has taken the slow MAIL (its rule counted it), then run a whole normal session.
-    for (let i = 0; i < 500 && faults.view().rules[0]?.matched !== 1; i++) await new Promise((r) => setTimeout(r, 5));
-    assert.equal(faults.view().rules[0]?.matched, 1);
+    await waitFor('the slow MAIL to be matched', () => faults.view().rules[0]?.matched === 1, { everyMs: 5 });
     const fast = await hello(port);
     assert.equal(last(await say(fast, 'MAIL FROM:<fast@x.test>')), '250 2.1.0 Sender OK');
     assert.equal(last(await say(fast, 'RCPT TO:<b@y.test>')), '250 2.1.5 Recipient OK');

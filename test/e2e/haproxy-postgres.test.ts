@@ -10,6 +10,7 @@ import nodemailer from 'nodemailer';
 import { requireHaproxy, startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
 import { startMailwire, type MailwireProcess } from '../helpers/mailwire-process.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CLIENT = '127.0.0.5';
 const COUNT = 40;
@@ -50,11 +51,7 @@ async function listAll(api: string): Promise<Listed[]> {
 
 /** Resolves when `check` holds, polling; fails loudly with `what()` at the deadline. */
 async function until(check: () => boolean | Promise<boolean>, what: () => string, deadlineMs = 20_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`still waiting after ${deadlineMs} ms: ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await waitFor('the condition', check, { deadlineMs, everyMs: 25, seen: what });
 }
 
 describe('two instances on one PostgreSQL database behind HAProxy', () => {

@@ -147,7 +147,8 @@ describe('the HTTP side behind HAProxy in mode http with option forwardfor', () 
 
   it('believes X-Forwarded-For from a trusted proxy only', async () => {
     const logged: string[] = [];
-    const spy = mock.method(console, 'error', (...args: unknown[]) => void logged.push(String(args[0])));
+    // src/log.ts prints to stderr: the first line of each report, its stack left out.
+    const spy = mock.method(process.stderr, 'write', (text: unknown) => { logged.push(String(text).split('\n')[0] ?? ''); return true; });
     const app = createWebApp({ store: failing, events: createEvents(), uiDir: null, trustedProxies: parseAddressList('127.0.0.1') });
     const http = await startHttpServer({ app, host: '127.0.0.1', port: 0 });
     let lb: RunningHaproxy | undefined;
@@ -159,11 +160,11 @@ describe('the HTTP side behind HAProxy in mode http with option forwardfor', () 
       assert.equal(await get(http.port, '/api/v1/messages', CLIENT, { 'X-Forwarded-For': '203.0.113.9' }), 500);
       assert.deepEqual(logged, [
         // HAProxy appends the address it saw: the client.
-        'mailwire web: GET /api/v1/messages from 127.0.0.5:',
+        'mailwire web: GET /api/v1/messages from 127.0.0.5: Error: store down',
         // What the client itself wrote, left of HAProxy's entry, is not believed: 127.0.0.5 is not a trusted proxy.
-        'mailwire web: GET /api/v1/messages from 127.0.0.5:',
+        'mailwire web: GET /api/v1/messages from 127.0.0.5: Error: store down',
         // Straight from 127.0.0.5, not a trusted proxy: its header is ignored.
-        'mailwire web: GET /api/v1/messages from 127.0.0.5:',
+        'mailwire web: GET /api/v1/messages from 127.0.0.5: Error: store down',
       ]);
     } finally {
       spy.mock.restore();

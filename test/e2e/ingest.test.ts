@@ -17,13 +17,14 @@ import { startService } from '../../src/service.js';
 import { openStore } from '../../src/store/open.js';
 import type { MessageStore } from '../../src/store/types.js';
 import { crlf, tempDir } from '../helpers/mail.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Starts `mailwire server` and waits (bounded) until it prints what `ready` matches. */
 async function startChild(args: readonly string[], ready: RegExp): Promise<{ child: ChildProcess; out: () => string }> {
   const child = spawn(process.execPath, ['bin/mailwire.js', 'server', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  for (let i = 0; i < 500 && !ready.test(out) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(`${ready} in the server's output`, () => ready.test(out) || child.exitCode !== null, { deadlineMs: 30_000 }).catch(() => undefined);
   if (!ready.test(out)) {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');

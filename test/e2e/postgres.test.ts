@@ -12,6 +12,7 @@ import { quietDisplay } from '../../src/smtp/server/display.js';
 import { startService, type RunningService } from '../../src/service.js';
 import { crlf } from '../helpers/mail.js';
 import { adminQuery, createTestDatabase, terminateConnections, type TestDatabase } from '../helpers/postgres.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Outcome = Readonly<{ subject: string; code: number; text: string }>;
 
@@ -93,15 +94,13 @@ describe('server on the postgres store when the database goes away', () => {
       assert.match(await raw.text(), new RegExp(`^Subject: ${o.subject}\\r\\n`, 'm'));
     }
     // And each is searchable once indexed.
-    const deadline = Date.now() + 20_000;
-    for (;;) {
+    let missing = stored;
+    await waitFor('every acknowledged message to be listed', async () => {
       const page = (await (await get('/api/v1/messages?limit=1000')).json()) as { messages: { subject: string }[] };
       const listed = new Set(page.messages.map((m) => m.subject));
-      const missing = stored.filter((o) => !listed.has(o.subject));
-      if (missing.length === 0) break;
-      if (Date.now() > deadline) assert.fail(`acknowledged but never listed: ${missing.map((o) => o.subject).join(', ')}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+      missing = stored.filter((o) => !listed.has(o.subject));
+      return missing.length === 0;
+    }, { deadlineMs: 20_000, everyMs: 50, seen: () => `not listed: ${missing.map((o) => o.subject).join(', ')}` });
   });
 
   it('answers 451, 503 and a /healthz reason while the database refuses connections, and recovers when it is back', async () => {
@@ -132,13 +131,11 @@ describe('server on the postgres store when the database goes away', () => {
 
   type Health = { status: number; body: { status: string; store: { reason: string | null } } };
   async function pollHealth(done: (h: Health) => boolean): Promise<Health> {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
+    let last: Health | undefined;
+    return waitFor('/healthz to change', async () => {
       const r = await get('/healthz');
-      const h: Health = { status: r.status, body: (await r.json()) as Health['body'] };
-      if (done(h)) return h;
-      if (Date.now() > deadline) assert.fail(`/healthz still ${JSON.stringify(h)} after 10 s`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+      last = { status: r.status, body: (await r.json()) as Health['body'] };
+      return done(last) && last;
+    }, { seen: () => JSON.stringify(last) });
   }
 });

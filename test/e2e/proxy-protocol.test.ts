@@ -17,6 +17,7 @@ import { createCaptureSink } from '../helpers/capture-sink.js';
 import { proxyV1, proxyV2 } from '../helpers/proxy-header.js';
 import { SocketLines } from '../helpers/socket-driver.js';
 import { CLIENT, SERVER, checkReplies, transcript, type Names, type TranscriptStep } from '../helpers/transcript.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** A display that keeps every line it is given, for the log assertions. */
 function recordingDisplay(): Display & { lines: string[] } {
@@ -113,7 +114,7 @@ describe('PROXY protocol over real sockets', () => {
     const m = sink.messages.at(-1);
     assert.deepEqual(m?.connection, { clientAddress: '192.0.2.7', clientPort: 50000, serverAddress: '198.51.100.1', serverPort: 25, dialect: 'smtp', tls: false });
     assert.match(m?.raw.toString('latin1') ?? '', /^Received: from a\.test \(\[192\.0\.2\.7\]\)\r\n\tby \[198\.51\.100\.1\] with ESMTP id \w+;\r\n\t[^\r]+\r\nSubject: v1\r\n\r\nhello\r\n$/);
-    await waitFor(() => sink.sessions.some((s) => s.connection.clientAddress === '192.0.2.7'));
+    await waitFor('the session from 192.0.2.7 to be recorded', () => sink.sessions.some((s) => s.connection.clientAddress === '192.0.2.7'), { everyMs: 10, deadlineMs: 5000 });
     assert.ok(display.lines.some((l) => /^\[192\.0\.2\.7:50000\] PROXY v1 header from 127\.0\.0\.1:\d+$/.test(l)), display.lines.join('\n'));
     assert.ok(display.lines.includes('[192.0.2.7:50000] connected'));
   });
@@ -171,7 +172,7 @@ describe('PROXY protocol over real sockets', () => {
         S: 221 2.0.0 ${SERVER} closing connection
       `,
     });
-    await waitFor(() => sink.sessions.some((s) => s.connection.clientAddress === '203.0.113.9'));
+    await waitFor('the session from 203.0.113.9 to be recorded', () => sink.sessions.some((s) => s.connection.clientAddress === '203.0.113.9'), { everyMs: 10, deadlineMs: 5000 });
     const session = sink.sessions.find((s) => s.connection.clientAddress === '203.0.113.9');
     assert.deepEqual(session?.connection, { clientAddress: '203.0.113.9', clientPort: 61000, serverAddress: '198.51.100.1', serverPort: 587, dialect: 'smtp', tls: false });
   });
@@ -197,8 +198,8 @@ describe('PROXY protocol over real sockets', () => {
         S: 421 4.7.0 ${SERVER} PROXY protocol header from an untrusted address, closing connection
       `,
     });
-    await waitFor(() => display.lines.some((l) => /^\[127\.0\.0\.2:\d+\] refused: a PROXY protocol header from an address not in --trusted-proxies$/.test(l)));
-    await waitFor(() => sink.sessions.some((s) => s.end === 'refused' && s.connection.clientAddress === '127.0.0.2'));
+    await waitFor('the refusal to be displayed', () => display.lines.some((l) => /^\[127\.0\.0\.2:\d+\] refused: a PROXY protocol header from an address not in --trusted-proxies$/.test(l)), { everyMs: 10, deadlineMs: 5000 });
+    await waitFor('the refused session to be recorded', () => sink.sessions.some((s) => s.end === 'refused' && s.connection.clientAddress === '127.0.0.2'), { everyMs: 10, deadlineMs: 5000 });
     assert.equal(sink.sessions.some((s) => s.connection.clientAddress === '192.0.2.66'), false);
   });
 
@@ -237,7 +238,7 @@ describe('PROXY protocol over real sockets', () => {
         S: 421 4.7.0 ${SERVER} PROXY protocol header expected, closing connection
       `,
     });
-    await waitFor(() => display.lines.some((l) => /^\[127\.0\.0\.1:\d+\] refused: no PROXY protocol header from a trusted proxy$/.test(l)));
+    await waitFor('the refusal to be displayed', () => display.lines.some((l) => /^\[127\.0\.0\.1:\d+\] refused: no PROXY protocol header from a trusted proxy$/.test(l)), { everyMs: 10, deadlineMs: 5000 });
   });
 
   it('refuses a malformed header, saying why in the log', async () => {
@@ -248,7 +249,7 @@ describe('PROXY protocol over real sockets', () => {
         S: 421 4.7.0 ${SERVER} Invalid PROXY protocol header, closing connection
       `,
     });
-    await waitFor(() => display.lines.some((l) => l.endsWith('refused: invalid PROXY protocol header: v1 destination port "99999" is not a port number')));
+    await waitFor('the refusal to be displayed', () => display.lines.some((l) => l.endsWith('refused: invalid PROXY protocol header: v1 destination port "99999" is not a port number')), { everyMs: 10, deadlineMs: 5000 });
   });
 
   it('refuses a header that does not come whole within its own timeout', async () => {
@@ -259,7 +260,7 @@ describe('PROXY protocol over real sockets', () => {
         S: 421 4.4.2 ${SERVER} PROXY protocol header timeout, closing connection
       `,
     });
-    await waitFor(() => display.lines.some((l) => /^\[127\.0\.0\.1:\d+\] refused: no PROXY protocol header within 300 ms$/.test(l)));
+    await waitFor('the refusal to be displayed', () => display.lines.some((l) => /^\[127\.0\.0\.1:\d+\] refused: no PROXY protocol header within 300 ms$/.test(l)), { everyMs: 10, deadlineMs: 5000 });
   });
 
   it('counts --max-clients-per-ip by the client the header names, not by the proxy', async () => {
@@ -342,12 +343,3 @@ describe('PROXY protocol with the simplified dialect', () => {
     }), /the PROXY protocol is read on the plain port only/);
   });
 });
-
-/** Waits for a condition the server reaches on its own (a session recorded, a line logged), with a deadline. */
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

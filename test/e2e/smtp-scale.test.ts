@@ -51,13 +51,14 @@ async function openClients(port: number, n: number, deadlineMs = 60_000): Promis
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const deadline = Date.now() + deadlineMs;
-  while (!out.includes('\n')) {
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      throw new Error(`the client process did not report within ${deadlineMs} ms: ${out} ${err}`);
-    }
-    await new Promise((r) => setTimeout(r, 50)); // polling the child's report, not synchronising the server
+  try {
+    await waitFor("the client process's report", () => {
+      if (child.exitCode !== null) throw new Error(`the client process exited (${child.exitCode}) before its report: ${out} ${err}`);
+      return out.includes('\n');
+    }, { deadlineMs, everyMs: 50, seen: () => `${out} ${err}` });
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
   }
   return { child, counts: JSON.parse(out) as Counts };
 }

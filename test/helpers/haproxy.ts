@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from './wait.js';
 
 export type HaproxyServer = Readonly<{ port: number; host?: string; name?: string }>;
 
@@ -134,13 +135,11 @@ export async function startHaproxy(o: HaproxyOptions, timeoutMs = 10_000): Promi
       output: () => output,
       stats,
       async waitForServersUp(ms = 10_000) {
-        const deadline = Date.now() + ms;
-        for (;;) {
-          const now = await stats();
-          if (now.length === o.servers.length && now.every((s) => s.status === 'UP' && /OK$/.test(s.checkStatus))) return now;
-          if (Date.now() > deadline) throw new Error(`HAProxy's servers not all UP within ${ms} ms: ${JSON.stringify(now)}\n${output}`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        let now: ServerStats[] = [];
+        return waitFor("HAProxy's servers all UP", async () => {
+          now = await stats();
+          return now.length === o.servers.length && now.every((s) => s.status === 'UP' && /OK$/.test(s.checkStatus)) && now;
+        }, { deadlineMs: ms, everyMs: 50, seen: () => `${JSON.stringify(now)}\n${output}` });
       },
       async stop() {
         await stopChild(child);
@@ -154,17 +153,14 @@ export async function startHaproxy(o: HaproxyOptions, timeoutMs = 10_000): Promi
 
 /** Waits until HAProxy answers on its monitor URI (so every frontend listens), failing if it exits or the deadline passes. */
 async function waitReady(child: ChildProcess, adminPort: number, timeoutMs: number, output: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  await waitFor('HAProxy to answer on its monitor URI', async () => {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`HAProxy exited (${child.exitCode ?? child.signalCode}):\n${output()}`);
     try {
-      if ((await fetch(`http://127.0.0.1:${adminPort}/ready`)).status === 200) return;
+      return (await fetch(`http://127.0.0.1:${adminPort}/ready`)).status === 200;
     } catch {
-      // not listening yet
+      return false; // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`HAProxy not ready within ${timeoutMs} ms:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  }, { deadlineMs: timeoutMs, everyMs: 25, seen: output });
 }
 
 /** Ends the HAProxy this helper started, by its PID: SIGTERM, then SIGKILL if it has not exited within 5 s. */

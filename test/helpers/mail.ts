@@ -5,6 +5,7 @@ import type { Envelope } from '../../src/smtp/core/types.js';
 import type { ConnectionInfo, IncomingMessage, MessageStore } from '../../src/store/types.js';
 import { openStore } from '../../src/store/open.js';
 import { createTestDatabase } from './postgres.js';
+import { waitFor } from './wait.js';
 
 export const CONN: ConnectionInfo = {
   clientAddress: '127.0.0.1', clientPort: 40000, serverAddress: '127.0.0.1', serverPort: 2525, dialect: 'smtp', tls: true, authUser: 'ann',
@@ -117,9 +118,6 @@ export async function saveIndexed(store: MessageStore, message: IncomingMessage)
 
 /** Waits until the store's index backlog is empty: every message saved so far is searchable. */
 export async function untilIndexed(store: MessageStore): Promise<void> {
-  const deadline = Date.now() + INDEX_DEADLINE_MS;
-  while (store.health().indexBacklog > 0) {
-    if (Date.now() > deadline) throw new Error(`index backlog still ${store.health().indexBacklog} after ${INDEX_DEADLINE_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await waitFor('an empty index backlog', () => store.health().indexBacklog === 0,
+    { deadlineMs: INDEX_DEADLINE_MS, everyMs: 5, seen: () => `backlog ${store.health().indexBacklog}` });
 }

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { waitFor } from './wait.js';
 
 export type MailwireProcess = Readonly<{
   child: ChildProcess;
@@ -23,14 +24,14 @@ export async function startMailwire(args: readonly string[], timeoutMs = 20_000)
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (out += d));
   const http = !args.includes('--no-http');
   const ready = (): boolean => (http ? /HTTP API on http:\/\/\S+\/api/.test(out) : /mailwire: store /.test(out));
-  const deadline = Date.now() + timeoutMs;
-  while (!ready()) {
-    if (child.exitCode !== null) throw new Error(`mailwire server exited (${child.exitCode}):\n${out}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`mailwire server not ready within ${timeoutMs} ms:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  try {
+    await waitFor('mailwire server to say where it listens', () => {
+      if (child.exitCode !== null) throw new Error(`mailwire server exited (${child.exitCode}):\n${out}`);
+      return ready();
+    }, { deadlineMs: timeoutMs, seen: () => out });
+  } catch (error) {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw error;
   }
   const smtpPort = Number(/listening on \S+:(\d+)/.exec(out)?.[1]);
   const api = http ? (/HTTP API on (http:\/\/[^/\s]+)\//.exec(out)?.[1] ?? null) : null;

@@ -10,6 +10,8 @@ import type { Authenticator, Dialect } from '../../src/smtp/core/types.js';
 import type { FaultPolicy } from '../../src/faults/controller.js';
 import { createCaptureSink } from './capture-sink.js';
 import { checkReplies, fill, type Names, type TranscriptStep } from './transcript.js';
+import type { Clock } from '../../src/net/clock.js';
+import type { ServerObserver } from '../../src/smtp/server/connection.js';
 
 export const LOOPBACK_NAMES: Names = { server: '127.0.0.1', client: '127.0.0.1' };
 
@@ -26,6 +28,9 @@ export type TestServerOptions = {
   faults?: FaultPolicy;
   /** Where large messages in progress go (default: the system's temporary directory). */
   spoolDir?: string;
+  /** The deadlines' clock; the system's unless a test moves its own (./manual-clock.ts). */
+  clock?: Clock;
+  observer?: ServerObserver;
 };
 
 export async function startTestServer(opts: TestServerOptions = {}) {
@@ -43,6 +48,8 @@ export async function startTestServer(opts: TestServerOptions = {}) {
     recordSessions: opts.recordSessions ?? true,
     ...(opts.faults ? { faults: opts.faults } : {}),
     ...(opts.spoolDir === undefined ? {} : { spoolDir: opts.spoolDir }),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.observer ? { observer: opts.observer } : {}),
   });
   return { server, sink };
 }

@@ -3,7 +3,7 @@
  * and stdio (`mailwire mcp --url …` as a child process). The same tool calls, the same answers.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -51,20 +51,30 @@ for (const [label, transportFor] of Object.entries(transports)) {
       assert.equal(client.getServerVersion()?.name, 'mailwire');
     });
 
-    it('searches, reads (text, HTML as text, headers, links, codes), waits, lists inboxes and deletes', async () => {
-      await send({
-        from: 'app@x.test', to: 'qa+1@y.test', cc: 'boss@y.test', subject: 'Confirm your e-mail',
-        text: 'Code: 771204', html: '<p>Hello <b>QA</b>,</p><p><a href="https://x.test/c?t=1">confirm</a></p><p>code 771204</p>',
-        headers: { 'X-Flow': 'signup' },
-      });
-      await send({ from: 'app@x.test', to: 'other@y.test', subject: 'Newsletter', text: 'nothing to see' });
+    // Each tool in a test of its own, each from an empty catcher: none depends on another's mail or order.
+    beforeEach(async () => {
+      await mailwire.clear();
+    });
+    const CONFIRM = {
+      from: 'app@x.test', to: 'qa+1@y.test', cc: 'boss@y.test', subject: 'Confirm your e-mail',
+      text: 'Code: 771204', html: '<p>Hello <b>QA</b>,</p><p><a href="https://x.test/c?t=1">confirm</a></p><p>code 771204</p>',
+      headers: { 'X-Flow': 'signup' },
+    };
+    const NEWSLETTER = { from: 'app@x.test', to: 'other@y.test', subject: 'Newsletter', text: 'nothing to see' };
 
+    it('search_messages: finds by query, and lists every message without one', async () => {
+      await send(CONFIRM);
+      await send(NEWSLETTER);
       const found = await call(client, 'search_messages', { query: 'to:qa+1@y.test' });
       const rows = found.json?.['messages'] as { id: string; subject: string; envelopeTo: string[] }[];
       assert.deepEqual(rows.map((r) => [r.subject, r.envelopeTo]), [['Confirm your e-mail', ['qa+1@y.test', 'boss@y.test']]]);
       assert.equal(((await call(client, 'search_messages', {})).json?.['messages'] as unknown[]).length, 2);
+    });
 
-      const id = rows[0]?.id ?? '';
+    it('get_message: text, HTML as text, headers, links and codes; an unknown id is an error', async () => {
+      await send(CONFIRM);
+      const [caught] = await mailwire.messages();
+      const id = caught?.id ?? '';
       const m = (await call(client, 'get_message', { id })).json ?? {};
       assert.equal(m['subject'], 'Confirm your e-mail');
       assert.equal(String(m['text']).trim(), 'Code: 771204');
@@ -72,7 +82,11 @@ for (const [label, transportFor] of Object.entries(transports)) {
       assert.deepEqual(m['links'], ['https://x.test/c?t=1']);
       assert.deepEqual(m['codes'], ['771204']);
       assert.equal((m['headers'] as { name: string; value: string }[]).find((h) => h.name.toLowerCase() === 'x-flow')?.value, 'signup');
+      const unknown = await call(client, 'get_message', { id: 'no-such-id' });
+      assert.deepEqual([unknown.isError, unknown.text], [true, 'no message with id no-such-id']);
+    });
 
+    it('wait_for_message: answers a message that arrives while it waits; none in time is an error', async () => {
       const waiting = call(client, 'wait_for_message', { query: 'subject:"password reset"', timeout_seconds: 20 });
       await send({ from: 'app@x.test', to: 'qa+1@y.test', subject: 'Your password reset', text: 'Use 5531.' });
       const waited = await waiting;
@@ -80,7 +94,12 @@ for (const [label, transportFor] of Object.entries(transports)) {
       assert.deepEqual([waited.json?.['subject'], waited.json?.['codes']], ['Your password reset', ['5531']]);
       const late = await call(client, 'wait_for_message', { query: 'subject:nothing', timeout_seconds: 0.2 });
       assert.deepEqual([late.isError, late.text], [true, 'no message matching subject:nothing arrived within 200 ms']);
+    });
 
+    it('list_inboxes: every envelope recipient with its counts, and by prefix', async () => {
+      await send(CONFIRM);
+      await send(NEWSLETTER);
+      await send({ from: 'app@x.test', to: 'qa+1@y.test', subject: 'Your password reset', text: 'Use 5531.' });
       const inboxes = await call(client, 'list_inboxes', {});
       assert.deepEqual(inboxes.json?.['inboxes'], [
         { address: 'boss@y.test', total: 1, unread: 1 },
@@ -88,7 +107,14 @@ for (const [label, transportFor] of Object.entries(transports)) {
         { address: 'qa+1@y.test', total: 2, unread: 2 },
       ]);
       assert.deepEqual((await call(client, 'list_inboxes', { prefix: 'QA+' })).json?.['inboxes'], [{ address: 'qa+1@y.test', total: 2, unread: 2 }]);
+    });
 
+    it('delete_messages: by ids, by query, or all, exactly one of them', async () => {
+      await send(CONFIRM);
+      await send(NEWSLETTER);
+      await send({ from: 'app@x.test', to: 'qa+1@y.test', subject: 'Your password reset', text: 'Use 5531.' });
+      const [confirm] = await mailwire.messages('subject:confirm');
+      const id = confirm?.id ?? '';
       assert.deepEqual(await call(client, 'delete_messages', {}), { isError: true, text: 'give exactly one of: ids, query, or all: true', json: null });
       assert.deepEqual((await call(client, 'delete_messages', { ids: [id, 'no-such-id'] })).json, { deleted: 1, ids: [id], notFound: ['no-such-id'] });
       const gone = await call(client, 'get_message', { id });

@@ -12,6 +12,7 @@ import { openPostgresStore } from '../../src/store/postgres/store.js';
 import type { MessageStore, MessageSummary } from '../../src/store/types.js';
 import { crlf, incoming, saveIndexed } from '../helpers/mail.js';
 import { adminQuery, createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { waitFor } from '../helpers/wait.js';
 
 const open = (db: TestDatabase, o: { maxMessages?: number } = {}): Promise<MessageStore> =>
   openStore({ kind: 'postgres', databaseUrl: db.url, maxMessages: o.maxMessages ?? 0, maxAgeMs: 0 });
@@ -20,11 +21,7 @@ const numbered = (tag: string, i: number): ReturnType<typeof incoming> => incomi
 
 /** Resolves once `check()` holds; fails loudly at the deadline with what `describe()` says. */
 async function until(check: () => boolean | Promise<boolean>, what: () => string, deadlineMs = 20_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`still waiting after ${deadlineMs} ms: ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitFor('the condition', check, { deadlineMs, seen: what });
 }
 
 /** `count` stores opened at once on `db`; when one fails to open, those that opened are closed and it throws. */
@@ -89,23 +86,21 @@ describe('postgres store, several instances on one database', () => {
       announced.a.length = 0;
       announced.b.length = 0;
       let writing = true;
-      const follow = (async () => {
-        for (let i = 0; i < 100_000 && (writing || followed.length < 800); i++) {
-          const hit = await b.nextMatch('', cursor);
-          if (hit === null) {
-            await new Promise((resolve) => setTimeout(resolve, 1));
-            continue;
-          }
+      // Each look takes every match there is after its cursor; it goes on looking while the writers write.
+      const follow = waitFor('the follower to see all 800 messages', async () => {
+        for (let hit = await b.nextMatch('', cursor), i = 0; hit !== null && i < 1000; hit = await b.nextMatch('', cursor), i++) {
           followed.push(hit.message.id);
           cursor = hit.cursor;
         }
-      })();
+        return !writing && followed.length >= 800;
+      }, { everyMs: 1, deadlineMs: 120_000, seen: () => `the follower saw ${followed.length} of 800` });
+      follow.catch(() => undefined); // awaited below, once the writers are done
       const [fromA, fromB] = await Promise.all([saveMany(a, 'a', 400, 20), saveMany(b, 'b', 400, 20)]);
       const all = new Set([...fromA, ...fromB]);
       assert.equal(all.size, 800);
       await until(() => announced.a.length >= 800 && announced.b.length >= 800, () => `announced on a ${announced.a.length}, b ${announced.b.length}`);
       writing = false;
-      await Promise.race([follow, until(() => false, () => `the follower saw ${followed.length} of 800`)]);
+      await follow;
 
       assert.equal(new Set(followed).size, followed.length, 'the follower saw a message twice');
       assert.deepEqual(new Set(followed), all, 'the follower missed a message');

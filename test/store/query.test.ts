@@ -54,7 +54,7 @@ describe('parseQuery', () => {
     it(`rejects ${JSON.stringify(input.slice(0, 40))} with a QueryError`, () => {
       assert.throws(() => parseQuery(input), (e: unknown) => {
         assert.ok(e instanceof QueryError);
-        assert.equal(e.code, 'bad_query');
+        assert.equal(e.code, 'ERR_BAD_QUERY');
         assert.match(e.message, message);
         assert.equal(e.position, position);
         return true;

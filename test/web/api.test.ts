@@ -4,86 +4,109 @@ import { rmSync } from 'node:fs';
 import { createEvents } from '../../src/events.js';
 import { createMetrics } from '../../src/metrics.js';
 import { openStore } from '../../src/store/open.js';
-import type { MessageStore, MessageSummary } from '../../src/store/types.js';
+import type { MessageSummary } from '../../src/store/types.js';
 import { createWebApp, type WebApp } from '../../src/web/app.js';
 import { startHttpServer } from '../../src/web/server.js';
 import { OPENAPI } from '../../src/web/openapi.js';
 import { CONN, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, saveIndexed, tempDir } from '../helpers/mail.js';
+import { waitFor } from '../helpers/wait.js';
 
 const BASE = 'http://mailwire.test';
 const JSON_TYPE = { 'content-type': 'application/json' };
 
-describe('web API over a temp SQLite store', () => {
-  let dir: string;
-  let store: MessageStore;
+/**
+ * A temp SQLite store holding SIMPLE, MULTIPART and UTF8_TEXT (in that order), the app over it, and counters of who
+ * listens for newly indexed messages (a waiting long-poll holds one) and of the nextMatch queries answered.
+ */
+async function openFixture(metrics = createMetrics({ processMetrics: false })) {
+  const dir = tempDir();
+  const store = await openStore({ kind: 'sqlite', dataDir: dir, maxMessages: 0 });
   const events = createEvents();
-  const metrics = createMetrics({ processMetrics: false, storeHealth: () => store.health() });
-  let app: WebApp;
-  const ids = { simple: '', multi: '', utf8: '' };
-
+  const counts = { indexListeners: 0, matchesAnswered: 0 };
+  // The store as the app sees it, counting who listens for newly indexed messages.
+  const counted = new Proxy(store, {
+    get(target, key) {
+      if (key === 'onIndexed') {
+        return (listener: (m: MessageSummary) => void) => {
+          counts.indexListeners++;
+          const off = target.onIndexed(listener);
+          return () => {
+            counts.indexListeners--;
+            off();
+          };
+        };
+      }
+      if (key === 'nextMatch') {
+        return async (query: string, after: string | null) => {
+          const r = await target.nextMatch(query, after);
+          counts.matchesAnswered++;
+          return r;
+        };
+      }
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const app: WebApp = createWebApp({ store: counted, events, metrics });
   const call = (path: string, init?: RequestInit): Promise<Response> => app.fetch(new Request(BASE + path, init));
-  const json = async (path: string, init?: RequestInit): Promise<[number, unknown]> => {
-    const r = await call(path, init);
-    return [r.status, await r.json()];
-  };
   /** Saves as the server does, and waits until the message is searchable (the store announces it then). */
   const deliver = (raw: Buffer, to = ['bob@b.test']): Promise<string> => saveIndexed(store, incoming(raw, { to }));
-  /** onIndexed listeners the app holds (a waiting long-poll holds one), and nextMatch queries it has had answered. */
-  let indexListeners = 0;
-  let matchesAnswered = 0;
-  /** SIMPLE as the list shows it, every field written out from what deliver() sent (only the id is the store's). */
-  const simpleSummary = (): Record<string, unknown> => ({
-    id: ids.simple, receivedAt: '2024-05-01T10:00:00.000Z', size: SIMPLE.byteLength, read: false,
-    from: { name: 'Ann Example', address: 'ann@a.test' }, to: [{ name: 'Bob', address: 'bob@b.test' }], cc: [], subject: 'Lunch plans',
-    date: '2024-05-01T09:59:00.000Z', messageId: '<lunch-1@a.test>', attachmentCount: 0,
-    snippet: 'Shall we meet at noon? .leading dot kept Your code is 482913.', indexLimited: false,
-    envelope: { helo: 'client.test', from: 'ann@a.test', to: ['bob@b.test'] },
-  });
-  /**
-   * Lets pending handlers run until `cond` holds, for at most 10 s: the store answers from its reader thread, which
-   * yields to other work (nice 10), so a fixed number of event-loop turns was not always enough on a busy machine.
-   */
-  const settle = async (cond: () => boolean): Promise<void> => {
-    const deadline = Date.now() + 10_000;
-    while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
-    assert.ok(cond(), 'condition never held');
+  const ids = { simple: await deliver(SIMPLE), multi: await deliver(MULTIPART), utf8: await deliver(UTF8_TEXT) };
+  return {
+    store, events, counts, ids, call, deliver,
+    json: async (path: string, init?: RequestInit): Promise<[number, unknown]> => {
+      const r = await call(path, init);
+      return [r.status, await r.json()];
+    },
+    async close(): Promise<void> {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
+}
+type Fixture = Awaited<ReturnType<typeof openFixture>>;
+
+/** A fixture of its own for a test that changes what is stored, so that no test depends on another's order. */
+async function withOwnFixture(run: (f: Fixture) => Promise<void>): Promise<void> {
+  const f = await openFixture();
+  try {
+    await run(f);
+  } finally {
+    await f.close();
+  }
+}
+
+/**
+ * Lets pending handlers run until `cond` holds, for at most 10 s: the store answers from its reader thread, which
+ * yields to other work (nice 10), so a fixed number of event-loop turns was not always enough on a busy machine.
+ */
+const settle = async (cond: () => boolean, what = 'the condition'): Promise<void> => {
+  await waitFor(what, cond, { everyMs: 1 });
+};
+
+/** SIMPLE as the list shows it, every field written out from what deliver() sent (only the id is the store's). */
+const simpleSummary = (id: string): Record<string, unknown> => ({
+  id, receivedAt: '2024-05-01T10:00:00.000Z', size: SIMPLE.byteLength, read: false,
+  from: { name: 'Ann Example', address: 'ann@a.test' }, to: [{ name: 'Bob', address: 'bob@b.test' }], cc: [], subject: 'Lunch plans',
+  date: '2024-05-01T09:59:00.000Z', messageId: '<lunch-1@a.test>', attachmentCount: 0,
+  snippet: 'Shall we meet at noon? .leading dot kept Your code is 482913.', indexLimited: false,
+  envelope: { helo: 'client.test', from: 'ann@a.test', to: ['bob@b.test'] },
+});
+
+// Tests that only read share one fixture; each test that stores, deletes or marks something opens its own.
+describe('web API over a temp SQLite store', () => {
+  const metrics = createMetrics({ processMetrics: false, storeHealth: () => shared.store.health() });
+  let shared: Fixture;
+  const ids = { simple: '', multi: '', utf8: '' };
+  const call = (path: string, init?: RequestInit): Promise<Response> => shared.call(path, init);
+  const json = (path: string, init?: RequestInit): Promise<[number, unknown]> => shared.json(path, init);
 
   before(async () => {
-    dir = tempDir();
-    store = await openStore({ kind: 'sqlite', dataDir: dir, maxMessages: 0 });
-    // The store as the app sees it, counting who listens for newly indexed messages.
-    const counted = new Proxy(store, {
-      get(target, key) {
-        if (key === 'onIndexed') {
-          return (listener: (m: MessageSummary) => void) => {
-            indexListeners++;
-            const off = target.onIndexed(listener);
-            return () => {
-              indexListeners--;
-              off();
-            };
-          };
-        }
-        if (key === 'nextMatch') {
-          return async (query: string, after: string | null) => {
-            const r = await target.nextMatch(query, after);
-            matchesAnswered++;
-            return r;
-          };
-        }
-        const value: unknown = Reflect.get(target, key, target);
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-    app = createWebApp({ store: counted, events, metrics });
-    ids.simple = await deliver(SIMPLE);
-    ids.multi = await deliver(MULTIPART);
-    ids.utf8 = await deliver(UTF8_TEXT);
+    shared = await openFixture(metrics);
+    Object.assign(ids, shared.ids);
   });
   after(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await shared.close();
   });
 
   it('lists newest first and pages with nextCursor', async () => {
@@ -91,14 +114,14 @@ describe('web API over a temp SQLite store', () => {
     assert.equal(s1, 200);
     assert.deepEqual(p1.messages.map((m) => m.id), [ids.utf8, ids.multi]);
     const [, p2] = await json(`/api/v1/messages?limit=2&cursor=${encodeURIComponent(p1.nextCursor)}`) as [number, { messages: { id: string }[]; nextCursor: null }];
-    assert.deepEqual(p2, { messages: [simpleSummary()], nextCursor: null });
+    assert.deepEqual(p2, { messages: [simpleSummary(ids.simple)], nextCursor: null });
   });
 
   it('gets one message as exact JSON', async () => {
     const [status, body] = await json(`/api/v1/messages/${ids.simple}`);
     assert.equal(status, 200);
     assert.deepEqual(body, {
-      ...simpleSummary(), connection: CONN,
+      ...simpleSummary(ids.simple), connection: CONN,
       headers: [
         { name: 'From', value: 'Ann Example <ann@a.test>' }, { name: 'To', value: 'Bob <bob@b.test>' }, { name: 'Subject', value: 'Lunch plans' },
         { name: 'Date', value: 'Wed, 01 May 2024 09:59:00 +0000' }, { name: 'Message-ID', value: '<lunch-1@a.test>' },
@@ -137,7 +160,7 @@ describe('web API over a temp SQLite store', () => {
     assert.equal(await r.text(), '<base target="_blank"><p>See <a href="https://example.test/r?id=7">the report</a></p>\n');
   });
 
-  it('sets and clears the read flag with PATCH, and filters on it', async () => {
+  it('sets and clears the read flag with PATCH, and filters on it', () => withOwnFixture(async ({ ids, json }) => {
     assert.deepEqual(await json(`/api/v1/messages/${ids.utf8}`, { method: 'PATCH', body: '{"read":true}', headers: { 'content-type': 'application/json' } }), [200, { id: ids.utf8, read: true }]);
     const [, page] = await json('/api/v1/messages?query=is:read') as [number, { messages: { id: string; read: boolean }[] }];
     assert.deepEqual(page.messages.map((m) => [m.id, m.read]), [[ids.utf8, true]]);
@@ -146,7 +169,7 @@ describe('web API over a temp SQLite store', () => {
       [400, { error: { code: 'bad_request', message: 'body must be {"read": true|false}' } }]);
     assert.deepEqual(await json(`/api/v1/messages/${ids.utf8}`, { method: 'PATCH', body: 'nope', headers: JSON_TYPE }),
       [400, { error: { code: 'bad_request', message: 'body must be JSON: {"read": true|false}' } }]);
-  });
+  }));
 
   it('answers 404 for any unknown id, whatever its form', async () => {
     const notFound = { error: { code: 'not_found', message: 'no such message' } };
@@ -189,28 +212,27 @@ describe('web API over a temp SQLite store', () => {
     assert.deepEqual([simple.codes, simple.links], [['482913'], []]);
   });
 
-  it('wait: holds until a matching message is stored after the cursor', async () => {
+  it('wait: holds until a matching message is stored after the cursor', () => withOwnFixture(async ({ ids, json, deliver, counts }) => {
     const [, first] = await json('/api/v1/messages/wait?timeout=0') as [number, { cursor: string; message: { id: string } }];
     assert.equal(first.message.id, ids.utf8); // the newest
-    const listeners = indexListeners;
-    const answered = matchesAnswered;
+    const listeners = counts.indexListeners;
+    const answered = counts.matchesAnswered;
     const pending = json(`/api/v1/messages/wait?query=subject:signup&timeout=30&after=${encodeURIComponent(first.cursor)}`);
     // Listening, and its first look found nothing: from here only a newly indexed message can answer it.
-    await settle(() => indexListeners > listeners && matchesAnswered > answered);
+    await settle(() => counts.indexListeners > listeners && counts.matchesAnswered > answered);
     await deliver(crlf(['Subject: other', '', 'not this one']));
-    assert.equal(matchesAnswered, answered + 1, 'a message the summary rules out costs no store query');
+    assert.equal(counts.matchesAnswered, answered + 1, 'a message the summary rules out costs no store query');
     const id = await deliver(crlf(['Subject: Your signup', 'Content-Type: text/html', '', '<a href="https://app.test/verify?t=abc&amp;u=1">Verify</a> code <b>0042137</b>']));
     // Woken by the newly indexed message (not by its own timeout, 30 s): one more look, which finds it.
-    const deadline = Date.now() + 10_000;
-    while (matchesAnswered < answered + 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    assert.equal(matchesAnswered, answered + 2, 'the waiting request was not woken by the new message');
+    await settle(() => counts.matchesAnswered >= answered + 2, 'the waiting request to be woken by the new message');
+    assert.equal(counts.matchesAnswered, answered + 2);
     const [status, body] = await pending as [number, { message: { id: string }; links: string[]; codes: string[] }];
     assert.equal(status, 200);
     assert.equal(body.message.id, id);
     assert.deepEqual(body.links, ['https://app.test/verify?t=abc&u=1']);
     assert.deepEqual(body.codes, ['0042137']);
-    assert.equal(indexListeners, listeners);
-  });
+    assert.equal(counts.indexListeners, listeners);
+  }));
 
   it('wait: answers 408 when nothing matches in time', async () => {
     assert.deepEqual(await json('/api/v1/messages/wait?query=subject:never&timeout=0'),
@@ -223,7 +245,7 @@ describe('web API over a temp SQLite store', () => {
     assert.equal(r.status, 200);
     assert.equal(r.headers.get('content-type'), 'text/event-stream; charset=utf-8');
     const reader = (r.body as ReadableStream<Uint8Array>).getReader();
-    events.emit('session-ended', { id: 'sess-1' });
+    shared.events.emit('session-ended', { id: 'sess-1' });
     let text = '';
     for (let i = 0; i < 10 && !text.includes('\n\nevent:') && !/event:[^\n]*\ndata:[^\n]*\n\n/.test(text); i++) {
       const { value, done } = await reader.read();
@@ -235,7 +257,7 @@ describe('web API over a temp SQLite store', () => {
     await reader.cancel();
   });
 
-  it('deletes one message and announces it', async () => {
+  it('deletes one message and announces it', () => withOwnFixture(async ({ call, deliver, events }) => {
     const id = await deliver(crlf(['Subject: delete me', '', 'x']));
     const seen: string[] = [];
     const off = events.on('message-deleted', (e) => seen.push(e.id));
@@ -244,17 +266,17 @@ describe('web API over a temp SQLite store', () => {
     assert.equal(r.status, 204);
     assert.deepEqual(seen, [id]);
     assert.equal((await call(`/api/v1/messages/${id}`)).status, 404);
-  });
+  }));
 
-  it('bulk-deletes by query', async () => {
+  it('bulk-deletes by query', () => withOwnFixture(async ({ ids, call, json, deliver }) => {
     const a = await deliver(crlf(['Subject: bulk one', '', 'x']));
     const b = await deliver(crlf(['Subject: bulk two', '', 'x']));
     assert.deepEqual(await json('/api/v1/messages?query=subject:bulk', { method: 'DELETE' }), [200, { deleted: 2, ids: [a, b] }]);
     assert.deepEqual(await json('/api/v1/messages?query=subject:bulk'), [200, { messages: [], nextCursor: null }]);
     assert.equal((await call(`/api/v1/messages/${ids.simple}`)).status, 200);
-  });
+  }));
 
-  it('lists and gets sessions', async () => {
+  it('lists and gets sessions', () => withOwnFixture(async ({ ids, json, store }) => {
     const id = await store.saveSession({
       connection: CONN, startedAt: new Date('2024-05-01T10:00:00Z'), endedAt: new Date('2024-05-01T10:00:02Z'), end: 'quit',
       messageIds: [ids.simple], transcript: [{ at: 1714557600000, dir: 'client', text: 'QUIT' }], truncated: false,
@@ -262,7 +284,7 @@ describe('web API over a temp SQLite store', () => {
     const summary = { id, startedAt: '2024-05-01T10:00:00.000Z', endedAt: '2024-05-01T10:00:02.000Z', end: 'quit', connection: CONN, messageIds: [ids.simple], truncated: false };
     assert.deepEqual(await json('/api/v1/sessions'), [200, { sessions: [summary], nextCursor: null }]);
     assert.deepEqual(await json(`/api/v1/sessions/${id}`), [200, { ...summary, transcript: [{ at: 1714557600000, dir: 'client', text: 'QUIT' }] }]);
-  });
+  }));
 
   it('exports metrics the server records, and health', async () => {
     metrics.messageStored(1234);

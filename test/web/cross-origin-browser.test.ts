@@ -20,6 +20,7 @@ import { createCaptureSink } from '../helpers/capture-sink.js';
 import { sendRaw } from '../helpers/smtp-send.js';
 import { startTestServer } from '../helpers/socket-driver.js';
 import { crlf } from '../helpers/mail.js';
+import { waitFor } from '../helpers/wait.js';
 
 // The page functions below run in the browser; the tests compile without the DOM library, so these stand in.
 declare const window: Record<string, unknown>;
@@ -106,8 +107,8 @@ function trackRequests(context: BrowserContext): () => Promise<void> {
   context.on('requestfinished', () => void ended++);
   context.on('requestfailed', () => void ended++);
   return async () => {
-    for (let i = 0; i < 400 && ended < started; i++) await new Promise((r) => setTimeout(r, 25));
-    assert.equal(ended, started, `${started - ended} requests never ended`);
+    await waitFor('every request the page started to end', () => ended >= started, { everyMs: 25, seen: () => `${started - ended} still open` });
+    assert.equal(ended, started);
   };
 }
 

@@ -19,7 +19,7 @@ import {
   type AuthMechanism, type Capabilities, type PipeliningPolicy, type WireStep,
 } from '../core/client-session.js';
 import type { Reply } from '../core/reply.js';
-import { formatServerAddress, parseServerAddress, type ServerAddress } from '../../net/host-port.js';
+import { hostPort, parseServerAddress, type ServerAddress } from '../../net/host-port.js';
 import { DEFAULT_CLIENT_NAME } from '../../config.js';
 import { MailwireError, SmtpCapabilityError, SmtpConnectionError, SmtpReplyError, SmtpTlsError } from '../../errors.js';
 import { SmtpConnection, type LookupFunction, type TlsInfo, type TlsOptions } from './connection.js';
@@ -137,7 +137,7 @@ export class SmtpClient {
 
   /** Connects and gets the session ready for send(): greeting, EHLO/HELO, STARTTLS, AUTH (standard mode). */
   static async open(opts: ClientOptions, rec: Recorder = new Recorder()): Promise<SmtpClient> {
-    const where = formatServerAddress(opts);
+    const where = hostPort(opts.host, opts.port);
     const tlsOptions = opts.tlsOptions ?? {};
     rec.event({ type: 'info', text: `connecting to ${where}` });
     const c = await SmtpConnection.connect({
@@ -153,7 +153,7 @@ export class SmtpClient {
       rec.event({ type: 'info', text: `${opts.host} is ${c.address}` });
     }
     rec.time('connect', c.timings.connectMs);
-    rec.event({ type: 'info', text: `connected to ${formatServerAddress({ host: c.address, port: opts.port })}` });
+    rec.event({ type: 'info', text: `connected to ${hostPort(c.address, opts.port)}` });
     if (c.tls) {
       rec.time('tls', c.tls.ms);
       rec.event({ type: 'info', text: describeTls(c.tls, tlsOptions) });

@@ -12,6 +12,7 @@ import { ReplyReader } from '../core/reply-reader.js';
 import type { Reply } from '../core/reply.js';
 import { DEFAULT_CLIENT_TIMEOUT_MS } from '../../config.js';
 import { SmtpConnectionError, SmtpTlsError } from '../../errors.js';
+import { hostPort } from '../../net/host-port.js';
 
 export type Exchange = Readonly<{ command: string; reply: Reply; rttMs: number }>;
 
@@ -77,7 +78,7 @@ export class SmtpConnection {
   /** Resolves the host, connects (and does the implicit TLS handshake when asked), and reads the greeting. */
   static async connect(opts: ConnectOptions): Promise<Connected> {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
-    const where = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+    const where = hostPort(opts.host, opts.port);
     let address = opts.host;
     let dnsMs: number | null = null;
     if (isIP(opts.host) === 0) {

@@ -2,6 +2,8 @@
  * Mailbox syntax (RFC 5321 §4.1.2): Local-part "@" ( Domain / address-literal ). Used by the client to refuse a bad
  * address before anything is sent, and by the standards dialect to answer 501.
  */
+import { isIpv4 } from '../../ip-syntax.js';
+
 const ATOM = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+";
 const DOT_STRING = new RegExp(`^${ATOM}(?:\\.${ATOM})*$`);
 const UTF8_ATOM = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~\\u0080-\\u{10FFFF}-]+"; // RFC 6531 §3.3: atext / UTF8-non-ascii
@@ -13,10 +15,6 @@ const UTF8_LABEL = '[\\p{L}\\p{N}](?:[\\p{L}\\p{N}-]{0,61}[\\p{L}\\p{N}])?';
 const DOMAIN = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
 const UTF8_DOMAIN = new RegExp(`^${UTF8_LABEL}(?:\\.${UTF8_LABEL})*$`, 'u');
 const NON_ASCII = /[^\x00-\x7f]/;
-const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-/** A dotted-quad IPv4 address, each part 0-255 without leading zeros (RFC 5321 §4.1.3 IPv4-address-literal). */
-export const isIPv4 = (text: string): boolean => IPV4.test(text);
 
 export type MailboxCheck = { ok: true } | { ok: false; reason: string };
 
@@ -36,7 +34,7 @@ export function checkMailbox(mailbox: string, opts: { utf8?: boolean } = {}): Ma
 export function checkDomain(domain: string, opts: { utf8?: boolean } = {}): MailboxCheck {
   if (domain.startsWith('[') && domain.endsWith(']')) {
     const literal = domain.slice(1, -1);
-    if (isIPv4(literal) || /^IPv6:[0-9A-Fa-f:.]+$/.test(literal)) return { ok: true };
+    if (isIpv4(literal) || /^IPv6:[0-9A-Fa-f:.]+$/.test(literal)) return { ok: true };
     return { ok: false, reason: `"${domain}" is not a valid address literal` };
   }
   if (domain === '' || domain.length > 255) return { ok: false, reason: 'the domain is empty or too long' };

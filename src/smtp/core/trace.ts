@@ -2,12 +2,12 @@
  * The Received: trace header (RFC 5321 §4.4), as text. Pure: the shell passes the id and the date, since the core has
  * no clock. Folded so that no line passes 78 characters for ordinary names (RFC 5322 §2.2.3).
  */
-import { isIPv4 } from './mailbox-syntax.js';
+import { isIpv4 } from '../../ip-syntax.js';
 import type { Trace } from './types.js';
 
 /** An IP address as an address literal (§4.1.3): "[192.0.2.1]", "[IPv6:2001:db8::1]"; a name stays as it is. */
 export function addressLiteral(address: string): string {
-  if (isIPv4(address)) return `[${address}]`;
+  if (isIpv4(address)) return `[${address}]`;
   if (address.includes(':')) return `[IPv6:${address}]`;
   return address;
 }

@@ -10,7 +10,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { decodeUtf8Line } from '../core/utf8.js';
 import { LineSplitter, type Line } from '../core/line-splitter.js';
@@ -27,6 +26,7 @@ import { NO_FAULT, type FaultEvent, type FaultVerdict } from '../../faults/engin
 import { commandEvent, faultStep, greetingActions, messageEvent, refusedMessage } from '../../faults/session-faults.js';
 import { proxySignature } from '../../net/proxy-header.js';
 import { LazyDeadline } from '../../net/lazy-deadline.js';
+import { systemClock, type Clock } from '../../net/clock.js';
 import { hostPort, peerOf, type Peer } from '../../net/peer-address.js';
 import { proxyRefusalReply } from '../../net/proxy-protocol.js';
 import type { Display, MessageSummary } from './display.js';
@@ -52,6 +52,8 @@ export type ConnectionOptions = Readonly<{
   faults?: FaultPolicy;
   /** Where messages in progress are kept, within the server's memory and disk budgets (see message-spool.ts). */
   spool: MessageSpool;
+  /** What the idle and DATA deadlines are measured by; default the system's monotonic clock (../../net/clock.ts). */
+  clock?: Clock;
 }>;
 
 /** What the server tells the outside as it works (events for the web app, metrics); every hook optional. */
@@ -130,15 +132,16 @@ export class Connection {
   get #describes(): boolean {
     return this.#opts.display.showsLines !== false || (this.#opts.recordSessions && this.#transcript.length < TRANSCRIPT_CAP);
   }
-  /** When the input holding the command being answered arrived (performance.now()), for response times. */
-  #commandAt = performance.now();
+  /** When the input holding the command being answered arrived (clock ms), for response times. */
+  #commandAt: number;
   #verb = 'CONNECT';
   /** Command lines fed to the session so far; the difference across one read is how many that read held. */
   #commandsFed = 0;
   /** Silence from the client this long ends the session (moved by every input and every reply). */
-  readonly #idle = new LazyDeadline(() => this.#guard(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout')), false);
+  readonly #idle: LazyDeadline;
   /** The bound on one message (DATA text or BDAT chunks), set as it starts, cleared as it ends (see #apply). */
-  readonly #data = new LazyDeadline(() => this.#guard(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout')), true);
+  readonly #data: LazyDeadline;
+  readonly #clock: Clock;
   #inMessage = false;
   /** The bound on the whole session (limits.maxSessionMs); reached while a message is stored, it acts after the reply. */
   #lifetime: NodeJS.Timeout | undefined;
@@ -160,6 +163,10 @@ export class Connection {
     this.#socket = socket;
     this.#opts = opts;
     this.#draft = opts.spool.draft();
+    this.#clock = opts.clock ?? systemClock;
+    this.#commandAt = this.#clock.now();
+    this.#idle = new LazyDeadline(() => this.#guard(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout')), false, this.#clock);
+    this.#data = new LazyDeadline(() => this.#guard(() => this.#apply(this.#session.feed({ type: 'timeout' }), 'timeout')), true, this.#clock);
     const peer = start.peer ?? peerOf(socket);
     this.#screening = start.refuseProxyHeader === true ? Buffer.alloc(0) : null;
     this.#tag = hostPort(peer.clientAddress, peer.clientPort);
@@ -236,7 +243,7 @@ export class Connection {
         }
         return;
       }
-      this.#commandAt = performance.now();
+      this.#commandAt = this.#clock.now();
       this.#idle.set(this.#commandAt, this.#opts.limits.idleTimeoutMs);
       const mark = this.#transcript.length;
       const fedBefore = this.#commandsFed;
@@ -335,7 +342,7 @@ export class Connection {
     for (const action of actions) {
       switch (action.type) {
         case 'reply': {
-          const now = performance.now();
+          const now = this.#clock.now();
           const tookMs = now - this.#commandAt;
           this.#idle.set(now, this.#opts.limits.idleTimeoutMs);
           if (this.#describes) {
@@ -479,7 +486,7 @@ export class Connection {
         this.#faultTimer = undefined;
         if (this.#closed) return;
         this.#waiting = false;
-        this.#idle.set(performance.now(), this.#opts.limits.idleTimeoutMs);
+        this.#idle.set(this.#clock.now(), this.#opts.limits.idleTimeoutMs);
         // A store that `then` starts pauses it again as it always does; a client not reading its replies stays paused
         // until its drain.
         this.#pausedForStore = false;

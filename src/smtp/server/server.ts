@@ -18,6 +18,7 @@ import { Connection, type ServerObserver } from './connection.js';
 import { PROXY_HEADER_TIMEOUT_MS, proxyRefusalReply, readProxyHeader, type ProxyProtocolOptions } from '../../net/proxy-protocol.js';
 import type { Display } from './display.js';
 import { defaultSpoolDir, MessageSpool } from './message-spool.js';
+import type { Clock } from '../../net/clock.js';
 
 export type ServerOptions = Readonly<{
   host: string;
@@ -48,6 +49,8 @@ export type ServerOptions = Readonly<{
   proxyProtocol?: ProxyProtocolOptions;
   /** Where large messages in progress go (default: the system's temporary directory; --data-dir/tmp for sqlite). */
   spoolDir?: string;
+  /** What each connection's idle and DATA deadlines are measured by; default the system clock (tests pass their own). */
+  clock?: Clock;
 }>;
 
 export type RunningServer = Readonly<{

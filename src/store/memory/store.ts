@@ -10,7 +10,7 @@ import { ParserThread } from '../parse-thread.js';
 import { parseQuery, textTokens, type SearchQuery } from '../query.js';
 import { clampLimit, decodeCursor, decodeInboxCursor, encodeCursor, encodeInboxCursor } from '../cursor.js';
 import { assertNever } from '../../assert-never.js';
-import { StoreUnavailableError, StoreWriteError } from '../errors.js';
+import { STORE_CLOSED, StoreClosedError, StoreUnavailableError, StoreWriteError } from '../errors.js';
 import { ListenerSet } from '../listeners.js';
 import type {
   AttachmentContent, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
@@ -63,7 +63,7 @@ class MemoryStore implements MessageStore {
   }
 
   async save(message: IncomingMessage): Promise<string> {
-    if (this.#closed) throw new StoreWriteError('store is closed');
+    if (this.#closed) throw new StoreClosedError();
     const raw = Buffer.from(message.raw); // a copy: the caller may reuse its buffer
     // Parsed on the index thread, within its budget: this is the SMTP thread, which a hostile message once stopped.
     const { summary: fields, search } = await this.#indexer.entry(raw, message.envelope);
@@ -88,11 +88,11 @@ class MemoryStore implements MessageStore {
   }
 
   health(): StoreHealth {
-    return { ok: !this.#closed, reason: this.#closed ? 'store is closed' : null, indexBacklog: 0, indexLagMs: 0 };
+    return { ok: !this.#closed, reason: this.#closed ? STORE_CLOSED : null, indexBacklog: 0, indexLagMs: 0 };
   }
 
   async saveSession(s: SessionRecord): Promise<string> {
-    if (this.#closed) throw new StoreWriteError('store is closed');
+    if (this.#closed) throw new StoreClosedError();
     const id = s.id ?? timeOrderedId();
     this.#sessions.push({
       seq: ++this.#seq,

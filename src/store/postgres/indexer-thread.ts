@@ -14,6 +14,7 @@ import { assertNever } from '../../assert-never.js';
 import type { Envelope } from '../../smtp/core/types.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { SummaryFields } from '../parse.js';
+import { logWarning } from '../../log.js';
 
 /** A message as lists show it: what the claim reads, plus the summary the indexer made. */
 export type SummaryRow = { id: string; received_at: number; size: number; read: boolean; envelope: Envelope; summary: SummaryFields };
@@ -117,7 +118,7 @@ export class IndexerThread {
       if (this.#worker !== w) return;
       this.#worker = null;
       if (this.#closing) return;
-      console.error(`mailwire postgres store: indexer thread ${why}; it is started again when there is work`);
+      logWarning(`mailwire postgres store: indexer thread ${why}; it is started again when there is work`);
       for (const d of this.#drains.splice(0)) d.reject(new Error(`indexer thread ${why}`));
       this.#on.failed(`indexer thread ${why}`, false);
     };

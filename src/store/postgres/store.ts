@@ -32,7 +32,7 @@ import { ParserThread } from '../parse-thread.js';
 import { indexEntry, type ParsedMessage, type SummaryFields } from '../parse.js';
 import { parseQuery } from '../query.js';
 import { clampLimit, decodeCursor, decodeInboxCursor, encodeCursor, encodeInboxCursor, likePrefix } from '../cursor.js';
-import { StoreUnavailableError, StoreWriteError } from '../errors.js';
+import { STORE_CLOSED, StoreClosedError, StoreUnavailableError, StoreWriteError } from '../errors.js';
 import { SaveDeadline, pastDeadline } from '../deadline.js';
 import { ListenerSet } from '../listeners.js';
 import { BEGIN_ASYNC, BEGIN_DURABLE, clientConfig, nextValuesHolding, reasonOf, unavailable } from './connection.js';
@@ -44,6 +44,7 @@ import type {
   PruneResult, SessionDetail, SessionEnd, SessionRecord, SessionSummary, StoreHealth, StoreStats, TranscriptLine,
 } from '../types.js';
 import { jsonPage } from '../json-page.js';
+import { logError } from '../../log.js';
 
 export type PostgresStoreOptions = Readonly<{
   databaseUrl: string;
@@ -172,7 +173,7 @@ class PostgresStore implements MessageStore {
       batch: (rows) => this.#indexed(rows),
       failed: (reason, unavailableNow) => {
         if (unavailableNow) this.#down = `PostgreSQL unavailable: ${reason}`;
-        else console.error(`mailwire postgres store: indexing failed: ${reason}`);
+        else logError(`mailwire postgres store: indexing failed: ${reason}`);
         // Not committed: its NOTIFY will not come, and one from another instance may have been passed over for it.
         this.#ownIndexedUpTo = this.#cursor;
         this.#queueCatchUp();
@@ -273,7 +274,7 @@ class PostgresStore implements MessageStore {
   }
 
   health(): StoreHealth {
-    const reason = this.#closing ? 'store is closed' : this.#down;
+    const reason = this.#closing ? STORE_CLOSED : this.#down;
     return { ok: reason === null, reason, indexBacklog: this.#backlog.count, indexLagMs: this.#backlog.lagMs };
   }
 
@@ -304,7 +305,7 @@ class PostgresStore implements MessageStore {
   // ---- writes ----------------------------------------------------------------------------------------------------
 
   save(message: IncomingMessage): Promise<string> {
-    if (this.#closing) return Promise.reject(new StoreUnavailableError('store is closed'));
+    if (this.#closing) return Promise.reject(new StoreClosedError());
     return new Promise<string>((resolve, reject) => {
       // A save made without one (straight to the store, not through withDeadline) gets the store's own deadline.
       const deadline = message.deadline ?? new SaveDeadline(Date.now() + this.#opts.storeTimeoutMs);
@@ -410,7 +411,7 @@ class PostgresStore implements MessageStore {
   }
 
   saveSession(session: SessionRecord): Promise<string> {
-    if (this.#closing) return Promise.reject(new StoreWriteError('store is closed'));
+    if (this.#closing) return Promise.reject(new StoreClosedError());
     return new Promise((resolve, reject) => {
       this.#sessionQueue.push({ id: session.id ?? timeOrderedId(), session, resolve, reject });
       this.#kickSessions();

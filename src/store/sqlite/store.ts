@@ -19,7 +19,7 @@ import { Worker } from 'node:worker_threads';
 import { timeOrderedId, validId } from '../ids.js';
 import { parseQuery } from '../query.js';
 import { clampLimit, decodeCursor, decodeInboxCursor } from '../cursor.js';
-import { StoreFullError, StoreUnavailableError, StoreWriteError } from '../errors.js';
+import { StoreClosedError, StoreFullError, StoreUnavailableError, StoreWriteError } from '../errors.js';
 import { ListenerSet } from '../listeners.js';
 import { ReaderThread } from './reader-thread.js';
 import { WRITER_CHANNEL, type IndexState, type WriteOp, type WriterAnswers, type WriterCall, type WriterConfig, type WriterReply, type WriterRequest, type WriterTesting } from './protocol.js';
@@ -30,6 +30,7 @@ import type {
   AttachmentContent, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from '../types.js';
+import { logError } from '../../log.js';
 
 export const SQLITE_FILE_NAME = 'mailwire.sqlite';
 /** A writer that keeps dying is started again after 0.1 s, then 0.2, 0.4 … up to this. */
@@ -139,7 +140,7 @@ class SqliteStore implements MessageStore {
       });
       worker.on('error', (e) => {
         if (!ready) reject(new StoreWriteError(`cannot open ${this.#config.file}: ${e.message}`));
-        else console.error('mailwire sqlite store: writer thread failed:', e);
+        else logError('mailwire sqlite store: writer thread failed:', e);
       });
       worker.on('exit', (code) => {
         if (!ready) reject(new StoreWriteError(`cannot open ${this.#config.file}: the writer exited (${code})`));
@@ -162,7 +163,7 @@ class SqliteStore implements MessageStore {
       this.#restartTimer = null;
       if (this.#closing !== null) return;
       this.#startWriter().catch((e: unknown) => {
-        console.error(`mailwire sqlite store: ${e instanceof Error ? e.message : String(e)}`);
+        logError(`mailwire sqlite store: ${e instanceof Error ? e.message : String(e)}`);
       });
     }, delay);
   }
@@ -297,7 +298,7 @@ class SqliteStore implements MessageStore {
 
   /** A write, sent with the others of this tick; `deadline`: a save's own (cut unless the writer took it). */
   #write(op: WriteOp, deadline?: CallDeadline): Promise<Done> {
-    if (this.#closing) return Promise.reject(new StoreUnavailableError('store is closing'));
+    if (this.#closing) return Promise.reject(new StoreClosedError());
     const transfer = op.op === 'message' ? [op.raw.buffer as ArrayBuffer] : [];
     return this.#writes.call({ kind: 'write', op }, { transfer, deadline: deadline ?? { at: Date.now() + this.#timeoutMs } });
   }

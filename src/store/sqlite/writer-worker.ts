@@ -39,6 +39,7 @@ import { WRITER_CHANNEL, type IndexState, type OpResult, type WriteOp, type Writ
 import type { Answer, AnswerMessage, CallMessage } from '../../request-channel.js';
 import { takeSave } from '../deadline.js';
 import type { MessageSummary } from '../types.js';
+import { logError, logWarning } from '../../log.js';
 
 const PRUNE_BATCH = 1000;
 /** One indexer slice: at most this many messages, or this much time parsing, before commits get their turn again. */
@@ -198,7 +199,8 @@ const INDEX_WRITE_WAIT_MS = 20;
 /**
  * Or once it holds this many bytes of messages: the full-text write costs about its text's length (0.4 ms for 100 KB),
  * and saves wait behind it. 128 messages of 100 KB made one transaction of some 50 ms; with 1 MiB, 20 senders of
- * 100 KB saw the 250 after the data p99 47-56 ms against 58-70 (BENCHMARKS.md, 2026-12-07, fourth session).
+ * 100 KB saw the 250 after the data p99 47-56 ms against 58-70 (`mailwire bench --connections 20 --size 100KB
+ * --duration 10s` against `mailwire server --dialect smtp`; `npm run bench -- --only ours-sqlite-smtp` has the row).
  */
 const INDEX_WRITE_BATCH_BYTES = 1024 * 1024;
 let parsedSince = 0;
@@ -263,7 +265,7 @@ async function indexSlice(maxMessages: number, budgetMs: number, flush = false):
     // Disk full or an I/O error: the messages stay pending (and durable); put them back and try again later.
     queue.splice(queueHead, 0, ...batch.map((b) => b.queued));
     for (const b of batch) if (b.queued.raw !== null) queuedBytes += b.queued.raw.byteLength;
-    if (!indexFailing) console.error(`mailwire sqlite writer: indexing failed, retrying: ${message(e)}`);
+    if (!indexFailing) logWarning(`mailwire sqlite writer: indexing failed, retrying: ${message(e)}`);
     indexFailing = true;
     return 0;
   }
@@ -506,7 +508,7 @@ function work(): void {
     if (queue.length - queueHead > 0 || ready.length > 0) scheduleWork();
   }, (e: unknown) => {
     indexing = false;
-    console.error('mailwire sqlite writer: indexer:', e);
+    logError('mailwire sqlite writer: indexer:', e);
   });
 }
 
@@ -672,7 +674,7 @@ function receive(m: unknown): void {
 }
 
 function later(task: () => void | Promise<void>): void {
-  chain = chain.then(task).catch((e: unknown) => console.error('mailwire sqlite writer:', e));
+  chain = chain.then(task).catch((e: unknown) => logError('mailwire sqlite writer:', e));
 }
 
 function prune(n: number): void {

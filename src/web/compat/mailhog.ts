@@ -7,6 +7,7 @@
  * Release never makes the API an open relay: a message goes to --relay (by its name "relay", or by its host and port)
  * or to an SMTP server on a loopback address; any other host is refused with a 400 naming --relay.
  */
+import { logError } from '../../log.js';
 import { Hono, type Context } from 'hono';
 import { relayMessage } from '../../smtp/client/index.js';
 import { StoreInputError, StoreUnavailableError } from '../../store/errors.js';
@@ -31,7 +32,7 @@ export function mailhogApi(options: CompatOptions): Hono {
     if (err instanceof MailhogError) return c.text(err.message, err.status);
     if (err instanceof StoreInputError || err instanceof ChaosError) return c.text(err.message, 400);
     if (err instanceof StoreUnavailableError) return c.text(err.message, 503);
-    console.error(`mailwire web (MailHog API): ${c.req.method} ${c.req.path}:`, err);
+    logError(`mailwire web (MailHog API): ${c.req.method} ${c.req.path}:`, err);
     return c.text('internal error', 500);
   });
   const json = (c: Context, value: unknown, type = 'application/json'): Response => c.body(JSON.stringify(value), 200, { 'Content-Type': type });

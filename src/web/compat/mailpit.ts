@@ -7,6 +7,7 @@
  * and nowhere else. Where mailwire lacks what is behind an endpoint (SpamAssassin, the HTML and link checks, tags,
  * image thumbnails) the answer says so, never a made-up success.
  */
+import { logError } from '../../log.js';
 import { createHash } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import addressparser from 'nodemailer/lib/addressparser/index.js';
@@ -82,7 +83,7 @@ export function mailpitApi(options: CompatOptions): Hono {
     if (err instanceof SearchTermError || err instanceof StoreInputError || err instanceof ChaosError) return text(c, err.message, 400);
     if (err instanceof SendError) return c.json({ Error: err.message }, err.status);
     if (err instanceof StoreUnavailableError) return c.text(err.message, 503);
-    console.error(`mailwire web (Mailpit API): ${c.req.method} ${c.req.path}:`, err);
+    logError(`mailwire web (Mailpit API): ${c.req.method} ${c.req.path}:`, err);
     return c.text('internal error', 500);
   });
 

@@ -8,13 +8,13 @@
 import type { Hono } from 'hono';
 import { badRequest, limitParam } from '../params.js';
 import type { WebContext } from './context.js';
+import { quoteTerm } from '../../store/search-term.js';
 
 const MAX_ADDRESS_LENGTH = 320;
 
 /** `inbox:"ADDRESS"` with the user's own query after it. */
 function inboxQuery(address: string, query: string): string {
-  const quoted = `"${address.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-  return `inbox:${quoted}${query.trim() === '' ? '' : ` ${query}`}`;
+  return `inbox:${quoteTerm(address)}${query.trim() === '' ? '' : ` ${query}`}`;
 }
 
 export function mountInboxRoutes(app: Hono, { store, events, api }: WebContext): void {

@@ -1,8 +1,9 @@
 /** The inboxes beside the message list: every envelope recipient with its counts; choosing one scopes the list. */
 import type { Inbox } from './api.js';
+import { quoteTerm } from '../../../store/search-term.js';
 
 /** The search term for one inbox, quoted as the search language wants. */
-export const inboxTerm = (address: string): string => `inbox:"${address.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+export const inboxTerm = (address: string): string => `inbox:${quoteTerm(address)}`;
 
 export function InboxList(props: { inboxes: readonly Inbox[]; scope: string | null; onScope: (address: string | null) => void }) {
   const { inboxes, scope, onScope } = props;
