@@ -6,6 +6,7 @@
  *
  * Threads start on first use and are unref'd while idle, so an idle pool keeps no process alive.
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { LoginBusyError } from './net/login-limiter.js';
 
@@ -18,7 +19,7 @@ export type BcryptResult =
   | Readonly<{ id: number; kind: 'failed'; message: string }>;
 
 export type BcryptPoolOptions = Readonly<{
-  /** bcrypt computations at once (default 2: the machine keeps cores for SMTP, HTTP and the store). */
+  /** bcrypt computations at once (default: 2, and one core always left to the event loop: 1 on a 2-core machine). */
   threads?: number;
   /** Jobs waiting for a thread before new ones are refused (default 32). */
   maxQueued?: number;
@@ -27,7 +28,7 @@ export type BcryptPoolOptions = Readonly<{
 type Pending = Readonly<{ job: BcryptJob; resolve: (r: BcryptResult) => void; reject: (e: Error) => void }>;
 type Slot = { worker: Worker; busy: Pending | null };
 
-export const DEFAULT_BCRYPT_THREADS = 2;
+export const DEFAULT_BCRYPT_THREADS = Math.max(1, Math.min(2, availableParallelism() - 1));
 export const DEFAULT_BCRYPT_QUEUE = 32;
 
 export class BcryptPool {
