@@ -11,6 +11,7 @@ import { relayMessage, type RelayOptions, type TraceEvent } from './smtp/client/
 import { describeReply } from './smtp/core/reply.js';
 import { hostPort } from './net/peer-address.js';
 import type { AddressList } from './net/ip-address.js';
+import type { LoginLimiter } from './net/login-limiter.js';
 import { createWebApp, type Relay } from './web/app.js';
 import { FaultController } from './faults/controller.js';
 import { allowedHosts } from './web/guard.js';
@@ -41,6 +42,8 @@ export type HttpConfig = Readonly<{
   tls?: PemPair;
   /** Proxies whose X-Forwarded-For names the client (--trusted-proxies). */
   trustedProxies?: AddressList;
+  /** Failed HTTP Basic logins per client (give the SMTP authenticator's to count both together); default: its own. */
+  loginLimiter?: LoginLimiter;
 }>;
 
 export type RunningService = Readonly<{
@@ -94,8 +97,11 @@ export async function startBackend(
   if (config.http && queryable) {
     try {
       const relay = config.relay === undefined ? {} : { relay: createRelay(config.relay, queryable, events) };
-      const { host, port, tls, users, trustedProxies } = config.http;
-      const access = { hosts: allowedHosts(host, config.http.allowedHosts ?? []), ...(users ? { users } : {}) };
+      const { host, port, tls, users, trustedProxies, loginLimiter } = config.http;
+      const access = {
+        hosts: allowedHosts(host, config.http.allowedHosts ?? []), ...(users ? { users } : {}),
+        ...(loginLimiter ? { limiter: loginLimiter } : {}), ...(trustedProxies ? { trustedProxies } : {}),
+      };
       const app = createWebApp({ store: queryable, events, metrics, faults, access, ...relay, ...(trustedProxies ? { trustedProxies } : {}) });
       http = await startHttpServer({ app, host, port, ...(tls ? { tls } : {}) });
     } catch (error) {

@@ -16,6 +16,7 @@ import { selfSignedPem, type PemPair } from '../net/tls.js';
 import { startService, type HttpConfig, type ServiceConfig } from '../service.js';
 import { createPasswordCheck, parseCredentialFile as parseLoginFile, type PasswordCheck } from '../credentials.js';
 import { allowedHosts, exposureProblem } from '../web/guard.js';
+import { LoginLimiter } from '../net/login-limiter.js';
 import { isClusterWorker, runClusterWorker, startClusterPrimary } from '../cluster.js';
 import type { TlsMode } from '../smtp/client/index.js';
 import { parseServerAddress } from '../net/host-port.js';
@@ -154,7 +155,7 @@ export function registerServerCommand(program: Command): void {
     .option('--http-tls-cert <file>', 'serve the API and UI over HTTPS with this PEM certificate (chain)')
     .option('--http-tls-key <file>', 'PEM private key for --http-tls-cert')
     .option('--http-tls-self-signed', 'serve the API and UI over HTTPS with a self-signed certificate made at start')
-    .option('--http-insecure', 'allow the HTTP API on a non-loopback address without --http-auth-file (the network is trusted)')
+    .option('--http-insecure', 'allow the HTTP API on a non-loopback address without --http-auth-file, or with it over plain HTTP (the network is trusted)')
     .addOption(new Option('--workers <n>', 'SMTP worker processes (node:cluster) sharing the port, for more than one core; the store and HTTP API stay in one process').argParser(parsePositiveInt).default(1))
     .option('--faults <file>', 'fault injection: a JSON document of rules (see README, "Fault injection"); changed at run time through /api/v1/faults')
     .option('--proxy-protocol', 'read a PROXY protocol header (v1 or v2, as HAProxy\'s send-proxy-v2) from --trusted-proxies before the greeting; the client it names is the client')
@@ -172,6 +173,8 @@ export function registerServerCommand(program: Command): void {
       const display = displayFor(flags, write);
       if (flags.proxyProtocol === true && flags.trustedProxies === undefined) throw new Error('--proxy-protocol needs --trusted-proxies: the addresses of the load balancers that send the header');
       const trustedProxies = flags.trustedProxies === undefined ? {} : { trustedProxies: flags.trustedProxies };
+      // One count of failed logins per client for SMTP AUTH and HTTP Basic alike.
+      const logins = new LoginLimiter();
       const config: ServiceConfig = {
         smtp: {
           host: flags.host,
@@ -192,7 +195,7 @@ export function registerServerCommand(program: Command): void {
           display,
           ...(pem ? { tls: pem } : {}),
           ...(flags.tlsPort === undefined ? {} : { tlsPort: flags.tlsPort }),
-          ...(credentials.length > 0 ? { auth: createAuthenticator(credentials, flags.authInsecure === true) } : {}),
+          ...(credentials.length > 0 ? { auth: createAuthenticator(credentials, flags.authInsecure === true, logins) } : {}),
           ...(flags.proxyProtocol === true && flags.trustedProxies !== undefined ? { proxyProtocol: { trusted: flags.trustedProxies } } : {}),
         },
         store: {
@@ -201,7 +204,7 @@ export function registerServerCommand(program: Command): void {
           ...(flags.testPauseIndexer === true ? { testing: { pauseIndexer: true } } : {}),
         },
         // Workers serve SMTP only: the HTTP side (its certificate, its logins) lives in the primary.
-        http: flags.http && flags.store !== 'none' && !isClusterWorker() ? { ...(await httpFor(flags)), ...trustedProxies } : null,
+        http: flags.http && flags.store !== 'none' && !isClusterWorker() ? { ...(await httpFor(flags)), ...trustedProxies, loginLimiter: logins } : null,
         ...relayFor(flags),
         ...faultsFor(flags),
       };
@@ -249,7 +252,8 @@ const splitList = (value: string, previous: string[]): string[] => [...previous,
 
 /** The HTTP side from its flags; refuses (throws, so nothing starts) to expose the mail without a login. */
 async function httpFor(flags: ServerFlags): Promise<HttpConfig> {
-  const problem = exposureProblem(flags.httpHost, flags.httpAuthFile !== undefined, flags.httpInsecure === true);
+  const tlsGiven = flags.httpTlsCert !== undefined || flags.httpTlsKey !== undefined || flags.httpTlsSelfSigned === true;
+  const problem = exposureProblem(flags.httpHost, flags.httpAuthFile !== undefined, flags.httpInsecure === true, tlsGiven);
   if (problem !== null) throw new Error(`mailwire: ${problem}`);
   let users: PasswordCheck | undefined;
   if (flags.httpAuthFile !== undefined) {
