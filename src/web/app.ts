@@ -20,6 +20,7 @@ import { HttpError, badRequest, limitParam } from './params.js';
 import { VERSION } from '../version.js';
 import { previewHtml } from './html-rewrite.js';
 import { clientAddressOf, type HttpConnection } from './client-address.js';
+import { dispositionFilename } from './download-name.js';
 import type { AddressList } from '../net/ip-address.js';
 import { OPENAPI } from './openapi.js';
 import { mountUi } from './ui-assets.js';
@@ -346,9 +347,4 @@ function timeoutParam(v: string | undefined, max: number): number {
   const n = /^\d{1,6}(\.\d{1,3})?$/.test(v) ? Number(v) : NaN;
   if (!(n >= 0 && n <= max)) throw badRequest(`timeout must be a number of seconds from 0 to ${max}`);
   return n;
-}
-
-function dispositionFilename(name: string): string {
-  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
