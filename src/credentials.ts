@@ -7,15 +7,19 @@
  * password are compared together (sha256 of both, timingSafeEqual) against every plain entry without stopping at a
  * match, and exactly one bcrypt comparison runs when the file holds hashes (against the named user's hash, or a
  * dummy one of the same cost for an unknown user), so an unknown user is not answered faster.
+ *
+ * bcrypt runs on the worker threads of ./bcrypt-pool.ts, never on the event loop (~85 ms of CPU a check at cost 10):
+ * a check that finds that pool's queue full rejects with LoginBusyError. How often one client may try is
+ * ./net/login-limiter.ts's business.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import bcrypt from 'bcryptjs';
+import { sharedBcryptPool, type BcryptPool } from './bcrypt-pool.js';
 
 export type Credential =
   | Readonly<{ user: string; password: string }>
   | Readonly<{ user: string; bcryptHash: string }>;
 
-/** Answers at once for plain passwords; a Promise when bcrypt hashes are involved. */
+/** Answers at once for plain passwords; a Promise when bcrypt hashes are involved (rejected with LoginBusyError when no thread is free soon). */
 export type PasswordCheck = (user: string, password: string) => boolean | Promise<boolean>;
 
 const BCRYPT = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
@@ -53,11 +57,16 @@ export function parseCredentialFile(text: string, opts: { bcryptOnly?: boolean }
   return out;
 }
 
-export function createPasswordCheck(credentials: readonly Credential[]): PasswordCheck {
+export function createPasswordCheck(credentials: readonly Credential[], pool: BcryptPool = sharedBcryptPool()): PasswordCheck {
   const plain = credentials.flatMap((c) => ('password' in c ? [sha256(c.user, c.password)] : []));
   const hashed = credentials.flatMap((c) => ('bcryptHash' in c ? [{ user: sha256(c.user), hash: c.bcryptHash }] : []));
   const cost = Number(BCRYPT.exec(hashed[0]?.hash ?? '')?.[1] ?? 10);
-  const dummy = hashed.length > 0 ? bcrypt.hashSync('mailwire: no such user', cost) : '';
+  // Made on a pool thread at the first check, once.
+  let dummyHash: Promise<string> | null = null;
+  const dummy = (): Promise<string> => (dummyHash ??= pool.hash('mailwire: no such user', cost).catch((e: unknown) => {
+    dummyHash = null;
+    throw e;
+  }));
 
   const plainMatch = (user: string, password: string): boolean => {
     const both = sha256(user, password);
@@ -68,9 +77,9 @@ export function createPasswordCheck(credentials: readonly Credential[]): Passwor
   if (hashed.length === 0) return plainMatch;
   return async (user, password) => {
     const u = sha256(user);
-    let hash = dummy;
+    let hash: string | null = null;
     for (const entry of hashed) if (timingSafeEqual(entry.user, u)) hash = entry.hash; // every entry looked at
-    const [bcryptOk, plainOk] = [await bcrypt.compare(password, hash), plainMatch(user, password)];
-    return (bcryptOk && hash !== dummy) || plainOk;
+    const bcryptOk = await pool.compare(password, hash ?? (await dummy()));
+    return (bcryptOk && hash !== null) || plainMatch(user, password);
   };
 }

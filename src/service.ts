@@ -11,6 +11,7 @@ import { relayMessage, type RelayOptions, type TraceEvent } from './smtp/client/
 import { describeReply } from './smtp/core/reply.js';
 import { hostPort } from './net/peer-address.js';
 import type { AddressList } from './net/ip-address.js';
+import type { LoginLimiter } from './net/login-limiter.js';
 import { createWebApp, type Relay } from './web/app.js';
 import { FaultController } from './faults/controller.js';
 import { allowedHosts } from './web/guard.js';
@@ -56,6 +57,8 @@ export type HttpConfig = Readonly<{
   /** Mailpit's, MailHog's API alone at the root of a port of its own, same host, TLS and guard (--mailpit-api-port, --mailhog-api-port). */
   mailpitApiPort?: number;
   mailhogApiPort?: number;
+  /** Failed HTTP Basic logins per client (give the SMTP authenticator's to count both together); default: its own. */
+  loginLimiter?: LoginLimiter;
 }>;
 
 /** The ports serving one compatible API alone (web/compat), when asked for. */
@@ -126,9 +129,12 @@ export async function startBackend(
   if (config.http && queryable && checks) {
     try {
       const relay = config.relay === undefined ? {} : { relay: createRelay(config.relay, queryable, events) };
-      const { host, port, tls, users, trustedProxies } = config.http;
+      const { host, port, tls, users, trustedProxies, loginLimiter } = config.http;
       const maxMessageBytes = config.smtp?.limits?.maxMessageBytes;
-      const access = { hosts: allowedHosts(host, config.http.allowedHosts ?? []), ...(users ? { users } : {}) };
+      const access = {
+        hosts: allowedHosts(host, config.http.allowedHosts ?? []), ...(users ? { users } : {}),
+        ...(loginLimiter ? { limiter: loginLimiter } : {}), ...(trustedProxies ? { trustedProxies } : {}),
+      };
       const app = createWebApp({
         store: queryable, events, metrics, faults, access, ...relay, ...(trustedProxies ? { trustedProxies } : {}), maxMessageBytes,
         routes: [(web, ctx) => mountMcp(web, ctx.api, { version: VERSION }), checkRoutes(checks)], // MCP for coding agents (src/mcp)

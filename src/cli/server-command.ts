@@ -17,6 +17,7 @@ import { selfSignedPem, type PemPair } from '../net/tls.js';
 import { startService, type HttpConfig, type ServiceConfig } from '../service.js';
 import { createPasswordCheck, parseCredentialFile as parseLoginFile, type PasswordCheck } from '../credentials.js';
 import { allowedHosts, exposureProblem } from '../web/guard.js';
+import { LoginLimiter } from '../net/login-limiter.js';
 import { isClusterWorker, runClusterWorker, startClusterPrimary } from '../cluster.js';
 import type { TlsMode } from '../smtp/client/index.js';
 import { parseServerAddress } from '../net/host-port.js';
@@ -177,7 +178,7 @@ export function registerServerCommand(program: Command): void {
     .option('--http-tls-cert <file>', 'serve the API and UI over HTTPS with this PEM certificate (chain)')
     .option('--http-tls-key <file>', 'PEM private key for --http-tls-cert')
     .option('--http-tls-self-signed', 'serve the API and UI over HTTPS with a self-signed certificate made at start')
-    .option('--http-insecure', 'allow the HTTP API on a non-loopback address without --http-auth-file (the network is trusted)')
+    .option('--http-insecure', 'allow the HTTP API on a non-loopback address without --http-auth-file, or with it over plain HTTP (the network is trusted)')
     .option('--pop3-host <address>', 'address of the POP3 server for mail clients (login: an inbox address)', DEFAULT_HOST)
     .addOption(new Option('--pop3-port <port>', 'port of the POP3 server; 0 picks a free one').argParser(parsePort).default(DEFAULT_POP3_PORT))
     .option('--no-pop3', 'no POP3 server')
@@ -208,6 +209,8 @@ export function registerServerCommand(program: Command): void {
       const display = displayFor(flags, write);
       if (flags.proxyProtocol === true && flags.trustedProxies === undefined) throw new Error('--proxy-protocol needs --trusted-proxies: the addresses of the load balancers that send the header');
       const trustedProxies = flags.trustedProxies === undefined ? {} : { trustedProxies: flags.trustedProxies };
+      // One count of failed logins per client for SMTP AUTH and HTTP Basic alike.
+      const logins = new LoginLimiter();
       const config: ServiceConfig = {
         smtp: {
           host: flags.host,
@@ -235,7 +238,7 @@ export function registerServerCommand(program: Command): void {
           ...(flags.store === 'sqlite' ? { spoolDir: join(flags.dataDir, 'tmp') } : {}),
           ...(pem ? { tls: pem } : {}),
           ...(flags.tlsPort === undefined ? {} : { tlsPort: flags.tlsPort }),
-          ...(credentials.length > 0 ? { auth: createAuthenticator(credentials, flags.authInsecure === true) } : {}),
+          ...(credentials.length > 0 ? { auth: createAuthenticator(credentials, flags.authInsecure === true, logins) } : {}),
           ...(flags.proxyProtocol === true && flags.trustedProxies !== undefined ? { proxyProtocol: { trusted: flags.trustedProxies } } : {}),
         },
         store: {
@@ -244,7 +247,7 @@ export function registerServerCommand(program: Command): void {
           ...(flags.testPauseIndexer === true ? { testing: { pauseIndexer: true } } : {}),
         },
         // Workers serve SMTP only: the HTTP side (its certificate, its logins) lives in the primary.
-        http: flags.http && flags.store !== 'none' && !isClusterWorker() ? { ...(await httpFor(flags)), ...trustedProxies } : null,
+        http: flags.http && flags.store !== 'none' && !isClusterWorker() ? { ...(await httpFor(flags)), ...trustedProxies, loginLimiter: logins } : null,
         ...relayFor(flags),
         ...faultsFor(flags),
         checks: {
@@ -309,7 +312,8 @@ const splitList = (value: string, previous: string[]): string[] => [...previous,
 
 /** The HTTP side from its flags; refuses (throws, so nothing starts) to expose the mail without a login. */
 async function httpFor(flags: ServerFlags): Promise<HttpConfig> {
-  const problem = exposureProblem(flags.httpHost, flags.httpAuthFile !== undefined, flags.httpInsecure === true);
+  const tlsGiven = flags.httpTlsCert !== undefined || flags.httpTlsKey !== undefined || flags.httpTlsSelfSigned === true;
+  const problem = exposureProblem(flags.httpHost, flags.httpAuthFile !== undefined, flags.httpInsecure === true, tlsGiven);
   if (problem !== null) throw new Error(`mailwire: ${problem}`);
   let users: PasswordCheck | undefined;
   if (flags.httpAuthFile !== undefined) {

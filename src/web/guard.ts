@@ -2,9 +2,14 @@
  * Who may use the HTTP API and UI, and what a request may carry: the checks every request passes before a route
  * sees it. Anything on the machine's browser can reach a loopback port, so loopback alone proves little:
  *  - Host (DNS rebinding): a page whose own name an attacker rebinds to 127.0.0.1 sends its name as Host; only
- *    loopback names, the bound address and --http-allowed-hosts are served (403 otherwise).
+ *    localhost, loopback addresses, the bound address and --http-allowed-hosts are served (403 otherwise). A
+ *    `*.localhost` name is served only when listed: every such name reaches this machine, so a page on one of them
+ *    (another local app's) is not ours.
  *  - HTTP Basic (--http-auth-file): a browser sends cached credentials with the UI's own fetches and EventSource.
- *  - Origin: a request that changes state (POST, PUT, PATCH, DELETE) from a page of another origin gets 403.
+ *    Failures count per client address (../net/login-limiter.ts): past the allowance, 429 with Retry-After, no
+ *    check made; bcrypt runs on worker threads (../bcrypt-pool.ts), and 503 with Retry-After when they are all busy.
+ *  - Origin: a request that changes state (POST, PUT, PATCH, DELETE) from a page of another origin, or that the
+ *    browser marks `Sec-Fetch-Site: cross-site`, gets 403.
  *  - Content type: a body must be application/json (415 otherwise): a cross-origin JSON request needs a CORS
  *    preflight, which this API never grants, and a form post cannot send one.
  *  - Size: a body over 1 MiB gets 413, before any of it is parsed.
@@ -17,6 +22,9 @@ import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { PasswordCheck } from '../credentials.js';
+import type { AddressList } from '../net/ip-address.js';
+import { LoginLimiter, type LoginVerdict } from '../net/login-limiter.js';
+import { clientAddressOf } from './client-address.js';
 
 /** What the HTTP side trusts. */
 export type HttpAccess = Readonly<{
@@ -27,6 +35,10 @@ export type HttpAccess = Readonly<{
   hosts: readonly string[] | 'any';
   /** HTTP Basic logins (--http-auth-file); absent: no authentication. */
   users?: PasswordCheck;
+  /** Failed logins per client address (shared with SMTP AUTH when the same one is given); default: one of its own. */
+  limiter?: LoginLimiter;
+  /** Proxies whose X-Forwarded-For names the client whose failures count (--trusted-proxies). */
+  trustedProxies?: AddressList;
 }>;
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -34,6 +46,8 @@ const MAX_BODY_BYTES = 1024 * 1024;
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** How many verified Authorization headers are remembered, so bcrypt runs once per login, not once per request. */
 const VERIFIED_CACHE = 64;
+/** How many wrong ones: a browser repeating a stale login with each of its requests costs one check and one failure. */
+const REFUSED_CACHE = 256;
 
 const fail = (c: Context, status: ContentfulStatusCode, code: string, message: string, headers: Record<string, string> = {}): Response =>
   c.json({ error: { code, message } }, status, headers);
@@ -70,10 +84,16 @@ export function allowedHosts(boundHost: string, extra: readonly string[]): strin
 
 /**
  * Binding the HTTP side where others can reach it, with nothing to stop them reading, deleting and releasing the
- * mail, is refused unless the operator says the network is trusted. Returns the reason, or null when it is fine.
+ * mail, is refused unless the operator says the network is trusted; so is taking HTTP Basic passwords there over
+ * plain HTTP, where anyone on the path reads them. Returns the reason, or null when it is fine.
  */
-export function exposureProblem(boundHost: string, auth: boolean, insecure: boolean): string | null {
-  if (auth || insecure || isLoopbackHost(boundHost)) return null;
+export function exposureProblem(boundHost: string, auth: boolean, insecure: boolean, tls = false): string | null {
+  if (insecure || isLoopbackHost(boundHost)) return null;
+  if (auth && !tls) {
+    return `refusing to take --http-auth-file passwords on ${boundHost} over plain HTTP: they would cross the network in clear. ` +
+      'Add --http-tls-cert/--http-tls-key or --http-tls-self-signed, or --http-insecure if every host on that network is trusted';
+  }
+  if (auth) return null;
   return `refusing to serve the HTTP API and UI on ${boundHost} without authentication: anyone who can reach that address ` +
     'could read, delete and release the mail. Give --http-auth-file (htpasswd bcrypt lines; with --http-tls-cert/--http-tls-key ' +
     'or --http-tls-self-signed so passwords do not cross the network in clear), or --http-insecure if every host on that network is trusted';
@@ -94,7 +114,7 @@ export type GuardOptions = Readonly<{
 /** Installs the checks, in order: Host, authentication, Origin, content type, size. */
 export function guardHttp(app: Hono, access: HttpAccess, options: GuardOptions = {}): void {
   app.use('*', hostCheck(access.hosts));
-  if (access.users !== undefined) app.use('*', basicAuth(access.users));
+  if (access.users !== undefined) app.use('*', basicAuth(access.users, access.limiter ?? new LoginLimiter(), access.trustedProxies));
   app.use('*', sameOriginWrites(options.untypedJson ?? (() => false)));
   const limitOf = (max: number): MiddlewareHandler => bodyLimit({
     maxSize: max,
@@ -117,7 +137,8 @@ export function guardHttp(app: Hono, access: HttpAccess, options: GuardOptions =
 function hostCheck(hosts: HttpAccess['hosts']): MiddlewareHandler {
   if (hosts === 'any') return async (_c, next) => next();
   const allowed = new Set(hosts.map((h) => hostnameOf(h)));
-  const ok = (name: string): boolean => isLoopbackHost(name) || allowed.has(name);
+  // RFC 6761 makes every *.localhost loopback, so any local app may live on one: served only when listed.
+  const ok = (name: string): boolean => allowed.has(name) || (isLoopbackHost(name) && !name.endsWith('.localhost'));
   return async (c, next) => {
     // Both the Host header and the request target (an absolute-form target names its own host) must be ours.
     const header = c.req.header('host');
@@ -132,30 +153,61 @@ function hostCheck(hosts: HttpAccess['hosts']): MiddlewareHandler {
   };
 }
 
-function basicAuth(check: PasswordCheck): MiddlewareHandler {
+/** Adds `key` to a set used as a bounded memory, oldest forgotten first. */
+const remember = (set: Set<string>, key: string, max: number): void => {
+  set.add(key);
+  if (set.size > max) set.delete(set.values().next().value ?? '');
+};
+
+function basicAuth(check: PasswordCheck, limiter: LoginLimiter, trusted: AddressList | undefined): MiddlewareHandler {
   // Remembered by a hash of the header, never the password itself; bounded, oldest forgotten first.
   const verified = new Set<string>();
+  const refused = new Set<string>();
+  // The same header from the same client while its check runs (a page's parallel fetches) waits for that check.
+  const checking = new Map<string, Promise<LoginVerdict>>();
   const challenge = { 'WWW-Authenticate': 'Basic realm="mailwire", charset="UTF-8"' };
+  const wrong = (c: Context): Response => fail(c, 401, 'unauthorized', 'wrong user name or password', challenge);
   return async (c, next) => {
     if (c.req.path === '/healthz') return next(); // for load balancers without credentials: status and store health, no mail
     const header = c.req.header('authorization') ?? '';
     const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
     if (m === null) return fail(c, 401, 'unauthorized', 'this server needs a user name and password (HTTP Basic)', challenge);
     const key = createHash('sha256').update(header).digest('base64');
-    if (!verified.has(key)) {
+    if (verified.has(key)) return next();
+    if (refused.has(key)) return wrong(c);
+    const client = clientAddressOf(c, trusted);
+    const asked = `${client} ${key}`;
+    let verdict = checking.get(asked);
+    if (verdict === undefined) {
       const decoded = Buffer.from(m[1] ?? '', 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
-      const ok = colon > 0 && (await check(decoded.slice(0, colon), decoded.slice(colon + 1)));
-      if (!ok) return fail(c, 401, 'unauthorized', 'wrong user name or password', challenge);
-      verified.add(key);
-      if (verified.size > VERIFIED_CACHE) verified.delete(verified.values().next().value ?? '');
+      verdict = limiter.attempt(client, () => colon > 0 && check(decoded.slice(0, colon), decoded.slice(colon + 1)));
+      checking.set(asked, verdict);
+      void verdict.finally(() => checking.delete(asked)).catch(() => {});
     }
-    return next();
+    const v = await verdict;
+    switch (v.kind) {
+      case 'ok':
+        remember(verified, key, VERIFIED_CACHE);
+        return next();
+      case 'wrong':
+        remember(refused, key, REFUSED_CACHE);
+        return wrong(c);
+      case 'throttled':
+        return fail(c, 429, 'too_many_logins',
+          `too many failed logins from ${client}; try again in ${v.retryAfterSeconds} s`, { 'Retry-After': String(v.retryAfterSeconds) });
+      case 'busy':
+        return fail(c, 503, 'busy', `too many logins being checked; try again in ${v.retryAfterSeconds} s`, { 'Retry-After': String(v.retryAfterSeconds) });
+    }
   };
 }
 
 const sameOriginWrites = (untypedJson: (path: string) => boolean): MiddlewareHandler => async (c, next) => {
   if (!UNSAFE.has(c.req.method)) return next();
+  // Fetch Metadata: the browser itself says the request comes from another site (also where it sends no Origin).
+  if (c.req.header('sec-fetch-site')?.trim().toLowerCase() === 'cross-site') {
+    return fail(c, 403, 'cross_site', `${c.req.method} from another site (Sec-Fetch-Site: cross-site) is refused`);
+  }
   const origin = c.req.header('origin');
   // Browsers send Origin with every POST, PUT, PATCH and DELETE; "null" comes from sandboxed frames and data: URLs.
   if (origin !== undefined && origin !== new URL(c.req.url).origin) {

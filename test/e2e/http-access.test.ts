@@ -55,6 +55,20 @@ describe('the HTTP side of the server program', () => {
     assert.doesNotMatch(p.output(), /listening/);
   });
 
+  it('refuses --http-auth-file on a non-loopback address over plain HTTP, in one line naming the flags', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'htpasswd');
+    writeFileSync(file, `ops:${bcrypt.hashSync('pw', 4)}\n`);
+    try {
+      const p = startProgram(['server', '--port', '0', '--store', 'memory', '--http-host', '192.0.2.1', '--http-port', '0', '--http-auth-file', file]);
+      assert.equal(await exitOf(p.child), 1, p.output());
+      assert.equal(p.output(), 'mailwire: refusing to take --http-auth-file passwords on 192.0.2.1 over plain HTTP: they would cross the network in clear. ' +
+        'Add --http-tls-cert/--http-tls-key or --http-tls-self-signed, or --http-insecure if every host on that network is trusted\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses an --http-auth-file line without a bcrypt hash, naming the file and the line', async () => {
     const dir = tempDir();
     const file = join(dir, 'htpasswd');

@@ -67,7 +67,7 @@ export function runPure(dialect: Dialect, bytes: string | readonly string[], opt
           apply(session.feed({ type: 'tls-ready' }));
           break;
         case 'verify': {
-          const ok = opts.auth?.verify(a.user, a.password) ?? false;
+          const ok = opts.auth?.verify(a.user, a.password, '127.0.0.1') ?? false;
           if (typeof ok !== 'boolean') throw new Error('the pure driver answers at once: give it a synchronous verifier');
           apply(session.feed({ type: 'verified', ok }));
           break;

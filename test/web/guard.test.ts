@@ -5,7 +5,8 @@ import { createPasswordCheck } from '../../src/credentials.js';
 import { openStore } from '../../src/store/open.js';
 import type { MessageStore } from '../../src/store/types.js';
 import { createWebApp, type WebApp } from '../../src/web/app.js';
-import { allowedHosts, hostnameOf, isLoopbackHost } from '../../src/web/guard.js';
+import { allowedHosts, exposureProblem, hostnameOf, isLoopbackHost } from '../../src/web/guard.js';
+import { LoginLimiter } from '../../src/net/login-limiter.js';
 import { MULTIPART, crlf, incoming } from '../helpers/mail.js';
 
 type Body = { error?: { code: string; message: string } };
@@ -27,15 +28,21 @@ describe('HTTP guard: Host, Origin, content type, size, query cost, headers', ()
 
   before(async () => {
     store = await openStore({ kind: 'memory', dataDir: '', maxMessages: 0 });
-    app = createWebApp({ store, events: createEvents(), uiDir: null, access: { hosts: ['mail.example.test'] } });
+    app = createWebApp({ store, events: createEvents(), uiDir: null, access: { hosts: ['mail.example.test', 'mail.localhost'] } });
     id = await store.save(incoming(MULTIPART));
   });
   after(() => store.close());
 
   it('serves loopback names and addresses, the allowed hosts, and nothing else (DNS rebinding)', async () => {
-    for (const host of ['localhost', 'localhost:8025', 'app.localhost', '127.0.0.1:8025', '127.9.8.7', '[::1]:8025', 'MAIL.example.test:8025']) {
+    for (const host of ['localhost', 'localhost:8025', 'mail.localhost:8025', '127.0.0.1:8025', '127.9.8.7', '[::1]:8025', 'MAIL.example.test:8025']) {
       const [status] = await call('http://127.0.0.1/api/v1/messages', { headers: { host } });
       assert.equal(status, 200, host);
+    }
+    // Every *.localhost name is this machine (RFC 6761), so any local app may sit on one: served only when listed.
+    for (const host of ['app.localhost', 'app.localhost:8025', 'x.mail.localhost']) {
+      const [status, body] = await call('http://127.0.0.1/api/v1/messages', { headers: { host } });
+      assert.equal(status, 403, host);
+      assert.equal(body?.error?.code, 'host_not_allowed');
     }
     const [status, body] = await call('http://rebound.attacker.test:8025/api/v1/messages');
     assert.equal(status, 403);
@@ -59,6 +66,19 @@ describe('HTTP guard: Host, Origin, content type, size, query cost, headers', ()
     // The same origin may.
     const same = { origin: 'http://127.0.0.1:8025', 'content-type': 'application/json' };
     assert.equal((await call(`http://127.0.0.1:8025/api/v1/messages/${id}`, { method: 'PATCH', headers: same, body: '{"read":false}' }))[0], 200);
+  });
+
+  it('refuses a state change the browser marks Sec-Fetch-Site: cross-site, even without an Origin (403)', async () => {
+    const [status, body] = await call(`http://127.0.0.1/api/v1/messages/${id}`, { method: 'DELETE', headers: { 'sec-fetch-site': 'cross-site' } });
+    assert.equal(status, 403);
+    assert.deepEqual(body, { error: { code: 'cross_site', message: 'DELETE from another site (Sec-Fetch-Site: cross-site) is refused' } });
+    const json = { 'content-type': 'application/json', 'sec-fetch-site': 'Cross-Site' };
+    assert.equal((await call(`http://127.0.0.1/api/v1/messages/${id}`, { method: 'PATCH', headers: json, body: '{"read":true}' }))[0], 403);
+    await stillThere();
+    // Reading is not a state change; the UI's own requests are same-origin.
+    assert.equal((await call(`http://127.0.0.1/api/v1/messages/${id}`, { headers: { 'sec-fetch-site': 'cross-site' } }))[0], 200);
+    const own = { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' };
+    assert.equal((await call(`http://127.0.0.1/api/v1/messages/${id}`, { method: 'PATCH', headers: own, body: '{"read":false}' }))[0], 200);
   });
 
   it('takes only application/json bodies (415), so that a form post or a simple cross-origin request cannot act', async () => {
@@ -154,5 +174,35 @@ describe('HTTP Basic authentication', () => {
     assert.equal((await get({ authorization: basic('alice', 's3cret') })).status, 200); // remembered
     assert.equal((await app.fetch(new Request('http://127.0.0.1/healthz'))).status, 200);
     assert.equal((await app.fetch(new Request('http://127.0.0.1/metrics'))).status, 401);
+  });
+
+  it('answers 429 with Retry-After to a client past its failures, unchecked, and serves another client as before', async () => {
+    const limiter = new LoginLimiter({ freeFailures: 3, firstDelayMs: 30_000 });
+    const users = createPasswordCheck([{ user: 'alice', bcryptHash: '$2y$04$6Dn/mkzn1k/WBVFt3cE7pOHtIXAAEglhfxAfIGDBtgLDDViUITHgy' }]);
+    const guarded = createWebApp({ store, events: createEvents(), uiDir: null, access: { hosts: [], users, limiter } });
+    const from = (remoteAddress: string, authorization: string): Promise<Response> =>
+      guarded.fetch(new Request('http://127.0.0.1/api/v1/messages', { headers: { authorization } }), { remoteAddress });
+    for (let i = 0; i < 3; i++) assert.equal((await from('127.0.0.67', basic('alice', `guess${i}`))).status, 401);
+    // The same wrong login again is answered from memory: no check, no new failure.
+    assert.equal((await from('127.0.0.67', basic('alice', 'guess0'))).status, 401);
+    const refused = await from('127.0.0.67', basic('alice', 's3cret'));
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get('retry-after'), '30');
+    assert.deepEqual(await refused.json(), { error: { code: 'too_many_logins', message: 'too many failed logins from 127.0.0.67; try again in 30 s' } });
+    // A new connection is the same client.
+    assert.equal((await from('::ffff:127.0.0.67', basic('alice', 'guess9'))).status, 429);
+    assert.equal((await from('127.0.0.1', basic('alice', 's3cret'))).status, 200);
+  });
+});
+
+describe('the exposure rule: who may be served where', () => {
+  it('refuses plain-HTTP Basic logins off loopback unless --http-insecure, and an open API off loopback', () => {
+    assert.equal(exposureProblem('127.0.0.1', true, false), null);
+    assert.equal(exposureProblem('0.0.0.0', true, false, true), null);
+    assert.equal(exposureProblem('0.0.0.0', true, true, false), null);
+    assert.equal(exposureProblem('0.0.0.0', true, false, false),
+      'refusing to take --http-auth-file passwords on 0.0.0.0 over plain HTTP: they would cross the network in clear. ' +
+      'Add --http-tls-cert/--http-tls-key or --http-tls-self-signed, or --http-insecure if every host on that network is trusted');
+    assert.match(exposureProblem('10.0.0.5', false, false, true) ?? '', /^refusing to serve the HTTP API and UI on 10\.0\.0\.5 without authentication/);
   });
 });

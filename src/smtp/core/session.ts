@@ -34,9 +34,9 @@ export function step(p: Phase, input: Input, cfg: SessionConfig, ctx: SessionCon
     case 'skip-chunk':
       return input.type === 'octets' ? chunkOctets(p, input.bytes, cfg, ctx) : interrupt(p, input, cfg);
     case 'verifying':
-      if (input.type === 'verified') {
-        if (cfg.dialect.verified === undefined) throw new SessionMisuseError(`the ${cfg.dialect.name} dialect cannot take 'verified'`);
-        return cfg.dialect.verified(p, input.ok, cfg, ctx);
+      if (input.type === 'verified' || input.type === 'login-refused') {
+        if (cfg.dialect.verified === undefined) throw new SessionMisuseError(`the ${cfg.dialect.name} dialect cannot take '${input.type}'`);
+        return cfg.dialect.verified(p, input.type === 'verified' ? input.ok : input.refusal, cfg, ctx);
       }
       return interrupt(p, input, cfg);
     case 'starting-tls':
@@ -148,6 +148,7 @@ function afterStore(p: Extract<Phase, { kind: 'storing' }>, input: Input, cfg: S
       throw new SessionMisuseError('input was fed while the message was being stored; the shell must wait');
     case 'tls-ready':
     case 'verified':
+    case 'login-refused':
       throw new SessionMisuseError(`'${input.type}' fed in phase '${p.kind}'`);
     default:
       return assertNever(input);
@@ -180,6 +181,7 @@ function interrupt(p: Exclude<Phase, { kind: 'closed' | 'storing' }>, input: Inp
     case 'store-failed':
     case 'tls-ready':
     case 'verified':
+    case 'login-refused':
       throw new SessionMisuseError(`'${input.type}' fed in phase '${p.kind}'`);
     default:
       return assertNever(input);

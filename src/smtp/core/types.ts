@@ -72,6 +72,8 @@ export type Input =
   | Readonly<{ type: 'tls-ready' }>
   /** The answer to a 'verify' action. */
   | Readonly<{ type: 'verified'; ok: boolean }>
+  /** The other answer to a 'verify' action: the password was not checked (see LoginRefusal). */
+  | Readonly<{ type: 'login-refused'; refusal: LoginRefusal }>
   /** A deadline the shell keeps was reached: silence or a message too long ('idle'), or the session's lifetime ('session'). */
   | Readonly<{ type: 'timeout'; limit?: 'idle' | 'session' }>
   | Readonly<{ type: 'shutdown' }>
@@ -103,9 +105,19 @@ export type AuthOffer = Readonly<{
   allowInsecure: boolean;
 }>;
 
-/** How the shell checks a password on the core's 'verify' action: at once, or asynchronously (bcrypt, a service). */
+/**
+ * A login the shell did not check: `throttled`, this client failed too often or sends too many at once (the session
+ * says 421 and closes); `busy`, no room to check now (454, the session goes on). The shell knows the clock, so it
+ * says when to come back.
+ */
+export type LoginRefusal = Readonly<{ refused: 'throttled' | 'busy'; retryAfterSeconds: number }>;
+
+/**
+ * How the shell checks a password on the core's 'verify' action: at once, or asynchronously (bcrypt, a service).
+ * `client` is the address the login came from (the one failures are counted by).
+ */
 export type Authenticator = AuthOffer & Readonly<{
-  verify(user: string, password: string): boolean | Promise<boolean>;
+  verify(user: string, password: string, client: string): boolean | LoginRefusal | Promise<boolean | LoginRefusal>;
 }>;
 
 /** Per connection, set by the shell: who we are and who is talking. */
@@ -129,7 +141,7 @@ export interface Dialect {
   /** Where a session goes once a message is stored (or failed to be). */
   afterMessage(env: Envelope): CommandPhase;
   /** The shell's answer to a 'verify' action (only a dialect that emits one needs this). */
-  verified?(phase: Extract<Phase, { kind: 'verifying' }>, ok: boolean, cfg: SessionConfig, ctx: SessionContext): Step;
+  verified?(phase: Extract<Phase, { kind: 'verifying' }>, answer: boolean | LoginRefusal, cfg: SessionConfig, ctx: SessionContext): Step;
   /** What the Received: header says; a dialect without it stores messages as they came. */
   trace?(env: Envelope, cfg: SessionConfig, ctx: SessionContext): Trace;
   readonly replies: Readonly<{

@@ -17,7 +17,7 @@ import { describeReply, formatReply } from '../core/reply.js';
 import { assertNever } from '../../assert-never.js';
 import { SmtpSession } from '../core/session.js';
 import { receivedHeader } from '../core/trace.js';
-import type { Action, Authenticator, Dialect, Envelope, Trace } from '../core/types.js';
+import type { Action, Authenticator, Dialect, Envelope, LoginRefusal, Trace } from '../core/types.js';
 import type { Limits } from '../core/limits.js';
 import { StoreFullError } from '../../store/index.js';
 import type { ConnectionInfo, MessageSink, SessionEnd, SessionRecord, TranscriptLine } from '../../store/types.js';
@@ -535,13 +535,16 @@ export class Connection {
     }));
   }
 
-  /** AUTH: the verifier may be slow (bcrypt) or remote; nothing more is fed until it has answered (see #attach). */
+  /**
+   * AUTH: the verifier may be slow (bcrypt) or remote; nothing more is fed until it has answered (see #attach). It may
+   * also refuse to check (too many failures from this client: see net/login-limiter.ts).
+   */
   #verify(user: string, password: string): void {
     const verifier = this.#opts.auth;
     this.#waiting = true;
-    new Promise<boolean>((resolve) => resolve(verifier === undefined ? false : verifier.verify(user, password)))
-      .then((ok) => ok === true, () => false) // a verifier that fails says no
-      .then((ok) => this.#guard(() => this.#stored(this.#session.feed({ type: 'verified', ok }))));
+    new Promise<boolean | LoginRefusal>((resolve) => resolve(verifier === undefined ? false : verifier.verify(user, password, this.#info.clientAddress)))
+      .then((a) => (typeof a === 'boolean' || typeof a?.refused === 'string' ? a : false), () => false) // a verifier that fails says no
+      .then((a) => this.#guard(() => this.#stored(this.#session.feed(typeof a === 'boolean' ? { type: 'verified', ok: a } : { type: 'login-refused', refusal: a }))));
   }
 
   #deliver(env: Envelope, trace: Trace | undefined): void {

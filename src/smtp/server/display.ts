@@ -35,18 +35,25 @@ export type Display = Readonly<{
   showsLines?: boolean;
 }>;
 
-/** Control characters a terminal acts on: C0 but TAB (folded headers use it), DEL, and C1 (0x9b is CSI, as ESC [). */
-const TERMINAL_CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
-const TERMINAL_CONTROL_TEST = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/;
+/**
+ * Control characters a terminal acts on: C0 but TAB (folded headers use it), DEL, and C1 (0x9b is CSI, as ESC [);
+ * and Unicode's bidi controls (ALM, LRM, RLM, LRE…RLO, LRI…PDI), with which a line reads backwards from where a
+ * U+202E stands ("gnp.exe" shown as "exe.png").
+ */
+const TERMINAL_CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const TERMINAL_CONTROL_TEST = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+const escaped = (c: string): string => {
+  const code = c.charCodeAt(0);
+  return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+};
 
 /**
  * Client text made safe to print: an ESC sequence or a bare CR in a command or message line would otherwise move the
- * cursor, repaint or hide the `[ip:port]` lines of other clients. Shown as `\x1b`, so the operator still sees it.
+ * cursor, repaint or hide the `[ip:port]` lines of other clients. Shown as `\x1b` (a bidi control as `\u202e`), so the
+ * operator still sees it.
  */
-export const terminalSafe = (text: string): string =>
-  TERMINAL_CONTROL_TEST.test(text)
-    ? text.replace(TERMINAL_CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
-    : text;
+export const terminalSafe = (text: string): string => (TERMINAL_CONTROL_TEST.test(text) ? text.replace(TERMINAL_CONTROL, escaped) : text);
 
 export function createConsoleDisplay(write: (line: string) => void): Display {
   return {

@@ -8,6 +8,7 @@ import { checkMailbox } from '../../smtp/core/mailbox-syntax.js';
 import { extractCodes, extractLinks } from '../../store/extract.js';
 import { DEFAULT_WAIT_SECONDS } from '../../config.js';
 import { previewHtml } from '../html-rewrite.js';
+import { dispositionFilename } from '../download-name.js';
 import { HttpError, badRequest, jsonError, limitParam, notFound } from '../params.js';
 import type { WebContext } from './context.js';
 
@@ -202,9 +203,4 @@ function timeoutParam(v: string | undefined, max: number): number {
   const n = /^\d{1,6}(\.\d{1,3})?$/.test(v) ? Number(v) : NaN;
   if (!(n >= 0 && n <= max)) throw badRequest(`timeout must be a number of seconds from 0 to ${max}`);
   return n;
-}
-
-function dispositionFilename(name: string): string {
-  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }

@@ -46,4 +46,21 @@ describe('AUTH: the core asks the shell to verify, and waits', () => {
     ]);
     assert.deepEqual(s.feed({ type: 'verified', ok: true }), []); // a late answer for a session already gone
   });
+
+  it('a login the shell refused to check: throttled is 421 and a close, busy is 454 and the session goes on', () => {
+    const throttled = session();
+    throttled.feed(line(`AUTH PLAIN ${b64('\0alice\0s3cret')}`));
+    assert.deepEqual(throttled.feed({ type: 'login-refused', refusal: { refused: 'throttled', retryAfterSeconds: 8 } }), [
+      { type: 'reply', reply: { code: 421, lines: ['4.7.0 192.0.2.1 Too many failed logins from 198.51.100.7, try again in 8 s'] } }, { type: 'close' },
+    ]);
+    assert.deepEqual(throttled.phase, { kind: 'closed' });
+    const busy = session();
+    busy.feed(line(`AUTH PLAIN ${b64('\0alice\0s3cret')}`));
+    assert.deepEqual(busy.feed({ type: 'login-refused', refusal: { refused: 'busy', retryAfterSeconds: 1 } }), [
+      { type: 'reply', reply: { code: 454, lines: ['4.7.0 Temporary authentication failure, try again in 1 s'] } },
+    ]);
+    assert.deepEqual(busy.phase, { kind: 'await-mail', helo: 'c.test' });
+    assert.equal(busy.context.errors, 0);
+    assert.throws(() => busy.feed({ type: 'login-refused', refusal: { refused: 'busy', retryAfterSeconds: 1 } }), SessionMisuseError);
+  });
 });

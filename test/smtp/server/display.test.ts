@@ -51,6 +51,20 @@ describe('the smtp dialect\'s displays', () => {
     }
   });
 
+  it('shows bidi controls escaped, so a line cannot read backwards ("gnp.exe" as "exe.png")', () => {
+    const shown: string[] = [];
+    const d = createConsoleDisplay((line) => shown.push(line));
+    d.command('127.0.0.1:5301', 'MAIL FROM:<a\u202Egnp.exe@x.test>');
+    d.messageText('127.0.0.1:5301', Buffer.from('Subject: \u2067x\u2069 \u200f\u061c', 'utf8').toString('latin1'));
+    assert.deepEqual(shown, [
+      '[127.0.0.1:5301] C: MAIL FROM:<a\\u202egnp.exe@x.test>',
+      '[127.0.0.1:5301] M: Subject: \\u2067x\\u2069 \\u200f\\u061c',
+    ]);
+    assert.equal(formatSessionSummary({
+      tag: 't', client: '127.0.0.1', helo: 'x\u202e', tls: false, authUser: null, messages: [], end: 'quit', durationMs: 1,
+    }), '[t] helo=x\\u202e no mail | quit 1 ms');
+  });
+
   it('the session summary line escapes what the client named', () => {
     const line = formatSessionSummary({
       tag: '127.0.0.1:5301', client: '127.0.0.1', helo: 'x.test', tls: false, authUser: 'eve\x1b[2K',

@@ -15,7 +15,7 @@ import { parseCommand, type Command } from '../command.js';
 import type { Line } from '../line-splitter.js';
 import { escapeControls, reply, type Reply } from '../reply.js';
 import { skipChunk, startChunk, startData } from '../session.js';
-import type { Dialect, DialectPhase, Envelope, MailParams, Phase, SessionConfig, SessionContext, Step } from '../types.js';
+import type { Dialect, DialectPhase, Envelope, LoginRefusal, MailParams, Phase, SessionConfig, SessionContext, Step } from '../types.js';
 
 const r = (code: number, enhanced: string, text: string): Reply => reply(code, `${enhanced} ${text}`);
 /** Client text quoted in a reply (a parameter name, an address): control bytes as `\x1f`, never raw on the wire. */
@@ -370,9 +370,19 @@ function authAnswer(p: Extract<Phase, { kind: 'auth' }>, line: Line, cfg: Sessio
   return { phase: { kind: 'verifying', helo: p.helo, user }, actions: [{ type: 'verify', user, password }] };
 }
 
-function verified(p: Extract<Phase, { kind: 'verifying' }>, ok: boolean, cfg: SessionConfig, ctx: SessionContext): Step {
+function verified(p: Extract<Phase, { kind: 'verifying' }>, outcome: boolean | LoginRefusal, cfg: SessionConfig, ctx: SessionContext): Step {
   const back: Phase = { kind: 'await-mail', helo: p.helo };
-  if (ok) return answer(back, SMTP_REPLIES.authOk, { ...ctx, authUser: p.user });
+  if (outcome === true) return answer(back, SMTP_REPLIES.authOk, { ...ctx, authUser: p.user });
+  if (outcome !== false) {
+    const when = `try again in ${outcome.retryAfterSeconds} s`;
+    // RFC 4954 §6: 454 4.7.0 is the temporary failure; the session goes on.
+    if (outcome.refused === 'busy') return answer(back, r(454, '4.7.0', `Temporary authentication failure, ${when}`));
+    // Failures are counted per client across connections: a new connection would not help, so say so and close.
+    return {
+      phase: { kind: 'closed' },
+      actions: [{ type: 'reply', reply: r(421, '4.7.0', `${cfg.serverName} Too many failed logins from ${cfg.clientAddress}, ${when}`) }, { type: 'close' }],
+    };
+  }
   return countErrors(answer(back, SMTP_REPLIES.authFailed), cfg, ctx);
 }
 

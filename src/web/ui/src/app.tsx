@@ -10,29 +10,15 @@ import { InboxList, inboxTerm } from './inbox-list.js';
 import { Icon } from './icons.js';
 import { connectLive, type LiveEvent, type LiveStatus } from './live.js';
 import { MessageList } from './message-list.js';
-import { MessageView, type Tab } from './message-view.js';
+import { MessageView } from './message-view.js';
 import { SessionsView } from './sessions.js';
+import { parseHash, routeHash, type Route } from './route.js';
 import { FaultsView } from './faults.js';
 
-type Route = { view: 'inbox'; id: string | null; tab: Tab | null } | { view: 'sessions'; id: string | null } | { view: 'faults' };
-const TABS: readonly string[] = ['html', 'text', 'headers', 'raw', 'envelope', 'attachments'];
 const PAGE = 100;
 const SEARCH_DEBOUNCE_MS = 250;
 /** Inboxes shown beside the list (the address order of the API). */
 const INBOX_LIMIT = 500;
-
-function parseHash(hash: string): Route {
-  const parts = hash.replace(/^#\/?/, '').split('/').map((p) => decodeURIComponent(p));
-  if (parts[0] === 'sessions') return { view: 'sessions', id: parts[1] || null };
-  if (parts[0] === 'faults') return { view: 'faults' };
-  if (parts[0] === 'm' && parts[1]) return { view: 'inbox', id: parts[1], tab: TABS.includes(parts[2] ?? '') ? (parts[2] as Tab) : null };
-  return { view: 'inbox', id: null, tab: null };
-}
-function routeHash(r: Route): string {
-  if (r.view === 'sessions') return r.id ? `#/sessions/${encodeURIComponent(r.id)}` : '#/sessions';
-  if (r.view === 'faults') return '#/faults';
-  return r.id ? `#/m/${encodeURIComponent(r.id)}${r.tab ? `/${r.tab}` : ''}` : '#/';
-}
 
 type ListState = { items: MessageSummary[]; next: string | null; loading: boolean; loaded: boolean; query: string };
 type Confirm = { title: string; body: string; action: string; run: () => Promise<void> };
