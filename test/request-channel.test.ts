@@ -4,7 +4,7 @@
  * death (only what the far side had fails; the rest goes to the next), ref while busy.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { ChannelError, RequestChannel, serveCalls, type CallMessage, type Endpoint } from '../src/request-channel.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -55,6 +55,10 @@ function serving(): { endpoint: Endpoint; posted: number } {
 }
 
 describe('request channel', () => {
+  // The channel's deadline timer is unref'd (a call's own I/O keeps a process alive); these far sides have none.
+  let alive: NodeJS.Timeout | undefined;
+  before(() => { alive = setInterval(() => undefined, 1000); });
+  after(() => clearInterval(alive));
   it('answers each call with its own answer, typed by its kind; a far-side throw fails only its call', async () => {
     const side = serving();
     const channel = new RequestChannel<Req, Answers>({ channel: 't', open: () => side.endpoint });
