@@ -16,7 +16,7 @@ import { startServer, type RunningServer } from './smtp/server/server.js';
 import { StoreFullError, createDiscardSink, type ConnectionInfo, type MessageSink, type SessionRecord } from './store/index.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from './config.js';
 import { createMetrics } from './metrics.js';
-import { observerFor, startBackend, type RunningService, type ServiceConfig } from './service.js';
+import { observerFor, smtpInfoOf, startBackend, type RunningService, type ServiceConfig } from './service.js';
 import { serveFaults, workerFaultPolicy } from './faults/cluster-link.js';
 
 /** The cluster's IPC, worker → primary: it listens, a message to store, a session to record, its live connections. */
@@ -134,6 +134,7 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
       clearTimeout(late);
     },
   };
+  backend.describeSmtp(smtpInfoOf(config.smtp, smtp));
   return {
     smtp, http: backend.http, httpError: backend.httpError, store, events, metrics: backend.metrics, faults: backend.faults,
     async close(graceMs) {

@@ -17,6 +17,7 @@ import { allowedHosts } from './web/guard.js';
 import type { PasswordCheck } from './credentials.js';
 import type { PemPair } from './net/tls.js';
 import { startHttpServer, type RunningHttpServer } from './web/server.js';
+import type { HttpInfo, SmtpInfo } from './web/routes/server-info.js';
 
 export type ServiceConfig = Readonly<{
   smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer' | 'faults'>;
@@ -67,6 +68,8 @@ export type Backend = Readonly<{
   faults: FaultController;
   http: RunningHttpServer | null;
   httpError: Error | null;
+  /** Tells GET /api/v1/server where SMTP listens, once it does. */
+  describeSmtp(info: SmtpInfo): void;
   close(): Promise<void>;
 }>;
 
@@ -91,19 +94,26 @@ export async function startBackend(
   // A busy HTTP port is a warning, not a failure: catching mail matters more than browsing it.
   let http: RunningHttpServer | null = null;
   let httpError: Error | null = null;
+  let smtpInfo: SmtpInfo | null = null;
+  let httpInfo: HttpInfo | null = null;
+  const serverInfo = (): { smtp: SmtpInfo | null; http: HttpInfo | null } => ({ smtp: smtpInfo, http: httpInfo });
   if (config.http && queryable) {
     try {
       const relay = config.relay === undefined ? {} : { relay: createRelay(config.relay, queryable, events) };
       const { host, port, tls, users, trustedProxies } = config.http;
       const access = { hosts: allowedHosts(host, config.http.allowedHosts ?? []), ...(users ? { users } : {}) };
-      const app = createWebApp({ store: queryable, events, metrics, faults, access, ...relay, ...(trustedProxies ? { trustedProxies } : {}) });
+      const app = createWebApp({ store: queryable, events, metrics, faults, access, serverInfo, ...relay, ...(trustedProxies ? { trustedProxies } : {}) });
       http = await startHttpServer({ app, host, port, ...(tls ? { tls } : {}) });
+      httpInfo = { host, port: http.port, tls: tls !== undefined };
     } catch (error) {
       httpError = error instanceof Error ? error : new Error(String(error));
     }
   }
   return {
     store, queryable, events, metrics, faults, http, httpError,
+    describeSmtp(info) {
+      smtpInfo = info;
+    },
     async close() {
       await http?.close();
       await store.close();
@@ -147,6 +157,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     await backend.close();
     throw error;
   }
+  backend.describeSmtp(smtpInfoOf(config.smtp, smtp));
   return {
     smtp, http: backend.http, httpError: backend.httpError, store: backend.store, events: backend.events, metrics: backend.metrics,
     faults: backend.faults,
@@ -154,6 +165,14 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       await smtp.close(graceMs); // every session done, every message in progress stored or refused
       await backend.close();
     },
+  };
+}
+
+/** What GET /api/v1/server says about a running SMTP server. */
+export function smtpInfoOf(options: ServiceConfig['smtp'], running: Pick<RunningServer, 'host' | 'port'>): SmtpInfo {
+  return {
+    host: running.host, port: running.port, dialect: options.dialect.name,
+    starttls: options.tls !== undefined, auth: options.auth !== undefined,
   };
 }
 

@@ -25,6 +25,7 @@ import { OPENAPI } from './openapi.js';
 import { mountUi } from './ui-assets.js';
 import { mountFaultRoutes } from './faults-routes.js';
 import type { FaultController } from '../faults/controller.js';
+import { mountServerInfoRoutes, type ServerInfoSource } from './routes/server-info.js';
 
 export type WebAppOptions = Readonly<{
   store: MessageStore;
@@ -45,6 +46,8 @@ export type WebAppOptions = Readonly<{
   access?: HttpAccess;
   /** Proxies whose X-Forwarded-For names the client (--trusted-proxies); absent: the socket's peer is the client. */
   trustedProxies?: AddressList;
+  /** What GET /api/v1/server says about the SMTP and HTTP listeners; absent: both null. */
+  serverInfo?: ServerInfoSource;
 }>;
 
 /**
@@ -107,6 +110,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
   mountMcp(app, async (request) => app.fetch(request), { version: VERSION }); // MCP for coding agents (src/mcp)
   mountInboxRoutes(app, store, events, async (request) => app.fetch(request)); // every envelope recipient is an inbox
   if (options.faults) mountFaultRoutes(app, options.faults);
+  mountServerInfoRoutes(app, options.serverInfo ?? (() => ({ smtp: null, http: null })));
 
   // ---- messages ------------------------------------------------------------------------------------------------
 

@@ -141,6 +141,12 @@ export const OPENAPI = {
       },
       delete: { summary: 'Clear the fault document', responses: { 200: { description: 'The empty document', ...json(ref('FaultView')) } } },
     },
+    '/api/v1/server': {
+      get: {
+        summary: 'This server: its version and where each protocol listens (null when not served)',
+        responses: { 200: { description: 'The server', ...json(ref('ServerInfo')) } },
+      },
+    },
     '/healthz': { get: { summary: 'Liveness', responses: { 200: { description: '{"status":"ok"}' } } } },
     '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Text exposition format', content: { 'text/plain': {} } } } } },
   },
@@ -188,6 +194,18 @@ export const OPENAPI = {
       FaultView: {
         type: 'object', required: ['seed', 'rules'],
         properties: { seed: { type: 'integer' }, rules: { type: 'array', items: { allOf: [ref('FaultRule'), { type: 'object', properties: { matched: { type: 'integer' }, fired: { type: 'integer' } } }] } } },
+      },
+      ServerInfo: {
+        type: 'object', required: ['version', 'smtp', 'http', 'imap', 'pop3'],
+        properties: {
+          version: { type: 'string' },
+          smtp: { oneOf: [{ type: 'null' }, { type: 'object', required: ['host', 'port', 'dialect', 'starttls', 'auth'], properties: {
+            host: { type: 'string' }, port: { type: 'integer' }, dialect: { enum: ['simplified', 'smtp'], description: 'simplified: one recipient per message, no EHLO' },
+            starttls: { type: 'boolean' }, auth: { type: 'boolean' },
+          } }] },
+          http: { oneOf: [{ type: 'null' }, { type: 'object', required: ['host', 'port', 'tls'], properties: { host: { type: 'string' }, port: { type: 'integer' }, tls: { type: 'boolean' } } }] },
+          imap: { type: 'null', description: 'Not served yet' }, pop3: { type: 'null', description: 'Not served yet' },
+        },
       },
       SessionDetail: { allOf: [ref('SessionSummary'), { type: 'object', properties: { transcript: { type: 'array', items: { type: 'object' } } } }] },
     },
