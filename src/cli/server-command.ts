@@ -21,9 +21,10 @@ import type { TlsMode } from '../smtp/client/index.js';
 import { parseServerAddress } from '../net/host-port.js';
 import type { AddressList } from '../net/ip-address.js';
 import type { StoreKind } from '../store/index.js';
-import { withEnvironment } from './env-options.js';
+import { envNameOf, withEnvironment } from './env-options.js';
 import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt, parseTrustedProxies } from './parse.js';
 import { parseFaultDocument } from '../faults/document.js';
+import { dialectLine, explainStartError, faultLines, nearMissWarnings, securityLine, simplifiedRefusal } from './server-start.js';
 
 type ServerFlags = {
   host: string;
@@ -112,11 +113,11 @@ function credentialsFor(flags: ServerFlags): Credential[] {
 
 export function registerServerCommand(program: Command): void {
   withEnvironment(program.command('server'))
-    .description('run the SMTP server: the simplified dialect of the user\'s text (default) or standards SMTP (--dialect smtp)')
+    .description('run the SMTP server with its HTTP API and web UI: the simplified dialect (one recipient per message, the default) or standards SMTP (--dialect smtp, for applications)')
     .option('--host <address>', 'address to listen on (0.0.0.0 or :: for all)', DEFAULT_HOST)
     .option('--port <port>', 'port to listen on; 0 picks a free one and prints it', parsePort, DEFAULT_PORT)
     .option('--hostname <name>', 'name to use in replies instead of the IP address')
-    .addOption(new Option('--dialect <name>', 'simplified: the text\'s protocol; smtp: RFC 5321 with ESMTP').choices(['simplified', 'smtp']).default('simplified'))
+    .addOption(new Option('--dialect <name>', 'simplified: HELO, one recipient per message, no extensions; smtp: RFC 5321 with ESMTP, what applications speak').choices(['simplified', 'smtp']).default('simplified'))
     .option('--quiet', 'display nothing')
     .option('--verbose', 'smtp dialect: display the whole conversation, not one line per session')
     .addOption(new Option('--log-format <format>', 'text for people, json (pino) for log collectors').choices(['text', 'json']).default('text'))
@@ -163,8 +164,14 @@ export function registerServerCommand(program: Command): void {
     .addOption(new Option('--relay-tls <mode>', 'TLS to the relay').choices(['none', 'starttls', 'implicit']).default('none'))
     .option('--relay-tls-insecure', 'do not verify the relay\'s certificate')
     .option('--relay-auth <user:pass>', 'AUTH to the relay, never shown (best given as MAILWIRE_RELAY_AUTH, out of sight of ps)')
-    .action(async (flags: ServerFlags) => {
+    .hook('preAction', (cmd) => {
+      const known = (cmd.options as readonly Option[]).map(envNameOf).filter((n): n is string => n !== null);
+      for (const line of nearMissWarnings(process.env, known, 'server')) process.stderr.write(`${line}\n`);
+    })
+    .action(async (flags: ServerFlags, cmd: Command) => {
       const write = (line: string): void => void process.stdout.write(`${line}\n`);
+      const refusal = simplifiedRefusal(flags.dialect, flags, (key) => cmd.getOptionValueSource(key));
+      if (refusal !== null) throw new Error(refusal);
       const smtp = flags.dialect === 'smtp';
       const pem = smtp ? await pemFor(flags) : undefined;
       if (flags.tlsPort !== undefined && pem === undefined) throw new Error('--tls-port needs --tls-cert/--tls-key or --tls-self-signed');
@@ -206,11 +213,18 @@ export function registerServerCommand(program: Command): void {
         ...faultsFor(flags),
       };
       if (isClusterWorker()) return runClusterWorker(config, flags.workers);
-      const service = flags.workers > 1 ? await startClusterPrimary(config, flags.workers) : await startService(config);
+      const startContext = { port: flags.port, ...(flags.tlsPort === undefined ? {} : { tlsPort: flags.tlsPort }), ...(flags.http ? { httpPort: flags.httpPort } : {}), ...(flags.store === 'sqlite' ? { dataDir: flags.dataDir } : {}) };
+      const service = await (flags.workers > 1 ? startClusterPrimary(config, flags.workers) : startService(config)).catch((error: unknown) => {
+        const explained = explainStartError(error, startContext);
+        throw explained === null ? error : new Error(`mailwire: ${explained}`);
+      });
       const server = service.smtp;
       const say = (line: string): void => (flags.quiet === true ? write(line) : display.info(line));
       say(`mailwire: ${smtp ? 'standards' : 'simplified'} SMTP server listening on ${hostPort(server.host, server.port)}` +
         (server.tlsPort === undefined ? '' : `, implicit TLS on ${hostPort(server.host, server.tlsPort)}`));
+      say(dialectLine(flags.dialect));
+      say(securityLine(pem !== undefined, credentials.length, flags.authInsecure === true));
+      for (const line of faultLines(flags.faults, service.faults.view())) say(line);
       say(`mailwire: store ${describeStore(flags)}`);
       const recovered = 'recovered' in service.store ? service.store.recovered : undefined;
       if (recovered !== undefined && recovered.messages > 0) {
@@ -225,7 +239,7 @@ export function registerServerCommand(program: Command): void {
         say(`mailwire: HTTP answers Host ${['localhost', '127.0.0.0/8', '[::1]', ...allowedHosts(flags.httpHost, flags.httpAllowedHosts)].join(', ')}` +
           `; ${config.http.users ? `HTTP Basic logins from ${flags.httpAuthFile ?? ''}` : 'no login'}`);
         if (flags.relay !== undefined) say(`mailwire: release sends to ${flags.relay} (TLS: ${flags.relayTls})`);
-      } else if (service.httpError) say(`mailwire: warning: no HTTP API, ${service.httpError.message}; SMTP goes on`);
+      } else if (service.httpError) say(`mailwire: warning: no HTTP API, ${explainStartError(service.httpError, startContext) ?? service.httpError.message}; SMTP goes on`);
 
       let stopping = false;
       const stop = (signal: string): void => {
