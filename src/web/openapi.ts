@@ -171,6 +171,8 @@ export const OPENAPI = {
           properties: {
             connection: { type: 'object' }, headers: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, value: { type: 'string' } } } },
             text: { type: 'string' }, html: { type: 'string' },
+            links: { type: 'array', items: { type: 'string' }, description: 'http(s) links in the HTML (href) and text, first seen first, each once' },
+            codes: { type: 'array', items: { type: 'string' }, description: 'Numbers of 4 to 8 digits standing alone in the subject, text or HTML (one-time codes), each once' },
             attachments: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, filename: { type: 'string' }, contentType: { type: 'string' }, size: { type: 'integer' }, contentId: { type: ['string', 'null'] }, disposition: { type: ['string', 'null'] } } } },
           },
         }],

@@ -104,7 +104,14 @@ describe('web API over a temp SQLite store', () => {
         { name: 'Date', value: 'Wed, 01 May 2024 09:59:00 +0000' }, { name: 'Message-ID', value: '<lunch-1@a.test>' },
       ],
       text: 'Shall we meet at noon?\n.leading dot kept\nYour code is 482913.\n', html: '', attachments: [],
+      links: [], codes: ['482913'],
     });
+  });
+
+  it('names the links and one-time codes found in a message', async () => {
+    const [status, body] = await json(`/api/v1/messages/${ids.multi}`) as [number, { links: string[]; codes: string[] }];
+    assert.equal(status, 200);
+    assert.deepEqual([body.links, body.codes], [['https://example.test/r?id=7'], ['5531']]);
   });
 
   it('serves the raw message as message/rfc822, byte for byte', async () => {
