@@ -26,6 +26,7 @@ import { mountUi } from './ui-assets.js';
 import { mountFaultRoutes } from './faults-routes.js';
 import type { FaultController } from '../faults/controller.js';
 import { mountServerInfoRoutes, type ServerInfoSource } from './routes/server-info.js';
+import { sessionFilterParams } from './routes/session-filters.js';
 
 export type WebAppOptions = Readonly<{
   store: MessageStore;
@@ -299,7 +300,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
   // ---- sessions ------------------------------------------------------------------------------------------------
 
   app.get('/api/v1/sessions', async (c) => {
-    const page = await store.listSessions({ limit: limitParam(c.req.query('limit')), cursor: c.req.query('cursor') ?? null });
+    const page = await store.listSessions({ limit: limitParam(c.req.query('limit')), cursor: c.req.query('cursor') ?? null, ...sessionFilterParams(c) });
     return c.json({ sessions: page.items, nextCursor: page.nextCursor });
   });
 

@@ -122,7 +122,13 @@ export const OPENAPI = {
       },
     },
     '/api/v1/sessions': {
-      get: { summary: 'List SMTP sessions, newest first', parameters: [limitParam, cursorParam], responses: { 200: { description: 'A page', ...json({ type: 'object', properties: { sessions: { type: 'array', items: ref('SessionSummary') }, nextCursor: { type: ['string', 'null'] } } }) }, 400: error } },
+      get: {
+        summary: 'List SMTP sessions, newest first', parameters: [limitParam, cursorParam,
+          { name: 'failed', in: 'query', schema: { type: 'boolean' }, description: 'true: only sessions that ended in error, timeout, refused or fault' },
+          { name: 'client', in: 'query', schema: { type: 'string', maxLength: 64 }, description: 'Only sessions from this client address, exactly (e.g. 127.0.0.1, ::1)' },
+          { name: 'address', in: 'query', schema: { type: 'string', maxLength: 320 }, description: 'Only sessions that named this mailbox in MAIL FROM or RCPT TO (ASCII case-insensitive)' }],
+        responses: { 200: { description: 'A page', ...json({ type: 'object', properties: { sessions: { type: 'array', items: ref('SessionSummary') }, nextCursor: { type: ['string', 'null'] } } }) }, 400: error },
+      },
     },
     '/api/v1/sessions/{id}': {
       get: { summary: 'One session with its transcript', parameters: [{ ...idParam, description: 'Session id' }], responses: { 200: { description: 'The session', ...json(ref('SessionDetail')) }, 404: error } },

@@ -7,6 +7,7 @@ import type { SearchQuery } from '../query.js';
 import type {
   InboxSummary, AttachmentInfo, ConnectionInfo, JsonPage, MessageDetail, MessageSummary, Page, SessionDetail, SessionEnd, SessionSummary,
 } from '../types.js';
+import type { SessionFilter } from '../session-filter.js';
 
 export type WriteOp =
   | Readonly<{ op: 'message'; id: string; receivedAt: number; raw: Uint8Array; envelope: Envelope; connection: ConnectionInfo }>
@@ -74,7 +75,7 @@ export type ReadRequest =
   | Readonly<{ kind: 'message'; id: string }>
   | Readonly<{ kind: 'raw'; id: string }>
   | Readonly<{ kind: 'attachment'; id: string; index: number }>
-  | Readonly<{ kind: 'sessions'; before: number | null; limit: number }>
+  | Readonly<{ kind: 'sessions'; before: number | null; limit: number; filter: SessionFilter }>
   | Readonly<{ kind: 'session'; id: string }>
   | Readonly<{ kind: 'inboxes'; prefix: string; after: string | null; limit: number }>;
 

@@ -22,7 +22,7 @@ import { ReaderThread } from './reader-thread.js';
 import type { IndexState, OpResult, WriteOp, WriterConfig, WriterReply, WriterRequest, WriterTesting } from './protocol.js';
 import { DEFAULT_STORE_TIMEOUT_MS } from '../../config.js';
 import type {
-  AttachmentContent, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
+  AttachmentContent, InboxDeletion, InboxListOptions, SessionListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from '../types.js';
 
@@ -424,9 +424,11 @@ class SqliteStore implements MessageStore {
     return this.#reader.ask({ kind: 'inboxes', prefix: options.prefix ?? '', after, limit: clampLimit(options.limit) });
   }
 
-  async listSessions(options: Omit<ListOptions, 'query'> = {}): Promise<Page<SessionSummary>> {
+  async listSessions(options: SessionListOptions = {}): Promise<Page<SessionSummary>> {
     const before = decodeCursor('s', options.cursor);
-    return this.#reader.ask({ kind: 'sessions', before, limit: clampLimit(options.limit) });
+    const { failed, client, address } = options;
+    const filter = { ...(failed === true ? { failed } : {}), ...(client === undefined ? {} : { client }), ...(address === undefined ? {} : { address }) };
+    return this.#reader.ask({ kind: 'sessions', before, limit: clampLimit(options.limit), filter });
   }
 
   async getSession(id: string): Promise<SessionDetail | null> {
