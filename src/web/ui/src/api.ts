@@ -21,6 +21,14 @@ export type AttachmentInfo = {
 };
 export type MessageDetail = MessageSummary & {
   connection: ConnectionInfo; headers: { name: string; value: string }[]; text: string; html: string; attachments: AttachmentInfo[];
+  /** http(s) links and numeric one-time codes found in it (src/store/extract.ts). */
+  links: string[]; codes: string[];
+};
+/** GET /api/v1/server: where this mailwire listens. */
+export type ServerInfo = {
+  version: string;
+  smtp: { host: string; port: number; dialect: 'simplified' | 'smtp'; starttls: boolean; auth: boolean } | null;
+  http: { host: string; port: number; tls: boolean } | null;
 };
 export type TranscriptLine = { at: number; dir: 'client' | 'server' | 'info'; text: string; responseMs?: number };
 export type SessionEnd = 'quit' | 'client-closed' | 'timeout' | 'shutdown' | 'error' | 'refused' | 'fault';
@@ -106,6 +114,7 @@ export const api = {
     return { items: r.sessions, nextCursor: r.nextCursor };
   },
   getSession: (id: string, signal?: AbortSignal): Promise<SessionDetail> => json('GET', `/api/v1/sessions/${enc(id)}`, undefined, signal),
+  serverInfo: (signal?: AbortSignal): Promise<ServerInfo> => json('GET', '/api/v1/server', undefined, signal),
   getFaults: (signal?: AbortSignal): Promise<FaultView> => json('GET', '/api/v1/faults', undefined, signal),
   putFaults: (document: unknown): Promise<FaultView> => json('PUT', '/api/v1/faults', document),
   clearFaults: (): Promise<FaultView> => json('DELETE', '/api/v1/faults'),

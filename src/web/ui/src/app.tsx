@@ -5,7 +5,8 @@
  */
 import type { JSX } from 'preact';
 import { useCallback, useEffect, useErrorBoundary, useMemo, useRef, useState } from 'preact/hooks';
-import { api, ApiError, errorText, EVENTS_URL, type Inbox, type MessageDetail, type MessageSummary } from './api.js';
+import { api, ApiError, errorText, EVENTS_URL, type Inbox, type MessageDetail, type MessageSummary, type ServerInfo } from './api.js';
+import { smtpWords } from './format.js';
 import { InboxList, inboxTerm } from './inbox-list.js';
 import { Icon } from './icons.js';
 import { connectLive, type LiveEvent, type LiveStatus } from './live.js';
@@ -69,6 +70,14 @@ function Shell(): JSX.Element {
   const [banner, setBanner] = useState<string | null>(null);
   const [toast, setToast] = useState<string | null>(null);
   const [live, setLive] = useState<LiveStatus>('connecting');
+  // Where SMTP listens and in which dialect: said in the header and in the empty states (GET /api/v1/server).
+  const [server, setServer] = useState<ServerInfo | null>(null);
+  useEffect(() => {
+    const ac = new AbortController();
+    api.serverInfo(ac.signal).then(setServer, () => { /* an older server without the route: the UI says less */ });
+    return () => ac.abort();
+  }, []);
+  const smtp = server?.smtp ? smtpWords(server.smtp) : null;
   const [now, setNow] = useState(Date.now());
   useEffect(() => { const t = setInterval(() => setNow(Date.now()), 30_000); return () => clearInterval(t); }, []);
   useEffect(() => { if (!toast) return undefined; const t = setTimeout(() => setToast(null), 4000); return () => clearTimeout(t); }, [toast]);
@@ -375,6 +384,11 @@ function Shell(): JSX.Element {
             {queryError && <div class="search-error" role="alert">Search: {queryError}</div>}
           </div>
         )}
+        {smtp && (
+          <div class={`smtp-addr ${server?.smtp?.dialect ?? ''}`} title={`Send mail to ${smtp.address} (${smtp.dialect})${server ? `; mailwire ${server.version}` : ''}`}>
+            <span class="lbl">SMTP</span> <code>{smtp.address}</code> <span class="dialect">{server?.smtp?.dialect}</span>
+          </div>
+        )}
         <div class={`live ${live}`} title={live === 'open' ? 'Live: new mail appears by itself' : live === 'down' ? 'Disconnected: reconnecting…' : 'Connecting…'}>
           <span class="live-dot" /> <span class="lbl">{live === 'open' ? 'Live' : live === 'down' ? 'Offline' : 'Connecting'}</span>
         </div>
@@ -403,7 +417,7 @@ function Shell(): JSX.Element {
             {list.loaded && list.items.length === 0 ? (
               <div class="placeholder">
                 <Icon name="inbox" size={40} />
-                {query ? <p>No messages match <code>{query}</code>.</p> : <p>No mail yet. Point your application's SMTP at this server; new mail appears here at once.</p>}
+                {query ? <p>No messages match <code>{query}</code>.</p> : <p>No mail yet. Point your application's SMTP at {smtp ? <><code>{smtp.address}</code> ({smtp.dialect})</> : 'this server'}; new mail appears here at once.</p>}
               </div>
             ) : (
               <MessageList items={list.items} hasMore={list.next !== null} loading={list.loading} selectedId={selectedId} openId={openId}
@@ -430,7 +444,7 @@ function Shell(): JSX.Element {
         </main>
       ) : route.view === 'sessions' ? (
         <main class="sessions-main">
-          <SessionsView openId={route.id} now={now} refreshSeq={sessionSeq} onOpen={(id) => go({ view: 'sessions', id })} onError={report} />
+          <SessionsView smtpAddress={smtp?.address ?? null} openId={route.id} now={now} refreshSeq={sessionSeq} onOpen={(id) => go({ view: 'sessions', id })} onError={report} />
         </main>
       ) : (
         <main class="faults-main">

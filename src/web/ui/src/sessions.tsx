@@ -14,6 +14,8 @@ export const isFailed = (s: SessionSummary): boolean => FAILED.has(s.end);
 const replyCode = (text: string): number => Number(/^(\d{3})[ -]/.exec(text)?.[1] ?? 0);
 
 type Props = {
+  /** Where SMTP listens ("127.0.0.1:1025"), for the empty state; null when not known. */
+  smtpAddress: string | null;
   openId: string | null;
   now: number;
   /** Bumped on every session-ended event. */
@@ -22,7 +24,7 @@ type Props = {
   onError(message: string): void;
 };
 
-export function SessionsView({ openId, now, refreshSeq, onOpen, onError }: Props): JSX.Element {
+export function SessionsView({ smtpAddress, openId, now, refreshSeq, onOpen, onError }: Props): JSX.Element {
   const [items, setItems] = useState<SessionSummary[]>([]);
   const [next, setNext] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
@@ -91,7 +93,7 @@ export function SessionsView({ openId, now, refreshSeq, onOpen, onError }: Props
       <section class="list-pane" aria-label="Sessions">
         <div class="list-toolbar"><span class="muted">{items.length}{next ? '+' : ''} session{items.length === 1 ? '' : 's'}</span></div>
         <div class="list-scroll" role="listbox" aria-label="Sessions">
-          {items.length === 0 && !loading && <p class="empty">No SMTP sessions yet. Send mail to the SMTP port and it shows up here.</p>}
+          {items.length === 0 && !loading && <p class="empty">No SMTP sessions yet. Send mail to {smtpAddress === null ? 'the SMTP port' : <code>{smtpAddress}</code>} and it shows up here.</p>}
           {items.map((s) => (
             <SessionRow key={s.id} s={s} now={now} open={s.id === openId} selected={s.id === selected} onOpen={() => { setSelected(s.id); onOpen(s.id); }} />
           ))}
