@@ -36,6 +36,8 @@ export type SessionSummary = {
   id: string; startedAt: string; endedAt: string; end: SessionEnd; connection: ConnectionInfo; messageIds: string[]; truncated: boolean;
 };
 export type SessionDetail = SessionSummary & { transcript: TranscriptLine[] };
+/** GET /api/v1/sessions's filters: failed only, one client address, an address in MAIL FROM or RCPT TO. */
+export type SessionFilter = { failed?: boolean; client?: string; address?: string };
 export type Page<T> = { items: T[]; nextCursor: string | null };
 /** An envelope recipient address and its messages. */
 export type Inbox = { address: string; total: number; unread: number };
@@ -109,8 +111,9 @@ export const api = {
   async raw(id: string, signal?: AbortSignal): Promise<string> {
     return (await call('GET', rawUrl(id), undefined, signal)).text();
   },
-  async listSessions(cursor: string | null, limit: number, signal?: AbortSignal): Promise<Page<SessionSummary>> {
-    const r = await json<{ sessions: SessionSummary[]; nextCursor: string | null }>('GET', `/api/v1/sessions${qs({ cursor, limit })}`, undefined, signal);
+  async listSessions(cursor: string | null, limit: number, filter: SessionFilter = {}, signal?: AbortSignal): Promise<Page<SessionSummary>> {
+    const params = { cursor, limit, failed: filter.failed === true ? 'true' : null, client: filter.client ?? null, address: filter.address ?? null };
+    const r = await json<{ sessions: SessionSummary[]; nextCursor: string | null }>('GET', `/api/v1/sessions${qs(params)}`, undefined, signal);
     return { items: r.sessions, nextCursor: r.nextCursor };
   },
   getSession: (id: string, signal?: AbortSignal): Promise<SessionDetail> => json('GET', `/api/v1/sessions/${enc(id)}`, undefined, signal),
