@@ -84,8 +84,9 @@ function Shell(): JSX.Element {
   const report = useCallback((m: string) => setBanner(m), []);
 
   // ---- search + list ------------------------------------------------------------------------------------------
-  const [input, setInput] = useState('');
-  const [query, setQuery] = useState('');
+  // The search and the inbox live in the page's query string (?q=…&inbox=…), so a view can be shared and reloaded.
+  const [input, setInput] = useState(() => new URLSearchParams(location.search).get('q') ?? '');
+  const [query, setQuery] = useState(() => (new URLSearchParams(location.search).get('q') ?? '').trim());
   const [queryError, setQueryError] = useState<string | null>(null);
   const [list, setList] = useState<ListState>({ items: [], next: null, loading: true, loaded: false, query: '' });
   const listRef = useRef(list);
@@ -102,7 +103,14 @@ function Shell(): JSX.Element {
   }, [input]);
 
   // ---- inboxes: the list beside the messages; choosing one scopes the list, its search and its live updates -------
-  const [scope, setScope] = useState<string | null>(null);
+  const [scope, setScope] = useState<string | null>(() => new URLSearchParams(location.search).get('inbox') || null);
+  useEffect(() => {
+    const params = new URLSearchParams();
+    if (query) params.set('q', query);
+    if (scope !== null) params.set('inbox', scope);
+    const search = params.toString() ? `?${params.toString()}` : '';
+    if (search !== location.search) history.replaceState(history.state, '', `${location.pathname}${search}${location.hash}`);
+  }, [query, scope]);
   const [inboxes, setInboxes] = useState<readonly Inbox[]>([]);
   const listQuery = scope === null ? query : `${inboxTerm(scope)}${query ? ` ${query}` : ''}`;
   const inboxLoad = useRef<{ busy: boolean; again: boolean }>({ busy: false, again: false });
@@ -132,10 +140,17 @@ function Shell(): JSX.Element {
       setQueryError(null);
       setBanner(null);
       setList({ items: page.items, next: page.nextCursor, loading: false, loaded: true, query });
+      if (query !== '') setHint(false); // the results are what the user looks at now, not the hint over them
     }, (e: unknown) => {
       if (ac.signal.aborted) return;
-      if (e instanceof ApiError && e.status === 400) setQueryError(e.message);
-      else setBanner(`Could not load messages: ${errorText(e)}`);
+      if (e instanceof ApiError && e.status === 400) {
+        // The reason goes where the results go, and no earlier results stay under a query that failed.
+        setQueryError(e.message);
+        setHint(false);
+        setList({ items: [], next: null, loading: false, loaded: true, query });
+        return;
+      }
+      setBanner(`Could not load messages: ${errorText(e)}`);
       setList((l) => ({ ...l, loading: false, loaded: true }));
     });
     return () => ac.abort();
@@ -381,7 +396,6 @@ function Shell(): JSX.Element {
               onInput={(e) => setInput((e.currentTarget as HTMLInputElement).value)}
               onFocus={() => setHint(true)} onBlur={() => setHint(false)} />
             {hint && <SearchHint onPick={(t) => { setInput((v) => (v ? `${v.trimEnd()} ${t}` : t)); }} />}
-            {queryError && <div class="search-error" role="alert">Search: {queryError}</div>}
           </div>
         )}
         {smtp && (
@@ -407,14 +421,20 @@ function Shell(): JSX.Element {
           <section class="list-pane" aria-label="Message list">
             <div class="list-toolbar">
               <span class="muted count">
-                {list.loaded ? `${list.items.length}${list.next ? '+' : ''} ${query ? 'result' : 'message'}${list.items.length === 1 && !list.next ? '' : 's'}` : 'Loading…'}
+                {queryError ? 'Search error' : list.loaded ? `${list.items.length}${list.next ? '+' : ''} ${query ? 'result' : 'message'}${list.items.length === 1 && !list.next ? '' : 's'}` : 'Loading…'}
               </span>
               <div class="spacer" />
-              <button class="btn ghost small danger" disabled={list.items.length === 0} onClick={askDeleteMatching}>
+              <button class="btn ghost small danger" disabled={list.items.length === 0 || queryError !== null} onClick={askDeleteMatching}>
                 <Icon name="trash" /> {listQuery ? 'Delete results' : 'Delete all'}
               </button>
             </div>
-            {list.loaded && list.items.length === 0 ? (
+            {queryError ? (
+              <div class="placeholder">
+                <Icon name="alert" size={40} />
+                <div class="search-error" role="alert">Search: {queryError}</div>
+                <p class="muted">Fix the query, or press <kbd>/</kbd> to see the filters.</p>
+              </div>
+            ) : list.loaded && list.items.length === 0 ? (
               <div class="placeholder">
                 <Icon name="inbox" size={40} />
                 {query ? <p>No messages match <code>{query}</code>.</p> : <p>No mail yet. Point your application's SMTP at {smtp ? <><code>{smtp.address}</code> ({smtp.dialect})</> : 'this server'}; new mail appears here at once.</p>}
@@ -473,6 +493,7 @@ const HINTS: readonly [string, string][] = [
   ['before:2024-06-01', 'received before'],
   ['has:attachment', 'with attachments'],
   ['is:unread', 'unread (is:read for read)'],
+  ['inbox:bob@example.com', 'sent to exactly this envelope recipient (the inbox)'],
   ['invoice', 'words anywhere: subject, addresses, body'],
   ['-from:noreply', 'a leading - negates any filter'],
 ];
