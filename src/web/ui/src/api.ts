@@ -107,6 +107,10 @@ export const api = {
   async deleteMessage(id: string): Promise<void> {
     await call('DELETE', `/api/v1/messages/${enc(id)}`);
   },
+  /** The DELETE of a message whose Undo was still open when the page is left: keepalive outlives the page. */
+  deleteMessageOnLeave(id: string): void {
+    void fetch(`/api/v1/messages/${enc(id)}`, { method: 'DELETE', keepalive: true }).catch(() => { /* the page is gone */ });
+  },
   deleteMatching: (query: string): Promise<{ deleted: number; ids: string[] }> => json('DELETE', `/api/v1/messages${qs({ query })}`),
   async raw(id: string, signal?: AbortSignal): Promise<string> {
     return (await call('GET', rawUrl(id), undefined, signal)).text();

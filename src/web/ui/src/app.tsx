@@ -19,6 +19,8 @@ type Route = { view: 'inbox'; id: string | null; tab: Tab | null } | { view: 'se
 const TABS: readonly string[] = ['html', 'text', 'headers', 'raw', 'envelope', 'attachments'];
 const PAGE = 100;
 const SEARCH_DEBOUNCE_MS = 250;
+/** How long a deleted message can be brought back before its DELETE is sent. */
+const UNDO_MS = 5000;
 /** Inboxes shown beside the list (the address order of the API). */
 const INBOX_LIMIT = 500;
 
@@ -139,7 +141,7 @@ function Shell(): JSX.Element {
     api.listMessages(query, null, PAGE, ac.signal).then((page) => {
       setQueryError(null);
       setBanner(null);
-      setList({ items: page.items, next: page.nextCursor, loading: false, loaded: true, query });
+      setList({ items: page.items.filter((m) => m.id !== pendingDelete.current?.id), next: page.nextCursor, loading: false, loaded: true, query });
       if (query !== '') setHint(false); // the results are what the user looks at now, not the hint over them
     }, (e: unknown) => {
       if (ac.signal.aborted) return;
@@ -190,6 +192,7 @@ function Shell(): JSX.Element {
           const top = cur.items[0];
           const fresh: MessageSummary[] = [];
           for (const m of page.items) {
+            if (m.id === pendingDelete.current?.id) continue; // deleted, its Undo still open
             if (known.has(m.id)) break;
             if (top && m.receivedAt < top.receivedAt) break;
             fresh.push(m);
@@ -255,23 +258,56 @@ function Shell(): JSX.Element {
     setArrived((a) => new Set([...a].filter((x) => !gone.has(x))));
   };
 
+  // Deleting one message: it leaves the list at once, and the DELETE goes when the Undo toast ends (UNDO_MS), or at once
+  // (keepalive) when the page is left: the server, its webhooks and IMAP see one deletion, or none after an Undo.
+  const pendingDelete = useRef<{ id: string; item: MessageSummary; index: number; timer: ReturnType<typeof setTimeout> } | null>(null);
+  const [undoable, setUndoable] = useState<string | null>(null);
+  const commitDelete = useCallback((keepalive = false) => {
+    const p = pendingDelete.current;
+    if (p === null) return;
+    pendingDelete.current = null;
+    clearTimeout(p.timer);
+    setUndoable(null);
+    if (keepalive) { api.deleteMessageOnLeave(p.id); return; }
+    api.deleteMessage(p.id).catch((e: unknown) => {
+      if (e instanceof ApiError && e.status === 404) return; // already gone
+      setBanner(`Could not delete the message: ${errorText(e)}`);
+      setList((cur) => (cur.items.some((m) => m.id === p.id) ? cur : { ...cur, items: [...cur.items.slice(0, p.index), p.item, ...cur.items.slice(p.index)] }));
+    });
+  }, []);
+  const undoDelete = useCallback(() => {
+    const p = pendingDelete.current;
+    if (p === null) return;
+    pendingDelete.current = null;
+    clearTimeout(p.timer);
+    setUndoable(null);
+    setList((cur) => (cur.items.some((m) => m.id === p.id) ? cur : { ...cur, items: [...cur.items.slice(0, p.index), p.item, ...cur.items.slice(p.index)] }));
+    setSelectedId(p.id);
+  }, []);
+  useEffect(() => {
+    const leave = (): void => commitDelete(true);
+    window.addEventListener('pagehide', leave);
+    return () => window.removeEventListener('pagehide', leave);
+  }, [commitDelete]);
   const deleteOne = useCallback(async (id: string) => {
+    commitDelete(); // one pending at a time: an earlier one goes now
     const items = listRef.current.items;
     const i = items.findIndex((m) => m.id === id);
+    const item = items[i];
     const neighbour = items[i + 1] ?? items[i - 1] ?? null;
-    try {
-      await api.deleteMessage(id);
-      removeFromList([id]);
-      setSelectedId(neighbour?.id ?? null);
-      if (openId === id) {
-        if (neighbour && window.matchMedia('(min-width: 900px)').matches) go({ view: 'inbox', id: neighbour.id, tab: null }, true);
-        else go({ view: 'inbox', id: null, tab: null }, true);
-      }
-      setToast('Message deleted');
-    } catch (e) {
-      setBanner(`Could not delete the message: ${errorText(e)}`);
+    if (item) pendingDelete.current = { id, item, index: i, timer: setTimeout(() => commitDelete(), UNDO_MS) };
+    else {
+      try { await api.deleteMessage(id); } catch (e) { setBanner(`Could not delete the message: ${errorText(e)}`); return; }
     }
-  }, [openId, go]);
+    removeFromList([id]);
+    setSelectedId(neighbour?.id ?? null);
+    if (openId === id) {
+      if (neighbour && window.matchMedia('(min-width: 900px)').matches) go({ view: 'inbox', id: neighbour.id, tab: null }, true);
+      else go({ view: 'inbox', id: null, tab: null }, true);
+    }
+    if (item) setUndoable(item.subject || '(no subject)');
+    else setToast('Message deleted');
+  }, [openId, go, commitDelete]);
 
   const toggleRead = useCallback(async () => {
     if (!message) return;
@@ -473,7 +509,12 @@ function Shell(): JSX.Element {
       )}
 
       {confirm && <ConfirmDialog c={confirm} onClose={() => setConfirm(null)} onError={(m) => setBanner(m)} />}
-      {toast && <div class="toast" role="status">{toast}</div>}
+      {toast && !undoable && <div class="toast" role="status">{toast}</div>}
+      {undoable !== null && (
+        <div class="toast undo" role="status">
+          Message deleted <button class="btn small" onClick={undoDelete}>Undo</button>
+        </div>
+      )}
     </div>
   );
 }
