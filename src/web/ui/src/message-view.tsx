@@ -127,7 +127,7 @@ function Found({ m }: { m: MessageDetail }): JSX.Element | null {
 }
 
 function HtmlTab({ m }: { m: MessageDetail }): JSX.Element {
-  const [width, setWidth] = useState<Width>('desktop');
+  const [width, setWidth] = useState<Width>(() => (window.matchMedia('(max-width: 600px)').matches ? 'phone' : 'desktop')); // a phone previews at phone width
   const [remote, setRemote] = useState(false);
   useEffect(() => setRemote(false), [m.id]);
   if (!m.html) return <p class="empty">This message has no HTML part.</p>;
