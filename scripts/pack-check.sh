@@ -25,7 +25,7 @@ step "npm pack (builds through prepare)"
 tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
 [ -f "$work/$tarball" ] || fail "npm pack made no tarball"
 tar -tzf "$work/$tarball" > "$work/contents"
-for f in package/dist/ui/index.html package/dist/src/index.js package/dist/src/index.d.ts package/dist/src/cli/main.js package/bin/mailwire.js; do
+for f in package/LICENSE package/dist/ui/index.html package/dist/src/index.js package/dist/src/index.d.ts package/dist/src/cli/main.js package/bin/mailwire.js; do
   grep -qx "$f" "$work/contents" || fail "$f is not in $tarball"
 done
 if grep -q '^package/\(dist/test\|src\|test\)/' "$work/contents"; then fail "$tarball holds tests or sources"; fi

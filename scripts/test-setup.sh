@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`'s pretest: the Debian packages the tests drive, installed when missing.
 #   chromium            the web UI tests (test/web/ui.test.ts) drive a real headless Chromium
+#   fonts-noto-color-emoji, fonts-noto-cjk   so that emoji and CJK in its screenshots are glyphs, not boxes (~66 MB;
+#                       checked with fc-list)
 #   swaks               an interop peer of the smtp dialect; libnet-ssleay-perl gives it STARTTLS
 #   haproxy             a real PROXY-protocol proxy in front of the server
 #   python3, curl       interop peers (smtplib, curl's SMTP)
@@ -36,6 +38,12 @@ if ! pg_answers; then
   exit 1
 fi
 
+# fc-list knows the font family (a font package may be there without fontconfig having it, and the other way round).
+has_font() {
+  local families
+  families=$(fc-list : family 2>/dev/null) || return 1
+  [[ $families == *"$1"* ]]
+}
 need() { # need <package> <command that succeeds when it is installed>...
   local package=$1
   shift
@@ -44,6 +52,8 @@ need() { # need <package> <command that succeeds when it is installed>...
 check() {
   missing=()
   need chromium command -v chromium
+  need fonts-noto-color-emoji has_font 'Noto Color Emoji'
+  need fonts-noto-cjk has_font 'Noto Sans CJK'
   need swaks command -v swaks
   need libnet-ssleay-perl perl -MNet::SSLeay -e 1
   need haproxy command -v haproxy

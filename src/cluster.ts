@@ -18,7 +18,7 @@ import { SaveDeadline, withDeadline } from './store/deadline.js';
 import { RequestChannel, parentProcessEndpoint, serveCalls, CodedError } from './request-channel.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS, storeTimeoutOf } from './config.js';
 import { createMetrics } from './metrics.js';
-import { observerFor, startBackend, type RunningService, type ServiceConfig } from './service.js';
+import { observerFor, smtpInfoOf, startBackend, type RunningService, type ServiceConfig } from './service.js';
 import { serveFaults, workerFaultPolicy } from './faults/cluster-link.js';
 import { logWarning } from './log.js';
 
@@ -155,6 +155,7 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
       clearTimeout(late);
     },
   };
+  backend.describeSmtp(smtpInfoOf(config.smtp, smtp));
   return {
     smtp, http: backend.http, httpError: backend.httpError, compat: backend.compat, readers: backend.readers, store, events, metrics: backend.metrics, faults: backend.faults,
     async close(graceMs) {

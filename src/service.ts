@@ -26,6 +26,7 @@ import { VERSION } from './version.js';
 import { startReaders, type ReadersConfig, type RunningReaders } from './mailbox/listeners.js';
 import { SaveWatch, withSaveHealth } from './store/deadline.js';
 import { storeTimeoutOf } from './config.js';
+import type { HttpInfo, SmtpInfo } from './web/routes/server-info.js';
 
 export type ServiceConfig = Readonly<{
   smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer' | 'faults' | 'storeTimeoutMs' | 'saveWatch'>;
@@ -97,6 +98,8 @@ export type Backend = Readonly<{
   httpError: Error | null;
   compat: CompatServers;
   readers: RunningReaders;
+  /** Tells GET /api/v1/server where SMTP listens, once it does. */
+  describeSmtp(info: SmtpInfo): void;
   close(): Promise<void>;
 }>;
 
@@ -126,6 +129,11 @@ export async function startBackend(
   let httpError: Error | null = null;
   const checks = queryable === null ? null : new MessageChecks(queryable, config.checks ?? {});
   const compat: Partial<Record<CompatKind, RunningHttpServer>> = {};
+  let smtpInfo: SmtpInfo | null = null;
+  let httpInfo: HttpInfo | null = null;
+  let readers: RunningReaders | null = null;
+  const listening = (l: { host: string; port: number } | null | undefined): { host: string; port: number } | null => (l ? { host: l.host, port: l.port } : null);
+  const serverInfo = () => ({ smtp: smtpInfo, http: httpInfo, imap: listening(readers?.imap), pop3: listening(readers?.pop3) });
   if (config.http && queryable && checks) {
     try {
       const relay = config.relay === undefined ? {} : { relay: createRelay(config.relay, queryable, events) };
@@ -136,10 +144,11 @@ export async function startBackend(
         ...(loginLimiter ? { limiter: loginLimiter } : {}), ...(trustedProxies ? { trustedProxies } : {}),
       };
       const app = createWebApp({
-        store: queryable, events, metrics, faults, access, ...relay, ...(trustedProxies ? { trustedProxies } : {}), maxMessageBytes,
+        store: queryable, events, metrics, faults, access, serverInfo, ...relay, ...(trustedProxies ? { trustedProxies } : {}), maxMessageBytes,
         routes: [(web, ctx) => mountMcp(web, ctx.api, { version: VERSION }), checkRoutes(checks)], // MCP for coding agents (src/mcp)
       });
       http = await startHttpServer({ app, host, port, ...(tls ? { tls } : {}) });
+      httpInfo = { host, port: http.port, tls: tls !== undefined };
       for (const [kind, apiPort] of [['mailpit', config.http.mailpitApiPort], ['mailhog', config.http.mailhogApiPort]] as const) {
         if (apiPort === undefined) continue;
         const compatApp = createCompatApp(kind, { store: queryable, events, faults, ...relay, maxMessageBytes: maxMessageBytes ?? 25 * 2 ** 20, version: VERSION }, access);
@@ -153,11 +162,15 @@ export async function startBackend(
       httpError = error instanceof Error ? error : new Error(String(error));
     }
   }
-  const readers = await startReaders(config.readers ?? {}, queryable, events);
+  const started = await startReaders(config.readers ?? {}, queryable, events);
+  readers = started;
   return {
-    store, queryable, storeTimeoutMs, saves, events, metrics, faults, http, httpError, compat, readers,
+    store, queryable, storeTimeoutMs, saves, events, metrics, faults, http, httpError, compat, readers: started,
+    describeSmtp(info) {
+      smtpInfo = info;
+    },
     async close() {
-      await readers.close();
+      await started.close();
       for (const s of Object.values(compat)) await s.close();
       await http?.close();
       await checks?.close();
@@ -207,6 +220,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     await backend.close();
     throw error;
   }
+  backend.describeSmtp(smtpInfoOf(config.smtp, smtp));
   return {
     smtp, http: backend.http, httpError: backend.httpError, compat: backend.compat, readers: backend.readers, store: backend.store, events: backend.events, metrics: backend.metrics,
     faults: backend.faults,
@@ -214,6 +228,14 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       await smtp.close(graceMs); // every session done, every message in progress stored or refused
       await backend.close();
     },
+  };
+}
+
+/** What GET /api/v1/server says about a running SMTP server. */
+export function smtpInfoOf(options: ServiceConfig['smtp'], running: Pick<RunningServer, 'host' | 'port'>): SmtpInfo {
+  return {
+    host: running.host, port: running.port, dialect: options.dialect.name,
+    starttls: options.tls !== undefined, auth: options.auth !== undefined,
   };
 }
 

@@ -7,7 +7,7 @@ import { parsePort } from './parse.js';
 export function registerClientCommand(program: Command): void {
   program
     .command('client')
-    .description('the interactive client of the user\'s text: prompts for a mail, sends it and prints each reply with its RTT')
+    .description('the interactive client of the simplified dialect: asks for the server and a mail, sends it and prints each reply with its round-trip time')
     .option('--host <host>', 'the server\'s host name or IP address (asked for when not given)')
     .option('--port <port>', 'the server\'s port', parsePort, DEFAULT_PORT)
     .action(async (flags: { host?: string; port: number }) => {

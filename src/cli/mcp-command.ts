@@ -3,7 +3,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { Command } from 'commander';
 import { DEFAULT_HOST, DEFAULT_HTTP_PORT } from '../config.js';
 import { createMcpServer } from '../mcp/tools.js';
-import { MailwireClient } from '../api-client/client.js';
+import { MailwireApiError, MailwireClient } from '../api-client/client.js';
 import { VERSION } from '../version.js';
 
 type McpFlags = { url: string; auth?: string };
@@ -17,7 +17,13 @@ export function registerMcpCommand(program: Command): void {
     .action(async (flags: McpFlags) => {
       const auth = flags.auth ?? process.env['MAILWIRE_HTTP_AUTH'];
       if (auth !== undefined && auth.indexOf(':') <= 0) throw new Error('--auth (or MAILWIRE_HTTP_AUTH) must be user:pass');
-      const client = new MailwireClient(flags.url, auth === undefined ? {} : { auth });
+      let client: MailwireClient;
+      try {
+        client = new MailwireClient(flags.url, auth === undefined ? {} : { auth });
+      } catch {
+        throw new Error(`mailwire mcp: --url ${flags.url} is not an http(s) URL such as http://127.0.0.1:8025`);
+      }
+      await checkServer(flags.url, auth);
       const server = createMcpServer(client, { version: VERSION });
       // stdout carries the protocol: anything else goes to stderr.
       await server.connect(new StdioServerTransport());
@@ -28,3 +34,28 @@ export function registerMcpCommand(program: Command): void {
       process.on('SIGINT', stop);
     });
 }
+
+/** The lifetime of the start-up check: an agent waits for the MCP handshake meanwhile. */
+const CHECK_TIMEOUT_MS = 10_000;
+
+/**
+ * Asks the server once before serving, so that a wrong --url (or login) is said at start, in one line, instead of
+ * as each tool's error later.
+ */
+async function checkServer(url: string, auth: string | undefined): Promise<void> {
+  const probe = new MailwireClient(url, {
+    ...(auth === undefined ? {} : { auth }),
+    fetch: (request) => fetch(request, { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) }),
+  });
+  try {
+    await probe.summaries('', { limit: 1 });
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    const fix = error instanceof MailwireApiError && error.status === 401 ? 'give --auth user:pass (or MAILWIRE_HTTP_AUTH)'
+      : 'start one (npm run catcher) or give --url';
+    throw new Error(`mailwire mcp: no mailwire API at --url ${url} (${why}); ${fix}`);
+  } finally {
+    await probe.close();
+  }
+}
+

@@ -54,12 +54,12 @@ With --repeat, the code of the first run that failed.
 Examples:
   mailwire send --from a@x.test --to b@y.test --body hi                 # our own server on 127.0.0.1:1025
   mailwire send --server [::1]:2525 --from a@x.test --to b@y.test < msg.txt
-  MAILWIRE_AUTH=user:pass mailwire send --server smtp.example.com:587 --starttls \\
+  MAILWIRE_SEND_AUTH=user:pass mailwire send --server smtp.example.com:587 --starttls \\
       --from me@example.com --to you@example.org --subject hi --attach report.pdf
   mailwire send --from a@x.test --to b@y.test --repeat 1000 --concurrency 20 --quiet`;
 
 type SendFlags = {
-  server: string;
+  server?: string;
   from?: string;
   to: string[];
   cc: string[];
@@ -93,7 +93,7 @@ export function registerSendCommand(program: Command): void {
   program
     .command('send')
     .description('send one message (or many) over SMTP and show the conversation with per-command round-trip times')
-    .option('--server <host[:port]>', 'the server; IPv6 as [::1]:2525', `127.0.0.1:${DEFAULT_PORT}`)
+    .option('--server <host[:port]>', `the server; IPv6 as [::1]:2525 (or set MAILWIRE_SEND_SERVER; default: 127.0.0.1:${DEFAULT_PORT})`)
     .option('--from <address>', 'sender (envelope and From:)')
     .option('--to <address>', 'recipient (repeatable)', collect, [])
     .option('--cc <address>', 'Cc recipient (repeatable)', collect, [])
@@ -108,7 +108,7 @@ export function registerSendCommand(program: Command): void {
     .option('--starttls', 'upgrade with STARTTLS after EHLO (RFC 3207)')
     .option('--tls', 'TLS from the first byte (implicit TLS, RFC 8314)')
     .option('--tls-insecure', 'do not verify the server certificate')
-    .option('--auth <user:pass>', 'AUTH PLAIN or LOGIN (or set MAILWIRE_AUTH=user:pass); never shown')
+    .option('--auth <user:pass>', 'AUTH PLAIN or LOGIN (or set MAILWIRE_SEND_AUTH=user:pass); never shown')
     .addOption(new Option('--auth-mech <mechanism>', 'force an AUTH mechanism').choices(['plain', 'login']))
     .addOption(new Option('--pipelining <mode>', 'PIPELINING: when offered (auto), always, never').choices(['auto', 'on', 'off']).default('auto'))
     .option('--chunking', 'send with BDAT when the server offers CHUNKING (RFC 3030)')
@@ -161,15 +161,15 @@ async function prepare(flags: SendFlags, io: SendIO): Promise<Prepared> {
   if (flags.starttls === true && flags.tls === true) throw new UsageError('--starttls and --tls exclude each other');
   let server;
   try {
-    server = parseServerAddress(flags.server, DEFAULT_PORT);
+    server = parseServerAddress(flags.server ?? nonEmpty(io.env['MAILWIRE_SEND_SERVER']) ?? `127.0.0.1:${DEFAULT_PORT}`, DEFAULT_PORT);
   } catch (e) {
-    throw new UsageError(`--server: ${(e as Error).message}`);
+    throw new UsageError(`${flags.server === undefined ? 'MAILWIRE_SEND_SERVER' : '--server'}: ${(e as Error).message}`);
   }
-  const authText = flags.auth ?? io.env['MAILWIRE_AUTH'];
+  const authText = flags.auth ?? nonEmpty(io.env['MAILWIRE_SEND_AUTH']) ?? oldAuthVariable(io);
   let auth: ClientOptions['auth'];
   if (authText !== undefined && authText !== '') {
     const colon = authText.indexOf(':');
-    if (colon <= 0) throw new UsageError('--auth (or MAILWIRE_AUTH) must be user:pass');
+    if (colon <= 0) throw new UsageError('--auth (or MAILWIRE_SEND_AUTH) must be user:pass');
     auth = {
       user: authText.slice(0, colon),
       pass: authText.slice(colon + 1),
@@ -230,6 +230,27 @@ function defaultClientName(): string {
   return checkDomain(name).ok ? name : 'localhost';
 }
 
+/**
+ * The id the server gave the message in its last reply: "250 2.0.0 OK: queued as 01J…" (mailwire, Postfix), "250 OK
+ * id=1uX…" (Exim); null when the reply names none.
+ */
+export function queuedIdOf(text: string): string | null {
+  const m = /\bqueued as ([^\s;,]{1,200})/i.exec(text) ?? /\bid=([^\s;,]{1,200})/i.exec(text);
+  return m?.[1] ?? null;
+}
+
+const nonEmpty = (v: string | undefined): string | undefined => (v === '' ? undefined : v);
+
+/**
+ * MAILWIRE_AUTH is the server's accepted logins; send reads MAILWIRE_SEND_AUTH. The old name still works for send for
+ * one release, with a notice.
+ */
+function oldAuthVariable(io: SendIO): string | undefined {
+  const old = nonEmpty(io.env['MAILWIRE_AUTH']);
+  if (old !== undefined) io.stderr('mailwire send: MAILWIRE_AUTH is read for send until the next release; set MAILWIRE_SEND_AUTH instead\n');
+  return old;
+}
+
 export async function runSend(flags: SendFlags, io: SendIO): Promise<number> {
   const json = flags.json === true;
   let prepared: Prepared;
@@ -281,6 +302,7 @@ export async function runSend(flags: SendFlags, io: SendIO): Promise<number> {
       transcript: first.transcript.map(eventJson),
       timings: first.timings,
       totalMs: first.totalMs,
+      queuedId: first.ok ? queuedIdOf(first.reply.lines.join(' ')) : null,
       error: firstFailure === undefined || firstFailure.ok ? null : errorJson(firstFailure.error),
       summary: {
         runs: outcomes.length,

@@ -23,10 +23,11 @@ import type { TlsMode } from '../smtp/client/index.js';
 import { parseServerAddress } from '../net/host-port.js';
 import type { AddressList } from '../net/ip-address.js';
 import type { StoreKind } from '../store/index.js';
-import { withEnvironment } from './env-options.js';
+import { envNameOf, withEnvironment } from './env-options.js';
 import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt, parseTrustedProxies } from './parse.js';
 import { parseFaultDocument } from '../faults/document.js';
 import { setLogFormat } from '../log.js';
+import { dialectLine, explainStartError, faultLines, nearMissWarnings, securityLine, simplifiedRefusal } from './server-start.js';
 
 type ServerFlags = {
   host: string;
@@ -132,11 +133,11 @@ function credentialsFor(flags: ServerFlags): Credential[] {
 
 export function registerServerCommand(program: Command): void {
   withEnvironment(program.command('server'))
-    .description('run the SMTP server: the simplified dialect of the user\'s text (default) or standards SMTP (--dialect smtp)')
+    .description('run the SMTP server with its HTTP API and web UI: the simplified dialect (one recipient per message, the default) or standards SMTP (--dialect smtp, for applications)')
     .option('--host <address>', 'address to listen on (0.0.0.0 or :: for all)', DEFAULT_HOST)
     .option('--port <port>', 'port to listen on; 0 picks a free one and prints it', parsePort, DEFAULT_PORT)
     .option('--hostname <name>', 'name to use in replies instead of the IP address')
-    .addOption(new Option('--dialect <name>', 'simplified: the text\'s protocol; smtp: RFC 5321 with ESMTP').choices(['simplified', 'smtp']).default('simplified'))
+    .addOption(new Option('--dialect <name>', 'simplified: HELO, one recipient per message, no extensions; smtp: RFC 5321 with ESMTP, what applications speak').choices(['simplified', 'smtp']).default('simplified'))
     .option('--quiet', 'display nothing')
     .option('--verbose', 'smtp dialect: display the whole conversation, not one line per session')
     .addOption(new Option('--log-format <format>', 'text for people, json (pino) for log collectors').choices(['text', 'json']).default('text'))
@@ -199,9 +200,15 @@ export function registerServerCommand(program: Command): void {
     .option('--spamd <host:port|socket>', 'SpamAssassin\'s spamd for the spam check (POST /api/v1/messages/ID/checks/spam)')
     .option('--rspamd <url>', 'rspamd\'s HTTP interface for the spam check, e.g. http://127.0.0.1:11333')
     .option('--chromium <path>', 'Chromium for screenshots (default: /usr/bin/chromium or another usual place)')
-    .action(async (flags: ServerFlags) => {
+    .hook('preAction', (cmd) => {
+      const known = (cmd.options as readonly Option[]).map(envNameOf).filter((n): n is string => n !== null);
+      for (const line of nearMissWarnings(process.env, known, 'server')) process.stderr.write(`${line}\n`);
+    })
+    .action(async (flags: ServerFlags, cmd: Command) => {
       setLogFormat(flags.logFormat); // before any store thread or worker starts, so that they log alike
       const write = (line: string): void => void process.stdout.write(`${line}\n`);
+      const refusal = simplifiedRefusal(flags.dialect, flags, (key) => cmd.getOptionValueSource(key));
+      if (refusal !== null) throw new Error(refusal);
       const smtp = flags.dialect === 'smtp';
       const pem = smtp ? await pemFor(flags) : undefined;
       if (flags.tlsPort !== undefined && pem === undefined) throw new Error('--tls-port needs --tls-cert/--tls-key or --tls-self-signed');
@@ -262,11 +269,18 @@ export function registerServerCommand(program: Command): void {
         },
       };
       if (isClusterWorker()) return runClusterWorker(config, flags.workers);
-      const service = flags.workers > 1 ? await startClusterPrimary(config, flags.workers) : await startService(config);
+      const startContext = { port: flags.port, ...(flags.tlsPort === undefined ? {} : { tlsPort: flags.tlsPort }), ...(flags.http ? { httpPort: flags.httpPort } : {}), ...(flags.store === 'sqlite' ? { dataDir: flags.dataDir } : {}) };
+      const service = await (flags.workers > 1 ? startClusterPrimary(config, flags.workers) : startService(config)).catch((error: unknown) => {
+        const explained = explainStartError(error, startContext);
+        throw explained === null ? error : new Error(`mailwire: ${explained}`);
+      });
       const server = service.smtp;
       const say = (line: string): void => (flags.quiet === true ? write(line) : display.info(line));
       say(`mailwire: ${smtp ? 'standards' : 'simplified'} SMTP server listening on ${hostPort(server.host, server.port)}` +
         (server.tlsPort === undefined ? '' : `, implicit TLS on ${hostPort(server.host, server.tlsPort)}`));
+      say(dialectLine(flags.dialect));
+      say(securityLine(pem !== undefined, credentials.length, flags.authInsecure === true));
+      for (const line of faultLines(flags.faults, service.faults.view())) say(line);
       say(`mailwire: store ${describeStore(flags)}`);
       const recovered = 'recovered' in service.store ? service.store.recovered : undefined;
       if (recovered !== undefined && recovered.messages > 0) {
@@ -283,7 +297,7 @@ export function registerServerCommand(program: Command): void {
         if (flags.relay !== undefined) say(`mailwire: release sends to ${flags.relay} (TLS: ${flags.relayTls})`);
         for (const [name, s] of Object.entries(service.compat ?? {})) say(`mailwire: ${name === 'mailpit' ? 'Mailpit' : 'MailHog'} API alone on ${scheme}://${hostPort(flags.httpHost, s.port)}/`);
         if (service.httpError) say(`mailwire: warning: ${service.httpError.message}`);
-      } else if (service.httpError) say(`mailwire: warning: no HTTP API, ${service.httpError.message}; SMTP goes on`);
+      } else if (service.httpError) say(`mailwire: warning: no HTTP API, ${explainStartError(service.httpError, startContext) ?? service.httpError.message}; SMTP goes on`);
       const { pop3, pop3Error, imap, imapError } = service.readers;
       if (pop3) say(`mailwire: POP3 on ${hostPort(pop3.host, pop3.port)} (user: an inbox address; any password)`);
       else if (pop3Error) say(`mailwire: warning: no POP3, ${pop3Error.message}; SMTP goes on`);

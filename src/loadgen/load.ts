@@ -126,8 +126,8 @@ export async function runLoad(opts: LoadOptions, measured = new BenchTally()): P
       let started = performance.now();
       try {
         if (client === null || !client.usable) {
-          tally.connectionOpened();
           client = await SmtpClient.open(opts.client, rec);
+          tally.connectionOpened(); // once greeted: a refused connection (ECONNREFUSED, a 421 greeting) opened nothing
           // A kept connection's set-up is not the message's latency (its commands are still timed as connect, EHLO…).
           if (opts.newConnectionPerMessage !== true) started = performance.now();
         }

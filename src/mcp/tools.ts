@@ -20,7 +20,9 @@ const QUERY_HELP = 'Search syntax: free words; from:, to:, subject: (substrings;
 /** The package version, for the server's name in the MCP handshake. */
 export type McpServerInfo = Readonly<{ version: string }>;
 
-const json = (value: unknown): CallToolResult => ({ content: [{ type: 'text', text: JSON.stringify(value, null, 2) }] });
+/** The answer as JSON text (for clients that read text) and as structuredContent (for those that read data). */
+const json = (value: Readonly<Record<string, unknown>>): CallToolResult =>
+  ({ content: [{ type: 'text', text: JSON.stringify(value, null, 2) }], structuredContent: { ...value } });
 const failure = (text: string): CallToolResult => ({ content: [{ type: 'text', text }], isError: true });
 
 /** A listing row: enough to choose a message, nothing of its body. */

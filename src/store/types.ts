@@ -4,6 +4,7 @@
  */
 import type { Envelope } from '../smtp/core/types.js';
 import type { SaveDeadline } from './deadline.js';
+import type { SessionFilter } from './session-filter.js';
 
 export type DialectName = 'simplified' | 'smtp';
 
@@ -162,6 +163,8 @@ export type ListOptions = Readonly<{
   cursor?: string | null;
 }>;
 
+export type SessionListOptions = Omit<ListOptions, 'query'> & SessionFilter;
+
 /** An inbox: an envelope recipient address (lowercased; plus-addresses as written) and its messages. */
 export type InboxSummary = Readonly<{ address: string; total: number; unread: number }>;
 
@@ -222,7 +225,8 @@ export interface MessageStore extends MessageSink {
    * message stored after it. `cursor` names the returned message's position, to pass as the next `after`.
    */
   nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null>;
-  listSessions(options?: Omit<ListOptions, 'query'>): Promise<Page<SessionSummary>>;
+  /** Newest first; the filter narrows them (failed only, one client, an address in MAIL FROM or RCPT TO). */
+  listSessions(options?: SessionListOptions): Promise<Page<SessionSummary>>;
   /**
    * The inboxes of the searchable messages, in address order: every envelope recipient address with its message counts.
    * Messages of one inbox are those the query `inbox:ADDRESS` finds.

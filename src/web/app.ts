@@ -27,6 +27,7 @@ import { mountEventRoutes } from './routes/events.js';
 import { compatGuard, mountCompatApis } from './compat/index.js';
 import { VERSION } from '../version.js';
 import { logError } from '../log.js';
+import { mountServerInfoRoutes, type ServerInfoSource } from './routes/server-info.js';
 
 export type { Relay, RelayResult, WebContext, WebRoutes } from './routes/context.js';
 
@@ -53,6 +54,8 @@ export type WebAppOptions = Readonly<{
   routes?: readonly WebRoutes[];
   /** The SMTP side's message size limit, for Mailpit's send (./compat); default 25 MiB. */
   maxMessageBytes?: number;
+  /** What GET /api/v1/server says about the listeners; absent: all null. */
+  serverInfo?: ServerInfoSource;
 }>;
 
 export type WebApp = Readonly<{ fetch: (request: Request, connection?: HttpConnection) => Promise<Response> }>;
@@ -91,6 +94,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
   if (uiDir !== null) mountUi(app, uiDir);
   app.get('/api/openapi.json', (c) => c.json(OPENAPI));
   // One module per area (./routes/); every envelope recipient is an inbox, answered by the messages routes.
+  mountServerInfoRoutes(app, options.serverInfo ?? (() => ({ smtp: null, http: null, imap: null, pop3: null })));
   for (const mount of [...(options.routes ?? []), mountInboxRoutes, mountFaultRoutes, mountMessageRoutes, mountSessionRoutes, mountEventRoutes]) {
     mount(app, ctx);
   }

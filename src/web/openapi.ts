@@ -159,7 +159,13 @@ export const OPENAPI = {
       },
     },
     '/api/v1/sessions': {
-      get: { summary: 'List SMTP sessions, newest first', parameters: [limitParam, cursorParam], responses: { 200: { description: 'A page', ...json({ type: 'object', properties: { sessions: { type: 'array', items: ref('SessionSummary') }, nextCursor: { type: ['string', 'null'] } } }) }, 400: error } },
+      get: {
+        summary: 'List SMTP sessions, newest first', parameters: [limitParam, cursorParam,
+          { name: 'failed', in: 'query', schema: { type: 'boolean' }, description: 'true: only sessions that ended in error, timeout, refused or fault' },
+          { name: 'client', in: 'query', schema: { type: 'string', maxLength: 64 }, description: 'Only sessions from this client address, exactly (e.g. 127.0.0.1, ::1)' },
+          { name: 'address', in: 'query', schema: { type: 'string', maxLength: 320 }, description: 'Only sessions that named this mailbox in MAIL FROM or RCPT TO (ASCII case-insensitive)' }],
+        responses: { 200: { description: 'A page', ...json({ type: 'object', properties: { sessions: { type: 'array', items: ref('SessionSummary') }, nextCursor: { type: ['string', 'null'] } } }) }, 400: error },
+      },
     },
     '/api/v1/sessions/{id}': {
       get: { summary: 'One session with its transcript', parameters: [{ ...idParam, description: 'Session id' }], responses: { 200: { description: 'The session', ...json(ref('SessionDetail')) }, 404: error } },
@@ -177,6 +183,12 @@ export const OPENAPI = {
         responses: { 200: { description: 'The document now in force', ...json(ref('FaultView')) }, 400: error },
       },
       delete: { summary: 'Clear the fault document', responses: { 200: { description: 'The empty document', ...json(ref('FaultView')) } } },
+    },
+    '/api/v1/server': {
+      get: {
+        summary: 'This server: its version and where each protocol listens (null when not served)',
+        responses: { 200: { description: 'The server', ...json(ref('ServerInfo')) } },
+      },
     },
     '/healthz': { get: { summary: 'Liveness', responses: { 200: { description: '{"status":"ok"}' } } } },
     '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Text exposition format', content: { 'text/plain': {} } } } } },
@@ -204,6 +216,8 @@ export const OPENAPI = {
             connection: { type: 'object' }, headers: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, value: { type: 'string' } } } },
             text: { type: 'string' }, html: { type: 'string' },
             remoteContent: { type: 'boolean', description: 'The HTML loads something from the network when shown (images, stylesheets, fonts): what /html blocks unless images=remote.' },
+            links: { type: 'array', items: { type: 'string' }, description: 'http(s) links in the HTML (href) and text, first seen first, each once' },
+            codes: { type: 'array', items: { type: 'string' }, description: 'Numbers of 4 to 8 digits standing alone in the subject, text or HTML (one-time codes), each once' },
             attachments: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, filename: { type: 'string' }, contentType: { type: 'string' }, size: { type: 'integer' }, contentId: { type: ['string', 'null'] }, disposition: { type: ['string', 'null'] } } } },
           },
         }],
@@ -227,6 +241,18 @@ export const OPENAPI = {
       FaultView: {
         type: 'object', required: ['seed', 'rules'],
         properties: { seed: { type: 'integer' }, rules: { type: 'array', items: { allOf: [ref('FaultRule'), { type: 'object', properties: { matched: { type: 'integer' }, fired: { type: 'integer' } } }] } } },
+      },
+      ServerInfo: {
+        type: 'object', required: ['version', 'smtp', 'http', 'imap', 'pop3'],
+        properties: {
+          version: { type: 'string' },
+          smtp: { oneOf: [{ type: 'null' }, { type: 'object', required: ['host', 'port', 'dialect', 'starttls', 'auth'], properties: {
+            host: { type: 'string' }, port: { type: 'integer' }, dialect: { enum: ['simplified', 'smtp'], description: 'simplified: one recipient per message, no EHLO' },
+            starttls: { type: 'boolean' }, auth: { type: 'boolean' },
+          } }] },
+          http: { oneOf: [{ type: 'null' }, { type: 'object', required: ['host', 'port', 'tls'], properties: { host: { type: 'string' }, port: { type: 'integer' }, tls: { type: 'boolean' } } }] },
+          imap: { type: 'null', description: 'Not served yet' }, pop3: { type: 'null', description: 'Not served yet' },
+        },
       },
       SessionDetail: { allOf: [ref('SessionSummary'), { type: 'object', properties: { transcript: { type: 'array', items: { type: 'object' } } } }] },
     },

@@ -103,7 +103,7 @@ describe('the mailwire server program with MAILWIRE_ variables', () => {
   it('exits 1 at once on a bad value, naming the variable', async () => {
     const r = await runChild(process.execPath, ['bin/mailwire.js', 'server', '--port', '0', '--store', 'memory'], { env: cleanEnv({ MAILWIRE_MAX_CONNECTIONS: '0' }) });
     assert.equal(r.code, 1);
-    assert.equal(r.stderr.split('\n')[0], 'error: environment variable MAILWIRE_MAX_CONNECTIONS="0" (for --max-connections) is invalid: expected a whole number of at least 1.');
+    assert.equal(r.stderr, 'error: environment variable MAILWIRE_MAX_CONNECTIONS="0" (for --max-connections) is invalid: expected a whole number of at least 1; see `mailwire server --help`\n');
     assert.equal(r.stdout, '');
   });
 

@@ -17,7 +17,7 @@ type Run = { stdout: string; stderr: string; code: number | null };
 function send(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): Promise<Run> {
   const child = spawn(process.execPath, ['bin/mailwire.js', 'send', ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, MAILWIRE_AUTH: '', ...opts.env },
+    env: { ...process.env, MAILWIRE_AUTH: '', MAILWIRE_SEND_AUTH: '', MAILWIRE_SEND_SERVER: '', ...opts.env },
   });
   let stdout = '';
   let stderr = '';
@@ -230,7 +230,7 @@ describe('mailwire send against nodemailer smtp-server', () => {
     }
   });
 
-  it('STARTTLS with a self-signed certificate: exit 4 without --tls-insecure; with it, AUTH from MAILWIRE_AUTH over TLS, never echoed', async () => {
+  it('STARTTLS with a self-signed certificate: exit 4 without --tls-insecure; with it, AUTH from MAILWIRE_SEND_AUTH over TLS, never echoed', async () => {
     const pems = await selfSignedCert();
     const sink = await startSink({
       key: pems.key, cert: pems.cert, authOptional: false, authMethods: ['PLAIN', 'LOGIN'],
@@ -241,11 +241,11 @@ describe('mailwire send against nodemailer smtp-server', () => {
     });
     try {
       const common = ['--server', `127.0.0.1:${sink.port}`, ...ADDR, '--body', 'secret stuff', '--starttls'];
-      const refused = await send(common, { env: { MAILWIRE_AUTH: 'alice:wonder land' } });
+      const refused = await send(common, { env: { MAILWIRE_SEND_AUTH: 'alice:wonder land' } });
       assert.equal(refused.code, 4, refused.stdout + refused.stderr);
       assert.match(refused.stdout, /SmtpTlsError: .*self[- ]signed/i);
 
-      const ok = await send([...common, '--tls-insecure'], { env: { MAILWIRE_AUTH: 'alice:wonder land' } });
+      const ok = await send([...common, '--tls-insecure'], { env: { MAILWIRE_SEND_AUTH: 'alice:wonder land' } });
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
       assert.match(ok.stdout, /^=== TLS TLSv1\.[23] /m);
       assert.match(ok.stdout, /^-> AUTH PLAIN \*{8}$/m);

@@ -45,6 +45,27 @@ describe('the load generator against a scripted server', () => {
     }
   });
 
+  it('does not count a refused connection as opened: a 421 greeting, or nothing listening', async () => {
+    const server = await startScriptedServer(script`
+      S: 421 4.7.0 mx.test Too many connections
+      CLOSE
+    `);
+    try {
+      const { report } = await runLoad({
+        client: { host: '127.0.0.1', port: server.port, timeoutMs: 5000 },
+        from: FROM, to: [TO], message: PreparedMessage.from('Subject: x\r\n\r\nhi\r\n'), connections: 1, amount: { messages: 1 },
+      });
+      assert.deepEqual([report.accepted, report.failed, report.connectionsOpened, report.errors], [0, 1, 0, { '421': 1 }]);
+    } finally {
+      await server.close();
+    }
+    const { report } = await runLoad({
+      client: { host: '127.0.0.1', port: server.port, timeoutMs: 5000 }, // closed above: nothing listens there
+      from: FROM, to: [TO], message: PreparedMessage.from('Subject: x\r\n\r\nhi\r\n'), connections: 1, amount: { messages: 2 },
+    });
+    assert.deepEqual([report.accepted, report.failed, report.connectionsOpened], [0, 2, 0]);
+  });
+
   it('counts a connection the server drops as an error by its code, and says QUIT to nobody', async () => {
     const server = await startScriptedServer(script`
       S: 220 mx.test ESMTP

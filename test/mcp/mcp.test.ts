@@ -10,6 +10,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import nodemailer from 'nodemailer';
 import { startMailwire, type Mailwire } from '../../src/index.js';
+import { createServer } from 'node:net';
+import { runChild } from '../helpers/child.js';
 
 type ToolAnswer = { isError: boolean; text: string; json: Record<string, unknown> | null };
 
@@ -19,6 +21,8 @@ async function call(client: Client, name: string, args: Record<string, unknown>)
   const text = content.map((c) => c.text).join('');
   let parsed: Record<string, unknown> | null = null;
   try { parsed = JSON.parse(text) as Record<string, unknown>; } catch { /* an error text */ }
+  // Each answer carries its data as structuredContent too, the same as its JSON text.
+  if (r.isError !== true) assert.deepEqual(r.structuredContent, parsed, `${name}: structuredContent`);
   return { isError: r.isError === true, text, json: parsed };
 }
 
@@ -138,5 +142,22 @@ describe('the /mcp endpoint', () => {
     } finally {
       await mailwire.close();
     }
+  });
+});
+
+describe('mailwire mcp at start', () => {
+  it('says in one line that --url answers nothing, and exits 1 before serving', async () => {
+    const spare = createServer();
+    await new Promise<void>((resolve) => spare.listen(0, '127.0.0.1', resolve));
+    const address = spare.address();
+    assert.ok(address !== null && typeof address === 'object');
+    await new Promise<void>((resolve) => spare.close(() => resolve()));
+    const url = `http://127.0.0.1:${address.port}`; // nothing listens there now
+    const r = await runChild(process.execPath, ['bin/mailwire.js', 'mcp', '--url', url], { timeoutMs: 60_000 });
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, new RegExp(`^mailwire mcp: no mailwire API at --url ${url} \\(mailwire API at ${url} did not answer: [^\\n]*ECONNREFUSED[^\\n]*\\); start one \\(npm run catcher\\) or give --url\\n$`));
+    const bad = await runChild(process.execPath, ['bin/mailwire.js', 'mcp', '--url', 'ftp://x'], { timeoutMs: 60_000 });
+    assert.deepEqual([bad.code, bad.stderr], [1, 'mailwire mcp: --url ftp://x is not an http(s) URL such as http://127.0.0.1:8025\n']);
   });
 });

@@ -11,11 +11,14 @@ import { afterEach, describe, it } from 'node:test';
 import { runChild } from '../helpers/child.js';
 
 const SCRIPT = 'scripts/test-setup.sh';
-const ALL = ['chromium', 'swaks', 'libnet-ssleay-perl', 'haproxy', 'python3', 'curl', 'procps', 'spamd', 'rspamd'] as const;
-/** The command by which the script recognises each package (libnet-ssleay-perl: perl can load Net::SSLeay). */
+const ALL = ['chromium', 'fonts-noto-color-emoji', 'fonts-noto-cjk', 'swaks', 'libnet-ssleay-perl', 'haproxy', 'python3', 'curl', 'procps', 'spamd', 'rspamd'] as const;
+/**
+ * The command by which the script recognises each package (libnet-ssleay-perl: perl can load Net::SSLeay), or for a
+ * font the marker by which the fc-list stub lists its family.
+ */
 const COMMAND: Record<(typeof ALL)[number], string> = {
-  chromium: 'chromium', swaks: 'swaks', 'libnet-ssleay-perl': 'net-ssleay', haproxy: 'haproxy', python3: 'python3', curl: 'curl', procps: 'free',
-  spamd: 'spamd', rspamd: 'rspamd',
+  chromium: 'chromium', 'fonts-noto-color-emoji': 'font-emoji', 'fonts-noto-cjk': 'font-cjk', swaks: 'swaks', 'libnet-ssleay-perl': 'net-ssleay',
+  haproxy: 'haproxy', python3: 'python3', curl: 'curl', procps: 'free', spamd: 'spamd', rspamd: 'rspamd',
 };
 
 let dirs: string[] = [];
@@ -38,6 +41,8 @@ function machine(installed: readonly (typeof ALL)[number][], opts: { uid: number
   // perl -MNet::SSLeay -e 1 succeeds once the stand-in for the Perl module exists.
   stub(bin, 'perl', `[ -e "${join(bin, 'net-ssleay')}" ]`);
   for (const p of installed) stub(bin, COMMAND[p], 'exit 0');
+  // fc-list lists the families of the fonts installed (fc-list : family prints one a line).
+  stub(bin, 'fc-list', `[ -e "${join(bin, 'font-emoji')}" ] && echo 'Noto Color Emoji'\n[ -e "${join(bin, 'font-cjk')}" ] && echo 'Noto Sans CJK JP,Noto Sans CJK JP Regular'\nexit 0`);
   // PostgreSQL answers (the script asks pg_isready when there is one).
   stub(bin, 'pg_isready', 'exit 0');
   if (opts.apt) {
@@ -63,10 +68,10 @@ describe('npm test\'s pretest (scripts/test-setup.sh)', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(readFileSync(m.log, 'utf8').split('\n'), [
       'noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq',
-      'noninteractive apt-get -o DPkg::Lock::Timeout=600 install -qq -y chromium swaks libnet-ssleay-perl haproxy',
+      'noninteractive apt-get -o DPkg::Lock::Timeout=600 install -qq -y chromium fonts-noto-color-emoji fonts-noto-cjk swaks libnet-ssleay-perl haproxy',
       '',
     ]);
-    assert.equal(r.stdout, 'test set-up: installing chromium swaks libnet-ssleay-perl haproxy (Debian packages the tests drive)\ntest set-up: done\n');
+    assert.equal(r.stdout, 'test set-up: installing chromium fonts-noto-color-emoji fonts-noto-cjk swaks libnet-ssleay-perl haproxy (Debian packages the tests drive)\ntest set-up: done\n');
   });
 
   it('installs the spam checkers without their recommends, in a call of their own', async () => {
@@ -89,14 +94,14 @@ describe('npm test\'s pretest (scripts/test-setup.sh)', () => {
   });
 
   it('not as root: stops at once with the exact command to run', async () => {
-    const m = machine(['chromium', 'haproxy', 'python3', 'curl', 'procps', 'spamd', 'rspamd'], { uid: 1000, apt: true });
+    const m = machine(['chromium', 'fonts-noto-color-emoji', 'haproxy', 'python3', 'curl', 'procps', 'spamd', 'rspamd'], { uid: 1000, apt: true });
     const r = await run(m.bin);
     assert.equal(r.code, 1);
     assert.equal(existsSync(m.log), false, 'apt-get was not called');
     assert.equal(r.stderr, [
-      'test set-up: the tests need these Debian packages, which are missing: swaks libnet-ssleay-perl',
+      'test set-up: the tests need these Debian packages, which are missing: fonts-noto-cjk swaks libnet-ssleay-perl',
       'Install them, then run npm test again:',
-      '  sudo apt-get update && sudo apt-get install -y swaks libnet-ssleay-perl',
+      '  sudo apt-get update && sudo apt-get install -y fonts-noto-cjk swaks libnet-ssleay-perl',
       '',
     ].join('\n'));
   });

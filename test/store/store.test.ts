@@ -466,5 +466,33 @@ for (const backend of BACKENDS) {
         await o.cleanup();
       }
     });
+
+    it('filters sessions: failed only, by client address, by an address in MAIL FROM or RCPT TO, paged', async () => {
+      const o = await backend.open();
+      try {
+        const base = { startedAt: new Date('2024-05-01T10:00:00Z'), endedAt: new Date('2024-05-01T10:00:01Z'), truncated: false, messageIds: [] };
+        const line = (text: string) => ({ at: 1714557600000, dir: 'client' as const, text });
+        const other = { ...CONN, clientAddress: '10.0.0.9' };
+        const ids = {
+          ok: await o.store.saveSession({ ...base, connection: CONN, end: 'quit', transcript: [line('MAIL FROM:<Ann@A.test>'), line('RCPT TO:<bob@b.test>')] }),
+          http: await o.store.saveSession({ ...base, connection: other, end: 'error', transcript: [line('GET / HTTP/1.1')] }),
+          gone: await o.store.saveSession({ ...base, connection: CONN, end: 'error', transcript: [line('MAIL FROM:<carol@c.test>'), line('RCPT TO:<ann@a.test>')] }),
+          slow: await o.store.saveSession({ ...base, connection: other, end: 'timeout', transcript: [line('RCPT TO:<ann@a.test.example>')] }),
+          fault: await o.store.saveSession({ ...base, connection: CONN, end: 'fault', transcript: [] }),
+          closed: await o.store.saveSession({ ...base, connection: CONN, end: 'client-closed', transcript: [line('MAIL FROM:<xann@a.test>')] }),
+        };
+        const list = async (f: Parameters<typeof o.store.listSessions>[0]): Promise<string[]> => (await o.store.listSessions(f)).items.map((x) => x.id);
+        assert.deepEqual(await list({ failed: true }), [ids.fault, ids.slow, ids.gone, ids.http]);
+        assert.deepEqual(await list({ client: '10.0.0.9' }), [ids.slow, ids.http]);
+        assert.deepEqual(await list({ address: 'ann@a.test' }), [ids.gone, ids.ok], 'case-insensitive, whole address only');
+        assert.deepEqual(await list({ address: 'ANN@a.test', failed: true, client: CONN.clientAddress }), [ids.gone]);
+        assert.deepEqual(await list({ client: '10.0.0.10' }), []);
+        const p1 = await o.store.listSessions({ failed: true, limit: 3 });
+        assert.deepEqual(p1.items.map((x) => x.id), [ids.fault, ids.slow, ids.gone]);
+        assert.deepEqual(await list({ failed: true, limit: 3, cursor: p1.nextCursor }), [ids.http]);
+      } finally {
+        await o.cleanup();
+      }
+    });
   });
 }

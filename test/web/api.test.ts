@@ -127,7 +127,14 @@ describe('web API over a temp SQLite store', () => {
         { name: 'Date', value: 'Wed, 01 May 2024 09:59:00 +0000' }, { name: 'Message-ID', value: '<lunch-1@a.test>' },
       ],
       text: 'Shall we meet at noon?\n.leading dot kept\nYour code is 482913.\n', html: '', attachments: [], remoteContent: false,
+      links: [], codes: ['482913'],
     });
+  });
+
+  it('names the links and one-time codes found in a message', async () => {
+    const [status, body] = await json(`/api/v1/messages/${ids.multi}`) as [number, { links: string[]; codes: string[] }];
+    assert.equal(status, 200);
+    assert.deepEqual([body.links, body.codes], [['https://example.test/r?id=7'], ['5531']]);
   });
 
   it('serves the raw message as message/rfc822, byte for byte', async () => {
@@ -309,7 +316,7 @@ describe('web API over a temp SQLite store', () => {
     assert.equal(doc.openapi, '3.1.0');
     assert.deepEqual(Object.keys(doc.paths).sort(), [
       '/api/v1/events', '/api/v1/faults', '/api/v1/inboxes', '/api/v1/inboxes/{address}/messages', '/api/v1/inboxes/{address}/wait', '/api/v1/messages', '/api/v1/messages/wait', '/api/v1/messages/{id}', '/api/v1/messages/{id}/attachments/{n}',
-      '/api/v1/messages/{id}/html', '/api/v1/messages/{id}/raw', '/api/v1/messages/{id}/release', '/api/v1/sessions', '/api/v1/sessions/{id}', '/healthz', '/metrics',
+      '/api/v1/messages/{id}/html', '/api/v1/messages/{id}/raw', '/api/v1/messages/{id}/release', '/api/v1/server', '/api/v1/sessions', '/api/v1/sessions/{id}', '/healthz', '/metrics',
     ]);
   });
 });

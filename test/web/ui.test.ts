@@ -196,14 +196,15 @@ describe('web UI in headless Chromium', () => {
     await page.locator('.search input').press('Escape');
   });
 
-  it('deletes the open message with the Delete key and from the store', async () => {
+  it('deletes the open message with the Delete key and from the store once its Undo toast ends', async () => {
     await row('Password reset').click();
     await page.locator('.view-subject', { hasText: 'Password reset' }).waitFor();
     const id = await row('Password reset').getAttribute('data-id');
     await page.keyboard.press('Delete');
     await row('Password reset').waitFor({ state: 'detached' });
-    const r = await fetch(`${base}/api/v1/messages/${id}`);
-    assert.equal(r.status, 404);
+    await page.locator('.toast.undo').waitFor({ state: 'detached', timeout: 15_000 }); // the DELETE goes as it ends
+    for (let i = 0; i < 200 && (await fetch(`${base}/api/v1/messages/${id}`)).status !== 404; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await fetch(`${base}/api/v1/messages/${id}`)).status, 404);
   });
 
   it('moves through the list with j/k and opens with Enter', async () => {

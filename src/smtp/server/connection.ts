@@ -125,6 +125,8 @@ export class Connection {
   #cleanedUp = false;
   #shuttingDown = false;
   #end: SessionEnd = 'client-closed';
+  /** The code of the last reply sent: a close after a 221 is a normal end, after anything else a failure. */
+  #lastReplyCode = 0;
   #truncated = false;
   /** The last hello the session took, for the session summary. */
   #helo: string | null = null;
@@ -256,7 +258,9 @@ export class Connection {
       }
     }));
     socket.on('end', () => this.#guard(() => {
-      if (this.#crashed === null) this.#apply(this.#session.feed({ type: 'eof' }), 'client-closed');
+      if (this.#crashed !== null) return;
+      const end = this.#leftMidMessage() ? 'error' : 'client-closed'; // asked before the eof ends the message
+      this.#apply(this.#session.feed({ type: 'eof' }), end);
     }));
     socket.on('error', () => socket.destroy()); // ECONNRESET and kin: 'close' follows and cleans up
     socket.on('close', () => this.#cleanup());
@@ -351,6 +355,7 @@ export class Connection {
             this.#note('server', text, tookMs);
           }
           this.#opts.observer?.replied?.(action.reply.code, this.#verb, tookMs / 1000);
+          this.#lastReplyCode = action.reply.code;
           this.#out += formatReply(action.reply);
           break;
         }
@@ -372,7 +377,8 @@ export class Connection {
           this.#verify(action.user, action.password);
           break;
         case 'close':
-          if (!this.#closed) this.#end = end ?? (this.#shuttingDown ? 'shutdown' : 'quit'); // the first reason stands
+          // The first reason stands. A close after anything but a 221 (421 HTTP is not spoken here, too many errors) failed.
+          if (!this.#closed) this.#end = end ?? (this.#shuttingDown ? 'shutdown' : this.#lastReplyCode === 221 ? 'quit' : 'error');
           this.#closed = true;
           this.#flush();
           if (this.#end === 'quit') {
@@ -625,6 +631,14 @@ export class Connection {
     }
   }
 
+  /** The client went away with a message in progress (DATA or BDAT): said in the transcript; the session failed. */
+  #leftMidMessage(): boolean {
+    const kind = this.#session.phase.kind;
+    if (kind !== 'in-data' && kind !== 'in-chunk' && kind !== 'chunking') return false;
+    this.#note('info', 'the client went away during the message: nothing stored');
+    return true;
+  }
+
   #note(dir: TranscriptLine['dir'], text: string, responseMs?: number): void {
     if (!this.#opts.recordSessions) return;
     if (this.#transcript.length >= TRANSCRIPT_CAP) {
@@ -644,6 +658,7 @@ export class Connection {
     this.#draft.discard();
     if (!this.#closed) {
       this.#closed = true;
+      if (this.#leftMidMessage()) this.#end = 'error'; // a reset during DATA: the message is lost, not a normal end
       this.#guard(() => this.#session.feed({ type: 'eof' })); // frees a message in progress
     }
     const endedAt = new Date();

@@ -13,9 +13,10 @@ import { assertNever } from '../../assert-never.js';
 import { STORE_CLOSED, StoreClosedError, StoreUnavailableError, StoreWriteError } from '../errors.js';
 import { ListenerSet } from '../listeners.js';
 import type {
-  AttachmentContent, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
+  AttachmentContent, InboxDeletion, InboxListOptions, SessionListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from '../types.js';
+import { sessionMatches } from '../session-filter.js';
 import { jsonPage } from '../json-page.js';
 
 type Stored = {
@@ -187,10 +188,10 @@ class MemoryStore implements MessageStore {
     return { removed: taken.length, deleted: [...gone].map((m) => m.id) };
   }
 
-  async listSessions(options: Omit<ListOptions, 'query'> = {}): Promise<Page<SessionSummary>> {
+  async listSessions(options: SessionListOptions = {}): Promise<Page<SessionSummary>> {
     const before = decodeCursor('s', options.cursor);
     const limit = clampLimit(options.limit);
-    const all = this.#sessions.filter((s) => before === null || s.seq < before).reverse();
+    const all = this.#sessions.filter((s) => (before === null || s.seq < before) && sessionMatches(s.detail, options)).reverse();
     const items = all.slice(0, limit);
     const last = items[items.length - 1];
     return {

@@ -40,9 +40,10 @@ import { IndexerThread, type IndexedRow, type OwnBytes, type SummaryRow } from '
 import { INDEXED_CHANNEL, LOCK_CLASS, LOCKS, migrate } from './schema.js';
 import { noNul, pgSearchCondition, type PgCondition } from './search.js';
 import type {
-  AttachmentContent, ConnectionInfo, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page,
+  AttachmentContent, ConnectionInfo, InboxDeletion, InboxListOptions, SessionListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page,
   PruneResult, SessionDetail, SessionEnd, SessionRecord, SessionSummary, StoreHealth, StoreStats, TranscriptLine,
 } from '../types.js';
+import { sessionFilterSql } from '../session-filter.js';
 import { jsonPage } from '../json-page.js';
 import { logError } from '../../log.js';
 
@@ -750,12 +751,14 @@ class PostgresStore implements MessageStore {
     return { items, nextCursor: r.rows.length > limit && last ? encodeInboxCursor(last.address) : null };
   }
 
-  async listSessions(options: Omit<ListOptions, 'query'> = {}): Promise<Page<SessionSummary>> {
+  async listSessions(options: SessionListOptions = {}): Promise<Page<SessionSummary>> {
     const before = decodeCursor('s', options.cursor);
     const limit = clampLimit(options.limit);
+    const f = sessionFilterSql(options, 'postgres', before === null ? 2 : 3);
+    const where = [...(before === null ? [] : ['seq < $2']), ...f.where];
     const r = await this.#query<SessionRow>(
       `SELECT seq, id, started_at, ended_at, end_reason, connection, message_ids, truncated FROM sessions
-       ${before === null ? '' : 'WHERE seq < $2'} ORDER BY seq DESC LIMIT $1`, before === null ? [limit + 1] : [limit + 1, before]);
+       ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY seq DESC LIMIT $1`, [limit + 1, ...(before === null ? [] : [before]), ...f.params]);
     const items = r.rows.slice(0, limit);
     const last = items[items.length - 1];
     return { items: items.map(toSession), nextCursor: r.rows.length > limit && last ? encodeCursor('s', last.seq) : null };

@@ -7,6 +7,7 @@ import type { SearchQuery } from '../query.js';
 import type {
   InboxSummary, AttachmentInfo, ConnectionInfo, JsonPage, MessageDetail, MessageSummary, Page, SessionDetail, SessionEnd, SessionSummary,
 } from '../types.js';
+import type { SessionFilter } from '../session-filter.js';
 
 /** A save's deadline as it crosses to the writer: `cell` stays shared (a SharedArrayBuffer), see ../deadline.ts. */
 export type OpDeadline = Readonly<{ at: number; cell: Int32Array }>;
@@ -85,7 +86,7 @@ export type ReadRequest =
   | Readonly<{ kind: 'message'; id: string }>
   | Readonly<{ kind: 'raw'; id: string }>
   | Readonly<{ kind: 'attachment'; id: string; index: number }>
-  | Readonly<{ kind: 'sessions'; before: number | null; limit: number }>
+  | Readonly<{ kind: 'sessions'; before: number | null; limit: number; filter: SessionFilter }>
   | Readonly<{ kind: 'session'; id: string }>
   | Readonly<{ kind: 'inboxes'; prefix: string; after: string | null; limit: number }>;
 

@@ -19,6 +19,7 @@ import { READER_CHANNEL, type ReadAnswers, type ReadRequest } from './protocol.j
 import { serveCalls } from '../../request-channel.js';
 import type { SearchQuery } from '../query.js';
 import type { ConnectionInfo, MessageDetail, MessageSummary, SessionEnd, SessionSummary, TranscriptLine } from '../types.js';
+import { sessionFilterSql } from '../session-filter.js';
 
 const READ_MMAP_BYTES = 1024 * 1024 * 1024;
 
@@ -107,8 +108,10 @@ async function answer(r: ReadRequest): Promise<ReadAnswers[keyof ReadAnswers]> {
       return raw === undefined ? null : readAttachment(raw, r.index);
     }
     case 'sessions': {
+      const f = sessionFilterSql(r.filter, 'sqlite');
+      const where = [...(r.before === null ? [] : ['seq < ?']), ...f.where];
       const rows = stmt(`SELECT seq, id, started_at, ended_at, end_reason, connection, message_ids, truncated FROM sessions
-         ${r.before === null ? '' : 'WHERE seq < ?'} ORDER BY seq DESC LIMIT ?`).all(...(r.before === null ? [] : [r.before]), r.limit + 1) as SessionRow[];
+         ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY seq DESC LIMIT ?`).all(...(r.before === null ? [] : [r.before]), ...f.params, r.limit + 1) as SessionRow[];
       const items = rows.slice(0, r.limit);
       const last = items[items.length - 1];
       return { items: items.map(toSession), nextCursor: rows.length > r.limit && last ? encodeCursor('s', last.seq) : null };

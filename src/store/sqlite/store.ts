@@ -27,7 +27,7 @@ import { storeTimeoutOf } from '../../config.js';
 import { RequestChannel, threadEndpoint, type CallDeadline } from '../../request-channel.js';
 import { SaveDeadline, pastDeadline } from '../deadline.js';
 import type {
-  AttachmentContent, InboxDeletion, InboxListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
+  AttachmentContent, InboxDeletion, InboxListOptions, SessionListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from '../types.js';
 import { logError } from '../../log.js';
@@ -361,9 +361,11 @@ class SqliteStore implements MessageStore {
     return this.#reader.ask({ kind: 'inboxes', prefix: options.prefix ?? '', after, limit: clampLimit(options.limit) });
   }
 
-  async listSessions(options: Omit<ListOptions, 'query'> = {}): Promise<Page<SessionSummary>> {
+  async listSessions(options: SessionListOptions = {}): Promise<Page<SessionSummary>> {
     const before = decodeCursor('s', options.cursor);
-    return this.#reader.ask({ kind: 'sessions', before, limit: clampLimit(options.limit) });
+    const { failed, client, address } = options;
+    const filter = { ...(failed === true ? { failed } : {}), ...(client === undefined ? {} : { client }), ...(address === undefined ? {} : { address }) };
+    return this.#reader.ask({ kind: 'sessions', before, limit: clampLimit(options.limit), filter });
   }
 
   async getSession(id: string): Promise<SessionDetail | null> {

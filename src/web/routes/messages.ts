@@ -82,7 +82,7 @@ export function mountMessageRoutes(app: Hono, ctx: WebContext): void {
   app.get('/api/v1/messages/:id', async (c) => {
     const m = await store.getMessage(c.req.param('id'));
     if (!m) throw notFound('message');
-    return c.json(m);
+    return c.json({ ...m, links: extractLinks(m.text, m.html), codes: extractCodes(m.subject, m.text, m.html) }); // what people look for
   });
 
   app.patch('/api/v1/messages/:id', async (c) => {

@@ -1,11 +1,12 @@
 /** /api/v1/sessions: the recorded SMTP conversations, newest first, and one by id. */
 import type { Hono } from 'hono';
+import { sessionFilterParams } from './session-filters.js';
 import { limitParam, notFound } from '../params.js';
 import type { WebContext } from './context.js';
 
 export function mountSessionRoutes(app: Hono, { store }: WebContext): void {
   app.get('/api/v1/sessions', async (c) => {
-    const page = await store.listSessions({ limit: limitParam(c.req.query('limit')), cursor: c.req.query('cursor') ?? null });
+    const page = await store.listSessions({ limit: limitParam(c.req.query('limit')), cursor: c.req.query('cursor') ?? null, ...sessionFilterParams(c) });
     return c.json({ sessions: page.items, nextCursor: page.nextCursor });
   });
 

@@ -25,6 +25,14 @@ export type MessageDetail = MessageSummary & {
   connection: ConnectionInfo; headers: { name: string; value: string }[]; text: string; html: string; attachments: AttachmentInfo[];
   /** The server's verdict: the HTML loads something from the network (the UI never scans mail itself). */
   remoteContent: boolean;
+  /** http(s) links and numeric one-time codes found in it (src/store/extract.ts). */
+  links: string[]; codes: string[];
+};
+/** GET /api/v1/server: where this mailwire listens. */
+export type ServerInfo = {
+  version: string;
+  smtp: { host: string; port: number; dialect: 'simplified' | 'smtp'; starttls: boolean; auth: boolean } | null;
+  http: { host: string; port: number; tls: boolean } | null;
 };
 export type TranscriptLine = { at: number; dir: 'client' | 'server' | 'info'; text: string; responseMs?: number };
 export type SessionEnd = 'quit' | 'client-closed' | 'timeout' | 'shutdown' | 'error' | 'refused' | 'fault';
@@ -32,6 +40,8 @@ export type SessionSummary = {
   id: string; startedAt: string; endedAt: string; end: SessionEnd; connection: ConnectionInfo; messageIds: string[]; truncated: boolean;
 };
 export type SessionDetail = SessionSummary & { transcript: TranscriptLine[] };
+/** GET /api/v1/sessions's filters: failed only, one client address, an address in MAIL FROM or RCPT TO. */
+export type SessionFilter = { failed?: boolean; client?: string; address?: string };
 export type Page<T> = { items: T[]; nextCursor: string | null };
 /** An envelope recipient address and its messages. */
 export type Inbox = { address: string; total: number; unread: number };
@@ -101,15 +111,21 @@ export const api = {
   async deleteMessage(id: string): Promise<void> {
     await call('DELETE', `/api/v1/messages/${enc(id)}`);
   },
+  /** The DELETE of a message whose Undo was still open when the page is left: keepalive outlives the page. */
+  deleteMessageOnLeave(id: string): void {
+    void fetch(`/api/v1/messages/${enc(id)}`, { method: 'DELETE', keepalive: true }).catch(() => { /* the page is gone */ });
+  },
   deleteMatching: (query: string): Promise<{ deleted: number; ids: string[] }> => json('DELETE', `/api/v1/messages${qs({ query })}`),
   async raw(id: string, signal?: AbortSignal): Promise<string> {
     return (await call('GET', rawUrl(id), undefined, signal)).text();
   },
-  async listSessions(cursor: string | null, limit: number, signal?: AbortSignal): Promise<Page<SessionSummary>> {
-    const r = await json<{ sessions: SessionSummary[]; nextCursor: string | null }>('GET', `/api/v1/sessions${qs({ cursor, limit })}`, undefined, signal);
+  async listSessions(cursor: string | null, limit: number, filter: SessionFilter = {}, signal?: AbortSignal): Promise<Page<SessionSummary>> {
+    const params = { cursor, limit, failed: filter.failed === true ? 'true' : null, client: filter.client ?? null, address: filter.address ?? null };
+    const r = await json<{ sessions: SessionSummary[]; nextCursor: string | null }>('GET', `/api/v1/sessions${qs(params)}`, undefined, signal);
     return { items: r.sessions, nextCursor: r.nextCursor };
   },
   getSession: (id: string, signal?: AbortSignal): Promise<SessionDetail> => json('GET', `/api/v1/sessions/${enc(id)}`, undefined, signal),
+  serverInfo: (signal?: AbortSignal): Promise<ServerInfo> => json('GET', '/api/v1/server', undefined, signal),
   getFaults: (signal?: AbortSignal): Promise<FaultView> => json('GET', '/api/v1/faults', undefined, signal),
   putFaults: (document: unknown): Promise<FaultView> => json('PUT', '/api/v1/faults', document),
   clearFaults: (): Promise<FaultView> => json('DELETE', '/api/v1/faults'),

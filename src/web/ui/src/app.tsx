@@ -5,7 +5,8 @@
  */
 import type { JSX } from 'preact';
 import { useCallback, useEffect, useErrorBoundary, useMemo, useRef, useState } from 'preact/hooks';
-import { api, ApiError, errorText, EVENTS_URL, type Inbox, type MessageDetail, type MessageSummary } from './api.js';
+import { api, ApiError, errorText, EVENTS_URL, type Inbox, type MessageDetail, type MessageSummary, type ServerInfo } from './api.js';
+import { smtpWords } from './format.js';
 import { InboxList, inboxTerm } from './inbox-list.js';
 import { Icon } from './icons.js';
 import { connectLive, type LiveEvent, type LiveStatus } from './live.js';
@@ -17,6 +18,8 @@ import { FaultsView } from './faults.js';
 
 const PAGE = 100;
 const SEARCH_DEBOUNCE_MS = 250;
+/** How long a deleted message can be brought back before its DELETE is sent. */
+const UNDO_MS = 5000;
 /** Inboxes shown beside the list (the address order of the API). */
 const INBOX_LIMIT = 500;
 
@@ -55,14 +58,23 @@ function Shell(): JSX.Element {
   const [banner, setBanner] = useState<string | null>(null);
   const [toast, setToast] = useState<string | null>(null);
   const [live, setLive] = useState<LiveStatus>('connecting');
+  // Where SMTP listens and in which dialect: said in the header and in the empty states (GET /api/v1/server).
+  const [server, setServer] = useState<ServerInfo | null>(null);
+  useEffect(() => {
+    const ac = new AbortController();
+    api.serverInfo(ac.signal).then(setServer, () => { /* an older server without the route: the UI says less */ });
+    return () => ac.abort();
+  }, []);
+  const smtp = server?.smtp ? smtpWords(server.smtp) : null;
   const [now, setNow] = useState(Date.now());
   useEffect(() => { const t = setInterval(() => setNow(Date.now()), 30_000); return () => clearInterval(t); }, []);
   useEffect(() => { if (!toast) return undefined; const t = setTimeout(() => setToast(null), 4000); return () => clearTimeout(t); }, [toast]);
   const report = useCallback((m: string) => setBanner(m), []);
 
   // ---- search + list ------------------------------------------------------------------------------------------
-  const [input, setInput] = useState('');
-  const [query, setQuery] = useState('');
+  // The search and the inbox live in the page's query string (?q=…&inbox=…), so a view can be shared and reloaded.
+  const [input, setInput] = useState(() => new URLSearchParams(location.search).get('q') ?? '');
+  const [query, setQuery] = useState(() => (new URLSearchParams(location.search).get('q') ?? '').trim());
   const [queryError, setQueryError] = useState<string | null>(null);
   const [list, setList] = useState<ListState>({ items: [], next: null, loading: true, loaded: false, query: '' });
   const listRef = useRef(list);
@@ -79,7 +91,14 @@ function Shell(): JSX.Element {
   }, [input]);
 
   // ---- inboxes: the list beside the messages; choosing one scopes the list, its search and its live updates -------
-  const [scope, setScope] = useState<string | null>(null);
+  const [scope, setScope] = useState<string | null>(() => new URLSearchParams(location.search).get('inbox') || null);
+  useEffect(() => {
+    const params = new URLSearchParams();
+    if (query) params.set('q', query);
+    if (scope !== null) params.set('inbox', scope);
+    const search = params.toString() ? `?${params.toString()}` : '';
+    if (search !== location.search) history.replaceState(history.state, '', `${location.pathname}${search}${location.hash}`);
+  }, [query, scope]);
   const [inboxes, setInboxes] = useState<readonly Inbox[]>([]);
   const listQuery = scope === null ? query : `${inboxTerm(scope)}${query ? ` ${query}` : ''}`;
   const inboxLoad = useRef<{ busy: boolean; again: boolean }>({ busy: false, again: false });
@@ -108,11 +127,18 @@ function Shell(): JSX.Element {
     api.listMessages(query, null, PAGE, ac.signal).then((page) => {
       setQueryError(null);
       setBanner(null);
-      setList({ items: page.items, next: page.nextCursor, loading: false, loaded: true, query });
+      setList({ items: page.items.filter((m) => m.id !== pendingDelete.current?.id), next: page.nextCursor, loading: false, loaded: true, query });
+      if (query !== '') setHint(false); // the results are what the user looks at now, not the hint over them
     }, (e: unknown) => {
       if (ac.signal.aborted) return;
-      if (e instanceof ApiError && e.status === 400) setQueryError(e.message);
-      else setBanner(`Could not load messages: ${errorText(e)}`);
+      if (e instanceof ApiError && e.status === 400) {
+        // The reason goes where the results go, and no earlier results stay under a query that failed.
+        setQueryError(e.message);
+        setHint(false);
+        setList({ items: [], next: null, loading: false, loaded: true, query });
+        return;
+      }
+      setBanner(`Could not load messages: ${errorText(e)}`);
       setList((l) => ({ ...l, loading: false, loaded: true }));
     });
     return () => ac.abort();
@@ -152,6 +178,7 @@ function Shell(): JSX.Element {
           const top = cur.items[0];
           const fresh: MessageSummary[] = [];
           for (const m of page.items) {
+            if (m.id === pendingDelete.current?.id) continue; // deleted, its Undo still open
             if (known.has(m.id)) break;
             if (top && m.receivedAt < top.receivedAt) break;
             fresh.push(m);
@@ -217,23 +244,56 @@ function Shell(): JSX.Element {
     setArrived((a) => new Set([...a].filter((x) => !gone.has(x))));
   };
 
+  // Deleting one message: it leaves the list at once, and the DELETE goes when the Undo toast ends (UNDO_MS), or at once
+  // (keepalive) when the page is left: the server, its webhooks and IMAP see one deletion, or none after an Undo.
+  const pendingDelete = useRef<{ id: string; item: MessageSummary; index: number; timer: ReturnType<typeof setTimeout> } | null>(null);
+  const [undoable, setUndoable] = useState<string | null>(null);
+  const commitDelete = useCallback((keepalive = false) => {
+    const p = pendingDelete.current;
+    if (p === null) return;
+    pendingDelete.current = null;
+    clearTimeout(p.timer);
+    setUndoable(null);
+    if (keepalive) { api.deleteMessageOnLeave(p.id); return; }
+    api.deleteMessage(p.id).catch((e: unknown) => {
+      if (e instanceof ApiError && e.status === 404) return; // already gone
+      setBanner(`Could not delete the message: ${errorText(e)}`);
+      setList((cur) => (cur.items.some((m) => m.id === p.id) ? cur : { ...cur, items: [...cur.items.slice(0, p.index), p.item, ...cur.items.slice(p.index)] }));
+    });
+  }, []);
+  const undoDelete = useCallback(() => {
+    const p = pendingDelete.current;
+    if (p === null) return;
+    pendingDelete.current = null;
+    clearTimeout(p.timer);
+    setUndoable(null);
+    setList((cur) => (cur.items.some((m) => m.id === p.id) ? cur : { ...cur, items: [...cur.items.slice(0, p.index), p.item, ...cur.items.slice(p.index)] }));
+    setSelectedId(p.id);
+  }, []);
+  useEffect(() => {
+    const leave = (): void => commitDelete(true);
+    window.addEventListener('pagehide', leave);
+    return () => window.removeEventListener('pagehide', leave);
+  }, [commitDelete]);
   const deleteOne = useCallback(async (id: string) => {
+    commitDelete(); // one pending at a time: an earlier one goes now
     const items = listRef.current.items;
     const i = items.findIndex((m) => m.id === id);
+    const item = items[i];
     const neighbour = items[i + 1] ?? items[i - 1] ?? null;
-    try {
-      await api.deleteMessage(id);
-      removeFromList([id]);
-      setSelectedId(neighbour?.id ?? null);
-      if (openId === id) {
-        if (neighbour && window.matchMedia('(min-width: 900px)').matches) go({ view: 'inbox', id: neighbour.id, tab: null }, true);
-        else go({ view: 'inbox', id: null, tab: null }, true);
-      }
-      setToast('Message deleted');
-    } catch (e) {
-      setBanner(`Could not delete the message: ${errorText(e)}`);
+    if (item) pendingDelete.current = { id, item, index: i, timer: setTimeout(() => commitDelete(), UNDO_MS) };
+    else {
+      try { await api.deleteMessage(id); } catch (e) { setBanner(`Could not delete the message: ${errorText(e)}`); return; }
     }
-  }, [openId, go]);
+    removeFromList([id]);
+    setSelectedId(neighbour?.id ?? null);
+    if (openId === id) {
+      if (neighbour && window.matchMedia('(min-width: 900px)').matches) go({ view: 'inbox', id: neighbour.id, tab: null }, true);
+      else go({ view: 'inbox', id: null, tab: null }, true);
+    }
+    if (item) setUndoable(item.subject || '(no subject)');
+    else setToast('Message deleted');
+  }, [openId, go, commitDelete]);
 
   const toggleRead = useCallback(async () => {
     if (!message) return;
@@ -358,7 +418,11 @@ function Shell(): JSX.Element {
               onInput={(e) => setInput((e.currentTarget as HTMLInputElement).value)}
               onFocus={() => setHint(true)} onBlur={() => setHint(false)} />
             {hint && <SearchHint onPick={(t) => { setInput((v) => (v ? `${v.trimEnd()} ${t}` : t)); }} />}
-            {queryError && <div class="search-error" role="alert">Search: {queryError}</div>}
+          </div>
+        )}
+        {smtp && (
+          <div class={`smtp-addr ${server?.smtp?.dialect ?? ''}`} title={`Send mail to ${smtp.address} (${smtp.dialect})${server ? `; mailwire ${server.version}` : ''}`}>
+            <span class="lbl">SMTP</span> <code>{smtp.address}</code> <span class="dialect">{server?.smtp?.dialect}</span>
           </div>
         )}
         <div class={`live ${live}`} title={live === 'open' ? 'Live: new mail appears by itself' : live === 'down' ? 'Disconnected: reconnecting…' : 'Connecting…'}>
@@ -379,17 +443,23 @@ function Shell(): JSX.Element {
           <section class="list-pane" aria-label="Message list">
             <div class="list-toolbar">
               <span class="muted count">
-                {list.loaded ? `${list.items.length}${list.next ? '+' : ''} ${query ? 'result' : 'message'}${list.items.length === 1 && !list.next ? '' : 's'}` : 'Loading…'}
+                {queryError ? 'Search error' : list.loaded ? `${list.items.length}${list.next ? '+' : ''} ${query ? 'result' : 'message'}${list.items.length === 1 && !list.next ? '' : 's'}` : 'Loading…'}
               </span>
               <div class="spacer" />
-              <button class="btn ghost small danger" disabled={list.items.length === 0} onClick={askDeleteMatching}>
+              <button class="btn ghost small danger" disabled={list.items.length === 0 || queryError !== null} onClick={askDeleteMatching}>
                 <Icon name="trash" /> {listQuery ? 'Delete results' : 'Delete all'}
               </button>
             </div>
-            {list.loaded && list.items.length === 0 ? (
+            {queryError ? (
+              <div class="placeholder">
+                <Icon name="alert" size={40} />
+                <div class="search-error" role="alert">Search: {queryError}</div>
+                <p class="muted">Fix the query, or press <kbd>/</kbd> to see the filters.</p>
+              </div>
+            ) : list.loaded && list.items.length === 0 ? (
               <div class="placeholder">
                 <Icon name="inbox" size={40} />
-                {query ? <p>No messages match <code>{query}</code>.</p> : <p>No mail yet. Point your application's SMTP at this server; new mail appears here at once.</p>}
+                {query ? <p>No messages match <code>{query}</code>.</p> : <p>No mail yet. Point your application's SMTP at {smtp ? <><code>{smtp.address}</code> ({smtp.dialect})</> : 'this server'}; new mail appears here at once.</p>}
               </div>
             ) : (
               <MessageList items={list.items} hasMore={list.next !== null} loading={list.loading} selectedId={selectedId} openId={openId}
@@ -416,7 +486,7 @@ function Shell(): JSX.Element {
         </main>
       ) : route.view === 'sessions' ? (
         <main class="sessions-main">
-          <SessionsView openId={route.id} now={now} refreshSeq={sessionSeq} onOpen={(id) => go({ view: 'sessions', id })} onError={report} />
+          <SessionsView smtpAddress={smtp?.address ?? null} openId={route.id} now={now} refreshSeq={sessionSeq} onOpen={(id) => go({ view: 'sessions', id })} onError={report} />
         </main>
       ) : (
         <main class="faults-main">
@@ -425,7 +495,12 @@ function Shell(): JSX.Element {
       )}
 
       {confirm && <ConfirmDialog c={confirm} onClose={() => setConfirm(null)} onError={(m) => setBanner(m)} />}
-      {toast && <div class="toast" role="status">{toast}</div>}
+      {toast && !undoable && <div class="toast" role="status">{toast}</div>}
+      {undoable !== null && (
+        <div class="toast undo" role="status">
+          Message deleted <button class="btn small" onClick={undoDelete}>Undo</button>
+        </div>
+      )}
     </div>
   );
 }
@@ -445,6 +520,7 @@ const HINTS: readonly [string, string][] = [
   ['before:2024-06-01', 'received before'],
   ['has:attachment', 'with attachments'],
   ['is:unread', 'unread (is:read for read)'],
+  ['inbox:bob@example.com', 'sent to exactly this envelope recipient (the inbox)'],
   ['invoice', 'words anywhere: subject, addresses, body'],
   ['-from:noreply', 'a leading - negates any filter'],
 ];

@@ -5,7 +5,8 @@
  */
 import type { JSX } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { api, errorText, type FaultRuleView, type FaultView } from './api.js';
+import { describeFaultRule } from '../../../faults/describe.js'; // the same words as the start-up banner
+import { api, errorText, type FaultView } from './api.js';
 
 type Props = {
   /** Bumped on every session-ended event: the counters may have moved. */
@@ -21,28 +22,9 @@ const EXAMPLE = {
   ],
 };
 
-const MATCH_KEYS = ['from', 'to', 'helo', 'client', 'user'] as const;
-const WHEN_KEYS = ['every', 'first', 'after', 'probability', 'rate', 'greylist'] as const;
-
 /** The document as it was given, without the counters GET adds. */
 function documentOf(view: FaultView): { seed: number; rules: Record<string, unknown>[] } {
   return { seed: view.seed, rules: view.rules.map(({ matched: _m, fired: _f, ...rule }) => rule) };
-}
-
-const show = (v: unknown): string => (typeof v === 'object' ? JSON.stringify(v) : String(v));
-
-function describe(rule: FaultRuleView, keys: readonly string[]): string {
-  const parts = keys.filter((k) => rule[k] !== undefined).map((k) => `${k} ${show(rule[k])}`);
-  return parts.join(', ');
-}
-
-function action(rule: FaultRuleView): string {
-  const parts: string[] = [];
-  if (rule['delay'] !== undefined) parts.push(`delay ${show(rule['delay'])}`);
-  if (rule['reply'] !== undefined) parts.push(`reply ${show(rule['reply'])}`);
-  else if (rule['greylist'] !== undefined && rule['disconnect'] !== true) parts.push('reply 451 4.7.1 (greylist)');
-  if (rule['disconnect'] === true) parts.push('disconnect');
-  return parts.join(' + ');
 }
 
 export function FaultsView({ refreshSeq, onError }: Props): JSX.Element {
@@ -118,15 +100,12 @@ export function FaultsView({ refreshSeq, onError }: Props): JSX.Element {
       </div>
       {rules.length > 0 && (
         <table class="fault-rules">
-          <thead><tr><th>rule</th><th>on</th><th>match</th><th>when</th><th>do</th><th>matched</th><th>fired</th></tr></thead>
+          <thead><tr><th>#</th><th>rule</th><th>matched</th><th>fired</th></tr></thead>
           <tbody>
             {rules.map((r, i) => (
               <tr key={i} data-rule={i + 1}>
                 <td>{i + 1}</td>
-                <td><code>{r.on}</code></td>
-                <td>{describe(r, MATCH_KEYS) || <span class="muted">any</span>}</td>
-                <td>{describe(r, WHEN_KEYS) || <span class="muted">always</span>}</td>
-                <td>{action(r)}</td>
+                <td class="words">{describeFaultRule(r)}</td>
                 <td class="num matched">{r.matched}</td>
                 <td class="num fired">{r.fired}</td>
               </tr>

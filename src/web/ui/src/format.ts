@@ -51,3 +51,32 @@ export function duration(ms: number): string {
   if (ms < 1000) return `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
   return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 }
+
+
+/** "127.0.0.1:1025", "[::1]:1025". */
+export const hostPort = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+
+/** The SMTP address and what its dialect means, for the header and the empty states. */
+export function smtpWords(smtp: { host: string; port: number; dialect: 'simplified' | 'smtp' }): { address: string; dialect: string } {
+  return {
+    address: hostPort(smtp.host, smtp.port),
+    dialect: smtp.dialect === 'smtp' ? 'SMTP' : 'simplified dialect: one recipient per message, no EHLO; applications want --dialect smtp',
+  };
+}
+
+const URL_IN_TEXT = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+
+/** Text cut into plain runs and http(s) URLs (a trailing full stop or bracket is not part of the URL). */
+export function linkify(text: string): ({ text: string } | { url: string })[] {
+  const out: ({ text: string } | { url: string })[] = [];
+  let at = 0;
+  for (const m of text.matchAll(URL_IN_TEXT)) {
+    const url = m[0].replace(/[.,;:!?)\]}>]+$/, '');
+    const start = m.index ?? 0;
+    if (start > at) out.push({ text: text.slice(at, start) });
+    out.push({ url });
+    at = start + url.length;
+  }
+  if (at < text.length) out.push({ text: text.slice(at) });
+  return out;
+}

@@ -99,7 +99,7 @@ function Row({ m, top, now, selected, open, onOpen }: RowProps): JSX.Element {
         <time class="row-time" dateTime={m.receivedAt} title={exactTime(m.receivedAt)}>{relativeTime(m.receivedAt, now)}</time>
       </div>
       <div class="row-line">
-        <span class="row-subject">{m.subject || '(no subject)'}</span>
+        <span class="row-subject" dir="auto">{m.subject || '(no subject)'}</span>
         {m.attachmentCount > 0 && (
           <span class="row-att" title={`${m.attachmentCount} attachment${m.attachmentCount === 1 ? '' : 's'}`}>
             <Icon name="paperclip" size={13} />
@@ -109,7 +109,7 @@ function Row({ m, top, now, selected, open, onOpen }: RowProps): JSX.Element {
       </div>
       <div class="row-line row-meta">
         <span class="row-to">To: {to || '—'}</span>
-        {m.snippet && <span class="row-snippet"> · {m.snippet}</span>}
+        {m.snippet && <span class="row-snippet" dir="auto"> · {m.snippet}</span>}
       </div>
     </div>
   );

@@ -2,7 +2,7 @@
 import { Fragment, type JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, attachmentUrl, errorText, htmlUrl, rawUrl, type MessageDetail } from './api.js';
-import { exactTime, mailboxFull, size } from './format.js';
+import { exactTime, linkify, mailboxFull, size } from './format.js';
 import { Icon } from './icons.js';
 
 export type Tab = 'html' | 'text' | 'headers' | 'raw' | 'envelope' | 'attachments';
@@ -42,16 +42,18 @@ export function MessageView({ message: m, tab, onTab, onBack, onDelete, onToggle
           </a>
           <button class="btn ghost danger" onClick={onDelete} title="Delete (Delete)"><Icon name="trash" /> <span class="lbl">Delete</span></button>
         </div>
-        <h1 class="view-subject">{m.subject || '(no subject)'}</h1>
+        <h1 class="view-subject" dir="auto">{m.subject || '(no subject)'}</h1>
         <dl class="view-meta">
           <dt>From</dt><dd>{m.from ? mailboxFull(m.from) : m.envelope.from || '—'}</dd>
           <dt>To</dt><dd>{m.to.length ? m.to.map(mailboxFull).join(', ') : m.envelope.to.join(', ')}</dd>
           {m.cc.length > 0 && <><dt>Cc</dt><dd>{m.cc.map(mailboxFull).join(', ')}</dd></>}
+          {m.date && <><dt>Date</dt><dd><time dateTime={m.date}>{exactTime(m.date)}</time></dd></>}
           <dt>Received</dt><dd><time dateTime={m.receivedAt}>{exactTime(m.receivedAt)}</time> · {size(m.size)}</dd>
         </dl>
         {m.indexLimited && (
           <p class="index-note" role="note">Indexed from its headers only: its body was too costly to parse, so search does not see it. The raw message is kept whole.</p>
         )}
+        <Found m={m} />
         <nav class="tabs" role="tablist">
           {tabs.map(([t, label]) => (
             <button key={t} role="tab" aria-selected={t === active} class={`tab${t === active ? ' active' : ''}`} onClick={() => onTab(t)}
@@ -61,7 +63,8 @@ export function MessageView({ message: m, tab, onTab, onBack, onDelete, onToggle
       </header>
       <div class="view-body">
         {active === 'html' && <HtmlTab m={m} />}
-        {active === 'text' && (m.text ? <pre class="text-body">{m.text}</pre> : <p class="empty">This message has no plain-text part.</p>)}
+        {active === 'text' && (m.text ? <TextBody text={m.text} />
+          : <p class="empty">{m.html ? 'This message has no plain-text part.' : '(empty body)'}</p>)}
         {active === 'headers' && <HeadersTab m={m} />}
         {active === 'raw' && <RawTab m={m} fileBase={fileBase} />}
         {active === 'envelope' && <EnvelopeTab m={m} />}
@@ -71,8 +74,63 @@ export function MessageView({ message: m, tab, onTab, onBack, onDelete, onToggle
   );
 }
 
+/** The plain text with its http(s) URLs as links (new tab, no referrer), right-to-left text read right. */
+function TextBody({ text }: { text: string }): JSX.Element {
+  return (
+    <pre class="text-body" dir="auto">
+      {linkify(text).map((part, i) => ('url' in part
+        ? <a key={i} href={part.url} target="_blank" rel="noopener noreferrer">{part.url}</a>
+        : <Fragment key={i}>{part.text}</Fragment>))}
+    </pre>
+  );
+}
+
+/** Copies `text`; says so on the button for a moment. */
+function CopyButton({ text, label }: { text: string; label: string }): JSX.Element {
+  const [done, setDone] = useState(false);
+  useEffect(() => {
+    if (!done) return undefined;
+    const t = setTimeout(() => setDone(false), 1500);
+    return () => clearTimeout(t);
+  }, [done]);
+  return (
+    <button class="btn ghost small copy" aria-label={label} title={label}
+      onClick={() => void navigator.clipboard.writeText(text).then(() => setDone(true), () => setDone(false))}>
+      {done ? 'Copied' : 'Copy'}
+    </button>
+  );
+}
+
+/** The one-time codes and the links found in the message (the API's `codes` and `links`), each with a copy button. */
+function Found({ m }: { m: MessageDetail }): JSX.Element | null {
+  const codes = m.codes ?? [];
+  const links = m.links ?? [];
+  if (codes.length === 0 && links.length === 0) return null;
+  return (
+    <div class="found-all">
+      {codes.length > 0 && (
+        <div class="found codes" aria-label="One-time codes">
+          <span class="found-lbl">Codes</span>
+          {codes.map((c) => <span key={c} class="chip"><code>{c}</code><CopyButton text={c} label={`Copy code ${c}`} /></span>)}
+        </div>
+      )}
+      {links.length > 0 && (
+        <div class="found links" aria-label="Links">
+          <span class="found-lbl">Links</span>
+          {links.slice(0, 20).map((l) => (
+            <span key={l} class="chip">
+              <a href={l} target="_blank" rel="noopener noreferrer" title={l}>{l}</a><CopyButton text={l} label={`Copy link ${l}`} />
+            </span>
+          ))}
+          {links.length > 20 && <span class="muted">and {links.length - 20} more</span>}
+        </div>
+      )}
+    </div>
+  );
+}
+
 function HtmlTab({ m }: { m: MessageDetail }): JSX.Element {
-  const [width, setWidth] = useState<Width>('desktop');
+  const [width, setWidth] = useState<Width>(() => (window.matchMedia('(max-width: 600px)').matches ? 'phone' : 'desktop')); // a phone previews at phone width
   const [remote, setRemote] = useState(false);
   useEffect(() => setRemote(false), [m.id]);
   if (!m.html) return <p class="empty">This message has no HTML part.</p>;

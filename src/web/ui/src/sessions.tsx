@@ -1,7 +1,7 @@
 /** Every SMTP session, newest first, and one session's transcript with each line's time and each reply's latency. */
 import type { JSX } from 'preact';
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { api, errorText, type SessionDetail, type SessionEnd, type SessionSummary } from './api.js';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { api, errorText, type SessionDetail, type SessionEnd, type SessionFilter, type SessionSummary } from './api.js';
 import { clock, duration, exactTime, relativeTime } from './format.js';
 import { Icon } from './icons.js';
 
@@ -14,6 +14,8 @@ export const isFailed = (s: SessionSummary): boolean => FAILED.has(s.end);
 const replyCode = (text: string): number => Number(/^(\d{3})[ -]/.exec(text)?.[1] ?? 0);
 
 type Props = {
+  /** Where SMTP listens ("127.0.0.1:1025"), for the empty state; null when not known. */
+  smtpAddress: string | null;
   openId: string | null;
   now: number;
   /** Bumped on every session-ended event. */
@@ -22,16 +24,26 @@ type Props = {
   onError(message: string): void;
 };
 
-export function SessionsView({ openId, now, refreshSeq, onOpen, onError }: Props): JSX.Element {
+export function SessionsView({ smtpAddress, openId, now, refreshSeq, onOpen, onError }: Props): JSX.Element {
   const [items, setItems] = useState<SessionSummary[]>([]);
   const [next, setNext] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
   const [selected, setSelected] = useState<string | null>(openId);
   const loadingRef = useRef(false);
+  // The filters: failed only, and one box for a client address or (with an @) a mail address.
+  const [failedOnly, setFailedOnly] = useState(false);
+  const [needle, setNeedle] = useState('');
+  const filter = useMemo((): SessionFilter => {
+    const n = needle.trim();
+    return { ...(failedOnly ? { failed: true } : {}), ...(n === '' ? {} : n.includes('@') ? { address: n.replace(/^<|>$/g, '') } : { client: n }) };
+  }, [failedOnly, needle]);
+  const filterKey = JSON.stringify(filter);
+  const filterRef = useRef(filter);
+  filterRef.current = filter;
 
   const loadFirst = useCallback(async () => {
     try {
-      const page = await api.listSessions(null, 100);
+      const page = await api.listSessions(null, 100, filterRef.current);
       setItems((old) => {
         // Keep what was paged in beyond the first page.
         const seen = new Set(page.items.map((s) => s.id));
@@ -47,13 +59,23 @@ export function SessionsView({ openId, now, refreshSeq, onOpen, onError }: Props
   }, [onError]);
 
   useEffect(() => { void loadFirst(); }, [refreshSeq]);
+  // Another filter: start the list again.
+  const firstKey = useRef(filterKey);
+  useEffect(() => {
+    if (firstKey.current === filterKey) return;
+    firstKey.current = filterKey;
+    setItems([]);
+    setNext(null);
+    setLoading(true);
+    void loadFirst();
+  }, [filterKey]);
 
   const more = async (): Promise<void> => {
     if (!next || loadingRef.current) return;
     loadingRef.current = true;
     setLoading(true);
     try {
-      const page = await api.listSessions(next, 100);
+      const page = await api.listSessions(next, 100, filterRef.current);
       setItems((old) => [...old, ...page.items.filter((s) => !old.some((o) => o.id === s.id))]);
       setNext(page.nextCursor);
     } catch (e) {
@@ -89,9 +111,15 @@ export function SessionsView({ openId, now, refreshSeq, onOpen, onError }: Props
   return (
     <div class={`panes${openId ? ' has-open' : ''}`}>
       <section class="list-pane" aria-label="Sessions">
-        <div class="list-toolbar"><span class="muted">{items.length}{next ? '+' : ''} session{items.length === 1 ? '' : 's'}</span></div>
+        <div class="list-toolbar session-filters">
+          <span class="muted">{items.length}{next ? '+' : ''} session{items.length === 1 ? '' : 's'}</span>
+          <label class="check"><input type="checkbox" checked={failedOnly} onChange={(e) => setFailedOnly((e.currentTarget as HTMLInputElement).checked)} /> Failed only</label>
+          <input class="filter" type="search" placeholder="client or address" aria-label="Filter sessions by client address or mail address"
+            value={needle} spellcheck={false} autocomplete="off" onChange={(e) => setNeedle((e.currentTarget as HTMLInputElement).value)} />
+        </div>
         <div class="list-scroll" role="listbox" aria-label="Sessions">
-          {items.length === 0 && !loading && <p class="empty">No SMTP sessions yet. Send mail to the SMTP port and it shows up here.</p>}
+          {items.length === 0 && !loading && filterKey !== '{}' && <p class="empty">No session matches these filters.</p>}
+          {items.length === 0 && !loading && filterKey === '{}' && <p class="empty">No SMTP sessions yet. Send mail to {smtpAddress === null ? 'the SMTP port' : <code>{smtpAddress}</code>} and it shows up here.</p>}
           {items.map((s) => (
             <SessionRow key={s.id} s={s} now={now} open={s.id === openId} selected={s.id === selected} onOpen={() => { setSelected(s.id); onOpen(s.id); }} />
           ))}
@@ -172,7 +200,7 @@ function Transcript({ id, onBack, onError }: { id: string; onBack(): void; onErr
                   <td class="t-time" title={new Date(l.at).toISOString()}>{clock(l.at)}</td>
                   <td class="num muted">{Math.max(0, l.at - start)}</td>
                   <td class="t-dir">{l.dir === 'client' ? 'C:' : l.dir === 'server' ? 'S:' : '··'}</td>
-                  <td class="t-text">{l.text}</td>
+                  <td class="t-text"><QueuedLinks text={l.text} /></td>
                   <td class="num t-rt">{l.responseMs !== undefined ? duration(l.responseMs) : ''}</td>
                 </tr>
               );
@@ -183,4 +211,12 @@ function Transcript({ id, onBack, onError }: { id: string; onBack(): void; onErr
       </div>
     </article>
   );
+}
+
+/** A reply's "queued as ID" as a link to that message (#/m/ID); the rest as text. */
+function QueuedLinks({ text }: { text: string }): JSX.Element {
+  const m = /\bqueued as ([A-Za-z0-9._-]{1,100})/.exec(text);
+  if (!m || m[1] === undefined) return <>{text}</>;
+  const at = m.index + m[0].length - m[1].length;
+  return <>{text.slice(0, at)}<a class="queued" href={`#/m/${encodeURIComponent(m[1])}`} title="Open this message">{m[1]}</a>{text.slice(at + m[1].length)}</>;
 }

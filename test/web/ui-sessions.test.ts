@@ -1,0 +1,102 @@
+/**
+ * The session list as something to navigate, in real headless Chromium (issue 32 item 5): failed only, by client or
+ * by address (the GET /api/v1/sessions filters), a refused HTTP client marked failed, and "queued as ID" in a
+ * transcript as a link to the message.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
+import { smtpDialect } from '../../src/smtp/core/dialects/smtp.js';
+import { resolveLimits } from '../../src/smtp/core/limits.js';
+import { quietDisplay } from '../../src/smtp/server/display.js';
+import { startService, type RunningService } from '../../src/service.js';
+import { launchBrowser, resultsDir, type Browser } from '../helpers/browser.js';
+import { SocketLines } from '../helpers/socket-driver.js';
+
+/** Sends `lines` one at a time and returns the last line of each reply (multi-line EHLO replies read whole). */
+async function converse(conn: SocketLines, lines: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const line of lines) {
+    conn.write(`${line}\r\n`);
+    let reply = await conn.next();
+    for (let i = 0; i < 30 && reply !== null && reply[3] === '-'; i++) reply = await conn.next();
+    out.push(reply ?? '(closed)');
+  }
+  return out;
+}
+
+describe('the session list in headless Chromium', () => {
+  let service: RunningService;
+  let browser: Browser;
+  let page: Page;
+  let queuedId = '';
+  before(async () => {
+    service = await startService({
+      smtp: { host: '127.0.0.1', port: 0, dialect: smtpDialect, limits: resolveLimits(), display: quietDisplay },
+      store: { kind: 'memory' },
+      http: { host: '127.0.0.1', port: 0 },
+    });
+    assert.ok(service.http);
+    // A delivered message, an HTTP client refused, and a session that only said hello.
+    const mail = await SocketLines.open(service.smtp.port);
+    await mail.next();
+    const replies = await converse(mail, ['EHLO ui.test', 'MAIL FROM:<ann@a.test>', 'RCPT TO:<bob@b.test>', 'DATA', 'Subject: filtered\r\n\r\nhello\r\n.', 'QUIT']);
+    queuedId = /queued as (\S+)/.exec(replies[4] ?? '')?.[1] ?? '';
+    assert.ok(queuedId, replies.join('\n'));
+    const http = await SocketLines.open(service.smtp.port);
+    await http.next();
+    assert.match((await converse(http, ['GET / HTTP/1.1']))[0] ?? '', /^421 .*HTTP is not spoken here$/);
+    const hello = await SocketLines.open(service.smtp.port);
+    await hello.next();
+    await converse(hello, ['HELO x.test', 'QUIT']);
+
+    browser = await launchBrowser();
+    page = await browser.context.newPage();
+    await page.goto(`http://127.0.0.1:${service.http.port}/#/sessions`);
+    await page.locator('.live.open').waitFor();
+  });
+  after(async () => {
+    await browser?.close();
+    await service?.close(1000);
+  });
+
+  it('filters failed only, by address and by client, and links "queued as ID" to the message', async () => {
+    const rows = page.locator('.srow');
+    await page.locator('.srow').nth(2).waitFor();
+    assert.equal(await rows.count(), 3);
+
+    await page.getByLabel('Failed only').check();
+    await page.locator('.srow.failed').waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('.srow').length === 1);
+    assert.match((await rows.first().textContent()) ?? '', /error/);
+    await page.getByLabel('Failed only').uncheck();
+    await page.waitForFunction(() => document.querySelectorAll('.srow').length === 3);
+
+    const box = page.getByLabel('Filter sessions by client address or mail address');
+    await box.fill('BOB@b.test');
+    await box.press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('.srow').length === 1);
+    await page.screenshot({ path: join(resultsDir(), 'ui-sessions-filtered.png') });
+
+    await box.fill('10.9.9.9');
+    await box.press('Enter');
+    await page.getByText('No session matches these filters.').waitFor();
+    await box.fill('127.0.0.1');
+    await box.press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('.srow').length === 3);
+
+    await box.fill('bob@b.test');
+    await box.press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('.srow').length === 1);
+    await rows.first().click();
+    const link = page.locator('.transcript a.queued');
+    assert.equal(await link.textContent(), queuedId);
+    await link.click();
+    await page.locator('.view-subject', { hasText: 'filtered' }).waitFor();
+    assert.equal(await page.evaluate(() => location.hash), `#/m/${queuedId}`);
+  });
+});
+
+declare const document: { querySelectorAll(selector: string): { length: number } };
+declare const location: { hash: string };
