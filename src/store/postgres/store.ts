@@ -565,7 +565,8 @@ class PostgresStore implements MessageStore {
   /** A batch the indexer thread committed (empty: it found nothing to claim). */
   #indexed(rows: IndexedRow[]): void {
     // The gauge between polls: nothing left that this instance could claim means no backlog it can see.
-    this.#setBacklog(rows.length === 0 ? { count: 0, lagMs: 0 } : { ...this.#backlog, count: Math.max(0, this.#backlog.count - rows.length) });
+    const count = rows.length === 0 ? 0 : Math.max(0, this.#backlog.count - rows.length);
+    this.#setBacklog({ count, lagMs: count === 0 ? 0 : this.#backlog.lagMs }); // no backlog has no lag
     if (rows.length === 0) return;
     if ((this.#opts.maxMessagesPerInbox ?? 0) > 0) this.#pruneSoon(); // an inbox may be over its limit now
     this.#announceLocal(rows);
