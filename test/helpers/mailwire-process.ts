@@ -18,7 +18,8 @@ export type MailwireProcess = Readonly<{
 }>;
 
 export async function startMailwire(args: readonly string[], timeoutMs = 20_000): Promise<MailwireProcess> {
-  const child = spawn(process.execPath, ['bin/mailwire.js', 'server', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // POP3 and IMAP on free ports unless the test says otherwise (a later flag wins), so parallel servers never collide.
+  const child = spawn(process.execPath, ['bin/mailwire.js', 'server', '--pop3-port', '0', '--imap-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (out += d));
