@@ -397,7 +397,9 @@ export function mailpitApi(options: CompatOptions): Hono {
       headers: {
         'Content-Type': 'text/html; charset=utf-8',
         // The sender's HTML on this origin: a sandbox without scripts, as mailwire's own preview.
-        'Content-Security-Policy': "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; img-src data: 'self' https: http:; style-src 'unsafe-inline' https:; font-src data: https:",
+        // A sandboxed page has an opaque origin: 'self' would not name this server, so its origin is written out.
+        'Content-Security-Policy': `sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; img-src data: ${new URL(c.req.url).origin} https: http:; ` +
+          "style-src 'unsafe-inline' https:; font-src data: https:; form-action 'none'",
         'X-Content-Type-Options': 'nosniff',
         'Referrer-Policy': 'no-referrer',
       },

@@ -168,6 +168,10 @@ describe('mailpit-api (MailpitClient) against /mailpit', () => {
     const m = await mailpit.getMessageSummary(welcome);
     assert.match(html, new RegExp(`src="/mailpit/api/v1/message/${welcome}/part/${m.Inline[0]!.PartID}"`));
     await assert.rejects(mailpit.renderMessageHTML(invoice), /404 .*does not contain a HTML part/);
+    const res = await fetch(`http://127.0.0.1:${service.http?.port}/mailpit/view/${welcome}.html`);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /^sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; img-src data: http:\/\/127\.0\.0\.1:\d+ /);
+    assert.doesNotMatch(csp, /allow-scripts|script-src/, 'the sender\'s HTML runs nothing on this origin');
   });
 
   it('setReadStatus by IDs, by search, all; both at once is a 400', async () => {
