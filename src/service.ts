@@ -20,7 +20,6 @@ import type { PemPair } from './net/tls.js';
 import { startHttpServer, type RunningHttpServer } from './web/server.js';
 import { mountMcp } from './mcp/http.js';
 import { MessageChecks, type ChecksConfig } from './checks/service.js';
-import { checkRoutes } from './web/routes/checks.js';
 import { createCompatApp, type CompatKind } from './web/compat/index.js';
 import { VERSION } from './version.js';
 import { startReaders, type ReadersConfig, type RunningReaders } from './mailbox/listeners.js';
@@ -144,14 +143,14 @@ export async function startBackend(
         ...(loginLimiter ? { limiter: loginLimiter } : {}), ...(trustedProxies ? { trustedProxies } : {}),
       };
       const app = createWebApp({
-        store: queryable, events, metrics, faults, access, serverInfo, ...relay, ...(trustedProxies ? { trustedProxies } : {}), maxMessageBytes,
-        routes: [(web, ctx) => mountMcp(web, ctx.api, { version: VERSION }), checkRoutes(checks)], // MCP for coding agents (src/mcp)
+        store: queryable, events, metrics, faults, access, serverInfo, ...relay, ...(trustedProxies ? { trustedProxies } : {}), maxMessageBytes, checks,
+        routes: [(web, ctx) => mountMcp(web, ctx.api, { version: VERSION })], // MCP for coding agents (src/mcp)
       });
       http = await startHttpServer({ app, host, port, ...(tls ? { tls } : {}) });
       httpInfo = { host, port: http.port, tls: tls !== undefined };
       for (const [kind, apiPort] of [['mailpit', config.http.mailpitApiPort], ['mailhog', config.http.mailhogApiPort]] as const) {
         if (apiPort === undefined) continue;
-        const compatApp = createCompatApp(kind, { store: queryable, events, faults, ...relay, maxMessageBytes: maxMessageBytes ?? 25 * 2 ** 20, version: VERSION }, access);
+        const compatApp = createCompatApp(kind, { store: queryable, events, faults, ...relay, maxMessageBytes: maxMessageBytes ?? 25 * 2 ** 20, version: VERSION, checks }, access);
         try {
           compat[kind] = await startHttpServer({ app: compatApp, host, port: apiPort, ...(tls ? { tls } : {}) });
         } catch (error) { // a warning, as for the HTTP port: the API stays under /${kind} on the HTTP port

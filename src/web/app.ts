@@ -28,6 +28,8 @@ import { compatGuard, mountCompatApis } from './compat/index.js';
 import { VERSION } from '../version.js';
 import { logError } from '../log.js';
 import { mountServerInfoRoutes, type ServerInfoSource } from './routes/server-info.js';
+import { checkRoutes } from './routes/checks.js';
+import type { MessageChecks } from '../checks/service.js';
 
 export type { Relay, RelayResult, WebContext, WebRoutes } from './routes/context.js';
 
@@ -56,6 +58,8 @@ export type WebAppOptions = Readonly<{
   maxMessageBytes?: number;
   /** What GET /api/v1/server says about the listeners; absent: all null. */
   serverInfo?: ServerInfoSource;
+  /** The message checks (src/checks): their routes, and Mailpit's html-check, link-check and sa-check; absent: none. */
+  checks?: MessageChecks;
 }>;
 
 export type WebApp = Readonly<{ fetch: (request: Request, connection?: HttpConnection) => Promise<Response> }>;
@@ -88,13 +92,14 @@ export function createWebApp(options: WebAppOptions): WebApp {
   });
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   guardHttp(app, options.access ?? { hosts: 'any' }, compatGuard({ maxMessageBytes: options.maxMessageBytes }));
-  mountCompatApis(app, { store, events: options.events, relay: options.relay, faults: options.faults, maxMessageBytes: options.maxMessageBytes, version: VERSION }); // /mailpit, /mailhog
+  mountCompatApis(app, { store, events: options.events, relay: options.relay, faults: options.faults, maxMessageBytes: options.maxMessageBytes, version: VERSION, checks: options.checks }); // /mailpit, /mailhog
 
   mountHealthRoutes(app, ctx);
   if (uiDir !== null) mountUi(app, uiDir);
   app.get('/api/openapi.json', (c) => c.json(OPENAPI));
   // One module per area (./routes/); every envelope recipient is an inbox, answered by the messages routes.
   mountServerInfoRoutes(app, options.serverInfo ?? (() => ({ smtp: null, http: null, imap: null, pop3: null })));
+  if (options.checks) checkRoutes(options.checks)(app, ctx);
   for (const mount of [...(options.routes ?? []), mountInboxRoutes, mountFaultRoutes, mountMessageRoutes, mountSessionRoutes, mountEventRoutes]) {
     mount(app, ctx);
   }

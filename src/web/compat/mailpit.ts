@@ -7,6 +7,9 @@
  * and nowhere else. Where mailwire lacks what is behind an endpoint (SpamAssassin, the HTML and link checks, tags,
  * image thumbnails) the answer says so, never a made-up success.
  */
+import type { MessageChecks } from '../../checks/service.js';
+import { scanHtml } from '../../store/html.js';
+import { mailpitHtmlCheck, mailpitLinkCheck, mailpitSpamCheck } from './mailpit-checks.js';
 import { logError } from '../../log.js';
 import { createHash } from 'node:crypto';
 import { Hono, type Context } from 'hono';
@@ -35,6 +38,8 @@ export type CompatOptions = Readonly<{
   /** The SMTP side's message size limit: the largest message POST /api/v1/send composes. */
   maxMessageBytes: number;
   version: string;
+  /** mailwire's checks (src/checks), behind html-check, link-check and sa-check; absent: those say they are not here. */
+  checks?: MessageChecks;
 }>;
 
 /** A Mailpit answer that is not 200: its status and plain text. */
@@ -326,17 +331,32 @@ export function mailpitApi(options: CompatOptions): Hono {
   });
 
   app.get('/api/v1/message/:id/html-check', async (c) => {
-    const m = await detailOf(await idOf(c));
+    const id = await idOf(c);
+    const m = await detailOf(id);
     if (m.html === '') throw bad('message does not contain HTML');
-    throw bad('the HTML check is not available in this mailwire: it has no email-client compatibility data');
+    if (options.checks === undefined) throw bad('the HTML check is not available in this mailwire');
+    let nodes = 0;
+    scanHtml(m.html, { tag: (t) => { if (!t.closing) nodes++; } });
+    return c.json(mailpitHtmlCheck(await options.checks.html(id), nodes));
   });
   app.get('/api/v1/message/:id/link-check', async (c) => {
     if (c.req.header('sec-fetch-site') === 'cross-site') throw bad('a link check is not run for a page of another site');
-    await detailOf(await idOf(c));
-    throw bad('the link check is not available in this mailwire: it does not fetch the links of a message');
+    const id = await idOf(c);
+    await detailOf(id);
+    if (options.checks === undefined) throw bad('the link check is not available in this mailwire');
+    return c.json(mailpitLinkCheck(await options.checks.links(id)));
   });
   // Mailpit registers this route only with a spam checker configured; without one, its router answers 404.
-  app.get('/api/v1/message/:id/sa-check', (c) => text(c, PAGE_NOT_FOUND, 404));
+  app.get('/api/v1/message/:id/sa-check', async (c) => {
+    if (options.checks?.spamConfigured !== true) return text(c, PAGE_NOT_FOUND, 404);
+    const id = await idOf(c);
+    await detailOf(id);
+    try {
+      return c.json(mailpitSpamCheck(await options.checks.spam(id)));
+    } catch (e) {
+      return c.json({ IsSpam: false, Score: 0, Rules: [], Error: (e as Error).message });
+    }
+  });
 
   app.post('/api/v1/message/:id/release', async (c) => {
     const id = c.req.param('id');

@@ -227,10 +227,15 @@ describe('mailpit-api (MailpitClient) against /mailpit', () => {
     }
   }
 
-  it('htmlCheck, linkCheck and spamAssassinCheck say mailwire has no such check (never a made-up result)', async () => {
+  it('htmlCheck and linkCheck answer from mailwire\'s checks in Mailpit\'s shapes; spamAssassinCheck is 404 without a checker, as Mailpit', async () => {
     const { welcome } = await ids();
-    await assert.rejects(mailpit.htmlCheck(welcome), /400 .*HTML check is not available/);
-    await assert.rejects(mailpit.linkCheck(welcome), /400 .*link check is not available/);
+    const html = await mailpit.htmlCheck(welcome);
+    assert.equal(html.Total?.Nodes, 3, 'p, b and img');
+    assert.equal(html.Total?.Tests, 2, 'html-p and html-img have caniemail entries; <b> has none');
+    const total = html.Total as { Supported: number; Partial: number; Unsupported: number };
+    assert.ok(Math.abs(total.Supported + total.Partial + total.Unsupported - 100) < 0.1, JSON.stringify(html.Total));
+    assert.ok(Object.keys(html.Platforms ?? {}).includes('desktop-webmail'));
+    assert.deepEqual(await mailpit.linkCheck(welcome), { Errors: 0, Links: [] }, 'a cid: image is no link');
     await assert.rejects(mailpit.spamAssassinCheck(welcome), /404 .*404 page not found/);
   });
 
