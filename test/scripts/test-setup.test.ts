@@ -75,7 +75,7 @@ describe('npm test\'s pretest (scripts/test-setup.sh)', () => {
   });
 
   it('installs the spam checkers without their recommends, in a call of their own', async () => {
-    const m = machine(['chromium', 'swaks', 'libnet-ssleay-perl', 'haproxy', 'python3', 'curl', 'procps'], { uid: 0, apt: true });
+    const m = machine(['chromium', 'fonts-noto-color-emoji', 'fonts-noto-cjk', 'swaks', 'libnet-ssleay-perl', 'haproxy', 'python3', 'curl', 'procps'], { uid: 0, apt: true });
     const r = await run(m.bin);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(readFileSync(m.log, 'utf8').split('\n'), [

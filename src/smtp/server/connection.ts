@@ -396,7 +396,7 @@ export class Connection {
     const inMessage = this.#session.inMessage;
     if (inMessage !== this.#inMessage) {
       this.#inMessage = inMessage;
-      if (inMessage) this.#data.set(performance.now(), this.#opts.limits.dataTimeoutMs);
+      if (inMessage) this.#data.set(this.#clock.now(), this.#opts.limits.dataTimeoutMs);
       else this.#data.clear();
     }
     if (!this.#batching) this.#flush();
