@@ -1,6 +1,6 @@
 /**
  * The HTML check: which HTML and CSS features a message uses, and how each mail client family supports them, from
- * caniemail's data (data/caniemail.json, MIT, data/caniemail.LICENSE; refreshed by scripts/update-caniemail.sh). The
+ * caniemail's data (vendor/caniemail/caniemail.json, MIT, vendor/caniemail/LICENSE; refreshed by scripts/update-caniemail.sh). The
  * HTML is read by the one linear tokenizer (src/store/html.ts) and its CSS by a linear scanner here; nothing remote is
  * fetched: a stylesheet or an image on the network is reported as remote.
  *
@@ -32,7 +32,7 @@ type Loaded = Readonly<{
 let loaded: Loaded | null = null;
 function load(): Loaded {
   if (loaded !== null) return loaded;
-  const d = JSON.parse(readFileSync(new URL('../../../data/caniemail.json', import.meta.url), 'utf8')) as CanIEmailData;
+  const d = JSON.parse(readFileSync(new URL('../../../vendor/caniemail/caniemail.json', import.meta.url), 'utf8')) as CanIEmailData;
   const clients = new Set<string>();
   const support = new Map<string, Map<string, FeatureSupport>>();
   for (const feature of d.data) {
