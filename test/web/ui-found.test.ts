@@ -7,27 +7,19 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { simplifiedDialect } from '../../src/smtp/core/dialects/simplified.js';
-import { resolveLimits } from '../../src/smtp/core/limits.js';
-import { quietDisplay } from '../../src/smtp/server/display.js';
-import { startService, type RunningService } from '../../src/service.js';
+import { startMemoryCatcher, type Catcher } from '../helpers/catcher.js';
 import { launchBrowser, resultsDir, type Browser } from '../helpers/browser.js';
 import { compose, sendRaw } from '../helpers/smtp-send.js';
 
 declare const navigator: { clipboard: { readText(): Promise<string> } };
 
 describe('what a new user looks for, in headless Chromium', () => {
-  let service: RunningService;
+  let service: Catcher;
   let browser: Browser;
   let page: Page;
   let origin: string;
   before(async () => {
-    service = await startService({
-      smtp: { host: '127.0.0.1', port: 0, dialect: simplifiedDialect, limits: resolveLimits(), display: quietDisplay },
-      store: { kind: 'memory' },
-      http: { host: '127.0.0.1', port: 0 },
-    });
-    assert.ok(service.http);
+    service = await startMemoryCatcher();
     origin = `http://127.0.0.1:${service.http.port}`;
     browser = await launchBrowser();
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });

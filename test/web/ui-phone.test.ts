@@ -7,10 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { simplifiedDialect } from '../../src/smtp/core/dialects/simplified.js';
-import { resolveLimits } from '../../src/smtp/core/limits.js';
-import { quietDisplay } from '../../src/smtp/server/display.js';
-import { startService, type RunningService } from '../../src/service.js';
+import { startMemoryCatcher, type Catcher } from '../helpers/catcher.js';
 import { launchBrowser, resultsDir, type Browser } from '../helpers/browser.js';
 import { compose, sendRaw } from '../helpers/smtp-send.js';
 
@@ -21,16 +18,11 @@ declare const document: {
 declare function getComputedStyle(el: unknown): { overflowX: string; maskImage: string; webkitMaskImage: string };
 
 describe('the UI on a phone (390 × 844) in headless Chromium', () => {
-  let service: RunningService;
+  let service: Catcher;
   let browser: Browser;
   let page: Page;
   before(async () => {
-    service = await startService({
-      smtp: { host: '127.0.0.1', port: 0, dialect: simplifiedDialect, limits: resolveLimits(), display: quietDisplay },
-      store: { kind: 'memory' },
-      http: { host: '127.0.0.1', port: 0 },
-    });
-    assert.ok(service.http);
+    service = await startMemoryCatcher();
     const long = 'a-very-long-attachment-name-that-would-not-fit-on-a-phone-screen-2024-quarterly-figures.pdf';
     await sendRaw(service.smtp.port, 'ann@a.test', 'bob@b.test', await compose({
       from: 'ann@a.test', to: 'bob@b.test', subject: 'Report', text: 'See attached.', html: '<p style="width:700px">wide</p>',

@@ -7,10 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { simplifiedDialect } from '../../src/smtp/core/dialects/simplified.js';
-import { resolveLimits } from '../../src/smtp/core/limits.js';
-import { quietDisplay } from '../../src/smtp/server/display.js';
-import { startService, type RunningService } from '../../src/service.js';
+import { startMemoryCatcher, type Catcher } from '../helpers/catcher.js';
 import { launchBrowser, resultsDir, type Browser } from '../helpers/browser.js';
 import { compose, sendRaw } from '../helpers/smtp-send.js';
 
@@ -18,17 +15,12 @@ declare const document: { querySelectorAll(selector: string): { length: number }
 declare const location: { search: string };
 
 describe('search errors and shareable searches in headless Chromium', () => {
-  let service: RunningService;
+  let service: Catcher;
   let browser: Browser;
   let page: Page;
   let origin: string;
   before(async () => {
-    service = await startService({
-      smtp: { host: '127.0.0.1', port: 0, dialect: simplifiedDialect, limits: resolveLimits(), display: quietDisplay },
-      store: { kind: 'memory' },
-      http: { host: '127.0.0.1', port: 0 },
-    });
-    assert.ok(service.http);
+    service = await startMemoryCatcher();
     origin = `http://127.0.0.1:${service.http.port}`;
     for (const [to, subject] of [['bob@b.test', 'Lunch'], ['bob@b.test', 'Invoice 7'], ['carol@c.test', 'Invoice 8']] as const) {
       await sendRaw(service.smtp.port, 'ann@a.test', to, await compose({ from: 'ann@a.test', to, subject, text: 'hi' }));

@@ -8,9 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { smtpDialect } from '../../src/smtp/core/dialects/smtp.js';
-import { resolveLimits } from '../../src/smtp/core/limits.js';
-import { quietDisplay } from '../../src/smtp/server/display.js';
-import { startService, type RunningService } from '../../src/service.js';
+import { startMemoryCatcher, type Catcher } from '../helpers/catcher.js';
 import { launchBrowser, resultsDir, type Browser } from '../helpers/browser.js';
 import { SocketLines } from '../helpers/socket-driver.js';
 
@@ -27,17 +25,12 @@ async function converse(conn: SocketLines, lines: readonly string[]): Promise<st
 }
 
 describe('the session list in headless Chromium', () => {
-  let service: RunningService;
+  let service: Catcher;
   let browser: Browser;
   let page: Page;
   let queuedId = '';
   before(async () => {
-    service = await startService({
-      smtp: { host: '127.0.0.1', port: 0, dialect: smtpDialect, limits: resolveLimits(), display: quietDisplay },
-      store: { kind: 'memory' },
-      http: { host: '127.0.0.1', port: 0 },
-    });
-    assert.ok(service.http);
+    service = await startMemoryCatcher(smtpDialect);
     // A delivered message, an HTTP client refused, and a session that only said hello.
     const mail = await SocketLines.open(service.smtp.port);
     await mail.next();

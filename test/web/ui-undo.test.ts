@@ -7,17 +7,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { simplifiedDialect } from '../../src/smtp/core/dialects/simplified.js';
-import { resolveLimits } from '../../src/smtp/core/limits.js';
-import { quietDisplay } from '../../src/smtp/server/display.js';
-import { startService, type RunningService } from '../../src/service.js';
+import { startMemoryCatcher, type Catcher } from '../helpers/catcher.js';
 import { launchBrowser, resultsDir, type Browser } from '../helpers/browser.js';
 import { compose, sendRaw } from '../helpers/smtp-send.js';
 
 declare const document: { querySelectorAll(selector: string): { length: number } };
 
 describe('deleting with Undo in headless Chromium', () => {
-  let service: RunningService;
+  let service: Catcher;
   let browser: Browser;
   let page: Page;
   let origin: string;
@@ -29,12 +26,7 @@ describe('deleting with Undo in headless Chromium', () => {
     assert.equal(await count(), n);
   };
   before(async () => {
-    service = await startService({
-      smtp: { host: '127.0.0.1', port: 0, dialect: simplifiedDialect, limits: resolveLimits(), display: quietDisplay },
-      store: { kind: 'memory' },
-      http: { host: '127.0.0.1', port: 0 },
-    });
-    assert.ok(service.http);
+    service = await startMemoryCatcher();
     origin = `http://127.0.0.1:${service.http.port}`;
     for (const subject of ['First', 'Second', 'Third']) {
       await sendRaw(service.smtp.port, 'ann@a.test', 'bob@b.test', await compose({ from: 'ann@a.test', to: 'bob@b.test', subject, text: 'hi' }));
