@@ -1,7 +1,8 @@
 /**
  * Every pass over message content is linear in its size (issue 25): for each such function and a family of
  * adversarial inputs, time(4n) / time(n) < 8 in the same run (best of 5, n and a repeat count large enough that
- * time(n) >= 20 ms), and one call on 1 MiB of the input in under 250 ms. The functions are imported from where the
+ * time(n) >= 20 ms; the ratio is measured anew up to three times, since a collection or another process's burst
+ * lands on one size only), and one call on 1 MiB of the input in under 250 ms. The functions are imported from where the
  * API, the index and MCP take them, so this file also runs against code from before the tokenizer: a quadratic pass
  * fails its ratio at once (the 1 MiB call is made only once the ratio holds, so it never runs for minutes).
  */
@@ -16,6 +17,7 @@ const MIN_MS = 20;
 const MAX_RATIO = 8;
 const CEILING_MS = 250;
 const MIB = 1024 * 1024;
+const MAX_N = MIB / 4;
 
 /** `unit` repeated to about n characters. */
 const rep = (unit: string, n: number): string => flat(unit.repeat(Math.max(1, Math.ceil(n / unit.length))).slice(0, n));
@@ -126,22 +128,29 @@ async function best(f: () => unknown, reps: number, tries: number): Promise<numb
 describe('every pass over message content is linear (time(4n) / time(n) < 8, 1 MiB under 250 ms)', () => {
   for (const c of cases) {
     it(`${c.fn}: ${c.input}`, async () => {
-      // n and reps such that time(n) >= 20 ms: n doubles up to 256 KiB (so that 4n is at most 1 MiB), then reps.
+      // n and reps such that time(n) >= 20 ms: n doubles up to 256 KiB (so that 4n is at most 1 MiB; both sizes then
+      // live in the same heap space, so their cost per byte compares), then reps.
       let n = 4096;
       let reps = 1;
       let f = c.run(n);
       await timeOf(f, 1); // warm
       for (let i = 0; i < 40 && (await best(f, reps, 2)) < MIN_MS; i++) {
-        if (n < MIB / 4) f = c.run((n *= 2));
+        if (n < MAX_N) f = c.run((n *= 2));
         else reps *= 2;
       }
-      const t1 = await best(f, reps, 5);
       const f4 = c.run(4 * n);
       await timeOf(f4, 1);
-      // Best of up to 5: stops as soon as one try is under the bound (more tries could only lower the best), or once
-      // one is so far over it (quadratic code) that no noise explains it.
+      // Up to three rounds, each measuring both sizes anew (a collection or another process's burst can land on
+      // either); within a round, best of up to 5 for 4n, stopping once one try is under the bound (more could only
+      // lower the best) or so far over it (quadratic code) that no noise explains it. Quadratic code fails every round.
+      let t1 = 0;
       let t4 = Infinity;
-      for (let i = 0; i < 5 && t4 / t1 >= MAX_RATIO && (i === 0 || t4 / t1 < 4 * MAX_RATIO); i++) t4 = Math.min(t4, await timeOf(f4, reps));
+      for (let round = 0; round < 3 && !(t4 / t1 < MAX_RATIO); round++) {
+        t1 = await best(f, reps, 5);
+        t4 = Infinity;
+        for (let i = 0; i < 5 && t4 / t1 >= MAX_RATIO && (i === 0 || t4 / t1 < 4 * MAX_RATIO); i++) t4 = Math.min(t4, await timeOf(f4, reps));
+        if (t4 / t1 >= 4 * MAX_RATIO) break;
+      }
       assert.ok(t4 / t1 < MAX_RATIO, `time(4n) / time(n) = ${(t4 / t1).toFixed(1)} (n = ${n}, ${reps} calls: ${t1.toFixed(1)} ms, ${t4.toFixed(1)} ms)`);
       const big = c.run(MIB);
       const ceiling = await best(big, 1, 2);
