@@ -45,12 +45,18 @@ function nextCell(): Int32Array {
 export class SaveDeadline {
   /** Milliseconds since the epoch. */
   readonly at: number;
-  /** OPEN, TAKEN (the store is committing it) or CUT (refused at its deadline). */
-  readonly cell: Int32Array;
+  #cell: Int32Array | null = null;
 
   constructor(at: number) {
     this.at = at;
-    this.cell = nextCell();
+  }
+
+  /**
+   * OPEN, TAKEN (the store is committing it) or CUT (refused at its deadline). Made on first use, on the thread that
+   * made the deadline (before it crosses to a writer): a store that answers at once never needs one.
+   */
+  get cell(): Int32Array {
+    return (this.#cell ??= nextCell());
   }
 
   /** The store, just before the commit that holds this save: false means leave it out (it has been answered 451). */
@@ -119,38 +125,50 @@ const RECENT_CUT_MS = 30_000;
 
 export type DeadlineOptions = Readonly<{ storeTimeoutMs: number; watch?: SaveWatch }>;
 
-type Waiter = { readonly at: number; readonly fire: () => void; done: boolean };
+/** What the queue holds: a deadline, what to do at it, and whether it was settled first. */
+type Waiter = { readonly at: number; fire(): void; done: boolean; own: NodeJS.Timeout | null };
 
 /**
  * The deadlines of the saves in flight, under one timer: saves get their deadline as they come (now + the timeout), so
  * they are queued in order and the timer only ever waits for the oldest. A timer per save cost a setTimeout and a
- * clearTimeout each (about 5 µs a message under `npm run bench -- --only ours-none-smtp`). A deadline that comes out
- * of order (a cluster worker's, carried over IPC) gets a timer of its own.
+ * clearTimeout each (about 5 µs a message under `npm run bench -- --only ours-none-smtp`). The timer is also kept when
+ * the queue empties (unref'd, so that it alone keeps no process alive): a store that answers before the next save
+ * comes (the discard sink always does) would otherwise set and clear one per message all the same; when it fires
+ * early it finds nothing due and waits for the oldest again. A deadline that comes out of order (a cluster worker's,
+ * carried over IPC) gets a timer of its own.
  */
 class DeadlineQueue {
   #items: Waiter[] = [];
   #head = 0;
   #live = 0;
   #timer: NodeJS.Timeout | null = null;
+  /** When the timer fires (Date.now() ms); Infinity while none is set. */
+  #firesAt = Infinity;
 
-  /** Queues `fire` for `at`; settle() takes it out (false: it was already settled). */
-  add(at: number, fire: () => void): { settle(): boolean } {
-    const w: Waiter = { at, fire, done: false };
+  /** Queues `w` for its deadline; settle(w) takes it out. */
+  add(w: Waiter): void {
     const last = this.#items[this.#items.length - 1];
-    if (last !== undefined && at < last.at) {
-      const own = setTimeout(() => { if (!w.done) w.fire(); }, Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())));
-      return { settle: () => (w.done ? false : ((w.done = true), clearTimeout(own), true)) };
+    if (last !== undefined && w.at < last.at) {
+      w.own = setTimeout(() => { if (!w.done) w.fire(); }, Math.min(MAX_TIMER_MS, Math.max(0, w.at - Date.now())));
+      return;
     }
     this.#items.push(w);
-    this.#live++;
-    if (this.#timer === null) this.#arm();
-    return { settle: () => (w.done ? false : ((w.done = true), this.#settled(), true)) };
+    if (this.#live++ === 0) this.#timer?.ref(); // something waits again: the timer keeps the process alive
+    if (w.at < this.#firesAt) this.#arm(); // else the timer fires first, and sets itself again for what is left
+  }
+
+  /** Takes `w` out: false if it was settled already (its deadline fired, or the store answered). */
+  settle(w: Waiter): boolean {
+    if (w.done) return false;
+    w.done = true;
+    if (w.own !== null) clearTimeout(w.own);
+    else this.#settled();
+    return true;
   }
 
   #settled(): void {
     if (--this.#live > 0) return;
-    if (this.#timer !== null) clearTimeout(this.#timer); // nothing waits: no timer keeps the process alive
-    this.#timer = null;
+    this.#timer?.unref(); // nothing waits: the timer stays set, but keeps no process alive
     this.#items = [];
     this.#head = 0;
   }
@@ -158,12 +176,17 @@ class DeadlineQueue {
   #arm(): void {
     while (this.#head < this.#items.length && (this.#items[this.#head] as Waiter).done) this.#head++;
     const first = this.#items[this.#head];
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#firesAt = Infinity;
     if (first === undefined) return;
+    this.#firesAt = first.at;
     this.#timer = setTimeout(() => this.#fire(), Math.min(MAX_TIMER_MS, Math.max(0, first.at - Date.now())));
   }
 
   #fire(): void {
     this.#timer = null;
+    this.#firesAt = Infinity;
     const now = Date.now();
     // Bounded by the queue: each step passes one entry.
     while (this.#head < this.#items.length) {
@@ -199,29 +222,72 @@ export function withDeadline<S extends Omit<MessageSink, 'close'>>(sink: S, opti
         if (token !== undefined) watch?.end(token);
         throw e; // a sink that throws is a bug: the connection's crash boundary answers it (421), not a 451
       }
-      return new Promise<string>((resolve, reject) => {
-        const refuse = (): void => {
-          watch?.cut();
-          reject(new StoreUnavailableError(pastDeadline(storeTimeoutMs)));
-        };
-        const waiter = queue.add(deadline.at, () => {
-          if (!deadline.cut()) return; // the store took it: its commit answers, however late
-          if (finish()) refuse();
-        });
-        function finish(): boolean {
-          if (!waiter.settle()) return false;
-          if (token !== undefined) watch?.end(token);
-          return true;
-        }
-        saving.then(
-          (id) => finish() && resolve(id),
-          // Cut by the deadline (the store may notice first, on its own timer): said one way, counted once.
-          (e: unknown) => finish() && (deadline.isCut ? refuse() : reject(e instanceof Error ? e : new Error(String(e)))),
-        );
-      });
+      const pending = new PendingSave(deadline, token, queue, watch, storeTimeoutMs);
+      queue.add(pending);
+      saving.then(
+        (id) => pending.answered(id),
+        (e: unknown) => pending.failed(e),
+      );
+      return pending.promise;
     },
     saveSession: (session) => sink.saveSession(session),
   };
+}
+
+/** One save in flight: its place in the deadline queue, and the answer the connection waits for (an object, not closures: one per message). */
+class PendingSave implements Waiter {
+  readonly at: number;
+  done = false;
+  own: NodeJS.Timeout | null = null;
+  readonly promise: Promise<string>;
+  #resolve!: (id: string) => void;
+  #reject!: (e: Error) => void;
+  readonly #deadline: SaveDeadline;
+  readonly #token: number | undefined;
+  readonly #queue: DeadlineQueue;
+  readonly #watch: SaveWatch | undefined;
+  readonly #timeoutMs: number;
+
+  constructor(deadline: SaveDeadline, token: number | undefined, queue: DeadlineQueue, watch: SaveWatch | undefined, timeoutMs: number) {
+    this.at = deadline.at;
+    this.#deadline = deadline;
+    this.#token = token;
+    this.#queue = queue;
+    this.#watch = watch;
+    this.#timeoutMs = timeoutMs;
+    this.promise = new Promise<string>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  /** The deadline: refused (451) unless the store took the save first (its commit answers, however late). */
+  fire(): void {
+    if (!this.#deadline.cut()) return;
+    if (this.#finish()) this.#refuse();
+  }
+
+  answered(id: string): void {
+    if (this.#finish()) this.#resolve(id);
+  }
+
+  /** Cut by the deadline (the store may notice first, on its own timer): said one way, counted once. */
+  failed(e: unknown): void {
+    if (!this.#finish()) return;
+    if (this.#deadline.isCut) this.#refuse();
+    else this.#reject(e instanceof Error ? e : new Error(String(e)));
+  }
+
+  #finish(): boolean {
+    if (!this.#queue.settle(this)) return false;
+    if (this.#token !== undefined) this.#watch?.end(this.#token);
+    return true;
+  }
+
+  #refuse(): void {
+    this.#watch?.cut();
+    this.#reject(new StoreUnavailableError(pastDeadline(this.#timeoutMs)));
+  }
 }
 
 /** The store's health with the deadline's verdict: degraded (503, with the reason) while saves wait too long. */

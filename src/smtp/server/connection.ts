@@ -148,6 +148,10 @@ export class Connection {
   /** The bound on the whole session (limits.maxSessionMs); reached while a message is stored, it acts after the reply. */
   #lifetime: NodeJS.Timeout | undefined;
   #lifetimeOver = false;
+  /** The message being stored (one at a time: nothing more is fed until the store answers), for its answer. */
+  #storing: Readonly<{ env: Envelope; size: number }> | null = null;
+  /** The connection as the last save gave it to the store, reused while TLS and the login are the same. */
+  #savedInfo: ConnectionInfo | null = null;
   /** Set once an internal error has closed the connection (see #guard); also names the session in the log. */
   #crashed: string | null = null;
   /** An injected delay in progress. */
@@ -231,39 +235,56 @@ export class Connection {
 
   #attach(socket: Socket): void {
     socket.setNoDelay(true);
-    socket.on('data', (received: Buffer) => this.#guard(() => {
-      const chunk = this.#screening === null ? received : this.#screen(received);
-      if (chunk === null) return;
-      this.#splitter.push(chunk);
-      if (this.#waiting) {
-        // The client goes on while its message is stored (pipelining past the end of data): read no more until then.
-        // The same while an AUTH verifier answers.
-        const kind = this.#session.phase.kind;
-        if (!this.#pausedForStore && (kind === 'storing' || kind === 'verifying')) {
-          this.#pausedForStore = true;
-          socket.pause();
-        }
-        return;
+    // The crash boundary is a try/catch in each handler, not a closure per event (see #guard): these run per read.
+    socket.on('data', (received: Buffer) => {
+      try {
+        this.#read(socket, received);
+      } catch (error) {
+        this.#internalError(error);
       }
-      this.#commandAt = this.#clock.now();
-      this.#idle.set(this.#commandAt, this.#opts.limits.idleTimeoutMs);
-      const mark = this.#transcript.length;
-      const fedBefore = this.#commandsFed;
-      this.#pumpBatch();
-      if (this.#draft.backlogged) this.#waitForSpool();
-      // Several commands in one read: the client pipelined (RFC 2920). Said in the transcript, before the batch.
-      const batch = this.#commandsFed - fedBefore;
-      if (batch > 1 && this.#opts.recordSessions && mark < this.#transcript.length && this.#transcript.length < TRANSCRIPT_CAP) {
-        this.#transcript.splice(mark, 0, { at: Date.now(), dir: 'info', text: `pipelined: ${batch} commands in one read` });
+    });
+    socket.on('end', () => {
+      try {
+        this.#ended();
+      } catch (error) {
+        this.#internalError(error);
       }
-    }));
-    socket.on('end', () => this.#guard(() => {
-      if (this.#crashed !== null) return;
-      const end = this.#leftMidMessage() ? 'error' : 'client-closed'; // asked before the eof ends the message
-      this.#apply(this.#session.feed({ type: 'eof' }), end);
-    }));
+    });
     socket.on('error', () => socket.destroy()); // ECONNRESET and kin: 'close' follows and cleans up
     socket.on('close', () => this.#cleanup());
+  }
+
+  #read(socket: Socket, received: Buffer): void {
+    const chunk = this.#screening === null ? received : this.#screen(received);
+    if (chunk === null) return;
+    this.#splitter.push(chunk);
+    if (this.#waiting) {
+      // The client goes on while its message is stored (pipelining past the end of data): read no more until then.
+      // The same while an AUTH verifier answers.
+      const kind = this.#session.phase.kind;
+      if (!this.#pausedForStore && (kind === 'storing' || kind === 'verifying')) {
+        this.#pausedForStore = true;
+        socket.pause();
+      }
+      return;
+    }
+    this.#commandAt = this.#clock.now();
+    this.#idle.set(this.#commandAt, this.#opts.limits.idleTimeoutMs);
+    const mark = this.#transcript.length;
+    const fedBefore = this.#commandsFed;
+    this.#pumpBatch();
+    if (this.#draft.backlogged) this.#waitForSpool();
+    // Several commands in one read: the client pipelined (RFC 2920). Said in the transcript, before the batch.
+    const batch = this.#commandsFed - fedBefore;
+    if (batch > 1 && this.#opts.recordSessions && mark < this.#transcript.length && this.#transcript.length < TRANSCRIPT_CAP) {
+      this.#transcript.splice(mark, 0, { at: Date.now(), dir: 'info', text: `pipelined: ${batch} commands in one read` });
+    }
+  }
+
+  #ended(): void {
+    if (this.#crashed !== null) return;
+    const end = this.#leftMidMessage() ? 'error' : 'client-closed'; // asked before the eof ends the message
+    this.#apply(this.#session.feed({ type: 'eof' }), end);
   }
 
   /**
@@ -572,27 +593,53 @@ export class Connection {
     const size = raw.length; // raw is given to the store (transferRaw): not read after save()
     this.#note('info', `message: ${size} bytes`);
     const ctx = this.#session.context;
-    const connection: ConnectionInfo = { ...this.#info, tls: ctx.tls, ...(ctx.authUser === null ? {} : { authUser: ctx.authUser }) };
-    // The session summary is kept only for a display that shows it.
-    const summary = this.#opts.display.session === undefined
-      ? (): void => {}
-      : (result: string): void => void this.#messages.push({ from: env.from, to: env.to, size, result });
+    let connection = this.#savedInfo;
+    if (connection === null || connection.tls !== ctx.tls || (connection.authUser ?? null) !== ctx.authUser) {
+      connection = { ...this.#info, tls: ctx.tls, ...(ctx.authUser === null ? {} : { authUser: ctx.authUser }) };
+      this.#savedInfo = connection;
+    }
+    this.#storing = { env, size };
     // Nothing more is fed until the store has answered; input that arrives meanwhile stops reading (see #attach).
     this.#waiting = true;
-    this.#opts.sink.save({ envelope: env, connection, receivedAt, raw, transferRaw: true }).then(
-      (id) => this.#guard(() => {
-        if (this.#opts.recordSessions) this.#messageIds.push(id);
-        if (this.#crashed !== null) return;
-        this.#opts.observer?.messageStored?.(id, size);
-        summary(`stored as ${id}`);
-        this.#stored(this.#session.feed({ type: 'stored', id }));
-      }),
-      (error: unknown) => this.#guard(() => {
-        if (this.#crashed !== null) return;
-        summary(`store failed: ${String(error)}`);
-        this.#stored(this.#session.feed({ type: 'store-failed', reason: String(error), full: error instanceof StoreFullError }));
-      }),
-    );
+    this.#opts.sink.save({ envelope: env, connection, receivedAt, raw, transferRaw: true }).then(this.#onSaved, this.#onSaveFailed);
+  }
+
+  /** The store's answers, with the crash boundary (methods made once per connection: these run per message). */
+  readonly #onSaved = (id: string): void => {
+    try {
+      this.#saved(id);
+    } catch (error) {
+      this.#internalError(error);
+    }
+  };
+
+  readonly #onSaveFailed = (failure: unknown): void => {
+    try {
+      this.#saveFailed(failure);
+    } catch (error) {
+      this.#internalError(error);
+    }
+  };
+
+  #saved(id: string): void {
+    if (this.#opts.recordSessions) this.#messageIds.push(id);
+    if (this.#crashed !== null) return;
+    this.#opts.observer?.messageStored?.(id, this.#storing?.size ?? 0);
+    this.#summary(`stored as ${id}`);
+    this.#stored(this.#session.feed({ type: 'stored', id }));
+  }
+
+  #saveFailed(error: unknown): void {
+    if (this.#crashed !== null) return;
+    this.#summary(`store failed: ${String(error)}`);
+    this.#stored(this.#session.feed({ type: 'store-failed', reason: String(error), full: error instanceof StoreFullError }));
+  }
+
+  /** The session summary of the message being stored, kept only for a display that shows it. */
+  #summary(result: string): void {
+    if (this.#opts.display.session === undefined || this.#storing === null) return;
+    const { env, size } = this.#storing;
+    this.#messages.push({ from: env.from, to: env.to, size, result });
   }
 
   /** The store (or the AUTH verifier) answered: reply, and go on with the input that waited. */
