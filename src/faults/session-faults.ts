@@ -12,6 +12,7 @@
  * place of the dialect's.
  */
 import { assertNever } from '../assert-never.js';
+import type { Command } from '../smtp/core/command.js';
 import type { Reply } from '../smtp/core/reply.js';
 import { skipChunk } from '../smtp/core/session.js';
 import type { Action, Phase, Step } from '../smtp/core/types.js';
@@ -35,10 +36,10 @@ const accepted = (step: Step): boolean => {
 };
 
 /**
- * The fault event of a command line, or null when it is none: `verb` is the line's first word in capitals, `before`
- * the phase it was read in, `step` what the core would do with it.
+ * The fault event of a command, or null when it is none: `command` is the typed Command the core read the line as
+ * (SmtpSession.considerLine), `before` the phase it was read in, `step` what the core would do with it.
  */
-export function commandEvent(verb: string, before: Phase, step: Step, base: EventBase): FaultEvent | null {
+export function commandEvent(command: Command, before: Phase, step: Step, base: EventBase): FaultEvent | null {
   if (!accepted(step)) return null;
   const after = step.phase;
   const event = (on: FaultStage, fields: Omit<FaultEvent, 'on' | 'client'>): FaultEvent => {
@@ -48,7 +49,7 @@ export function commandEvent(verb: string, before: Phase, step: Step, base: Even
       ...(helo === undefined ? {} : { helo }), ...(base.user === null ? {} : { user: base.user }),
     };
   };
-  switch (verb) {
+  switch (command.verb) {
     case 'HELO':
     case 'EHLO':
       return after.kind === 'await-mail' ? event('helo', { helo: after.helo }) : null;
@@ -68,8 +69,10 @@ export function commandEvent(verb: string, before: Phase, step: Step, base: Even
       return before.kind === 'await-mail' ? event('auth', {}) : null;
     case 'STARTTLS':
       return after.kind === 'starting-tls' ? event('starttls', {}) : null;
+    case 'RSET': case 'NOOP': case 'QUIT': case 'VRFY': case 'EXPN': case 'HELP': case 'UNKNOWN': case 'INVALID':
+      return null; // no fault stage: these move no mail, or the core refused them
     default:
-      return null;
+      return assertNever(command);
   }
 }
 

@@ -24,6 +24,7 @@ export type Command =
   | Readonly<{ verb: 'INVALID'; why: InvalidReason; said: string }>;
 
 export type InvalidReason =
+  | 'too-long' // longer than the command line limit (RFC 5321 §4.5.3.1.4): never parsed
   | 'empty'
   | 'nul-byte'
   | 'bad-utf8'
@@ -33,6 +34,11 @@ export type InvalidReason =
 const SIMPLE_VERBS: ReadonlySet<string> = new Set<SimpleVerb>([
   'DATA', 'RSET', 'NOOP', 'QUIT', 'VRFY', 'EXPN', 'HELP', 'STARTTLS', 'AUTH', 'BDAT',
 ]);
+
+/** A command line as every dialect reads it: an over-long line is 'too-long' and never parsed. */
+export function commandOf(line: Readonly<{ text: string; overflow: boolean }>): Command {
+  return line.overflow ? { verb: 'INVALID', why: 'too-long', said: '' } : parseCommand(line.text);
+}
 
 export function parseCommand(latin1Line: string): Command {
   if (latin1Line.includes('\0')) return { verb: 'INVALID', why: 'nul-byte', said: latin1Line.replaceAll('\0', '\\0') };

@@ -5,6 +5,7 @@
  * limit), BDAT octets, waiting for the store, the TLS restart, timeouts, shutdown and end of input.
  */
 import { assertNever } from '../../assert-never.js';
+import { commandOf, type Command } from './command.js';
 import type { Line, LineEnding, OverlongMode } from './line-splitter.js';
 import type { Reply } from './reply.js';
 import {
@@ -45,8 +46,31 @@ export function step(p: Phase, input: Input, cfg: SessionConfig, ctx: SessionCon
         return { phase: { kind: 'await-helo' }, actions: [], ctx: { ...ctx, tls: true, esmtp: false, authUser: null } };
       }
       return interrupt(p, input, cfg);
+    case 'auth':
+      if (input.type !== 'line') return interrupt(p, input, cfg);
+      if (cfg.dialect.authAnswer === undefined) throw new SessionMisuseError(`the ${cfg.dialect.name} dialect cannot be in phase 'auth'`);
+      return cfg.dialect.authAnswer(p, input.line, cfg, ctx);
     default:
-      return input.type === 'line' ? cfg.dialect.command(p, input.line, cfg, ctx) : interrupt(p, input, cfg);
+      return input.type === 'line' ? cfg.dialect.command(p, commandOf(input.line), cfg, ctx) : interrupt(p, input, cfg);
+  }
+}
+
+/**
+ * What a line would do, and the typed Command it was read as (null when it is no command: message text, an AUTH
+ * answer, or a phase that takes none). Parsed once: fault injection matches on the same Command the dialect acted on.
+ */
+export function considerLine(p: Phase, line: Line, cfg: SessionConfig, ctx: SessionContext): Readonly<{ step: Step; command: Command | null }> {
+  switch (p.kind) {
+    case 'await-helo':
+    case 'await-mail':
+    case 'await-rcpt':
+    case 'await-data':
+    case 'chunking': {
+      const command = commandOf(line);
+      return { step: cfg.dialect.command(p, command, cfg, ctx), command };
+    }
+    default:
+      return { step: step(p, { type: 'line', line }, cfg, ctx), command: null };
   }
 }
 
@@ -224,6 +248,11 @@ export class SmtpSession {
   /** What the input would do, without doing it (the state is unchanged until `commit`): fault injection looks first. */
   consider(input: Input): Step {
     return step(this.#phase, input, this.#cfg, this.#ctx);
+  }
+
+  /** What a line would do, with the Command it was read as (see considerLine); the state is unchanged until `commit`. */
+  considerLine(line: Line): Readonly<{ step: Step; command: Command | null }> {
+    return considerLine(this.#phase, line, this.#cfg, this.#ctx);
   }
 
   /** Takes a step: the one `consider` returned, or another the shell chose in its place (see faults/session-faults). */

@@ -1,3 +1,4 @@
+import type { Command } from './command.js';
 import type { Line, LineEnding } from './line-splitter.js';
 import type { Limits } from './limits.js';
 import type { Reply } from './reply.js';
@@ -136,8 +137,10 @@ export type SessionConfig = Readonly<{
 export interface Dialect {
   readonly name: 'simplified' | 'smtp';
   greeting(cfg: SessionConfig): Reply;
-  /** A complete line in a phase where lines are the dialect's to read. */
-  command(phase: DialectPhase, line: Line, cfg: SessionConfig, ctx: SessionContext): Step;
+  /** A command line (parsed once, by the session core: see commandOf) in a phase where commands are the dialect's to read. */
+  command(phase: Exclude<DialectPhase, { kind: 'auth' }>, cmd: Command, cfg: SessionConfig, ctx: SessionContext): Step;
+  /** A line answering an AUTH challenge (phase 'auth', which only a dialect that offers AUTH enters): not a command. */
+  authAnswer?(phase: Extract<Phase, { kind: 'auth' }>, line: Line, cfg: SessionConfig, ctx: SessionContext): Step;
   /** Where a session goes once a message is stored (or failed to be). */
   afterMessage(env: Envelope): CommandPhase;
   /** The shell's answer to a 'verify' action (only a dialect that emits one needs this). */

@@ -471,8 +471,8 @@ export class Connection {
 
   #commandWithFaults(line: Line): void {
     const before = this.#session.phase;
-    const considered = this.#session.consider({ type: 'line', line });
-    const event = commandEvent(this.#verb, before, considered, { client: this.#info.clientAddress, user: this.#session.context.authUser });
+    const { step: considered, command } = this.#session.considerLine(line);
+    const event = command === null ? null : commandEvent(command, before, considered, { client: this.#info.clientAddress, user: this.#session.context.authUser });
     if (event === null) this.#apply(this.#session.commit(considered));
     else this.#withFault(event, (v) => this.#apply(this.#session.commit(faultStep(before, considered, v.outcome)), endOf(v)));
   }

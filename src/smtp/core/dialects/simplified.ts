@@ -4,11 +4,10 @@
  * phase's 503 and leaves the phase unchanged. QUIT is accepted in every command phase (spec step 4). The session never
  * disconnects its user for mistakes: the text asks for telnet to try exactly those.
  */
-import { parseCommand, type Command } from '../command.js';
+import type { Command } from '../command.js';
 import { reply, type Reply } from '../reply.js';
 import { SessionMisuseError, startData } from '../session.js';
 import type { CommandPhase, Dialect, DialectPhase, SessionConfig, Step } from '../types.js';
-import type { Line } from '../line-splitter.js';
 
 const need = (text: string): Reply => reply(503, text);
 
@@ -24,12 +23,11 @@ const SENDER_OK = reply(250, '2.1.0 Sender OK');
 const RECIPIENT_OK = reply(250, '2.1.5 Recipient OK');
 const START_INPUT = reply(354, 'Start mail input; end with <CRLF>.<CRLF>');
 
-function command(phase: DialectPhase, line: Line, cfg: SessionConfig): Step {
+function command(phase: Exclude<DialectPhase, { kind: 'auth' }>, cmd: Command, cfg: SessionConfig): Step {
   // BDAT and AUTH phases belong to the smtp dialect; this one never enters them.
-  if (phase.kind === 'chunking' || phase.kind === 'auth') throw new SessionMisuseError(`simplified dialect in phase '${phase.kind}'`);
+  if (phase.kind === 'chunking') throw new SessionMisuseError(`simplified dialect in phase '${phase.kind}'`);
+  // Anything but the one command the phase wants is refused, an over-long line ('too-long') included.
   const refused: Step = { phase, actions: [{ type: 'reply', reply: SIMPLIFIED_ORDER[phase.kind].refuse }] };
-  if (line.overflow) return refused;
-  const cmd = parseCommand(line.text);
   if (cmd.verb === 'QUIT' && cmd.arg === '') {
     return {
       phase: { kind: 'closed' },

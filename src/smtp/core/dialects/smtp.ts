@@ -11,7 +11,7 @@
 import { assertNever } from '../../../assert-never.js';
 import { checkMailbox } from '../mailbox-syntax.js';
 import { decodeUtf8 } from '../utf8.js';
-import { parseCommand, type Command } from '../command.js';
+import type { Command } from '../command.js';
 import type { Line } from '../line-splitter.js';
 import { escapeControls, reply, type Reply } from '../reply.js';
 import { skipChunk, startChunk, startData } from '../session.js';
@@ -74,9 +74,12 @@ const answer = (phase: Phase, rep: Reply, ctx?: SessionContext): Step => ({
 const leaving = (phase: DialectPhase, s: Step): Step =>
   phase.kind === 'chunking' ? { ...s, actions: [{ type: 'discard' }, ...s.actions] } : s;
 
-function command(phase: DialectPhase, line: Line, cfg: SessionConfig, ctx: SessionContext): Step {
-  const s = phase.kind === 'auth' ? authAnswer(phase, line, cfg, ctx) : commandLine(phase, line, cfg, ctx);
-  return countErrors(s, cfg, ctx);
+function command(phase: CommandDialectPhase, cmd: Command, cfg: SessionConfig, ctx: SessionContext): Step {
+  return countErrors(commandLine(phase, cmd, cfg, ctx), cfg, ctx);
+}
+
+function authAnswerLine(phase: Extract<Phase, { kind: 'auth' }>, line: Line, cfg: SessionConfig, ctx: SessionContext): Step {
+  return countErrors(authAnswer(phase, line, cfg, ctx), cfg, ctx);
 }
 
 /** Each 5xx to a command counts; the maxErrors-th is followed by 421 and a close. */
@@ -122,12 +125,14 @@ function junk(phase: DialectPhase, s: Step, cfg: SessionConfig, ctx: SessionCont
 const inTransaction = (phase: DialectPhase): boolean =>
   phase.kind === 'await-rcpt' || phase.kind === 'await-data' || phase.kind === 'chunking';
 
-function commandLine(phase: DialectPhase, line: Line, cfg: SessionConfig, ctx: SessionContext): Step {
-  if (line.overflow) return answer(phase, SMTP_REPLIES.tooLong); // RFC 5321 §4.5.3.1.4
-  const cmd = parseCommand(line.text);
+/** The phases in which a line is a command (in 'auth' it answers a challenge). */
+type CommandDialectPhase = Exclude<DialectPhase, { kind: 'auth' }>;
+
+function commandLine(phase: CommandDialectPhase, cmd: Command, cfg: SessionConfig, ctx: SessionContext): Step {
   switch (cmd.verb) {
     case 'INVALID':
       switch (cmd.why) {
+        case 'too-long': return answer(phase, SMTP_REPLIES.tooLong); // RFC 5321 §4.5.3.1.4
         case 'empty': return answer(phase, SMTP_REPLIES.empty);
         case 'nul-byte': return answer(phase, SMTP_REPLIES.nul);
         case 'bad-utf8': return answer(phase, SMTP_REPLIES.badUtf8);
@@ -397,6 +402,7 @@ export const smtpDialect: Dialect = {
   name: 'smtp',
   greeting: (cfg) => reply(220, `${cfg.serverName} ESMTP mailwire ready`),
   command,
+  authAnswer: authAnswerLine,
   verified,
   // §4.1.4: after a transaction the next MAIL needs no new hello.
   afterMessage: (env) => ({ kind: 'await-mail', helo: env.helo }),
