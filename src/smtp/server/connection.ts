@@ -93,6 +93,35 @@ const endOf = (v: FaultVerdict): SessionEnd | undefined => (v.outcome.type === '
 /** How many transcript lines a session keeps; enough for a long session, bounded against a flood. */
 const TRANSCRIPT_CAP = 300;
 
+/**
+ * Whether the session takes input: as it comes ('reading'), or not until what it waits `on` has answered: the store
+ * (a message being stored, or read back from its temporary file), the AUTH verifier, an injected fault's verdict and
+ * delay, the TLS handshake, or nothing ever again after an internal error. Input that arrives meanwhile stays in the
+ * line splitter (and, for a store or verifier, stops reading: see HOLD_WAIT).
+ */
+type Feeding =
+  | Readonly<{ kind: 'reading' }>
+  | Readonly<{ kind: 'waiting'; on: 'store' | 'verifier' | 'fault' | 'tls' | 'internal-error' }>;
+const READING: Feeding = { kind: 'reading' };
+const WAITING = {
+  store: { kind: 'waiting', on: 'store' },
+  verifier: { kind: 'waiting', on: 'verifier' },
+  fault: { kind: 'waiting', on: 'fault' },
+  tls: { kind: 'waiting', on: 'tls' },
+  'internal-error': { kind: 'waiting', on: 'internal-error' },
+} as const satisfies { [K in Extract<Feeding, { kind: 'waiting' }>['on']]: Feeding & { on: K } };
+
+/**
+ * Why reading from the socket is paused. Each reason is taken and given back on its own (#hold, #release); the socket
+ * is paused when the first is taken and resumed when the last is given back, never while the connection is closed.
+ */
+/** Input came during a wait for the store or the verifier, or a fault delays the session (back-pressure, only when needed). */
+const HOLD_WAIT = 1;
+/** Replies wait in the socket's buffer for the client to read them: until 'drain'. */
+const HOLD_DRAIN = 2;
+/** A large message's temporary file is behind its client: until its writes are done. */
+const HOLD_SPOOL = 4;
+
 export class Connection {
   #socket: Socket;
   readonly #opts: ConnectionOptions;
@@ -106,14 +135,10 @@ export class Connection {
   readonly #messages: MessageSummary[] = [];
   /** Message bytes streamed so far, committed on 'deliver', dropped on 'discard'; spilled to a file when large. */
   readonly #draft: MessageDraft;
-  /** Set while the store works or the TLS handshake runs: no input is fed to the session meanwhile. */
-  #waiting = false;
-  /** Input arrived while the store worked: reading stopped until it answers (back-pressure, only when needed). */
-  #pausedForStore = false;
-  /** Replies wait in the socket's buffer for the client to read them: reading stays paused until 'drain'. */
-  #drainPending = false;
-  /** A large message's temporary file is behind: reading stays paused until its writes are done. */
-  #pausedForSpool = false;
+  /** Whether input is fed to the session as it comes, or what it waits for meanwhile (see Feeding). */
+  #feeding: Feeding = READING;
+  /** Why reading from the socket is paused (HOLD_* bits; see #hold): none, reading goes on. */
+  #holds = 0;
   /**
    * Replies not yet written: those to every line of one chunk of input leave in one write, as Postfix flushes only
    * when its input runs dry, so a pipelining client costs one syscall per batch, not one per reply.
@@ -225,7 +250,7 @@ export class Connection {
     this.#note('info', `internal error; closed with 421`);
     this.#end = 'error';
     this.#closed = true;
-    this.#waiting = true; // nothing more is fed to the session
+    this.#feeding = WAITING['internal-error']; // nothing more is fed to the session
     this.#batching = false;
     this.#flush(); // the replies already made, then the 421
     const socket = this.#socket;
@@ -238,7 +263,7 @@ export class Connection {
     // The crash boundary is a try/catch in each handler, not a closure per event (see #guard): these run per read.
     socket.on('data', (received: Buffer) => {
       try {
-        this.#read(socket, received);
+        this.#read(received);
       } catch (error) {
         this.#internalError(error);
       }
@@ -254,18 +279,15 @@ export class Connection {
     socket.on('close', () => this.#cleanup());
   }
 
-  #read(socket: Socket, received: Buffer): void {
+  #read(received: Buffer): void {
     const chunk = this.#screening === null ? received : this.#screen(received);
     if (chunk === null) return;
     this.#splitter.push(chunk);
-    if (this.#waiting) {
+    const feeding = this.#feeding;
+    if (feeding.kind === 'waiting') {
       // The client goes on while its message is stored (pipelining past the end of data): read no more until then.
       // The same while an AUTH verifier answers.
-      const kind = this.#session.phase.kind;
-      if (!this.#pausedForStore && (kind === 'storing' || kind === 'verifying')) {
-        this.#pausedForStore = true;
-        socket.pause();
-      }
+      if (feeding.on === 'store' || feeding.on === 'verifier') this.#hold(HOLD_WAIT);
       return;
     }
     this.#commandAt = this.#clock.now();
@@ -325,7 +347,7 @@ export class Connection {
 
   /** Feed every complete line (or BDAT octets) to the session, until the input runs dry or the session must wait. */
   #pump(): void {
-    while (!this.#waiting && !this.#closed) {
+    while (this.#feeding === READING && !this.#closed) {
       const wanted = this.#session.octetsWanted;
       if (wanted > 0) {
         const bytes = this.#splitter.take(wanted);
@@ -435,13 +457,22 @@ export class Connection {
    * that does not read its replies), so that a fast sender and a slow disk never hold more than a few blocks.
    */
   #waitForSpool(): void {
-    if (this.#pausedForSpool) return;
-    this.#pausedForSpool = true;
-    this.#socket.pause();
-    void this.#draft.afterWrites().then(() => {
-      this.#pausedForSpool = false;
-      if (!this.#closed && !this.#waiting && !this.#drainPending) this.#socket.resume(); // else their end resumes it
-    });
+    if ((this.#holds & HOLD_SPOOL) !== 0) return;
+    this.#hold(HOLD_SPOOL);
+    void this.#draft.afterWrites().then(() => this.#release(HOLD_SPOOL));
+  }
+
+  /** Stops reading for `reason` (a HOLD_* bit); the first reason taken pauses the socket. */
+  #hold(reason: number): void {
+    if (this.#holds === 0) this.#socket.pause();
+    this.#holds |= reason;
+  }
+
+  /** Gives `reason` back; once no reason is left, reading goes on (unless the connection is closed). */
+  #release(reason: number): void {
+    if ((this.#holds & reason) === 0) return;
+    this.#holds &= ~reason;
+    if (this.#holds === 0 && !this.#closed) this.#socket.resume();
   }
 
   /** Writes the replies gathered so far, in one write. */
@@ -450,15 +481,13 @@ export class Connection {
     const out = this.#out;
     this.#out = '';
     const socket = this.#socket;
-    if (!socket.write(out) && !this.#drainPending) {
+    if (!socket.write(out) && (this.#holds & HOLD_DRAIN) === 0) {
       // The client is not reading its replies (a pipelining flood): stop reading until it does, also when a wait
       // (store, verifier, fault) paused reading already. During a wait the drain hands the pause over to its end.
-      this.#drainPending = true;
-      socket.pause();
+      this.#hold(HOLD_DRAIN);
       socket.once('drain', () => {
-        this.#drainPending = false;
-        if (this.#waiting) this.#pausedForStore = true;
-        else socket.resume();
+        if (this.#feeding.kind === 'waiting') this.#hold(HOLD_WAIT);
+        this.#release(HOLD_DRAIN);
       });
     }
   }
@@ -501,8 +530,8 @@ export class Connection {
       then(answer);
       return;
     }
-    this.#waiting = true;
-    this.#socket.pause();
+    this.#feeding = WAITING.fault;
+    this.#hold(HOLD_WAIT);
     // The idle timer stays on until the verdict is in (a primary that never answers cannot hold the session), then is
     // off for the delay, which is itself cut to the idle timeout.
     void Promise.resolve(answer).catch(() => NO_FAULT).then((v) => this.#guard(() => {
@@ -512,14 +541,13 @@ export class Connection {
       this.#faultTimer = setTimeout(() => this.#guard(() => {
         this.#faultTimer = undefined;
         if (this.#closed) return;
-        this.#waiting = false;
+        this.#feeding = READING;
         this.#idle.set(this.#clock.now(), this.#opts.limits.idleTimeoutMs);
         // A store that `then` starts pauses it again as it always does; a client not reading its replies stays paused
         // until its drain.
-        this.#pausedForStore = false;
-        if (!this.#drainPending) this.#socket.resume();
+        this.#release(HOLD_WAIT);
         then(v);
-        if (this.#closed || this.#waiting) return;
+        if (this.#closed || this.#feeding !== READING) return;
         this.#carryOn();
       }), Math.min(v.delayMs, this.#opts.limits.idleTimeoutMs));
     }));
@@ -536,7 +564,7 @@ export class Connection {
   #startTls(): void {
     const plain = this.#socket;
     const secureContext = this.#opts.secureContext;
-    this.#waiting = true;
+    this.#feeding = WAITING.tls;
     // RFC 3207 §4.2 / CVE-2011-0411: whatever arrived with or after STARTTLS, before the handshake, is dropped.
     this.#splitter = new LineSplitter();
     plain.pause();
@@ -555,7 +583,7 @@ export class Connection {
       secure.once('secure', () => this.#guard(() => {
         this.#info = { ...this.#info, tls: true };
         this.#note('info', `TLS ${secure.getProtocol() ?? ''} ${secure.getCipher().name}`);
-        this.#waiting = false;
+        this.#feeding = READING;
         this.#apply(this.#session.feed({ type: 'tls-ready' }));
         this.#pump();
       }));
@@ -568,7 +596,7 @@ export class Connection {
    */
   #verify(user: string, password: string): void {
     const verifier = this.#opts.auth;
-    this.#waiting = true;
+    this.#feeding = WAITING.verifier;
     new Promise<boolean | LoginRefusal>((resolve) => resolve(verifier === undefined ? false : verifier.verify(user, password, this.#info.clientAddress)))
       .then((a) => (typeof a === 'boolean' || typeof a?.refused === 'string' ? a : false), () => false) // a verifier that fails says no
       .then((a) => this.#guard(() => this.#stored(this.#session.feed(typeof a === 'boolean' ? { type: 'verified', ok: a } : { type: 'login-refused', refusal: a }))));
@@ -579,8 +607,8 @@ export class Connection {
     const header = trace ? receivedHeader(trace, nextTraceId(), receivedAt) : '';
     const taken = this.#draft.take(header);
     if (taken.kind === 'memory') return this.#save(env, receivedAt, taken.raw);
-    // Nothing more is fed until the message is read back and stored, or refused (see #attach).
-    this.#waiting = true;
+    // Nothing more is fed until the message is read back and stored, or refused (see #read).
+    this.#feeding = WAITING.store;
     const failed = (reason: string, full: boolean): void => this.#stored(this.#session.feed({ type: 'store-failed', reason, full }));
     if (taken.kind === 'full') {
       this.#note('info', 'message: dropped, the space for messages in progress is full (--spool-disk)');
@@ -599,8 +627,8 @@ export class Connection {
       this.#savedInfo = connection;
     }
     this.#storing = { env, size };
-    // Nothing more is fed until the store has answered; input that arrives meanwhile stops reading (see #attach).
-    this.#waiting = true;
+    // Nothing more is fed until the store has answered; input that arrives meanwhile stops reading (see #read).
+    this.#feeding = WAITING.store;
     this.#opts.sink.save({ envelope: env, connection, receivedAt, raw, transferRaw: true }).then(this.#onSaved, this.#onSaveFailed);
   }
 
@@ -644,13 +672,10 @@ export class Connection {
 
   /** The store (or the AUTH verifier) answered: reply, and go on with the input that waited. */
   #stored(actions: Action[]): void {
-    this.#waiting = false;
+    this.#feeding = READING;
     this.#apply(actions);
     if (this.#closed) return;
-    if (this.#pausedForStore) {
-      this.#pausedForStore = false;
-      if (!this.#drainPending) this.#socket.resume(); // else its drain resumes reading
-    }
+    this.#release(HOLD_WAIT); // a client not reading its replies stays paused until its drain
     this.#carryOn();
   }
 
