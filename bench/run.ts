@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { postfixQueueUnavailable, startPostfixQueue } from './postfix-queue.js';
 import { MAILWIRE, startListening, startOursWithHttp, stopRunning, type Running } from './processes.js';
 import { indexLag, startReaders, type IndexLagReport, type ReadersReport } from './scenarios.js';
+import { unfinishedMemory, type UnfinishedReport } from './unfinished-memory.js';
 
 const quick = process.argv.includes('--quick');
 const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? (process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined);
@@ -296,7 +297,7 @@ async function main(): Promise<void> {
 // ---- scenarios over the HTTP API (issue 11) -------------------------------------------------------------------
 
 /** A goal: `got` against `want`; met when got >= want (or <= with `atMost`). */
-type Goal = Readonly<{ name: string; got: number; want: number; unit: '×' | 'ms' | 'msg/s'; atMost?: boolean }>;
+type Goal = Readonly<{ name: string; got: number; want: number; unit: '×' | 'ms' | 'msg/s' | 'MiB'; atMost?: boolean }>;
 type ScenarioResult = Readonly<{ lines: string[]; goals: Goal[] }>;
 type Scenario = Readonly<{ id: string; label: string; run: () => Promise<ScenarioResult> }>;
 
@@ -382,6 +383,31 @@ const SCENARIOS: readonly Scenario[] = [
           'A negative lag means the event reached the listener before the 250 reached its sender (both in the bench process).',
         ],
         goals: [{ name: 'index lag: last 250 → all searchable (ms)', got: r.allSearchableAfterMs, want: 5_000, unit: 'ms', atMost: true }],
+      };
+    },
+  },
+  {
+    id: 'spool-memory',
+    label: 'issue 25: 100 connections each holding an unfinished 20 MB message (durable SQLite server), its RSS growth',
+    async run() {
+      const s = await startDurableWithHttp();
+      const pid = s.running.child?.pid;
+      let r: UnfinishedReport;
+      try {
+        if (pid === undefined) throw new Error('the server is not a child of this process');
+        r = await unfinishedMemory(pid, s.smtpPort, 100, 20_000_000);
+      } finally {
+        await stopRunning(s.running);
+      }
+      console.log(`spool-memory: RSS ${r.rssBeforeMiB.toFixed(1)} MiB before, grew by ${r.grownMiB.toFixed(1)} MiB with ${r.connections} × ${r.bytes / 1e6} MB unfinished (${r.seconds.toFixed(1)} s to send)`);
+      return {
+        lines: [
+          '| unfinished messages | RSS before | RSS growth once every byte was read | time to send |',
+          '|---|---:|---:|---:|',
+          `| ${r.connections} × ${r.bytes / 1e6} MB | ${r.rssBeforeMiB.toFixed(1)} MiB | ${r.grownMiB.toFixed(1)} MiB | ${r.seconds.toFixed(1)} s |`,
+          '',
+        ],
+        goals: [{ name: '100 unfinished 20 MB messages: RSS growth (MiB)', got: r.grownMiB, want: 100, unit: 'MiB', atMost: true }],
       };
     },
   },
@@ -483,7 +509,7 @@ function report(cells: Map<string, Cell>, scenarios: Map<string, ScenarioResult>
     ...[...scenarios.values()].flatMap((r) => r.goals),
   ];
   const show = (x: number, unit: Goal['unit']): string =>
-    !Number.isFinite(x) ? '—' : unit === '×' ? `${x.toFixed(2)}×` : unit === 'ms' ? `${Math.round(x).toLocaleString('en-US')} ms` : fmt(x);
+    !Number.isFinite(x) ? '—' : unit === '×' ? `${x.toFixed(2)}×` : unit === 'ms' ? `${Math.round(x).toLocaleString('en-US')} ms` : unit === 'MiB' ? `${x.toFixed(1)} MiB` : fmt(x);
   out.push('| goal | measured | target | |', '|---|---:|---:|---|');
   for (const goal of goals) {
     const { got, want } = goal;
