@@ -155,11 +155,10 @@ function afterStore(p: Extract<Phase, { kind: 'storing' }>, input: Input, cfg: S
   const next = cfg.dialect.afterMessage(p.env);
   const { stored, storeFailed, storeFull } = cfg.dialect.replies;
   switch (input.type) {
-    case 'stored': // a message received forgives the commands that moved no mail before it (as Postfix does)
-      return {
-        phase: next, actions: [{ type: 'reply', reply: typeof stored === 'function' ? stored(input.id) : stored }],
-        ...(ctx.junk === 0 ? {} : { ctx: { ...ctx, junk: 0 } }),
-      };
+    case 'stored': { // a message received forgives the commands that moved no mail before it (as Postfix does)
+      const actions: Action[] = [{ type: 'reply', reply: typeof stored === 'function' ? stored(input.id) : stored }];
+      return ctx.junk === 0 ? { phase: next, actions } : { phase: next, actions, ctx: { ...ctx, junk: 0 } };
+    }
     case 'store-failed':
       return { phase: next, actions: [{ type: 'reply', reply: input.full === true ? storeFull : storeFailed }] };
     case 'eof': // the store finishes on its own; there is nobody left to answer

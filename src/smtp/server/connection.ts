@@ -174,7 +174,8 @@ export class Connection {
   #lifetime: NodeJS.Timeout | undefined;
   #lifetimeOver = false;
   /** The message being stored (one at a time: nothing more is fed until the store answers), for its answer. */
-  #storing: Readonly<{ env: Envelope; size: number }> | null = null;
+  #storingEnv: Envelope | null = null;
+  #storingSize = 0;
   /** The connection as the last save gave it to the store, reused while TLS and the login are the same. */
   #savedInfo: ConnectionInfo | null = null;
   /** Set once an internal error has closed the connection (see #guard); also names the session in the log. */
@@ -626,7 +627,8 @@ export class Connection {
       connection = { ...this.#info, tls: ctx.tls, ...(ctx.authUser === null ? {} : { authUser: ctx.authUser }) };
       this.#savedInfo = connection;
     }
-    this.#storing = { env, size };
+    this.#storingEnv = env;
+    this.#storingSize = size;
     // Nothing more is fed until the store has answered; input that arrives meanwhile stops reading (see #read).
     this.#feeding = WAITING.store;
     this.#opts.sink.save({ envelope: env, connection, receivedAt, raw, transferRaw: true }).then(this.#onSaved, this.#onSaveFailed);
@@ -652,7 +654,7 @@ export class Connection {
   #saved(id: string): void {
     if (this.#opts.recordSessions) this.#messageIds.push(id);
     if (this.#crashed !== null) return;
-    this.#opts.observer?.messageStored?.(id, this.#storing?.size ?? 0);
+    this.#opts.observer?.messageStored?.(id, this.#storingSize);
     this.#summary(`stored as ${id}`);
     this.#stored(this.#session.feed({ type: 'stored', id }));
   }
@@ -665,9 +667,9 @@ export class Connection {
 
   /** The session summary of the message being stored, kept only for a display that shows it. */
   #summary(result: string): void {
-    if (this.#opts.display.session === undefined || this.#storing === null) return;
-    const { env, size } = this.#storing;
-    this.#messages.push({ from: env.from, to: env.to, size, result });
+    const env = this.#storingEnv;
+    if (this.#opts.display.session === undefined || env === null) return;
+    this.#messages.push({ from: env.from, to: env.to, size: this.#storingSize, result });
   }
 
   /** The store (or the AUTH verifier) answered: reply, and go on with the input that waited. */
