@@ -19,6 +19,9 @@
  *   message_inbox_left  (v2, issue 15) the inboxes (lowercased envelope recipients) a message was taken out of by
  *                  deleting an inbox's messages; `inbox:` and the inbox listing skip them. A message no inbox holds
  *                  any more is deleted in the same transaction.
+ *   workspaces     (v3, issue 26) the workspaces (../workspace.ts), one JSON document each, shared by every instance;
+ *                  messages and sessions get a `workspace` column generated from their connection JSON (which carries
+ *                  it), so no write changes and every query of a workspace's handle filters on an indexed column.
  */
 import type { PoolClient } from 'pg';
 
@@ -86,7 +89,15 @@ const v2 = `
   );
 `;
 
-export const MIGRATIONS: readonly string[] = [v1, v2];
+const v3 = `
+  CREATE TABLE ${SCHEMA}.workspaces (name text PRIMARY KEY, doc json NOT NULL);
+  ALTER TABLE ${SCHEMA}.messages ADD COLUMN workspace text GENERATED ALWAYS AS (coalesce(connection->>'workspace', 'default')) STORED;
+  ALTER TABLE ${SCHEMA}.sessions ADD COLUMN workspace text GENERATED ALWAYS AS (connection->>'workspace') STORED;
+  CREATE INDEX messages_workspace ON ${SCHEMA}.messages (workspace, seq);
+  CREATE INDEX sessions_workspace ON ${SCHEMA}.sessions (workspace, seq);
+`;
+
+export const MIGRATIONS: readonly string[] = [v1, v2, v3];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**

@@ -44,6 +44,7 @@ import type {
   PruneResult, SessionDetail, SessionEnd, SessionRecord, SessionSummary, StoreHealth, StoreStats, TranscriptLine,
 } from '../types.js';
 import { sessionFilterSql } from '../session-filter.js';
+import type { Workspace, WorkspaceRegistry } from '../workspace.js';
 import { jsonPage } from '../json-page.js';
 import { logError } from '../../log.js';
 
@@ -118,6 +119,14 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
 class PostgresStore implements MessageStore {
   readonly kind = 'postgres' as const;
+  /** The workspaces table, read each time: another instance may have changed it (callers cache for a moment). */
+  readonly #workspaces: WorkspaceRegistry = {
+    list: async () => (await this.#query<{ doc: Workspace }>('SELECT doc FROM workspaces ORDER BY name')).rows.map((r) => r.doc),
+    put: async (w) => {
+      await this.#query('INSERT INTO workspaces (name, doc) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET doc = excluded.doc', [w.name, JSON.stringify(w)]);
+    },
+    delete: async (name) => ((await this.#query('DELETE FROM workspaces WHERE name = $1', [name])).rowCount ?? 0) > 0,
+  };
   readonly #pool: pg.Pool;
   readonly #config: PoolConfig;
   readonly #opts: PostgresStoreOptions;
@@ -730,6 +739,15 @@ class PostgresStore implements MessageStore {
     return (await this.#query<{ raw: Buffer }>('SELECT raw FROM messages WHERE id = $1', [id])).rows[0]?.raw ?? null;
   }
 
+  async messageWorkspace(id: string): Promise<string | null> {
+    if (!validId(id)) return null;
+    return (await this.#query<{ workspace: string }>('SELECT workspace FROM messages WHERE id = $1', [id])).rows[0]?.workspace ?? null;
+  }
+
+  get workspaces(): WorkspaceRegistry {
+    return this.#workspaces;
+  }
+
   async getAttachment(id: string, index: number): Promise<AttachmentContent | null> {
     if (!Number.isSafeInteger(index) || index < 0) return null;
     const raw = await this.getRaw(id);
@@ -744,9 +762,11 @@ class PostgresStore implements MessageStore {
     const r = await this.#query<{ address: string; total: number; unread: number }>(
       `SELECT address, count(*)::int AS total, sum(unread)::int AS unread FROM (
          SELECT DISTINCT m.seq, lower(r) COLLATE "C" AS address, CASE WHEN m.read THEN 0 ELSE 1 END AS unread
-         FROM messages m JOIN message_index i ON i.seq = m.seq, json_array_elements_text(m.envelope->'to') r) x
+         FROM messages m JOIN message_index i ON i.seq = m.seq, json_array_elements_text(m.envelope->'to') r
+         ${options.workspace === undefined ? '' : `WHERE m.workspace = $${after === null ? 3 : 4}`}) x
        WHERE NOT EXISTS (SELECT 1 FROM message_inbox_left l WHERE l.seq = x.seq AND l.address = x.address) AND address LIKE $1 ESCAPE '\\'${after === null ? '' : ' AND address > $3'} GROUP BY address ORDER BY address LIMIT $2`,
-      after === null ? [likePrefix(noNul(options.prefix ?? '')), limit + 1] : [likePrefix(noNul(options.prefix ?? '')), limit + 1, noNul(after)]);
+      [likePrefix(noNul(options.prefix ?? '')), limit + 1, ...(after === null ? [] : [noNul(after)]),
+        ...(options.workspace === undefined ? [] : [noNul(options.workspace)])]);
     const items = r.rows.slice(0, limit);
     const last = items[items.length - 1];
     return { items, nextCursor: r.rows.length > limit && last ? encodeInboxCursor(last.address) : null };
