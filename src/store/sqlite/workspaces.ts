@@ -3,6 +3,7 @@
  * (`workspaces.sqlite`), read and written on the main thread. Workspaces change rarely (an admin's request, a start),
  * so they stay off the writer thread and its group commit; each change is one synchronous, durable transaction.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Workspace, WorkspaceRegistry } from '../workspace.js';
@@ -10,17 +11,28 @@ import type { Workspace, WorkspaceRegistry } from '../workspace.js';
 export const WORKSPACES_FILE_NAME = 'workspaces.sqlite';
 
 export class SqliteWorkspaceRegistry implements WorkspaceRegistry {
-  readonly #db: Database.Database;
+  readonly #file: string;
+  /** Opened at the first write, or at a read once the file exists: a store without workspaces makes no file. */
+  #handle: Database.Database | null = null;
 
   constructor(dataDir: string) {
-    this.#db = new Database(join(dataDir, WORKSPACES_FILE_NAME));
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = FULL');
-    this.#db.pragma('busy_timeout = 5000');
-    this.#db.exec('CREATE TABLE IF NOT EXISTS workspaces (name TEXT PRIMARY KEY, doc TEXT NOT NULL)');
+    this.#file = join(dataDir, WORKSPACES_FILE_NAME);
+  }
+
+  get #db(): Database.Database {
+    if (this.#handle === null) {
+      const db = new Database(this.#file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('busy_timeout = 5000');
+      db.exec('CREATE TABLE IF NOT EXISTS workspaces (name TEXT PRIMARY KEY, doc TEXT NOT NULL)');
+      this.#handle = db;
+    }
+    return this.#handle;
   }
 
   async list(): Promise<Workspace[]> {
+    if (this.#handle === null && !existsSync(this.#file)) return [];
     const rows = this.#db.prepare('SELECT doc FROM workspaces ORDER BY name').pluck().all() as string[];
     return rows.map((d) => JSON.parse(d) as Workspace);
   }
@@ -35,6 +47,7 @@ export class SqliteWorkspaceRegistry implements WorkspaceRegistry {
   }
 
   close(): void {
-    this.#db.close();
+    this.#handle?.close();
+    this.#handle = null;
   }
 }
