@@ -33,7 +33,13 @@ export type WorkspaceSpec = Readonly<{
   recipients?: readonly string[];
   retention?: WorkspaceRetention;
 }>;
-export type WorkspacesDocument = Readonly<{ adminTokens: readonly string[]; workspaces: readonly WorkspaceSpec[] }>;
+export type WorkspacesDocument = Readonly<{
+  /** SHA-256 (hex) of the admin tokens. */
+  adminTokens: readonly string[];
+  workspaces: readonly WorkspaceSpec[];
+  /** Offer AUTH to workspace users before STARTTLS too (--auth-insecure). */
+  authInsecure?: boolean;
+}>;
 
 const BCRYPT = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
 const TOKEN_NAME = /^[A-Za-z0-9._-]{1,64}$/;
