@@ -81,7 +81,8 @@ for (const backend of BACKENDS) {
     it('every route of the OpenAPI document answers B\'s objects as missing ones and shows nothing of B', async () => {
       const missing = { id: timeOrderedId(), session: timeOrderedId(), address: 'nobody-here@z.test' };
       const fill = (path: string, w: { id: string; session: string; address: string }): string => path
-        .replace('/sessions/{id}', `/sessions/${w.session}`).replace('{id}', w.id).replace('{n}', '0').replace('{address}', encodeURIComponent(w.address));
+        .replace('/sessions/{id}', `/sessions/${w.session}`).replace('{id}', w.id).replace('{n}', '0').replace('{address}', encodeURIComponent(w.address))
+        .replace('{name}', 'team-b').replace('{token}', 'ci');
       const bodies: Record<string, string | undefined> = { patch: '{"read":true}', post: '{"to":["x@y.test"]}', put: '{"rules":[]}' };
       let asked = 0;
       for (const [path, ops] of Object.entries(OPENAPI.paths)) {
