@@ -5,6 +5,8 @@
 import { createEvents, type MailwireEvents } from './events.js';
 import { WorkspaceDirectory } from './workspaces/directory.js';
 import { createWorkspaceRouter } from './workspaces/router.js';
+import { pruneWorkspaces } from './workspaces/retention.js';
+import { logError } from './log.js';
 import { toWorkspace, type WorkspacesDocument } from './workspaces/document.js';
 import type { Authenticator } from './smtp/core/types.js';
 import { createMetrics, type Metrics, type MetricsOptions } from './metrics.js';
@@ -128,6 +130,13 @@ export async function startBackend(
   const store = await openStore(config.store);
   const queryable = isMessageStore(store) ? withSaveHealth(store, saves) : null;
   const workspaces = config.workspaces !== undefined && queryable !== null ? await openWorkspaces(queryable, config.workspaces) : null;
+  // Each workspace's own retention (src/workspaces/retention.ts), every few seconds, one pass at a time.
+  let pruning: Promise<unknown> = Promise.resolve();
+  const pruneTimer = workspaces === null || queryable === null ? null : setInterval(() => {
+    pruning = pruning.then(async () => pruneWorkspaces(queryable, await workspaces.list()))
+      .catch((e: unknown) => logError('mailwire: workspace retention failed:', e));
+  }, WORKSPACE_PRUNE_MS);
+  pruneTimer?.unref();
   const events = createEvents();
   const metrics = createMetrics({
     ...metricsOptions, ...(queryable ? { storeStats: () => queryable.stats(), storeHealth: () => queryable.health() } : {}),
@@ -173,7 +182,8 @@ export async function startBackend(
       httpError = error instanceof Error ? error : new Error(String(error));
     }
   }
-  const started = await startReaders(config.readers ?? {}, queryable, events);
+  // POP3 and IMAP log in by inbox address, which knows no workspace: with workspaces they stay off (not yet scoped).
+  const started = await startReaders(workspaces === null ? config.readers ?? {} : {}, queryable, events);
   readers = started;
   return {
     store, queryable, storeTimeoutMs, saves, events, metrics, faults, http, httpError, compat, readers: started, workspaces,
@@ -181,6 +191,8 @@ export async function startBackend(
       smtpInfo = info;
     },
     async close() {
+      if (pruneTimer !== null) clearInterval(pruneTimer);
+      await pruning;
       await started.close();
       for (const s of Object.values(compat)) await s.close();
       await http?.close();
@@ -247,6 +259,9 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     },
   };
 }
+
+/** How often each workspace's retention runs. */
+const WORKSPACE_PRUNE_MS = 5000;
 
 /** Puts the document's workspaces in the store (created or updated; those made through the API are left alone). */
 async function openWorkspaces(store: MessageStore, doc: WorkspacesDocument): Promise<WorkspaceDirectory> {

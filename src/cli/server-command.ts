@@ -213,6 +213,9 @@ export function registerServerCommand(program: Command): void {
       const refusal = simplifiedRefusal(flags.dialect, flags, (key) => cmd.getOptionValueSource(key));
       if (refusal !== null) throw new Error(refusal);
       const workspaces = workspacesFor(flags);
+      if (workspaces.workspaces !== undefined && flags.workers > 1) {
+        throw new Error('mailwire: --workspaces needs --workers 1: the workers\' mail is not routed to workspaces yet');
+      }
       if (flags.dialect !== 'smtp' && workspaces.workspaces?.workspaces.some((w) => (w.smtp ?? []).length > 0) === true) {
         throw new Error(`mailwire: --workspaces ${flags.workspaces ?? ''} has workspaces with SMTP users, which need --dialect smtp: the simplified dialect has no AUTH`);
       }
