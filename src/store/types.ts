@@ -258,6 +258,11 @@ export interface MessageStore extends MessageSink {
   messageWorkspace(id: string): Promise<string | null>;
   /** Where this store keeps its workspaces (./workspace.ts). */
   readonly workspaces: WorkspaceRegistry;
+  /**
+   * PostgreSQL only: runs `read` with its queries under row-level security for `workspace`, a second wall behind the
+   * workspace handle's filter (./workspace-scope.ts calls it for every read). Absent: the handle is the one wall.
+   */
+  readAsWorkspace?<T>(workspace: string, read: () => Promise<T>): Promise<T>;
   /** What open() found durable but not yet indexed from the last run, and indexed before it resolved. */
   readonly recovered?: Readonly<{ messages: number; ms: number }>;
 }

@@ -44,7 +44,12 @@ class WorkspaceStore implements MessageStore {
   }
 
   async #owns(id: string): Promise<boolean> {
-    return typeof id === 'string' && (await this.#store.messageWorkspace(id)) === this.#ws;
+    return typeof id === 'string' && (await this.#read(() => this.#store.messageWorkspace(id))) === this.#ws;
+  }
+
+  /** A read, under the store's own second wall where it has one (PostgreSQL's row-level security). */
+  #read<T>(read: () => Promise<T>): Promise<T> {
+    return this.#store.readAsWorkspace === undefined ? read() : this.#store.readAsWorkspace(this.#ws, read);
   }
 
   save(message: IncomingMessage): Promise<string> {
@@ -56,23 +61,23 @@ class WorkspaceStore implements MessageStore {
   }
 
   listMessages(options: ListOptions = {}): Promise<Page<MessageSummary>> {
-    return this.#store.listMessages({ ...options, query: this.#q(options.query) });
+    return this.#read(() => this.#store.listMessages({ ...options, query: this.#q(options.query) }));
   }
 
   listMessagesJson(options: ListOptions = {}): Promise<JsonPage> {
-    return this.#store.listMessagesJson({ ...options, query: this.#q(options.query) });
+    return this.#read(() => this.#store.listMessagesJson({ ...options, query: this.#q(options.query) }));
   }
 
   async getMessage(id: string): Promise<MessageDetail | null> {
-    return (await this.#owns(id)) ? this.#store.getMessage(id) : null;
+    return (await this.#owns(id)) ? this.#read(() => this.#store.getMessage(id)) : null;
   }
 
   async getRaw(id: string): Promise<Buffer | null> {
-    return (await this.#owns(id)) ? this.#store.getRaw(id) : null;
+    return (await this.#owns(id)) ? this.#read(() => this.#store.getRaw(id)) : null;
   }
 
   async getAttachment(id: string, index: number): Promise<AttachmentContent | null> {
-    return (await this.#owns(id)) ? this.#store.getAttachment(id, index) : null;
+    return (await this.#owns(id)) ? this.#read(() => this.#store.getAttachment(id, index)) : null;
   }
 
   async setRead(id: string, read: boolean): Promise<boolean> {
@@ -92,19 +97,19 @@ class WorkspaceStore implements MessageStore {
   }
 
   nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null> {
-    return this.#store.nextMatch(this.#q(query), after);
+    return this.#read(() => this.#store.nextMatch(this.#q(query), after));
   }
 
   listSessions(options: SessionListOptions = {}): Promise<Page<SessionSummary>> {
-    return this.#store.listSessions({ ...options, workspace: this.#ws });
+    return this.#read(() => this.#store.listSessions({ ...options, workspace: this.#ws }));
   }
 
   listInboxes(options: InboxListOptions = {}): Promise<Page<InboxSummary>> {
-    return this.#store.listInboxes({ ...options, workspace: this.#ws });
+    return this.#read(() => this.#store.listInboxes({ ...options, workspace: this.#ws }));
   }
 
   async getSession(id: string): Promise<SessionDetail | null> {
-    const s = await this.#store.getSession(id);
+    const s = await this.#read(() => this.#store.getSession(id));
     return s !== null && s.connection.workspace === this.#ws ? s : null;
   }
 

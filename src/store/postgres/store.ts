@@ -24,6 +24,7 @@
  *   next query, the poll notices the database is back, and health() is ok again, without a restart.
  */
 import type { Worker } from 'node:worker_threads';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import type { PoolClient, PoolConfig, QueryResultRow } from 'pg';
 import { timeOrderedId, validId } from '../ids.js';
@@ -37,7 +38,7 @@ import { SaveDeadline, pastDeadline } from '../deadline.js';
 import { ListenerSet } from '../listeners.js';
 import { BEGIN_ASYNC, BEGIN_DURABLE, clientConfig, nextValuesHolding, reasonOf, unavailable } from './connection.js';
 import { IndexerThread, type IndexedRow, type OwnBytes, type SummaryRow } from './indexer-thread.js';
-import { INDEXED_CHANNEL, LOCK_CLASS, LOCKS, migrate } from './schema.js';
+import { INDEXED_CHANNEL, LOCK_CLASS, LOCKS, migrate, setUpRowSecurity } from './schema.js';
 import { noNul, pgSearchCondition, type PgCondition } from './search.js';
 import type {
   AttachmentContent, ConnectionInfo, InboxDeletion, InboxListOptions, SessionListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page,
@@ -46,7 +47,7 @@ import type {
 import { sessionFilterSql } from '../session-filter.js';
 import type { Workspace, WorkspaceRegistry } from '../workspace.js';
 import { jsonPage } from '../json-page.js';
-import { logError } from '../../log.js';
+import { logError, logWarning } from '../../log.js';
 
 export type PostgresStoreOptions = Readonly<{
   databaseUrl: string;
@@ -99,15 +100,18 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await pool.end().catch(() => undefined);
     throw new StoreUnavailableError(`cannot connect to PostgreSQL: ${reasonOf(e)}`);
   }
+  let rls: Awaited<ReturnType<typeof setUpRowSecurity>>;
   try {
     await migrate(client);
+    rls = await setUpRowSecurity(client);
     client.release();
   } catch (e) {
     client.release(true);
     await pool.end().catch(() => undefined);
     throw new StoreWriteError(`cannot prepare the PostgreSQL schema: ${reasonOf(e)}`);
   }
-  const store = new PostgresStore(pool, config, options);
+  if (rls.role === null) logWarning(`mailwire postgres store: no row-level security for workspaces (the workspace filter stays the one wall): ${rls.reason}`);
+  const store = new PostgresStore(pool, config, options, rls.role);
   try {
     await store.start();
   } catch (e) {
@@ -172,7 +176,11 @@ class PostgresStore implements MessageStore {
 
   #closing: Promise<void> | null = null;
 
-  constructor(pool: pg.Pool, config: PoolConfig, options: PostgresStoreOptions) {
+  /** The role workspace reads run under (./schema.ts setUpRowSecurity); null: none could be made. */
+  readonly #rlsRole: string | null;
+
+  constructor(pool: pg.Pool, config: PoolConfig, options: PostgresStoreOptions, rlsRole: string | null = null) {
+    this.#rlsRole = rlsRole;
     this.#pool = pool;
     this.#config = config;
     this.#opts = options;
@@ -218,15 +226,36 @@ class PostgresStore implements MessageStore {
   async #query<R extends QueryResultRow>(sql: string, params: unknown[] = [], name?: string): Promise<pg.QueryResult<R>> {
     const c = await this.#connect();
     let broken = false;
+    // A workspace's read (readAsWorkspace): in a transaction of its own, as the row-security role, its workspace set.
+    const scope = rowScope.getStore();
+    const scoped = scope !== undefined && scope.live && this.#rlsRole !== null;
     try {
+      if (scoped) {
+        await c.query(`BEGIN READ ONLY; SET LOCAL ROLE ${this.#rlsRole ?? ''}`);
+        await c.query("SELECT set_config('mailwire.workspace', $1, true)", [scope.workspace]);
+      }
       const r = await c.query<R>(name === undefined ? { text: sql, values: params } : { name, text: sql, values: params });
+      if (scoped) await c.query('COMMIT');
       this.#up();
       return r;
     } catch (e) {
-      broken = unavailable(e);
+      broken = unavailable(e) || scoped; // a scoped connection that failed mid-transaction is not reused
       throw this.#failure(e);
     } finally {
       c.release(broken);
+    }
+  }
+
+  /**
+   * Runs `read` with its queries under row-level security for `workspace` (the second wall, after the workspace
+   * handle's filter). Only for reads: the role may only SELECT. What `read` starts that outlives it runs unscoped.
+   */
+  async readAsWorkspace<T>(workspace: string, read: () => Promise<T>): Promise<T> {
+    const cell = { workspace, live: true };
+    try {
+      return await rowScope.run(cell, read);
+    } finally {
+      cell.live = false;
     }
   }
 
@@ -812,6 +841,9 @@ class PostgresStore implements MessageStore {
 }
 
 const ignore = (): void => undefined;
+
+/** The workspace of the read in progress (readAsWorkspace); `live` turns false when it ends, for what it started. */
+const rowScope = new AsyncLocalStorage<{ workspace: string; live: boolean }>();
 
 /** Deletes the messages of $1 (seqs) that no inbox holds any more: every recipient is in message_inbox_left. */
 const DELETE_IN_NO_INBOX = `DELETE FROM messages m WHERE m.seq = ANY($1::bigint[]) AND NOT EXISTS (
