@@ -4,10 +4,11 @@
  */
 import { EventEmitter } from 'node:events';
 
+/** `workspace`: whose message or session it is, when the emitter knows (issue 26); never sent to a client. */
 export type MailwireEventMap = {
-  'message-stored': Readonly<{ id: string }>;
-  'message-deleted': Readonly<{ id: string }>;
-  'session-ended': Readonly<{ id: string }>;
+  'message-stored': Readonly<{ id: string; workspace?: string }>;
+  'message-deleted': Readonly<{ id: string; workspace?: string }>;
+  'session-ended': Readonly<{ id: string; workspace?: string }>;
 };
 export type MailwireEventName = keyof MailwireEventMap;
 export const EVENT_NAMES: readonly MailwireEventName[] = ['message-stored', 'message-deleted', 'session-ended'];

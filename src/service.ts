@@ -3,6 +3,12 @@
  * emitter and one metrics registry. The CLI calls this with parsed flags; end-to-end tests call it directly.
  */
 import { createEvents, type MailwireEvents } from './events.js';
+import { WorkspaceDirectory } from './workspaces/directory.js';
+import { createWorkspaceRouter } from './workspaces/router.js';
+import { pruneWorkspaces } from './workspaces/retention.js';
+import { logError } from './log.js';
+import { toWorkspace, type WorkspacesDocument } from './workspaces/document.js';
+import type { Authenticator } from './smtp/core/types.js';
 import { createMetrics, type Metrics, type MetricsOptions } from './metrics.js';
 import type { ServerObserver } from './smtp/server/connection.js';
 import { startServer, type RunningServer, type ServerOptions } from './smtp/server/server.js';
@@ -11,7 +17,7 @@ import { relayMessage, type RelayOptions, type TraceEvent } from './smtp/client/
 import { describeReply } from './smtp/core/reply.js';
 import { hostPort } from './net/peer-address.js';
 import type { AddressList } from './net/ip-address.js';
-import type { LoginLimiter } from './net/login-limiter.js';
+import { LoginLimiter } from './net/login-limiter.js';
 import { createWebApp, type Relay } from './web/app.js';
 import { FaultController } from './faults/controller.js';
 import { allowedHosts } from './web/guard.js';
@@ -40,6 +46,11 @@ export type ServiceConfig = Readonly<{
   checks?: ChecksConfig;
   /** POP3 (and IMAP) over the same store, in the process that holds it; absent: none. */
   readers?: ReadersConfig;
+  /**
+   * Workspaces (issue 26, --workspaces FILE): the document's workspaces are created or updated in the store at start,
+   * every API request then needs a token, and mail is routed by SMTP login and recipient globs (src/workspaces).
+   */
+  workspaces?: WorkspacesDocument;
 }>;
 
 /** Where the HTTP API and UI listen and whom they serve (see web/guard.ts). */
@@ -97,6 +108,8 @@ export type Backend = Readonly<{
   httpError: Error | null;
   compat: CompatServers;
   readers: RunningReaders;
+  /** The workspaces in force (--workspaces); null without. */
+  workspaces: WorkspaceDirectory | null;
   /** Tells GET /api/v1/server where SMTP listens, once it does. */
   describeSmtp(info: SmtpInfo): void;
   close(): Promise<void>;
@@ -116,6 +129,14 @@ export async function startBackend(
   const saves = new SaveWatch(storeTimeoutMs);
   const store = await openStore(config.store);
   const queryable = isMessageStore(store) ? withSaveHealth(store, saves) : null;
+  const workspaces = config.workspaces !== undefined && queryable !== null ? await openWorkspaces(queryable, config.workspaces) : null;
+  // Each workspace's own retention (src/workspaces/retention.ts), every few seconds, one pass at a time.
+  let pruning: Promise<unknown> = Promise.resolve();
+  const pruneTimer = workspaces === null || queryable === null ? null : setInterval(() => {
+    pruning = pruning.then(async () => pruneWorkspaces(queryable, await workspaces.list()))
+      .catch((e: unknown) => logError('mailwire: workspace retention failed:', e));
+  }, WORKSPACE_PRUNE_MS);
+  pruneTimer?.unref();
   const events = createEvents();
   const metrics = createMetrics({
     ...metricsOptions, ...(queryable ? { storeStats: () => queryable.stats(), storeHealth: () => queryable.health() } : {}),
@@ -139,7 +160,7 @@ export async function startBackend(
       const { host, port, tls, users, trustedProxies, loginLimiter } = config.http;
       const maxMessageBytes = config.smtp?.limits?.maxMessageBytes;
       const access = {
-        hosts: allowedHosts(host, config.http.allowedHosts ?? []), ...(users ? { users } : {}),
+        hosts: allowedHosts(host, config.http.allowedHosts ?? []), ...(users ? { users } : {}), ...(workspaces ? { workspaces } : {}),
         ...(loginLimiter ? { limiter: loginLimiter } : {}), ...(trustedProxies ? { trustedProxies } : {}),
       };
       const app = createWebApp({
@@ -161,14 +182,17 @@ export async function startBackend(
       httpError = error instanceof Error ? error : new Error(String(error));
     }
   }
-  const started = await startReaders(config.readers ?? {}, queryable, events);
+  // POP3 and IMAP log in by inbox address, which knows no workspace: with workspaces they stay off (not yet scoped).
+  const started = await startReaders(workspaces === null ? config.readers ?? {} : {}, queryable, events);
   readers = started;
   return {
-    store, queryable, storeTimeoutMs, saves, events, metrics, faults, http, httpError, compat, readers: started,
+    store, queryable, storeTimeoutMs, saves, events, metrics, faults, http, httpError, compat, readers: started, workspaces,
     describeSmtp(info) {
       smtpInfo = info;
     },
     async close() {
+      if (pruneTimer !== null) clearInterval(pruneTimer);
+      await pruning;
       await started.close();
       for (const s of Object.values(compat)) await s.close();
       await http?.close();
@@ -206,9 +230,15 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   const backend = await startBackend(config);
   let smtp: RunningServer;
   try {
+    const ws = backend.workspaces;
+    const auth = ws !== null && backend.queryable !== null && ws.hasSmtpUsers()
+      ? workspaceAuthenticator(ws, config.smtp.auth, config.smtp.auth?.allowInsecure ?? config.workspaces?.authInsecure === true)
+      : config.smtp.auth;
     smtp = await startServer({
       ...config.smtp,
-      sink: backend.store, // the backend opened it and closes it, after the server has stopped (close below)
+      ...(auth === undefined ? {} : { auth }),
+      // the backend opened it and closes it, after the server has stopped (close below); with workspaces, routed
+      sink: ws !== null && backend.queryable !== null ? createWorkspaceRouter(backend.queryable, ws) : backend.store,
       storeTimeoutMs: backend.storeTimeoutMs,
       saveWatch: backend.saves,
       recordSessions: backend.queryable !== null,
@@ -226,6 +256,43 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     async close(graceMs) {
       await smtp.close(graceMs); // every session done, every message in progress stored or refused
       await backend.close();
+    },
+  };
+}
+
+/** How often each workspace's retention runs. */
+const WORKSPACE_PRUNE_MS = 5000;
+
+/** Puts the document's workspaces in the store (created or updated; those made through the API are left alone). */
+async function openWorkspaces(store: MessageStore, doc: WorkspacesDocument): Promise<WorkspaceDirectory> {
+  const existing = new Map((await store.workspaces.list()).map((w) => [w.name, w]));
+  for (const spec of doc.workspaces) {
+    const made = await toWorkspace(spec, 'file');
+    const before = existing.get(spec.name);
+    await store.workspaces.put(before === undefined ? made : { ...made, createdAt: before.createdAt });
+  }
+  const dir = new WorkspaceDirectory(store.workspaces, doc.adminTokens);
+  await dir.reload();
+  return dir;
+}
+
+/**
+ * SMTP AUTH with workspaces: a workspace's user is checked against the workspaces (bcrypt on the pool), anyone else
+ * against --auth/--auth-file when given; failures count in the same limiter as the rest.
+ */
+function workspaceAuthenticator(dir: WorkspaceDirectory, base: Authenticator | undefined, allowInsecure: boolean): Authenticator {
+  const limiter = new LoginLimiter();
+  return {
+    allowInsecure,
+    verify: async (user, password, client) => {
+      if (dir.workspaceOfUser(user) === null && base !== undefined) return base.verify(user, password, client);
+      const v = await limiter.attempt(client, () => dir.checkSmtpUser(user, password));
+      switch (v.kind) {
+        case 'ok': return true;
+        case 'wrong': return false;
+        case 'throttled':
+        case 'busy': return { refused: v.kind, retryAfterSeconds: v.retryAfterSeconds };
+      }
     },
   };
 }

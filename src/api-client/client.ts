@@ -18,6 +18,8 @@ export type ClientAuth = Readonly<{ user: string; pass: string }> | string;
 export type MailwireClientOptions = Readonly<{
   /** HTTP Basic credentials, `{ user, pass }` or "user:pass", for a server started with --http-auth-file. */
   auth?: ClientAuth;
+  /** A workspace's (or an admin's) API token, sent as `Authorization: Bearer TOKEN` (issue 26); instead of `auth`. */
+  token?: string;
   /** Sends a request; default: the global fetch. (The MCP endpoint hands the API's own handler here.) */
   fetch?: (request: Request) => Promise<Response>;
 }>;
@@ -68,7 +70,8 @@ export class MailwireClient {
     this.url = base.href.replace(/\/+$/, '');
     this.#fetch = options.fetch ?? ((request) => fetch(request));
     const auth = options.auth;
-    if (auth === undefined) this.#authorization = null;
+    if (options.token !== undefined) this.#authorization = `Bearer ${options.token}`;
+    else if (auth === undefined) this.#authorization = null;
     else {
       const [user, pass] = typeof auth === 'string' ? splitCredential(auth) : [auth.user, auth.pass];
       this.#authorization = `Basic ${Buffer.from(`${user}:${pass}`, 'utf8').toString('base64')}`;

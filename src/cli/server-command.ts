@@ -26,6 +26,7 @@ import type { StoreKind } from '../store/index.js';
 import { envNameOf, withEnvironment } from './env-options.js';
 import { parseByteSize, parseCount, parseDuration, parsePort, parsePositiveInt, parseTrustedProxies } from './parse.js';
 import { parseFaultDocument } from '../faults/document.js';
+import { WorkspaceDocumentError, parseWorkspacesDocument, type WorkspacesDocument } from '../workspaces/document.js';
 import { setLogFormat } from '../log.js';
 import { dialectLine, explainStartError, faultLines, nearMissWarnings, securityLine, simplifiedRefusal } from './server-start.js';
 
@@ -97,6 +98,7 @@ type ServerFlags = {
   imapHost: string;
   imapPort: number;
   faults?: string;
+  workspaces?: string;
   proxyProtocol?: boolean;
   trustedProxies?: AddressList;
 };
@@ -188,6 +190,7 @@ export function registerServerCommand(program: Command): void {
     .option('--no-imap', 'no IMAP server')
     .addOption(new Option('--workers <n>', 'SMTP worker processes (node:cluster) sharing the port, for more than one core; the store and HTTP API stay in one process').argParser(parsePositiveInt).default(1))
     .option('--faults <file>', 'fault injection: a JSON document of rules (see README, "Fault injection"); changed at run time through /api/v1/faults')
+    .option('--workspaces <file>', 'workspaces: a JSON document of workspaces (SMTP users, API tokens, recipient globs, retention) created or updated at start; every API request then needs a token (see README, "Workspaces")')
     .option('--proxy-protocol', 'read a PROXY protocol header (v1 or v2, as HAProxy\'s send-proxy-v2) from --trusted-proxies before the greeting; the client it names is the client')
     .addOption(new Option('--trusted-proxies <list>', 'load balancers, as addresses or CIDR ranges separated by commas: they send the PROXY header (SMTP) and X-Forwarded-For (HTTP)').argParser(parseTrustedProxies))
     .addOption(new Option('--mailpit-api-port <port>', 'also serve Mailpit\'s API alone at the root of this port (it is always under /mailpit)').argParser(parsePort))
@@ -209,6 +212,13 @@ export function registerServerCommand(program: Command): void {
       const write = (line: string): void => void process.stdout.write(`${line}\n`);
       const refusal = simplifiedRefusal(flags.dialect, flags, (key) => cmd.getOptionValueSource(key));
       if (refusal !== null) throw new Error(refusal);
+      const workspaces = workspacesFor(flags);
+      if (workspaces.workspaces !== undefined && flags.workers > 1) {
+        throw new Error('mailwire: --workspaces needs --workers 1: the workers\' mail is not routed to workspaces yet');
+      }
+      if (flags.dialect !== 'smtp' && workspaces.workspaces?.workspaces.some((w) => (w.smtp ?? []).length > 0) === true) {
+        throw new Error(`mailwire: --workspaces ${flags.workspaces ?? ''} has workspaces with SMTP users, which need --dialect smtp: the simplified dialect has no AUTH`);
+      }
       const smtp = flags.dialect === 'smtp';
       const pem = smtp ? await pemFor(flags) : undefined;
       if (flags.tlsPort !== undefined && pem === undefined) throw new Error('--tls-port needs --tls-cert/--tls-key or --tls-self-signed');
@@ -257,6 +267,7 @@ export function registerServerCommand(program: Command): void {
         http: flags.http && flags.store !== 'none' && !isClusterWorker() ? { ...(await httpFor(flags)), ...trustedProxies, loginLimiter: logins } : null,
         ...relayFor(flags),
         ...faultsFor(flags),
+        ...workspaces,
         checks: {
           allowHosts: flags.checksAllowHosts,
           ...(flags.spamd === undefined ? {} : { spamd: flags.spamd }),
@@ -385,6 +396,23 @@ function safeDatabaseUrl(url: string): string {
     return u.toString();
   } catch {
     return url.replace(/:[^:@/]*@/, ':***@');
+  }
+}
+
+/** The workspaces document of --workspaces, checked whole now: a bad one ends the start naming the field. */
+function workspacesFor(flags: ServerFlags): { workspaces?: WorkspacesDocument } {
+  if (flags.workspaces === undefined) return {};
+  let text: string;
+  try {
+    text = readFileSync(flags.workspaces, 'utf8');
+  } catch (e) {
+    throw new Error(`--workspaces ${flags.workspaces}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  try {
+    return { workspaces: { ...parseWorkspacesDocument(text), authInsecure: flags.authInsecure === true } };
+  } catch (e) {
+    if (e instanceof WorkspaceDocumentError) throw new Error(`--workspaces ${flags.workspaces}: ${e.message}`);
+    throw e;
   }
 }
 

@@ -16,3 +16,9 @@ export type { OpenOptions } from './open.js';
 export { parseQuery } from './query.js';
 /** Text of an HTML body, as the store indexes it (the API finds links and codes in it). */
 export { htmlToText } from './parse.js';
+/** Workspaces (issue 26): the model and registry, and the handle bound to one workspace (the wall between them). */
+export {
+  DEFAULT_WORKSPACE, isWorkspaceName, workspaceOf, sha256Hex, newToken, globMatcher, MemoryWorkspaceRegistry,
+  type Workspace, type WorkspaceRegistry, type WorkspaceToken, type WorkspaceSmtpUser, type WorkspaceRetention,
+} from './workspace.js';
+export { scopeStore } from './workspace-scope.js';

@@ -14,6 +14,8 @@ export type SessionFilter = Readonly<{
   client?: string;
   /** Only sessions whose transcript holds `<address>` (MAIL FROM, RCPT TO), ASCII case-insensitively. */
   address?: string;
+  /** Only sessions of this workspace (connection.workspace; ./workspace-scope.ts sets it). */
+  workspace?: string;
 }>;
 
 const asciiLower = (s: string): string => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
@@ -26,9 +28,10 @@ export function addressNeedle(address: string): string {
   return asciiLower(JSON.stringify(`<${address}>`).slice(1, -1));
 }
 
-export function sessionMatches(s: Readonly<{ end: SessionEnd; connection: { clientAddress: string }; transcript: readonly TranscriptLine[] }>, f: SessionFilter): boolean {
+export function sessionMatches(s: Readonly<{ end: SessionEnd; connection: { clientAddress: string; workspace?: string }; transcript: readonly TranscriptLine[] }>, f: SessionFilter): boolean {
   if (f.failed === true && !(FAILED_SESSION_ENDS as readonly SessionEnd[]).includes(s.end)) return false;
   if (f.client !== undefined && s.connection.clientAddress !== f.client) return false;
+  if (f.workspace !== undefined && s.connection.workspace !== f.workspace) return false;
   if (f.address !== undefined && !asciiLower(JSON.stringify(s.transcript)).includes(addressNeedle(f.address))) return false;
   return true;
 }
@@ -42,6 +45,10 @@ export function sessionFilterSql(f: SessionFilter, dialect: 'sqlite' | 'postgres
   if (f.client !== undefined) {
     where.push(dialect === 'sqlite' ? `json_extract(connection, '$.clientAddress') = ${p()}` : `connection->>'clientAddress' = ${p()}`);
     params.push(f.client);
+  }
+  if (f.workspace !== undefined) {
+    where.push(`workspace = ${p()}`);
+    params.push(f.workspace);
   }
   if (f.address !== undefined) {
     // ASCII-only lowering on both sides, so that sqlite and postgres (whose lower() knows more letters) agree.

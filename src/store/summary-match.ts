@@ -84,6 +84,8 @@ function clauseMatch(c: Clause, m: MessageSummary): SummaryMatch {
       return yesNo(m.read === c.read);
     case 'inbox':
       return yesNo(m.envelope.to.some((a) => a.toLowerCase() === c.address) !== c.negate);
+    case 'workspace':
+      return 'maybe'; // a summary does not say its workspace: the store's own search answers
     default:
       return assertNever(c);
   }

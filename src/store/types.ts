@@ -5,6 +5,7 @@
 import type { Envelope } from '../smtp/core/types.js';
 import type { SaveDeadline } from './deadline.js';
 import type { SessionFilter } from './session-filter.js';
+import type { WorkspaceRegistry } from './workspace.js';
 
 export type DialectName = 'simplified' | 'smtp';
 
@@ -20,6 +21,11 @@ export type ConnectionInfo = Readonly<{
   authUser?: string;
   /** Sessions only: the rules (numbered from 1) that injected a fault in it, in order (see src/faults). */
   faults?: readonly number[];
+  /**
+   * The workspace (./workspace.ts) the message was delivered to, or the one session belongs to; absent: `default` for
+   * a message, no workspace (admins only) for a session. Set by the workspace router, never by the SMTP server.
+   */
+  workspace?: string;
 }>;
 
 export type IncomingMessage = Readonly<{
@@ -177,6 +183,8 @@ export type InboxListOptions = Readonly<{
   /** 1..1000, default 50. */
   limit?: number;
   cursor?: string | null;
+  /** Only the inboxes of this workspace's messages (./workspace-scope.ts sets it). */
+  workspace?: string;
 }>;
 
 export type StoreStats = Readonly<{
@@ -243,6 +251,18 @@ export interface MessageStore extends MessageSink {
    */
   onIndexed(listener: (message: MessageSummary) => void): () => void;
   health(): StoreHealth;
+  /**
+   * The workspace of a stored message (indexed or not yet), `default` for one stored without; null when there is no
+   * such message. What a workspace's handle (./workspace-scope.ts) checks before it reads or changes a message by id.
+   */
+  messageWorkspace(id: string): Promise<string | null>;
+  /** Where this store keeps its workspaces (./workspace.ts). */
+  readonly workspaces: WorkspaceRegistry;
+  /**
+   * PostgreSQL only: runs `read` with its queries under row-level security for `workspace`, a second wall behind the
+   * workspace handle's filter (./workspace-scope.ts calls it for every read). Absent: the handle is the one wall.
+   */
+  readAsWorkspace?<T>(workspace: string, read: () => Promise<T>): Promise<T>;
   /** What open() found durable but not yet indexed from the last run, and indexed before it resolved. */
   readonly recovered?: Readonly<{ messages: number; ms: number }>;
 }

@@ -13,6 +13,7 @@ import { resolveLimits } from '../smtp/core/limits.js';
 import { quietDisplay } from '../smtp/server/display.js';
 import { hostPort } from '../net/peer-address.js';
 import { startService } from '../service.js';
+import { parseWorkspacesDocument } from '../workspaces/document.js';
 import { MailwireClient } from '../api-client/client.js';
 import type { CaughtMessage, MessageFilter, WaitOptions } from '../api-client/message.js';
 import type { FaultView } from '../faults/controller.js';
@@ -36,6 +37,14 @@ export type StartMailwireOptions = Readonly<{
   maxMessageSize?: number;
   /** A fault document in force from the start (README, "Fault injection"); a bad one rejects with the reason. */
   faults?: unknown;
+  /**
+   * Workspaces (README, "Workspaces"): the same document as `--workspaces FILE`, as an object. Every API call then needs
+   * a token: `client` uses `adminToken` (give one in `admin.tokens` and here), and `MailwireClient(url, { token })`
+   * reads as one workspace. SMTP AUTH of workspace users is offered without STARTTLS here.
+   */
+  workspaces?: unknown;
+  /** The admin token `client` sends (one of the workspaces document's `admin.tokens`). */
+  adminToken?: string;
 }>;
 
 export type Mailwire = Readonly<{
@@ -85,6 +94,7 @@ export async function startMailwire(options: StartMailwireOptions = {}): Promise
       store: { kind, ...(kind === 'sqlite' ? { dataDir: options.dataDir ?? tempDir ?? '' } : {}), maxMessages: options.maxMessages ?? DEFAULT_MAX_MESSAGES },
       http: { host, port: options.httpPort ?? 0 },
       ...(options.faults === undefined ? {} : { faults: options.faults }),
+      ...(options.workspaces === undefined ? {} : { workspaces: { ...parseWorkspacesDocument(JSON.stringify(options.workspaces)), authInsecure: true } }),
       readers: { pop3: { host, port: 0 }, imap: { host, port: 0 } },
     });
   } catch (error) {
@@ -98,7 +108,7 @@ export async function startMailwire(options: StartMailwireOptions = {}): Promise
     throw running.httpError ?? new Error('mailwire: the HTTP API did not start');
   }
   const url = `http://${hostPort(host, running.http.port)}`;
-  const client = new MailwireClient(url);
+  const client = new MailwireClient(url, options.adminToken === undefined ? {} : { token: options.adminToken });
   let closing: Promise<void> | null = null;
   return {
     smtp: { host, port: running.smtp.port },

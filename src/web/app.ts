@@ -19,6 +19,8 @@ import { mountUi } from './ui-assets.js';
 import type { FaultController } from '../faults/controller.js';
 import type { Relay, WebContext, WebRoutes } from './routes/context.js';
 import { mountHealthRoutes } from './routes/health.js';
+import { requestScopedEvents, requestScopedStore } from './scope.js';
+import { mountWorkspaceRoutes } from './routes/workspaces.js';
 import { mountInboxRoutes } from './routes/inboxes.js';
 import { mountFaultRoutes } from './routes/faults.js';
 import { mountMessageRoutes } from './routes/messages.js';
@@ -68,12 +70,14 @@ export type WebApp = Readonly<{ fetch: (request: Request, connection?: HttpConne
 export const DEFAULT_UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
 
 export function createWebApp(options: WebAppOptions): WebApp {
-  const { store } = options;
+  // Every route reads through the current request's handle: a workspace's requests see its own mail only (./scope.ts).
+  const store = requestScopedStore(options.store);
   const uiDir = options.uiDir === undefined ? DEFAULT_UI_DIR : options.uiDir;
   const app = new Hono();
   const ctx: WebContext = {
     store,
-    events: options.events,
+    rawStore: options.store,
+    events: requestScopedEvents(options.events),
     metrics: options.metrics ?? createMetrics({ storeStats: () => store.stats(), storeHealth: () => store.health() }),
     maxWaitSeconds: options.maxWaitSeconds ?? MAX_WAIT_SECONDS,
     sseHeartbeatMs: options.sseHeartbeatMs ?? SSE_HEARTBEAT_MS,
@@ -92,9 +96,10 @@ export function createWebApp(options: WebAppOptions): WebApp {
   });
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   guardHttp(app, options.access ?? { hosts: 'any' }, compatGuard({ maxMessageBytes: options.maxMessageBytes }));
-  mountCompatApis(app, { store, events: options.events, relay: options.relay, faults: options.faults, maxMessageBytes: options.maxMessageBytes, version: VERSION, checks: options.checks }); // /mailpit, /mailhog
+  mountCompatApis(app, { store, events: ctx.events, relay: options.relay, faults: options.faults, maxMessageBytes: options.maxMessageBytes, version: VERSION, checks: options.checks }); // /mailpit, /mailhog
 
   mountHealthRoutes(app, ctx);
+  if (options.access?.workspaces !== undefined) mountWorkspaceRoutes(app, ctx, options.access.workspaces, options.store);
   if (uiDir !== null) mountUi(app, uiDir);
   app.get('/api/openapi.json', (c) => c.json(OPENAPI));
   // One module per area (./routes/); every envelope recipient is an inbox, answered by the messages routes.

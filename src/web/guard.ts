@@ -25,6 +25,9 @@ import type { PasswordCheck } from '../credentials.js';
 import type { AddressList } from '../net/ip-address.js';
 import { LoginLimiter, type LoginVerdict } from '../net/login-limiter.js';
 import { clientAddressOf } from './client-address.js';
+import { runInScope, type RequestScope } from './scope.js';
+import type { WorkspaceDirectory } from '../workspaces/directory.js';
+import { logWarning } from '../log.js';
 
 /** What the HTTP side trusts. */
 export type HttpAccess = Readonly<{
@@ -39,6 +42,11 @@ export type HttpAccess = Readonly<{
   limiter?: LoginLimiter;
   /** Proxies whose X-Forwarded-For names the client whose failures count (--trusted-proxies). */
   trustedProxies?: AddressList;
+  /**
+   * The server has workspaces (issue 26): every request needs a workspace's token (Bearer, or Basic with the
+   * workspace's name as user), an admin token, or an admin login of `users`; absent: every request is an admin's.
+   */
+  workspaces?: WorkspaceDirectory;
 }>;
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -114,7 +122,14 @@ export type GuardOptions = Readonly<{
 /** Installs the checks, in order: Host, authentication, Origin, content type, size. */
 export function guardHttp(app: Hono, access: HttpAccess, options: GuardOptions = {}): void {
   app.use('*', hostCheck(access.hosts));
-  if (access.users !== undefined) app.use('*', basicAuth(access.users, access.limiter ?? new LoginLimiter(), access.trustedProxies));
+  if (access.workspaces !== undefined) {
+    app.use('*', workspaceAuth(access.workspaces, access.users, access.limiter ?? new LoginLimiter(), access.trustedProxies));
+  } else {
+    if (access.users !== undefined) app.use('*', basicAuth(access.users, access.limiter ?? new LoginLimiter(), access.trustedProxies));
+    // No workspaces: whoever passed is an admin, as before workspaces existed (see ./scope.ts).
+    const admin: RequestScope = { kind: 'admin', workspace: null };
+    app.use('*', async (_c, next) => runInScope(admin, next));
+  }
   app.use('*', sameOriginWrites(options.untypedJson ?? (() => false)));
   const limitOf = (max: number): MiddlewareHandler => bodyLimit({
     maxSize: max,
@@ -199,6 +214,73 @@ function basicAuth(check: PasswordCheck, limiter: LoginLimiter, trusted: Address
       case 'busy':
         return fail(c, 503, 'busy', `too many logins being checked; try again in ${v.retryAfterSeconds} s`, { 'Retry-After': String(v.retryAfterSeconds) });
     }
+  };
+}
+
+/**
+ * Authentication with workspaces (issue 26): `Bearer TOKEN` (a workspace's or an admin's), or Basic with a workspace's
+ * name and one of its tokens (for clients that only send Basic: the Mailpit and MailHog packages), or Basic with an
+ * admin login of --http-auth-file. Tokens are compared as SHA-256 in constant time (../workspaces/directory.ts);
+ * wrong ones count as failed logins of the client (the shared limiter: past its allowance 429, unchecked). A refusal
+ * is one log line naming the client, never the secret. The request then runs in its scope (./scope.ts); an admin picks
+ * a workspace with `?workspace=NAME`.
+ */
+function workspaceAuth(dir: WorkspaceDirectory, users: PasswordCheck | undefined, limiter: LoginLimiter, trusted: AddressList | undefined): MiddlewareHandler {
+  const challenge = { 'WWW-Authenticate': 'Bearer realm="mailwire", Basic realm="mailwire", charset="UTF-8"' };
+  // Admin logins (bcrypt) remembered by a hash of the header, as basicAuth does; tokens are cheap and never cached.
+  const verifiedAdmins = new Set<string>();
+  return async (c, next) => {
+    if (c.req.path === '/healthz') return runInScope({ kind: 'anonymous' }, next);
+    const header = c.req.header('authorization') ?? '';
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+    if (bearer === null && basic === null) {
+      return fail(c, 401, 'unauthorized', 'this server has workspaces: send a token (Authorization: Bearer TOKEN) or a user name and password', challenge);
+    }
+    const client = clientAddressOf(c, trusted);
+    let owner: { kind: 'admin' } | { kind: 'workspace'; workspace: string } | null = null;
+    const key = createHash('sha256').update(header).digest('base64');
+    if (basic !== null && verifiedAdmins.has(key)) owner = { kind: 'admin' };
+    else {
+      const v = await limiter.attempt(client, async () => {
+        if (bearer !== null) owner = await dir.tokenOwner(bearer[1] ?? '');
+        else {
+          const decoded = Buffer.from(basic?.[1] ?? '', 'base64').toString('utf8');
+          const colon = decoded.indexOf(':');
+          if (colon <= 0) return false;
+          const user = decoded.slice(0, colon);
+          const secret = decoded.slice(colon + 1);
+          owner = (await dir.get(user)) === null ? null : await dir.tokenOwner(secret, user);
+          if (owner === null && users !== undefined && (await users(user, secret))) {
+            owner = { kind: 'admin' };
+            remember(verifiedAdmins, key, VERIFIED_CACHE);
+          }
+        }
+        return owner !== null;
+      });
+      switch (v.kind) {
+        case 'ok':
+          break;
+        case 'wrong':
+          logWarning(`mailwire web: refused a ${bearer !== null ? 'token' : 'login'} from ${client} for ${c.req.method} ${c.req.path}`);
+          return fail(c, 401, 'unauthorized', bearer !== null ? 'unknown or revoked token' : 'wrong user name, workspace or password', challenge);
+        case 'throttled':
+          return fail(c, 429, 'too_many_logins',
+            `too many failed logins from ${client}; try again in ${v.retryAfterSeconds} s`, { 'Retry-After': String(v.retryAfterSeconds) });
+        case 'busy':
+          return fail(c, 503, 'busy', `too many logins being checked; try again in ${v.retryAfterSeconds} s`, { 'Retry-After': String(v.retryAfterSeconds) });
+      }
+    }
+    const who = owner as { kind: 'admin' } | { kind: 'workspace'; workspace: string } | null;
+    if (who === null) return fail(c, 401, 'unauthorized', 'unknown or revoked token', challenge);
+    let scope: RequestScope;
+    if (who.kind === 'workspace') scope = { kind: 'workspace', workspace: who.workspace };
+    else {
+      const pick = c.req.query('workspace');
+      if (pick !== undefined && (await dir.get(pick)) === null) return fail(c, 404, 'not_found', `no workspace ${JSON.stringify(pick)}`);
+      scope = { kind: 'admin', workspace: pick ?? null };
+    }
+    return runInScope(scope, next);
   };
 }
 

@@ -11,6 +11,7 @@ const queryParam = {
     'subject: (case-insensitive substring, "quoted values"), before:/after: (YYYY-MM-DD UTC or ISO time), has:attachment, ' +
     'is:read, is:unread, inbox:ADDRESS (exactly this envelope recipient); a leading - negates. Malformed: 400 bad_query.',
 };
+const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9-]{1,63}$' }, description: 'Workspace name' };
 const json = (schema: object): object => ({ content: { 'application/json': { schema } } });
 const ref = (name: string): object => ({ $ref: `#/components/schemas/${name}` });
 
@@ -184,6 +185,41 @@ export const OPENAPI = {
       },
       delete: { summary: 'Clear the fault document', responses: { 200: { description: 'The empty document', ...json(ref('FaultView')) } } },
     },
+    '/api/v1/workspaces': {
+      get: { summary: 'Admins: every workspace (no secret shown)', responses: { 200: { description: 'The workspaces', ...json({ type: 'object', properties: { workspaces: { type: 'array', items: ref('Workspace') } } }) }, 404: error } },
+      post: {
+        summary: 'Admins: make a workspace', description: 'A bad body is a 400 naming the field; a name in use 409; nothing is half-applied.',
+        requestBody: { required: true, ...json(ref('WorkspaceInput')) },
+        responses: { 201: { description: 'Made', ...json(ref('Workspace')) }, 400: error, 404: error, 409: error },
+      },
+    },
+    '/api/v1/workspaces/{name}': {
+      get: { summary: 'Admins: one workspace', parameters: [nameParam], responses: { 200: { description: 'The workspace', ...json(ref('Workspace')) }, 404: error } },
+      patch: {
+        summary: 'Admins: change SMTP users, recipient globs or retention', parameters: [nameParam],
+        requestBody: { required: true, ...json(ref('WorkspaceInput')) },
+        responses: { 200: { description: 'Changed', ...json(ref('Workspace')) }, 400: error, 404: error, 409: error },
+      },
+      delete: {
+        summary: 'Admins: delete a workspace (one holding mail needs ?force=true, and its mail goes with it; default cannot be deleted: 409)',
+        parameters: [nameParam, { name: 'force', in: 'query', schema: { type: 'string', enum: ['true'] } }],
+        responses: { 200: { description: 'Deleted', ...json({ type: 'object', properties: { deleted: { type: 'string' }, messages: { type: 'integer' } } }) }, 404: error, 409: error },
+      },
+    },
+    '/api/v1/workspaces/{name}/tokens': {
+      post: {
+        summary: 'Admins: make a token ({"name"}: made by the server, mw_ and 32 random bytes; {"name", "token"}: the one given); shown once',
+        parameters: [nameParam],
+        requestBody: { required: true, ...json({ type: 'object', required: ['name'], properties: { name: { type: 'string' }, token: { type: 'string', minLength: 16 } } }) },
+        responses: { 201: { description: 'The token, shown this once', ...json({ type: 'object', properties: { workspace: { type: 'string' }, name: { type: 'string' }, token: { type: 'string' }, createdAt: { type: 'string' } } }) }, 400: error, 404: error, 409: error },
+      },
+    },
+    '/api/v1/workspaces/{name}/tokens/{token}': {
+      delete: {
+        summary: 'Admins: revoke a token by its name', parameters: [nameParam, { name: 'token', in: 'path', required: true, schema: { type: 'string' }, description: 'The token\'s name' }],
+        responses: { 200: { description: 'Revoked', ...json({ type: 'object', properties: { workspace: { type: 'string' }, revoked: { type: 'string' } } }) }, 404: error },
+      },
+    },
     '/api/v1/server': {
       get: {
         summary: 'This server: its version and where each protocol listens (null when not served)',
@@ -196,6 +232,25 @@ export const OPENAPI = {
   components: {
     responses: { Error: { description: 'Error', ...json(ref('Error')) } },
     schemas: {
+      Workspace: {
+        type: 'object', description: 'A workspace (issue 26): no password or token is ever shown',
+        properties: {
+          name: { type: 'string' }, smtp: { type: 'array', items: { type: 'object', properties: { user: { type: 'string' } } } },
+          tokens: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, createdAt: { type: 'string' } } } },
+          recipients: { type: 'array', items: { type: 'string' } },
+          retention: { type: 'object', properties: { maxMessages: { type: 'integer' }, maxAgeMs: { type: 'integer' } } },
+          source: { type: 'string', enum: ['file', 'api', 'builtin'] }, createdAt: { type: 'string' },
+        },
+      },
+      WorkspaceInput: {
+        type: 'object',
+        properties: {
+          name: { type: 'string', pattern: '^[a-z0-9-]{1,63}$', description: 'POST only' },
+          smtp: { type: 'array', items: { type: 'object', required: ['user', 'password'], properties: { user: { type: 'string' }, password: { type: 'string' } } } },
+          recipients: { type: 'array', items: { type: 'string' }, description: 'Address globs: * is any run of characters' },
+          retention: { type: 'object', properties: { maxMessages: { type: 'integer', minimum: 0 }, maxAge: { type: 'string', description: 'e.g. 7d, 12h' } } },
+        },
+      },
       Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', examples: ['not_found', 'bad_request', 'bad_query', 'bad_cursor', 'timeout'] }, message: { type: 'string' } } } } },
       Mailbox: { type: 'object', properties: { name: { type: 'string' }, address: { type: 'string' } } },
       Envelope: { type: 'object', properties: { helo: { type: 'string' }, from: { type: 'string' }, to: { type: 'array', items: { type: 'string' } } } },

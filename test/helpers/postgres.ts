@@ -25,7 +25,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await adminQuery(`CREATE DATABASE ${name}`);
   const url = new URL(PG_ADMIN_URL);
   url.pathname = `/${name}`;
-  return { name, url: url.toString(), drop: async () => { await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); } };
+  // The store makes a role of the database's own for row-level security (issue 26): roles are cluster-wide, so it goes too.
+  return {
+    name, url: url.toString(),
+    drop: async () => {
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await adminQuery(`DROP ROLE IF EXISTS mailwire_ws_${name}`);
+    },
+  };
 }
 
 /** Ends every connection to database `name` (as a database restart or a network cut would); resolves with how many. */

@@ -751,7 +751,8 @@ export class Connection {
     const done = this.#opts.recordSessions
       ? this.#saveSession({
           ...(this.#crashed === null ? {} : { id: this.#crashed }),
-          connection: this.#faultsFired.length === 0 ? this.#info : { ...this.#info, faults: this.#faultsFired },
+          // The login, when there was one: the store's workspace router (src/workspaces) files the session by it.
+          connection: { ...this.#info, ...(ctx.authUser === null ? {} : { authUser: ctx.authUser }), ...(this.#faultsFired.length === 0 ? {} : { faults: this.#faultsFired }) },
           startedAt: this.#startedAt,
           endedAt,
           end: this.#end,

@@ -18,6 +18,7 @@ import type {
 } from '../types.js';
 import { sessionMatches } from '../session-filter.js';
 import { jsonPage } from '../json-page.js';
+import { MemoryWorkspaceRegistry, workspaceOf, type WorkspaceRegistry } from '../workspace.js';
 
 type Stored = {
   seq: number;
@@ -58,6 +59,7 @@ class MemoryStore implements MessageStore {
   /** The index's parses and the reads' (postal-mime takes over a second on some messages): off the SMTP thread. */
   readonly #indexer = new IndexThread();
   readonly #reader = new ParserThread();
+  readonly workspaces: WorkspaceRegistry = new MemoryWorkspaceRegistry();
 
   constructor(options: MemoryStoreOptions) {
     this.#opts = options;
@@ -149,6 +151,11 @@ class MemoryStore implements MessageStore {
     return { ...summary(m), connection: m.message.connection, headers, text, html, attachments, remoteContent };
   }
 
+  async messageWorkspace(id: string): Promise<string | null> {
+    const m = this.#find(id);
+    return m === undefined ? null : workspaceOf(m.message.connection);
+  }
+
   async getRaw(id: string): Promise<Buffer | null> {
     return this.#find(id)?.raw ?? null;
   }
@@ -206,6 +213,7 @@ class MemoryStore implements MessageStore {
     const prefix = (options.prefix ?? '').toLowerCase();
     const counts = new Map<string, { total: number; unread: number }>();
     for (const m of this.#messages) {
+      if (options.workspace !== undefined && workspaceOf(m.message.connection) !== options.workspace) continue;
       for (const address of inboxesOf(m)) {
         if (!address.startsWith(prefix) || (after !== null && address <= after)) continue;
         const c = counts.get(address) ?? { total: 0, unread: 0 };
@@ -308,6 +316,8 @@ export function matches(q: SearchQuery, m: Stored): boolean {
         return m.read === c.read;
       case 'inbox':
         return inboxesOf(m).includes(c.address) !== c.negate;
+      case 'workspace':
+        return (workspaceOf(m.message.connection) === c.name) !== c.negate;
       default:
         return assertNever(c);
     }

@@ -19,6 +19,9 @@
  *   message_inbox_left  (v2, issue 15) the inboxes (lowercased envelope recipients) a message was taken out of by
  *                  deleting an inbox's messages; `inbox:` and the inbox listing skip them. A message no inbox holds
  *                  any more is deleted in the same transaction.
+ *   workspaces     (v3, issue 26) the workspaces (../workspace.ts), one JSON document each, shared by every instance;
+ *                  messages and sessions get a `workspace` column generated from their connection JSON (which carries
+ *                  it), so no write changes and every query of a workspace's handle filters on an indexed column.
  */
 import type { PoolClient } from 'pg';
 
@@ -86,7 +89,15 @@ const v2 = `
   );
 `;
 
-export const MIGRATIONS: readonly string[] = [v1, v2];
+const v3 = `
+  CREATE TABLE ${SCHEMA}.workspaces (name text PRIMARY KEY, doc json NOT NULL);
+  ALTER TABLE ${SCHEMA}.messages ADD COLUMN workspace text GENERATED ALWAYS AS (coalesce(connection->>'workspace', 'default')) STORED;
+  ALTER TABLE ${SCHEMA}.sessions ADD COLUMN workspace text GENERATED ALWAYS AS (connection->>'workspace') STORED;
+  CREATE INDEX messages_workspace ON ${SCHEMA}.messages (workspace, seq);
+  CREATE INDEX sessions_workspace ON ${SCHEMA}.sessions (workspace, seq);
+`;
+
+export const MIGRATIONS: readonly string[] = [v1, v2, v3];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
@@ -115,5 +126,47 @@ export async function migrate(client: PoolClient): Promise<number> {
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw e;
+  }
+}
+
+/**
+ * The role a workspace's reads run under (issue 26): row-level security binds neither a superuser nor a table's owner,
+ * so scoped queries `SET LOCAL ROLE` to this one, of this database's own (roles are cluster-wide). Its policies show it
+ * the rows of the workspace set by `set_config('mailwire.workspace', …, true)` in the same transaction, and nothing
+ * when none is set. It may only read.
+ */
+export const rlsRoleOf = (database: string): string => `mailwire_ws_${database.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`.slice(0, 63);
+
+/**
+ * Sets up that role and its policies; null (and a reason) when the database user may not make roles: the workspace
+ * handle stays the one wall then. Idempotent, under the migration lock, so instances starting together agree.
+ */
+export async function setUpRowSecurity(client: PoolClient): Promise<{ role: string } | { role: null; reason: string }> {
+  const db = (await client.query<{ d: string }>('SELECT current_database() AS d')).rows[0]?.d ?? '';
+  const role = rlsRoleOf(db);
+  const mine = `current_setting('mailwire.workspace', true)`;
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_CLASS, LOCKS.migrate]);
+    const exists = (await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rows.length > 0;
+    if (!exists) await client.query(`CREATE ROLE ${role} NOLOGIN`);
+    await client.query(`GRANT ${role} TO current_user`);
+    await client.query(`GRANT USAGE ON SCHEMA ${SCHEMA} TO ${role}`);
+    await client.query(`GRANT SELECT ON ${SCHEMA}.messages, ${SCHEMA}.message_index, ${SCHEMA}.sessions, ${SCHEMA}.message_inbox_left TO ${role}`);
+    for (const [table, using] of [
+      ['messages', `workspace = ${mine}`],
+      ['sessions', `workspace = ${mine}`],
+      ['message_index', `EXISTS (SELECT 1 FROM ${SCHEMA}.messages m WHERE m.seq = message_index.seq)`],
+      ['message_inbox_left', `EXISTS (SELECT 1 FROM ${SCHEMA}.messages m WHERE m.seq = message_inbox_left.seq)`],
+    ] as const) {
+      await client.query(`ALTER TABLE ${SCHEMA}.${table} ENABLE ROW LEVEL SECURITY`);
+      await client.query(`DROP POLICY IF EXISTS workspace_only ON ${SCHEMA}.${table}`);
+      await client.query(`CREATE POLICY workspace_only ON ${SCHEMA}.${table} FOR SELECT TO ${role} USING (${using})`);
+    }
+    await client.query('COMMIT');
+    return { role };
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    return { role: null, reason: e instanceof Error ? e.message : String(e) };
   }
 }

@@ -82,6 +82,9 @@ export function pgSearchCondition(q: SearchQuery): PgCondition {
           AND NOT EXISTS (SELECT 1 FROM message_inbox_left l WHERE l.seq = m.seq AND l.address = ${address}))`);
       }
         break;
+      case 'workspace':
+        parts.push(`m.workspace ${c.negate ? '<>' : '='} ${param(noNul(c.name))}`);
+        break;
       default:
         assertNever(c);
     }

@@ -24,6 +24,7 @@
  *   next query, the poll notices the database is back, and health() is ok again, without a restart.
  */
 import type { Worker } from 'node:worker_threads';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import type { PoolClient, PoolConfig, QueryResultRow } from 'pg';
 import { timeOrderedId, validId } from '../ids.js';
@@ -37,15 +38,16 @@ import { SaveDeadline, pastDeadline } from '../deadline.js';
 import { ListenerSet } from '../listeners.js';
 import { BEGIN_ASYNC, BEGIN_DURABLE, clientConfig, nextValuesHolding, reasonOf, unavailable } from './connection.js';
 import { IndexerThread, type IndexedRow, type OwnBytes, type SummaryRow } from './indexer-thread.js';
-import { INDEXED_CHANNEL, LOCK_CLASS, LOCKS, migrate } from './schema.js';
+import { INDEXED_CHANNEL, LOCK_CLASS, LOCKS, migrate, setUpRowSecurity } from './schema.js';
 import { noNul, pgSearchCondition, type PgCondition } from './search.js';
 import type {
   AttachmentContent, ConnectionInfo, InboxDeletion, InboxListOptions, SessionListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page,
   PruneResult, SessionDetail, SessionEnd, SessionRecord, SessionSummary, StoreHealth, StoreStats, TranscriptLine,
 } from '../types.js';
 import { sessionFilterSql } from '../session-filter.js';
+import type { Workspace, WorkspaceRegistry } from '../workspace.js';
 import { jsonPage } from '../json-page.js';
-import { logError } from '../../log.js';
+import { logError, logWarning } from '../../log.js';
 
 export type PostgresStoreOptions = Readonly<{
   databaseUrl: string;
@@ -98,15 +100,18 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await pool.end().catch(() => undefined);
     throw new StoreUnavailableError(`cannot connect to PostgreSQL: ${reasonOf(e)}`);
   }
+  let rls: Awaited<ReturnType<typeof setUpRowSecurity>>;
   try {
     await migrate(client);
+    rls = await setUpRowSecurity(client);
     client.release();
   } catch (e) {
     client.release(true);
     await pool.end().catch(() => undefined);
     throw new StoreWriteError(`cannot prepare the PostgreSQL schema: ${reasonOf(e)}`);
   }
-  const store = new PostgresStore(pool, config, options);
+  if (rls.role === null) logWarning(`mailwire postgres store: no row-level security for workspaces (the workspace filter stays the one wall): ${rls.reason}`);
+  const store = new PostgresStore(pool, config, options, rls.role);
   try {
     await store.start();
   } catch (e) {
@@ -118,6 +123,14 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
 class PostgresStore implements MessageStore {
   readonly kind = 'postgres' as const;
+  /** The workspaces table, read each time: another instance may have changed it (callers cache for a moment). */
+  readonly #workspaces: WorkspaceRegistry = {
+    list: async () => (await this.#query<{ doc: Workspace }>('SELECT doc FROM workspaces ORDER BY name')).rows.map((r) => r.doc),
+    put: async (w) => {
+      await this.#query('INSERT INTO workspaces (name, doc) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET doc = excluded.doc', [w.name, JSON.stringify(w)]);
+    },
+    delete: async (name) => ((await this.#query('DELETE FROM workspaces WHERE name = $1', [name])).rowCount ?? 0) > 0,
+  };
   readonly #pool: pg.Pool;
   readonly #config: PoolConfig;
   readonly #opts: PostgresStoreOptions;
@@ -163,7 +176,11 @@ class PostgresStore implements MessageStore {
 
   #closing: Promise<void> | null = null;
 
-  constructor(pool: pg.Pool, config: PoolConfig, options: PostgresStoreOptions) {
+  /** The role workspace reads run under (./schema.ts setUpRowSecurity); null: none could be made. */
+  readonly #rlsRole: string | null;
+
+  constructor(pool: pg.Pool, config: PoolConfig, options: PostgresStoreOptions, rlsRole: string | null = null) {
+    this.#rlsRole = rlsRole;
     this.#pool = pool;
     this.#config = config;
     this.#opts = options;
@@ -209,15 +226,36 @@ class PostgresStore implements MessageStore {
   async #query<R extends QueryResultRow>(sql: string, params: unknown[] = [], name?: string): Promise<pg.QueryResult<R>> {
     const c = await this.#connect();
     let broken = false;
+    // A workspace's read (readAsWorkspace): in a transaction of its own, as the row-security role, its workspace set.
+    const scope = rowScope.getStore();
+    const scoped = scope !== undefined && scope.live && this.#rlsRole !== null;
     try {
+      if (scoped) {
+        await c.query(`BEGIN READ ONLY; SET LOCAL ROLE ${this.#rlsRole ?? ''}`);
+        await c.query("SELECT set_config('mailwire.workspace', $1, true)", [scope.workspace]);
+      }
       const r = await c.query<R>(name === undefined ? { text: sql, values: params } : { name, text: sql, values: params });
+      if (scoped) await c.query('COMMIT');
       this.#up();
       return r;
     } catch (e) {
-      broken = unavailable(e);
+      broken = unavailable(e) || scoped; // a scoped connection that failed mid-transaction is not reused
       throw this.#failure(e);
     } finally {
       c.release(broken);
+    }
+  }
+
+  /**
+   * Runs `read` with its queries under row-level security for `workspace` (the second wall, after the workspace
+   * handle's filter). Only for reads: the role may only SELECT. What `read` starts that outlives it runs unscoped.
+   */
+  async readAsWorkspace<T>(workspace: string, read: () => Promise<T>): Promise<T> {
+    const cell = { workspace, live: true };
+    try {
+      return await rowScope.run(cell, read);
+    } finally {
+      cell.live = false;
     }
   }
 
@@ -730,6 +768,15 @@ class PostgresStore implements MessageStore {
     return (await this.#query<{ raw: Buffer }>('SELECT raw FROM messages WHERE id = $1', [id])).rows[0]?.raw ?? null;
   }
 
+  async messageWorkspace(id: string): Promise<string | null> {
+    if (!validId(id)) return null;
+    return (await this.#query<{ workspace: string }>('SELECT workspace FROM messages WHERE id = $1', [id])).rows[0]?.workspace ?? null;
+  }
+
+  get workspaces(): WorkspaceRegistry {
+    return this.#workspaces;
+  }
+
   async getAttachment(id: string, index: number): Promise<AttachmentContent | null> {
     if (!Number.isSafeInteger(index) || index < 0) return null;
     const raw = await this.getRaw(id);
@@ -744,9 +791,11 @@ class PostgresStore implements MessageStore {
     const r = await this.#query<{ address: string; total: number; unread: number }>(
       `SELECT address, count(*)::int AS total, sum(unread)::int AS unread FROM (
          SELECT DISTINCT m.seq, lower(r) COLLATE "C" AS address, CASE WHEN m.read THEN 0 ELSE 1 END AS unread
-         FROM messages m JOIN message_index i ON i.seq = m.seq, json_array_elements_text(m.envelope->'to') r) x
+         FROM messages m JOIN message_index i ON i.seq = m.seq, json_array_elements_text(m.envelope->'to') r
+         ${options.workspace === undefined ? '' : `WHERE m.workspace = $${after === null ? 3 : 4}`}) x
        WHERE NOT EXISTS (SELECT 1 FROM message_inbox_left l WHERE l.seq = x.seq AND l.address = x.address) AND address LIKE $1 ESCAPE '\\'${after === null ? '' : ' AND address > $3'} GROUP BY address ORDER BY address LIMIT $2`,
-      after === null ? [likePrefix(noNul(options.prefix ?? '')), limit + 1] : [likePrefix(noNul(options.prefix ?? '')), limit + 1, noNul(after)]);
+      [likePrefix(noNul(options.prefix ?? '')), limit + 1, ...(after === null ? [] : [noNul(after)]),
+        ...(options.workspace === undefined ? [] : [noNul(options.workspace)])]);
     const items = r.rows.slice(0, limit);
     const last = items[items.length - 1];
     return { items, nextCursor: r.rows.length > limit && last ? encodeInboxCursor(last.address) : null };
@@ -792,6 +841,9 @@ class PostgresStore implements MessageStore {
 }
 
 const ignore = (): void => undefined;
+
+/** The workspace of the read in progress (readAsWorkspace); `live` turns false when it ends, for what it started. */
+const rowScope = new AsyncLocalStorage<{ workspace: string; live: boolean }>();
 
 /** Deletes the messages of $1 (seqs) that no inbox holds any more: every recipient is in message_inbox_left. */
 const DELETE_IN_NO_INBOX = `DELETE FROM messages m WHERE m.seq = ANY($1::bigint[]) AND NOT EXISTS (

@@ -88,7 +88,8 @@ export type ReadRequest =
   | Readonly<{ kind: 'attachment'; id: string; index: number }>
   | Readonly<{ kind: 'sessions'; before: number | null; limit: number; filter: SessionFilter }>
   | Readonly<{ kind: 'session'; id: string }>
-  | Readonly<{ kind: 'inboxes'; prefix: string; after: string | null; limit: number }>;
+  | Readonly<{ kind: 'inboxes'; prefix: string; after: string | null; limit: number; workspace?: string }>
+  | Readonly<{ kind: 'message-workspace'; id: string }>;
 
 /** The answer to each kind of ReadRequest. */
 export type ReadAnswers = {
@@ -101,6 +102,7 @@ export type ReadAnswers = {
   sessions: Page<SessionSummary>;
   session: SessionDetail | null;
   inboxes: Page<InboxSummary>;
+  'message-workspace': string | null;
 };
 
 /** The reads travel on a RequestChannel (../../request-channel.ts) of this name; this asks the thread to close. */

@@ -119,13 +119,19 @@ async function answer(r: ReadRequest): Promise<ReadAnswers[keyof ReadAnswers]> {
     case 'inboxes': {
       // One row per (message, recipient); a message sent twice to one address counts once there (DISTINCT), and not at
       // all in an inbox it was taken out of.
+      const ws = r.workspace === undefined ? '' : ' WHERE m.workspace = ?';
       const rows = stmt(`SELECT address, count(*) AS total, sum(unread) AS unread FROM (
-           SELECT DISTINCT m.seq, lower(r.value) AS address, 1 - m.read AS unread FROM messages m, json_each(m.envelope, '$.to') r) x
+           SELECT DISTINCT m.seq, lower(r.value) AS address, 1 - m.read AS unread FROM messages m, json_each(m.envelope, '$.to') r${ws}) x
          WHERE NOT EXISTS (SELECT 1 FROM message_inbox_left l WHERE l.message_seq = x.seq AND l.address = x.address) AND address LIKE ? ESCAPE '\\'${r.after === null ? '' : ' AND address > ?'} GROUP BY address ORDER BY address LIMIT ?`)
-        .all(likePrefix(r.prefix), ...(r.after === null ? [] : [r.after]), r.limit + 1) as { address: string; total: number; unread: number }[];
+        .all(...(r.workspace === undefined ? [] : [r.workspace]), likePrefix(r.prefix), ...(r.after === null ? [] : [r.after]), r.limit + 1) as { address: string; total: number; unread: number }[];
       const items = rows.slice(0, r.limit);
       const last = items[items.length - 1];
       return { items, nextCursor: rows.length > r.limit && last ? encodeInboxCursor(last.address) : null };
+    }
+    case 'message-workspace': {
+      const w = stmt(`SELECT coalesce((SELECT workspace FROM messages WHERE id = ?), (SELECT workspace FROM message_pending WHERE id = ?))`)
+        .pluck().get(r.id, r.id);
+      return typeof w === 'string' ? w : null;
     }
     case 'session': {
       const row = stmt('SELECT * FROM sessions WHERE id = ?').get(r.id) as SessionRow | undefined;

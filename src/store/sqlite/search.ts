@@ -89,6 +89,10 @@ function conditions(q: SearchQuery, fields: 'm' | 'f'): { parts: string[]; param
           AND NOT EXISTS (SELECT 1 FROM message_inbox_left l WHERE l.message_seq = m.seq AND l.address = ?))`);
         params.push(c.address, c.address);
         break;
+      case 'workspace':
+        parts.push(`m.workspace ${c.negate ? '<>' : '='} ?`);
+        params.push(c.name);
+        break;
       default:
         assertNever(c);
     }

@@ -31,6 +31,8 @@ import type {
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from '../types.js';
 import { logError } from '../../log.js';
+import type { WorkspaceRegistry } from '../workspace.js';
+import { SqliteWorkspaceRegistry } from './workspaces.js';
 
 export const SQLITE_FILE_NAME = 'mailwire.sqlite';
 /** A writer that keeps dying is started again after 0.1 s, then 0.2, 0.4 … up to this. */
@@ -93,9 +95,11 @@ class SqliteStore implements MessageStore {
   #full: string | null = null;
   recovered: { messages: number; ms: number } = { messages: 0, ms: 0 };
   readonly opened: Promise<void>;
+  readonly #workspaces: SqliteWorkspaceRegistry;
 
   constructor(options: SqliteStoreOptions) {
     const file = join(options.dataDir, SQLITE_FILE_NAME);
+    this.#workspaces = new SqliteWorkspaceRegistry(options.dataDir);
     const { onWriter: _onWriter, ...writerTesting } = options.testing ?? {};
     this.#config = {
       file, maxMessages: options.maxMessages, maxMessagesPerInbox: options.maxMessagesPerInbox ?? 0, maxAgeMs: options.maxAgeMs, testing: writerTesting,
@@ -318,8 +322,13 @@ class SqliteStore implements MessageStore {
       }
       if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
       this.#writes.close('store closed');
+      this.#workspaces.close();
     })();
     return this.#closing;
+  }
+
+  get workspaces(): WorkspaceRegistry {
+    return this.#workspaces;
   }
 
   // ---- reads (on the reader thread) ------------------------------------------------------------------------------
@@ -358,13 +367,23 @@ class SqliteStore implements MessageStore {
 
   async listInboxes(options: InboxListOptions = {}): Promise<Page<InboxSummary>> {
     const after = decodeInboxCursor(options.cursor);
-    return this.#reader.ask({ kind: 'inboxes', prefix: options.prefix ?? '', after, limit: clampLimit(options.limit) });
+    return this.#reader.ask({
+      kind: 'inboxes', prefix: options.prefix ?? '', after, limit: clampLimit(options.limit),
+      ...(options.workspace === undefined ? {} : { workspace: options.workspace }),
+    });
+  }
+
+  async messageWorkspace(id: string): Promise<string | null> {
+    return validId(id) ? this.#reader.ask({ kind: 'message-workspace', id }) : null;
   }
 
   async listSessions(options: SessionListOptions = {}): Promise<Page<SessionSummary>> {
     const before = decodeCursor('s', options.cursor);
-    const { failed, client, address } = options;
-    const filter = { ...(failed === true ? { failed } : {}), ...(client === undefined ? {} : { client }), ...(address === undefined ? {} : { address }) };
+    const { failed, client, address, workspace } = options;
+    const filter = {
+      ...(failed === true ? { failed } : {}), ...(client === undefined ? {} : { client }), ...(address === undefined ? {} : { address }),
+      ...(workspace === undefined ? {} : { workspace }),
+    };
     return this.#reader.ask({ kind: 'sessions', before, limit: clampLimit(options.limit), filter });
   }
 

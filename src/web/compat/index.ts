@@ -9,6 +9,7 @@ import { DEFAULT_LIMITS } from '../../smtp/core/limits.js';
 import { guardHttp, type GuardOptions, type HttpAccess } from '../guard.js';
 import type { WebApp } from '../app.js';
 import { mailhogApi } from './mailhog.js';
+import { requestScopedStore } from '../scope.js';
 import { mailpitApi, type CompatOptions } from './mailpit.js';
 
 export type { CompatOptions } from './mailpit.js';
@@ -39,6 +40,7 @@ export function createCompatApp(kind: CompatKind, options: CompatOptions, access
   const app = new Hono();
   const prefix = kind === 'mailpit' ? { mailpit: '', mailhog: '\0' } : { mailpit: '\0', mailhog: '' };
   guardHttp(app, access, compatGuard({ maxMessageBytes: options.maxMessageBytes, prefix }));
-  app.route('/', kind === 'mailpit' ? mailpitApi(options) : mailhogApi(options));
+  const scoped = { ...options, store: requestScopedStore(options.store) }; // a workspace sees its own mail only
+  app.route('/', kind === 'mailpit' ? mailpitApi(scoped) : mailhogApi(scoped));
   return { fetch: async (request, connection) => app.fetch(request, connection) };
 }

@@ -3,7 +3,7 @@
  * (links, spam) are POSTs; every route that makes the machine do work for a page (links, spam, screenshot) refuses
  * `Sec-Fetch-Site: cross-site`, so that no web page can make it fetch or render in a loop through `<img>` or a form.
  */
-import type { Context, Hono } from 'hono';
+import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { CheckError, type MessageChecks } from '../../checks/service.js';
 import type { ScreenshotFormat } from '../../checks/screenshot.js';
 import { HttpError, badRequest } from '../params.js';
@@ -26,7 +26,15 @@ async function answer<T>(work: () => Promise<T>): Promise<T> {
 }
 
 export function checkRoutes(checks: MessageChecks): WebRoutes {
-  return (app: Hono) => {
+  return (app: Hono, ctx) => {
+    // The checks keep results by id: another workspace's id is answered as a missing one before any is looked at.
+    const owned: MiddlewareHandler = async (c, next) => {
+      const id = c.req.param('id') ?? '';
+      if ((await ctx.store.messageWorkspace(id)) === null) throw new HttpError(404, 'not_found', `no message ${id}`);
+      return next();
+    };
+    app.use('/api/v1/messages/:id/checks/*', owned);
+    app.use('/api/v1/messages/:id/screenshot', owned);
     app.get('/api/v1/messages/:id/checks/html', async (c) => c.json(await answer(() => checks.html(c.req.param('id'), c.req.query('clients')))));
     app.get('/api/v1/messages/:id/checks/headers', async (c) => c.json(await answer(() => checks.headers(c.req.param('id')))));
     app.post('/api/v1/messages/:id/checks/links', async (c) => {

@@ -10,7 +10,13 @@ import type { MessageStore } from '../../store/index.js';
 import type { FaultController } from '../../faults/controller.js';
 
 export type WebContext = Readonly<{
+  /** The store as the current request's scope sees it (../scope.ts): what routes read and write through. */
   store: MessageStore;
+  /**
+   * The whole store, for what runs outside any request's scope (an event listener checking whose event it is): never
+   * to answer a request with.
+   */
+  rawStore: MessageStore;
   events: MailwireEvents;
   metrics: Metrics;
   /** Longest long-poll a client may ask for, in seconds. */

@@ -1,6 +1,8 @@
 /** /healthz for load balancers and orchestrators, /metrics for Prometheus. */
 import type { Hono } from 'hono';
 import type { WebContext } from './context.js';
+import { currentScope } from '../scope.js';
+import { jsonError } from '../params.js';
 
 export function mountHealthRoutes(app: Hono, { store, metrics }: WebContext): void {
   // 503 while the store cannot take mail, or saves wait too long for it (`degraded`; the reason says why); the index
@@ -10,6 +12,9 @@ export function mountHealthRoutes(app: Hono, { store, metrics }: WebContext): vo
     const status = !health.ok ? 'unavailable' : health.degraded !== undefined ? 'degraded' : 'ok';
     return c.json({ status, store: health }, status === 'ok' ? 200 : 503);
   });
-  app.get('/metrics', async (c) =>
-    c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType }));
+  // Admins only: a workspace's token gets the answer of a route that does not exist (issue 26).
+  app.get('/metrics', async (c) => {
+    if (currentScope().kind !== 'admin') return jsonError(c, 404, 'not_found', 'no route for GET /metrics');
+    return c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType });
+  });
 }
