@@ -8,6 +8,8 @@ export type MailwireEventMap = {
   'message-stored': Readonly<{ id: string }>;
   'message-deleted': Readonly<{ id: string }>;
   'session-ended': Readonly<{ id: string }>;
+  /** A relay (release) finished: the session recording it, the message, and how it went (the relay's last reply). */
+  'relay-finished': Readonly<{ id: string; messageId: string; ok: boolean; result: string }>;
 };
 export type MailwireEventName = keyof MailwireEventMap;
 export const EVENT_NAMES: readonly MailwireEventName[] = ['message-stored', 'message-deleted', 'session-ended'];
