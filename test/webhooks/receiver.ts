@@ -1,14 +1,15 @@
 /**
  * A webhook receiver that checks every signature with an implementation of its own: a few lines of Python's standard
  * library (hmac, hashlib, base64), as a receiver written from the Standard Webhooks specification would. It prints one
- * JSON line per request; GET /status/NNN sets the status it answers (429 comes with Retry-After: 60).
+ * JSON line per request (under a lock: the server answers on several threads); GET /status/NNN sets the status it answers (429 comes with Retry-After: 60).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { waitFor } from '../helpers/wait.js';
 
 const PYTHON = String.raw`
-import base64, hashlib, hmac, http.server, json, sys
+import base64, hashlib, hmac, http.server, json, sys, threading
+lock = threading.Lock()
 key = base64.b64decode(sys.argv[1].split('_', 1)[1])
 state = {'status': 200}
 class H(http.server.BaseHTTPRequestHandler):
@@ -23,8 +24,10 @@ class H(http.server.BaseHTTPRequestHandler):
         given = [s.split(',', 1)[1] for s in self.headers.get('webhook-signature', '').split(' ') if s.startswith('v1,')]
         valid = any(hmac.compare_digest(expected, s) for s in given)
         status = state['status']
-        print(json.dumps({'id': mid, 'valid': valid, 'event': self.headers.get('webhook-event'), 'contentType': self.headers.get('content-type'),
-                          'body': base64.b64encode(body).decode(), 'status': status}), flush=True)
+        line = json.dumps({'id': mid, 'valid': valid, 'event': self.headers.get('webhook-event'), 'contentType': self.headers.get('content-type'),
+                          'body': base64.b64encode(body).decode(), 'status': status})
+        with lock:
+            sys.stdout.write(line + '\n'); sys.stdout.flush()
         self.send_response(status)
         if status == 429: self.send_header('Retry-After', '60')
         self.end_headers(); self.wfile.write(b'answer %d' % status)
