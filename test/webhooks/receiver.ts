@@ -1,21 +1,22 @@
 /**
  * A webhook receiver that checks every signature with an implementation of its own: a few lines of Python's standard
  * library (hmac, hashlib, base64), as a receiver written from the Standard Webhooks specification would. It prints one
- * JSON line per request (under a lock: the server answers on several threads); GET /status/NNN sets the status it answers (429 comes with Retry-After: 60).
+ * JSON line per request (under a lock: the server answers on several threads); GET /status/NNN sets the status it answers (429 comes with Retry-After: 60), GET /delay/MS how long it waits first.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { waitFor } from '../helpers/wait.js';
 
 const PYTHON = String.raw`
-import base64, hashlib, hmac, http.server, json, sys, threading
+import base64, hashlib, hmac, http.server, json, sys, threading, time
 lock = threading.Lock()
 key = base64.b64decode(sys.argv[1].split('_', 1)[1])
-state = {'status': 200}
+state = {'status': 200, 'delay': 0}
 class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_GET(self):
-        state['status'] = int(self.path.rsplit('/', 1)[1])
+        what, value = self.path.rsplit('/', 2)[1:]
+        state[what] = int(value)
         self.send_response(204); self.end_headers()
     def do_POST(self):
         body = self.rfile.read(int(self.headers['content-length']))
@@ -24,6 +25,7 @@ class H(http.server.BaseHTTPRequestHandler):
         given = [s.split(',', 1)[1] for s in self.headers.get('webhook-signature', '').split(' ') if s.startswith('v1,')]
         valid = any(hmac.compare_digest(expected, s) for s in given)
         status = state['status']
+        if state['delay']: time.sleep(state['delay'] / 1000)
         line = json.dumps({'id': mid, 'valid': valid, 'event': self.headers.get('webhook-event'), 'contentType': self.headers.get('content-type'),
                           'body': base64.b64encode(body).decode(), 'status': status})
         with lock:
@@ -65,7 +67,16 @@ export class Receiver {
   }
 
   async answer(status: number): Promise<void> {
-    const res = await fetch(`http://127.0.0.1:${this.port}/status/${status}`);
+    await this.#set('status', status);
+  }
+
+  /** Each answer waits this long first. */
+  async delay(ms: number): Promise<void> {
+    await this.#set('delay', ms);
+  }
+
+  async #set(what: string, value: number): Promise<void> {
+    const res = await fetch(`http://127.0.0.1:${this.port}/${what}/${value}`);
     if (res.status !== 204) throw new Error(`receiver: ${res.status}`);
   }
 

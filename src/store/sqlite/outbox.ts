@@ -4,7 +4,8 @@
  * message commit. It runs on the main thread: each call is one short statement or transaction (a batch of recorded
  * events, one claim, one settled attempt) in WAL mode with synchronous=NORMAL, which survives a SIGKILL of the process
  * (the WAL is written before the call returns) though not a power cut. One process owns a data directory, so claim()
- * needs no locking beyond the transaction.
+ * needs no locking beyond the transaction, and a delivery found claimed at open was in flight when the last process
+ * died: it is due again at once.
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -63,6 +64,8 @@ export class SqliteOutbox implements WebhookOutbox {
     this.#due = this.#db.prepare(`SELECT ${COLUMNS} FROM deliveries
       WHERE (state = 'pending' AND next_at <= ?) OR (state = 'delivering' AND claimed_until <= ?) ORDER BY next_at, seq LIMIT ?`);
     this.#claimed = this.#db.prepare("UPDATE deliveries SET state = 'delivering', claimed_until = ? WHERE id = ?");
+    // One process owns a data directory: a delivery still claimed at open was in flight when the last one died.
+    this.#db.prepare("UPDATE deliveries SET state = 'pending', claimed_until = 0 WHERE state = 'delivering'").run();
   }
 
   async listWebhooks(): Promise<WebhookRecord[]> {
