@@ -158,6 +158,7 @@ export async function startClusterPrimary(config: ServiceConfig, workers: number
   backend.describeSmtp(smtpInfoOf(config.smtp, smtp));
   return {
     smtp, http: backend.http, httpError: backend.httpError, compat: backend.compat, readers: backend.readers, store, events, metrics: backend.metrics, faults: backend.faults,
+    ...(backend.webhooks ? { webhookSecret: backend.webhooks.configuredSecret } : {}),
     async close(graceMs) {
       await smtp.close(graceMs); // the workers' last messages are stored through the primary's store
       await backend.close();

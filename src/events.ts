@@ -9,6 +9,8 @@ export type MailwireEventMap = {
   'message-stored': Readonly<{ id: string; workspace?: string }>;
   'message-deleted': Readonly<{ id: string; workspace?: string }>;
   'session-ended': Readonly<{ id: string; workspace?: string }>;
+  /** A relay (release) finished: the session recording it, the message, and how it went (the relay's last reply). */
+  'relay-finished': Readonly<{ id: string; messageId: string; ok: boolean; result: string; workspace?: string }>;
 };
 export type MailwireEventName = keyof MailwireEventMap;
 export const EVENT_NAMES: readonly MailwireEventName[] = ['message-stored', 'message-deleted', 'session-ended'];

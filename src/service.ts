@@ -32,6 +32,7 @@ import { startReaders, type ReadersConfig, type RunningReaders } from './mailbox
 import { SaveWatch, withSaveHealth } from './store/deadline.js';
 import { storeTimeoutOf } from './config.js';
 import type { HttpInfo, SmtpInfo } from './web/routes/server-info.js';
+import { WebhookService, type WebhookServiceOptions } from './webhooks/service.js';
 
 export type ServiceConfig = Readonly<{
   smtp: Omit<ServerOptions, 'sink' | 'recordSessions' | 'observer' | 'faults' | 'storeTimeoutMs' | 'saveWatch'>;
@@ -51,6 +52,8 @@ export type ServiceConfig = Readonly<{
    * every API request then needs a token, and mail is routed by SMTP login and recipient globs (src/workspaces).
    */
   workspaces?: WorkspacesDocument;
+  /** Webhooks (src/webhooks): --webhook URLs, their secret, the hosts they may reach; those made by the API need none of it. */
+  webhooks?: Omit<WebhookServiceOptions, 'store' | 'events'>;
 }>;
 
 /** Where the HTTP API and UI listen and whom they serve (see web/guard.ts). */
@@ -89,6 +92,8 @@ export type RunningService = Readonly<{
   metrics: Metrics;
   /** The fault rules in force (the same as GET/PUT/DELETE /api/v1/faults). */
   faults: FaultController;
+  /** The secret the --webhook URLs are signed with (given, or made at start); absent without a queryable store. */
+  webhookSecret?: string;
   close(graceMs?: number): Promise<void>;
 }>;
 
@@ -110,6 +115,8 @@ export type Backend = Readonly<{
   readers: RunningReaders;
   /** The workspaces in force (--workspaces); null without. */
   workspaces: WorkspaceDirectory | null;
+  /** The webhooks and their outbox; null without a queryable store. */
+  webhooks: WebhookService | null;
   /** Tells GET /api/v1/server where SMTP listens, once it does. */
   describeSmtp(info: SmtpInfo): void;
   close(): Promise<void>;
@@ -143,6 +150,15 @@ export async function startBackend(
   });
   // A message is announced when it becomes searchable (so a client told of it can find it), once, recovered ones too.
   const unsubscribe = queryable?.onIndexed((m) => events.emit('message-stored', { id: m.id }));
+  // Made on this same turn, so that it hears the messages recovered at open (announced on the next turn).
+  const webhooks = queryable === null ? null : new WebhookService({ ...config.webhooks, store: queryable, events });
+  try {
+    await webhooks?.start(); // a --webhook the guard refuses stops the start, naming it
+  } catch (error) {
+    await webhooks?.close();
+    await store.close();
+    throw error;
+  }
 
   // A busy HTTP port is a warning, not a failure: catching mail matters more than browsing it.
   let http: RunningHttpServer | null = null;
@@ -165,6 +181,7 @@ export async function startBackend(
       };
       const app = createWebApp({
         store: queryable, events, metrics, faults, access, serverInfo, ...relay, ...(trustedProxies ? { trustedProxies } : {}), maxMessageBytes, checks,
+        ...(webhooks ? { webhooks } : {}),
         routes: [(web, ctx) => mountMcp(web, ctx.api, { version: VERSION })], // MCP for coding agents (src/mcp)
       });
       http = await startHttpServer({ app, host, port, ...(tls ? { tls } : {}) });
@@ -186,7 +203,7 @@ export async function startBackend(
   const started = await startReaders(workspaces === null ? config.readers ?? {} : {}, queryable, events);
   readers = started;
   return {
-    store, queryable, storeTimeoutMs, saves, events, metrics, faults, http, httpError, compat, readers: started, workspaces,
+    store, queryable, storeTimeoutMs, saves, events, metrics, faults, http, httpError, compat, readers: started, workspaces, webhooks,
     describeSmtp(info) {
       smtpInfo = info;
     },
@@ -197,6 +214,7 @@ export async function startBackend(
       for (const s of Object.values(compat)) await s.close();
       await http?.close();
       await checks?.close();
+      await webhooks?.close();
       await store.close();
       unsubscribe?.();
     },
@@ -252,7 +270,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   backend.describeSmtp(smtpInfoOf(config.smtp, smtp));
   return {
     smtp, http: backend.http, httpError: backend.httpError, compat: backend.compat, readers: backend.readers, store: backend.store, events: backend.events, metrics: backend.metrics,
-    faults: backend.faults,
+    faults: backend.faults, ...(backend.webhooks ? { webhookSecret: backend.webhooks.configuredSecret } : {}),
     async close(graceMs) {
       await smtp.close(graceMs); // every session done, every message in progress stored or refused
       await backend.close();
@@ -331,6 +349,7 @@ function createRelay(options: Omit<RelayOptions, 'from' | 'to' | 'raw'>, store: 
         truncated: false,
       });
       events.emit('session-ended', { id: sessionId });
+      events.emit('relay-finished', { id: sessionId, messageId: m.id, ok: outcome.ok, result });
       return { ok: outcome.ok, result, transcript, sessionId };
     },
   };

@@ -90,6 +90,10 @@ type ServerFlags = {
   spamd?: string;
   rspamd?: string;
   chromium?: string;
+  // Webhooks (issue 30)
+  webhook: string[];
+  webhookSecret?: string;
+  webhookAllowHosts: string[];
   workers: number;
   pop3: boolean;
   pop3Host: string;
@@ -203,6 +207,9 @@ export function registerServerCommand(program: Command): void {
     .option('--spamd <host:port|socket>', 'SpamAssassin\'s spamd for the spam check (POST /api/v1/messages/ID/checks/spam)')
     .option('--rspamd <url>', 'rspamd\'s HTTP interface for the spam check, e.g. http://127.0.0.1:11333')
     .option('--chromium <path>', 'Chromium for screenshots (default: /usr/bin/chromium or another usual place)')
+    .option('--webhook <url>', 'POST every event (message-stored, message-deleted, session-ended, relay-finished) to this URL, signed per Standard Webhooks (repeatable; more through /api/v1/webhooks)', collect, [] as string[])
+    .option('--webhook-secret <whsec_…>', 'the signing secret of the --webhook URLs, whsec_<base64>; without it one is made at start and shown')
+    .option('--webhook-allow-hosts <list>', 'host names, addresses or CIDR ranges webhooks may reach although private (loopback is always allowed), comma-separated', splitList, [] as string[])
     .hook('preAction', (cmd) => {
       const known = (cmd.options as readonly Option[]).map(envNameOf).filter((n): n is string => n !== null);
       for (const line of nearMissWarnings(process.env, known, 'server')) process.stderr.write(`${line}\n`);
@@ -274,6 +281,10 @@ export function registerServerCommand(program: Command): void {
           ...(flags.rspamd === undefined ? {} : { rspamd: flags.rspamd }),
           ...(flags.chromium === undefined ? {} : { chromium: flags.chromium }),
         },
+        webhooks: {
+          configured: flags.webhook, allowHosts: flags.webhookAllowHosts,
+          ...(flags.webhookSecret === undefined ? {} : { secret: flags.webhookSecret }),
+        },
         readers: {
           pop3: flags.pop3 && flags.store !== 'none' ? { host: flags.pop3Host, port: flags.pop3Port, ...(pem ? { tls: pem } : {}) } : null,
           imap: flags.imap && flags.store !== 'none' ? { host: flags.imapHost, port: flags.imapPort, ...(pem ? { tls: pem } : {}) } : null,
@@ -306,6 +317,9 @@ export function registerServerCommand(program: Command): void {
         say(`mailwire: HTTP answers Host ${['localhost', '127.0.0.0/8', '[::1]', ...allowedHosts(flags.httpHost, flags.httpAllowedHosts)].join(', ')}` +
           `; ${config.http.users ? `HTTP Basic logins from ${flags.httpAuthFile ?? ''}` : 'no login'}`);
         if (flags.relay !== undefined) say(`mailwire: release sends to ${flags.relay} (TLS: ${flags.relayTls})`);
+        if (flags.webhook.length > 0) {
+          say(`mailwire: webhooks to ${flags.webhook.join(', ')}` + (flags.webhookSecret === undefined ? `, signed with ${service.webhookSecret ?? ''} (made at start; give --webhook-secret to keep one)` : ', signed with --webhook-secret'));
+        }
         for (const [name, s] of Object.entries(service.compat ?? {})) say(`mailwire: ${name === 'mailpit' ? 'Mailpit' : 'MailHog'} API alone on ${scheme}://${hostPort(flags.httpHost, s.port)}/`);
         if (service.httpError) say(`mailwire: warning: ${service.httpError.message}`);
       } else if (service.httpError) say(`mailwire: warning: no HTTP API, ${explainStartError(service.httpError, startContext) ?? service.httpError.message}; SMTP goes on`);

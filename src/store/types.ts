@@ -263,6 +263,8 @@ export interface MessageStore extends MessageSink {
    * workspace handle's filter (./workspace-scope.ts calls it for every read). Absent: the handle is the one wall.
    */
   readAsWorkspace?<T>(workspace: string, read: () => Promise<T>): Promise<T>;
+  /** The webhooks made through the API and their deliveries (src/webhooks reads and writes them). */
+  readonly outbox: WebhookOutbox;
   /** What open() found durable but not yet indexed from the last run, and indexed before it resolved. */
   readonly recovered?: Readonly<{ messages: number; ms: number }>;
 }
@@ -301,3 +303,90 @@ export type StoreOptions = Readonly<{
   /** How long a save may wait (and a read, and a PostgreSQL query); default DEFAULT_STORE_TIMEOUT_MS (CLI --store-timeout). */
   storeTimeoutMs?: number;
 }>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Webhooks (issue 30): the webhooks made through the API and the outbox of their deliveries, kept by the store so
+// that a restart, a SIGKILL or a second instance on the same database loses no event (src/webhooks delivers them).
+
+export type WebhookEventName = 'message-stored' | 'message-deleted' | 'session-ended' | 'relay-finished';
+/** What a delivery carries: the summary (default), the whole message as JSON (text, HTML, attachment list), or the .eml. */
+export type WebhookPayloadKind = 'summary' | 'message' | 'raw';
+
+export type WebhookRecord = Readonly<{
+  id: string;
+  url: string;
+  events: readonly WebhookEventName[];
+  /** Search syntax a message must match ('' for all). */
+  query: string;
+  payload: WebhookPayloadKind;
+  /** Standard Webhooks form, whsec_<base64>. */
+  secret: string;
+  /** ISO 8601. */
+  createdAt: string;
+}>;
+
+/** One attempt at a delivery. */
+export type DeliveryAttempt = Readonly<{
+  /** ISO 8601. */
+  at: string;
+  /** The receiver's HTTP status; null when there was none (network error, timeout, refused by the guard). */
+  status: number | null;
+  ms: number;
+  /** The first 1 KiB of the answer's body (as UTF-8, lossy). */
+  response: string;
+  /** Why it failed without a status; null otherwise. */
+  error: string | null;
+}>;
+
+export type DeliveryState = 'pending' | 'delivering' | 'delivered' | 'failed';
+
+/** An event on its way to one webhook: its id is the webhook-id header, the same on every attempt. */
+export type WebhookDelivery = Readonly<{
+  id: string;
+  webhookId: string;
+  event: WebhookEventName;
+  /** The message or session the event is about. */
+  subject: string;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  state: DeliveryState;
+  /** Epoch milliseconds of the next attempt (pending), else null. */
+  nextAt: number | null;
+  attempts: readonly DeliveryAttempt[];
+  /** The event's data as JSON text, fixed when it was recorded. */
+  data: string;
+}>;
+
+/** A delivery to record: `id` is derived from the webhook and the event, so recording it twice keeps one. */
+export type NewDelivery = Omit<WebhookDelivery, 'state' | 'nextAt' | 'attempts'>;
+
+/** What settling an attempt leads to. */
+export type DeliveryNext = Readonly<{ state: 'delivered' | 'failed' }> | Readonly<{ state: 'pending'; at: number }>;
+
+/**
+ * The store's webhook tables. Every instance on one PostgreSQL database shares them: claim() hands each due delivery
+ * to one caller (FOR UPDATE SKIP LOCKED) for `leaseMs`, after which an unsettled one (its instance died) is due again.
+ */
+export interface WebhookOutbox {
+  listWebhooks(): Promise<WebhookRecord[]>;
+  /** Creates or replaces. */
+  putWebhook(hook: WebhookRecord): Promise<void>;
+  /** Also forgets its deliveries. False when no such webhook. */
+  deleteWebhook(id: string): Promise<boolean>;
+  /**
+   * Records deliveries (one already recorded is left as it is), then keeps at most `bound` pending ones per webhook
+   * touched, dropping the oldest: resolves with how many were new and how many were dropped per webhook.
+   */
+  enqueue(deliveries: readonly NewDelivery[], bound: number): Promise<Readonly<{ added: number; dropped: Readonly<Record<string, number>> }>>;
+  /** Up to `limit` deliveries due at `now` (pending, or delivering past their lease), oldest first, now this caller's. */
+  claim(now: number, limit: number, leaseMs: number): Promise<WebhookDelivery[]>;
+  /** Adds the attempt and moves the delivery on; a delivery gone meanwhile (webhook deleted) is ignored. */
+  settle(id: string, attempt: DeliveryAttempt | null, next: DeliveryNext): Promise<void>;
+  /** Newest first. */
+  listDeliveries(webhookId: string, limit: number): Promise<WebhookDelivery[]>;
+  getDelivery(id: string): Promise<WebhookDelivery | null>;
+  /** Makes a delivery of this webhook due at `now` again (whatever its state); false when there is none. */
+  retryDelivery(webhookId: string, id: string, now: number): Promise<boolean>;
+  /** Forgets settled (delivered, failed) deliveries of each webhook beyond its newest `keep`. */
+  trimSettled(keep: number): Promise<number>;
+}

@@ -27,6 +27,11 @@ class WorkspaceStore implements MessageStore {
   readonly kind: MessageStore['kind'];
   readonly workspaces: WorkspaceRegistry;
 
+  /** The webhooks and their outbox serve every workspace: admins only (the web's routes say so), never a workspace. */
+  get outbox(): MessageStore['outbox'] {
+    throw new Error('a workspace has no webhook outbox: webhooks are for admins');
+  }
+
   constructor(store: MessageStore, workspace: string) {
     this.#store = store;
     this.#ws = workspace;

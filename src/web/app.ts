@@ -32,6 +32,8 @@ import { logError } from '../log.js';
 import { mountServerInfoRoutes, type ServerInfoSource } from './routes/server-info.js';
 import { checkRoutes } from './routes/checks.js';
 import type { MessageChecks } from '../checks/service.js';
+import type { WebhookService } from '../webhooks/service.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 export type { Relay, RelayResult, WebContext, WebRoutes } from './routes/context.js';
 
@@ -62,6 +64,8 @@ export type WebAppOptions = Readonly<{
   serverInfo?: ServerInfoSource;
   /** The message checks (src/checks): their routes, and Mailpit's html-check, link-check and sa-check; absent: none. */
   checks?: MessageChecks;
+  /** The webhooks (src/webhooks): /api/v1/webhooks; absent: none. */
+  webhooks?: WebhookService;
 }>;
 
 export type WebApp = Readonly<{ fetch: (request: Request, connection?: HttpConnection) => Promise<Response> }>;
@@ -105,6 +109,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
   // One module per area (./routes/); every envelope recipient is an inbox, answered by the messages routes.
   mountServerInfoRoutes(app, options.serverInfo ?? (() => ({ smtp: null, http: null, imap: null, pop3: null })));
   if (options.checks) checkRoutes(options.checks)(app, ctx);
+  if (options.webhooks) webhookRoutes(options.webhooks)(app, ctx);
   for (const mount of [...(options.routes ?? []), mountInboxRoutes, mountFaultRoutes, mountMessageRoutes, mountSessionRoutes, mountEventRoutes]) {
     mount(app, ctx);
   }

@@ -220,6 +220,25 @@ export const OPENAPI = {
         responses: { 200: { description: 'Revoked', ...json({ type: 'object', properties: { workspace: { type: 'string' }, revoked: { type: 'string' } } }) }, 404: error },
       },
     },
+    '/api/v1/webhooks': {
+      get: { summary: 'The webhooks, those of --webhook (source "flag") and those made here (source "api"); secrets shown by their last characters only', responses: { 200: { description: 'The webhooks', ...json({ type: 'object', properties: { webhooks: { type: 'array', items: ref('Webhook') } } }) } } },
+      post: {
+        summary: 'Make a webhook: {url, events?, query?, payload?, secret?}; answered 201 with its secret (made when not given), shown this once',
+        description: 'A bad field is a 400 naming it; a URL the outbound guard refuses (a private address without --webhook-allow-hosts) is a 400 saying which rule.',
+        requestBody: { required: true, ...json(ref('WebhookInput')) }, responses: { 201: { description: 'The webhook', ...json(ref('Webhook')) }, 400: error },
+      },
+    },
+    '/api/v1/webhooks/{id}': {
+      get: { summary: 'One webhook, with how many deliveries it dropped past its bound', parameters: [{ ...idParam, description: 'Webhook id' }], responses: { 200: { description: 'The webhook', ...json(ref('Webhook')) }, 404: error } },
+      patch: { summary: 'Change the fields given (409 for a webhook of --webhook)', parameters: [{ ...idParam, description: 'Webhook id' }], requestBody: { required: true, ...json(ref('WebhookInput')) }, responses: { 200: { description: 'The webhook', ...json(ref('Webhook')) }, 400: error, 404: error, 409: error } },
+      delete: { summary: 'Delete the webhook and its deliveries (409 for a webhook of --webhook)', parameters: [{ ...idParam, description: 'Webhook id' }], responses: { 204: { description: 'Deleted' }, 404: error, 409: error } },
+    },
+    '/api/v1/webhooks/{id}/deliveries': {
+      get: { summary: 'Its deliveries, newest first, each with every attempt (time, status, response time, the first 1 KiB of the answer)', parameters: [{ ...idParam, description: 'Webhook id' }, limitParam], responses: { 200: { description: 'The deliveries', ...json({ type: 'object', properties: { deliveries: { type: 'array', items: ref('WebhookDelivery') } } }) }, 404: error } },
+    },
+    '/api/v1/webhooks/{id}/deliveries/{did}/retry': {
+      post: { summary: 'Make a delivery due now, whatever its state (202)', parameters: [{ ...idParam, description: 'Webhook id' }, { name: 'did', in: 'path', required: true, schema: { type: 'string' } }], responses: { 202: { description: 'Queued' }, 404: error } },
+    },
     '/api/v1/server': {
       get: {
         summary: 'This server: its version and where each protocol listens (null when not served)',
@@ -252,6 +271,21 @@ export const OPENAPI = {
         },
       },
       Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', examples: ['not_found', 'bad_request', 'bad_query', 'bad_cursor', 'timeout'] }, message: { type: 'string' } } } } },
+      WebhookInput: {
+        type: 'object', properties: {
+          url: { type: 'string', format: 'uri' }, events: { type: 'array', items: { enum: ['message-stored', 'message-deleted', 'session-ended', 'relay-finished'] } },
+          query: { type: 'string', description: 'Search syntax a message must match (message-stored); a webhook with a query hears no message-deleted' },
+          payload: { enum: ['summary', 'message', 'raw'] }, secret: { type: 'string', pattern: '^whsec_' },
+        },
+      },
+      Webhook: { type: 'object', properties: { id: { type: 'string' }, url: { type: 'string' }, events: { type: 'array', items: { type: 'string' } }, query: { type: 'string' }, payload: { type: 'string' }, createdAt: { type: 'string' }, source: { enum: ['flag', 'api'] }, secretHint: { type: 'string' }, secret: { type: 'string', description: 'In the answer to POST only' }, dropped: { type: 'integer' } } },
+      WebhookDelivery: {
+        type: 'object', properties: {
+          id: { type: 'string', description: 'The webhook-id header, the same on every attempt' }, webhookId: { type: 'string' }, event: { type: 'string' }, subject: { type: 'string' },
+          createdAt: { type: 'integer' }, state: { enum: ['pending', 'delivering', 'delivered', 'failed'] }, nextAt: { type: ['integer', 'null'] },
+          attempts: { type: 'array', items: { type: 'object', properties: { at: { type: 'string' }, status: { type: ['integer', 'null'] }, ms: { type: 'number' }, response: { type: 'string' }, error: { type: ['string', 'null'] } } } },
+        },
+      },
       Mailbox: { type: 'object', properties: { name: { type: 'string' }, address: { type: 'string' } } },
       Envelope: { type: 'object', properties: { helo: { type: 'string' }, from: { type: 'string' }, to: { type: 'array', items: { type: 'string' } } } },
       MessageSummary: {

@@ -6,6 +6,8 @@
  * request's scope throws (a 500): a route cannot read around the wall, even one added later.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { MiddlewareHandler } from 'hono';
+import { HttpError } from './params.js';
 import { scopeStore, type MessageStore } from '../store/index.js';
 import type { MailwireEventMap, MailwireEventName, MailwireEvents } from '../events.js';
 
@@ -26,6 +28,15 @@ export function currentScope(): RequestScope {
   if (s === undefined) throw new Error('no request scope: the store was used outside a request that passed the guard');
   return s;
 }
+
+/**
+ * For the routes that act on the whole server (faults, webhooks, workspaces, /metrics): anyone but an admin gets exactly
+ * the answer of a route that does not exist (app.ts's notFound), so a workspace's token learns nothing of them.
+ */
+export const adminOnly: MiddlewareHandler = async (c, next) => {
+  if (currentScope().kind !== 'admin') throw new HttpError(404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);
+  await next();
+};
 
 /** The workspace the current request is bound to; null for an admin seeing every workspace. */
 export function scopeWorkspace(scope: RequestScope): string | null {

@@ -66,7 +66,7 @@ describe('postgres store, several instances on one database', () => {
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();
     try {
-      assert.deepEqual((await c.query('SELECT version FROM mailwire.schema_version')).rows, [{ version: 3 }]);
+      assert.deepEqual((await c.query('SELECT version FROM mailwire.schema_version')).rows, [{ version: 4 }]); // v3: workspaces (issue 26), v4: the webhook outbox (issue 30)
     } finally {
       await c.end();
     }

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { openStore } from '../../src/store/open.js';
 import { migrate, SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
+import { OUTBOX_FILE_NAME } from '../../src/store/sqlite/outbox.js';
 import { searchSelection } from '../../src/store/sqlite/search.js';
 import { parseQuery } from '../../src/store/query.js';
 import { SQLITE_FILE_NAME } from '../../src/store/sqlite/store.js';
@@ -44,8 +45,9 @@ describe('sqlite store', () => {
       assert.deepEqual(await s2.getRaw(id), MULTIPART);
       assert.equal((await s2.getMessage(id))?.subject, 'Quarterly report');
       await s2.close();
-      // Closed cleanly, after reads: everything is in the database file, no write-ahead log is left beside it.
-      assert.deepEqual(readdirSync(dir), [SQLITE_FILE_NAME]);
+      // Closed cleanly, after reads: everything is in the database files (the messages, the webhook outbox), no
+      // write-ahead log is left beside them.
+      assert.deepEqual(readdirSync(dir).sort(), [SQLITE_FILE_NAME, OUTBOX_FILE_NAME]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -318,6 +318,7 @@ describe('web API over a temp SQLite store', () => {
       '/api/v1/events', '/api/v1/faults', '/api/v1/inboxes', '/api/v1/inboxes/{address}/messages', '/api/v1/inboxes/{address}/wait', '/api/v1/messages', '/api/v1/messages/wait', '/api/v1/messages/{id}', '/api/v1/messages/{id}/attachments/{n}',
       '/api/v1/messages/{id}/checks/headers', '/api/v1/messages/{id}/checks/html', '/api/v1/messages/{id}/checks/links', '/api/v1/messages/{id}/checks/spam',
       '/api/v1/messages/{id}/html', '/api/v1/messages/{id}/raw', '/api/v1/messages/{id}/release', '/api/v1/messages/{id}/screenshot', '/api/v1/server', '/api/v1/sessions', '/api/v1/sessions/{id}',
+      '/api/v1/webhooks', '/api/v1/webhooks/{id}', '/api/v1/webhooks/{id}/deliveries', '/api/v1/webhooks/{id}/deliveries/{did}/retry',
       '/api/v1/workspaces', '/api/v1/workspaces/{name}', '/api/v1/workspaces/{name}/tokens', '/api/v1/workspaces/{name}/tokens/{token}', '/healthz', '/metrics',
     ]);
   });

@@ -3,6 +3,7 @@
  * and for a catcher that need not survive a restart. Every write "commits" on its own, so it has no group commit, and
  * a message is indexed as it is saved: it is announced (onIndexed) before save() resolves, and the backlog is always 0.
  */
+import { MemoryOutbox } from './outbox.js';
 import { timeOrderedId } from '../ids.js';
 import type { ParsedMessage, SearchFields, SummaryFields } from '../parse.js';
 import { IndexThread } from '../index-thread.js';
@@ -47,6 +48,7 @@ export function createMemoryStore(options: MemoryStoreOptions = { maxMessages: 0
 
 class MemoryStore implements MessageStore {
   readonly kind = 'memory' as const;
+  readonly outbox = new MemoryOutbox();
   readonly #opts: MemoryStoreOptions;
   /** Oldest first. */
   #messages: Stored[] = [];

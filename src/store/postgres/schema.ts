@@ -97,7 +97,35 @@ const v3 = `
   CREATE INDEX sessions_workspace ON ${SCHEMA}.sessions (workspace, seq);
 `;
 
-export const MIGRATIONS: readonly string[] = [v1, v2, v3];
+/**
+ * v4 (issue 30): the webhooks made through the API and the outbox of their deliveries (see src/webhooks). Every instance
+ * records each event's deliveries (the id is derived from webhook and event, so a second recording is a no-op) and
+ * claims due ones with FOR UPDATE SKIP LOCKED for a lease, so each attempt is made by one instance.
+ */
+const v4 = `
+  CREATE TABLE ${SCHEMA}.webhooks (
+    id text PRIMARY KEY,
+    record json NOT NULL,
+    created_seq bigserial
+  );
+  CREATE TABLE ${SCHEMA}.webhook_deliveries (
+    seq bigserial PRIMARY KEY,
+    id text NOT NULL UNIQUE,
+    webhook_id text NOT NULL,
+    event text NOT NULL,
+    subject text NOT NULL,
+    created_at bigint NOT NULL,
+    state text NOT NULL,
+    next_at bigint,
+    claimed_until bigint NOT NULL DEFAULT 0,
+    attempts jsonb NOT NULL DEFAULT '[]',
+    data text NOT NULL
+  );
+  CREATE INDEX webhook_deliveries_due ON ${SCHEMA}.webhook_deliveries (state, next_at);
+  CREATE INDEX webhook_deliveries_hook ON ${SCHEMA}.webhook_deliveries (webhook_id, state, seq);
+`;
+
+export const MIGRATIONS: readonly string[] = [v1, v2, v3, v4];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**

@@ -37,6 +37,7 @@ import { STORE_CLOSED, StoreClosedError, StoreUnavailableError, StoreWriteError 
 import { SaveDeadline, pastDeadline } from '../deadline.js';
 import { ListenerSet } from '../listeners.js';
 import { BEGIN_ASYNC, BEGIN_DURABLE, clientConfig, nextValuesHolding, reasonOf, unavailable } from './connection.js';
+import { PgOutbox } from './outbox.js';
 import { IndexerThread, type IndexedRow, type OwnBytes, type SummaryRow } from './indexer-thread.js';
 import { INDEXED_CHANNEL, LOCK_CLASS, LOCKS, migrate, setUpRowSecurity } from './schema.js';
 import { noNul, pgSearchCondition, type PgCondition } from './search.js';
@@ -131,6 +132,7 @@ class PostgresStore implements MessageStore {
     },
     delete: async (name) => ((await this.#query('DELETE FROM workspaces WHERE name = $1', [name])).rowCount ?? 0) > 0,
   };
+  readonly outbox: PgOutbox;
   readonly #pool: pg.Pool;
   readonly #config: PoolConfig;
   readonly #opts: PostgresStoreOptions;
@@ -184,6 +186,7 @@ class PostgresStore implements MessageStore {
     this.#pool = pool;
     this.#config = config;
     this.#opts = options;
+    this.outbox = new PgOutbox((sql, params) => this.#query(sql, params), (work, durable) => this.#tx(work, durable ? BEGIN_DURABLE : BEGIN_ASYNC));
     this.#indexer = new IndexerThread({ databaseUrl: options.databaseUrl, queryTimeoutMs: options.storeTimeoutMs }, {
       ordering: (upTo) => {
         this.#ownIndexedUpTo = Math.max(this.#ownIndexedUpTo, upTo);

@@ -22,6 +22,7 @@ import { clampLimit, decodeCursor, decodeInboxCursor } from '../cursor.js';
 import { StoreClosedError, StoreFullError, StoreUnavailableError, StoreWriteError } from '../errors.js';
 import { ListenerSet } from '../listeners.js';
 import { ReaderThread } from './reader-thread.js';
+import { SqliteOutbox } from './outbox.js';
 import { WRITER_CHANNEL, type IndexState, type WriteOp, type WriterAnswers, type WriterCall, type WriterConfig, type WriterReply, type WriterRequest, type WriterTesting } from './protocol.js';
 import { storeTimeoutOf } from '../../config.js';
 import { RequestChannel, threadEndpoint, type CallDeadline } from '../../request-channel.js';
@@ -71,6 +72,7 @@ type Done = WriterAnswers['write'];
 
 class SqliteStore implements MessageStore {
   readonly kind = 'sqlite' as const;
+  readonly outbox: SqliteOutbox;
   readonly #config: WriterConfig;
   readonly #testing: SqliteTesting;
   readonly #timeoutMs: number;
@@ -107,6 +109,7 @@ class SqliteStore implements MessageStore {
     this.#testing = options.testing ?? {};
     this.#timeoutMs = storeTimeoutOf(options);
     this.#reader = new ReaderThread(file, this.#timeoutMs);
+    this.outbox = new SqliteOutbox(options.dataDir);
     this.#writes = new RequestChannel<WriterCall, WriterAnswers>({
       channel: WRITER_CHANNEL, name: 'store writer', batch: true, waitForReady: true,
       onOther: (m) => this.#onMessage(m as WriterReply),
@@ -323,6 +326,7 @@ class SqliteStore implements MessageStore {
       if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
       this.#writes.close('store closed');
       this.#workspaces.close();
+      this.outbox.close();
     })();
     return this.#closing;
   }

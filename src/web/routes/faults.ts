@@ -5,17 +5,14 @@
  */
 import type { Hono } from 'hono';
 import type { WebContext } from './context.js';
-import { currentScope } from '../scope.js';
+import { adminOnly } from '../scope.js';
 
 /** Mounts nothing when the app was given no fault controller. */
 export function mountFaultRoutes(app: Hono, { faults }: WebContext): void {
   if (faults === undefined) return;
   const refuse = (message: string) => ({ error: { code: 'bad_request', message } });
   // The fault rules act on every session: admins only (a workspace's token gets the answer of a missing route).
-  app.use('/api/v1/faults', async (c, next) => {
-    if (currentScope().kind !== 'admin') return c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} /api/v1/faults` } }, 404);
-    return next();
-  });
+  app.use('/api/v1/faults', adminOnly);
 
   app.get('/api/v1/faults', (c) => c.json(faults.view()));
 

@@ -1,8 +1,7 @@
 /** /healthz for load balancers and orchestrators, /metrics for Prometheus. */
 import type { Hono } from 'hono';
 import type { WebContext } from './context.js';
-import { currentScope } from '../scope.js';
-import { jsonError } from '../params.js';
+import { adminOnly } from '../scope.js';
 
 export function mountHealthRoutes(app: Hono, { store, metrics }: WebContext): void {
   // 503 while the store cannot take mail, or saves wait too long for it (`degraded`; the reason says why); the index
@@ -13,8 +12,7 @@ export function mountHealthRoutes(app: Hono, { store, metrics }: WebContext): vo
     return c.json({ status, store: health }, status === 'ok' ? 200 : 503);
   });
   // Admins only: a workspace's token gets the answer of a route that does not exist (issue 26).
-  app.get('/metrics', async (c) => {
-    if (currentScope().kind !== 'admin') return jsonError(c, 404, 'not_found', 'no route for GET /metrics');
+  app.get('/metrics', adminOnly, async (c) => {
     return c.body(await metrics.text(), 200, { 'Content-Type': metrics.registry.contentType });
   });
 }

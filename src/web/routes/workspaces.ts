@@ -10,14 +10,12 @@ import {
   WorkspaceDocumentError, hashSmtpUsers, hashTokens, parseTokens, parseWorkspaceSpec, toWorkspace, workspaceView,
 } from '../../workspaces/document.js';
 import { HttpError } from '../params.js';
-import { currentScope } from '../scope.js';
+import { adminOnly } from '../scope.js';
 import type { WebContext } from './context.js';
 
 export function mountWorkspaceRoutes(app: Hono, _ctx: WebContext, dir: WorkspaceDirectory, store: MessageStore): void {
-  const adminOnly = (c: Context): void => {
-    const s = currentScope();
-    if (s.kind !== 'admin') throw new HttpError(404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);
-  };
+  app.use('/api/v1/workspaces', adminOnly);
+  app.use('/api/v1/workspaces/*', adminOnly);
   const body = async (c: Context): Promise<unknown> => {
     try {
       return await c.req.json();
@@ -52,12 +50,10 @@ export function mountWorkspaceRoutes(app: Hono, _ctx: WebContext, dir: Workspace
   };
 
   app.get('/api/v1/workspaces', async (c) => {
-    adminOnly(c);
     return c.json({ workspaces: (await dir.list()).map(workspaceView) });
   });
 
   app.post('/api/v1/workspaces', async (c) => {
-    adminOnly(c);
     const spec = await checked(async () => parseWorkspaceSpec(await body(c)));
     if ((await dir.get(spec.name)) !== null) throw new HttpError(409, 'conflict', `workspace ${spec.name} exists`);
     await userTaken(spec.smtp ?? [], spec.name);
@@ -67,12 +63,10 @@ export function mountWorkspaceRoutes(app: Hono, _ctx: WebContext, dir: Workspace
   });
 
   app.get('/api/v1/workspaces/:name', async (c) => {
-    adminOnly(c);
     return c.json(workspaceView(await existing(c.req.param('name'))));
   });
 
   app.patch('/api/v1/workspaces/:name', async (c) => {
-    adminOnly(c);
     const w = await existing(c.req.param('name'));
     const spec = await checked(async () => parseWorkspaceSpec(await body(c), '', true));
     if (spec.smtp !== undefined) await userTaken(spec.smtp, w.name);
@@ -87,7 +81,6 @@ export function mountWorkspaceRoutes(app: Hono, _ctx: WebContext, dir: Workspace
   });
 
   app.delete('/api/v1/workspaces/:name', async (c) => {
-    adminOnly(c);
     const w = await existing(c.req.param('name'));
     if (w.name === DEFAULT_WORKSPACE) throw new HttpError(409, 'conflict', 'the default workspace cannot be deleted');
     const scoped = scopeStore(store, w.name);
@@ -102,7 +95,6 @@ export function mountWorkspaceRoutes(app: Hono, _ctx: WebContext, dir: Workspace
   });
 
   app.post('/api/v1/workspaces/:name/tokens', async (c) => {
-    adminOnly(c);
     const w = await existing(c.req.param('name'));
     // { "name": "ci" } makes a token (shown once); { "name": "ci", "token": "…" } keeps one given (a CI secret).
     const input = await body(c);
@@ -117,7 +109,6 @@ export function mountWorkspaceRoutes(app: Hono, _ctx: WebContext, dir: Workspace
   });
 
   app.delete('/api/v1/workspaces/:name/tokens/:token', async (c) => {
-    adminOnly(c);
     const w = await existing(c.req.param('name'));
     const name = c.req.param('token');
     if (!w.tokens.some((t) => t.name === name)) throw new HttpError(404, 'not_found', `workspace ${w.name} has no token named ${JSON.stringify(name)}`);
