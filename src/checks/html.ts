@@ -25,6 +25,9 @@ type CanIEmailData = Readonly<{ last_update_date: string; nicenames: { family: R
 type Loaded = Readonly<{
   data: CanIEmailData;
   slugs: ReadonlySet<string>;
+  /** Each slug's and each client id's place in localeCompare's order (sorting by it is that order, without ICU per pair). */
+  slugRank: ReadonlyMap<string, number>;
+  clientRank: ReadonlyMap<string, number>;
   clients: readonly string[];
   bySlug: ReadonlyMap<string, CanIEmailFeature>;
   support: ReadonlyMap<string, ReadonlyMap<string, FeatureSupport>>;
@@ -61,7 +64,9 @@ function load(): Loaded {
     return `${d.nicenames.family[family] ?? family} (${d.nicenames.platform[platform] ?? platform})`;
   });
   const everyClient = new Map([...support].map(([slug, per]) => [slug, Object.freeze(Object.fromEntries(per))]));
-  loaded = { data: d, slugs: new Set(d.data.map((f) => f.slug)), clients: ids, names, bySlug: new Map(d.data.map((f) => [f.slug, f])), support, everyClient };
+  const collate = new Intl.Collator().compare; // localeCompare's order, from one collator
+  const ranks = (xs: readonly string[]): Map<string, number> => new Map([...xs].sort(collate).map((x, n) => [x, n]));
+  loaded = { data: d, slugs: new Set(d.data.map((f) => f.slug)), slugRank: ranks(d.data.map((f) => f.slug)), clientRank: ranks(ids), clients: ids, names, bySlug: new Map(d.data.map((f) => [f.slug, f])), support, everyClient };
   return loaded;
 }
 const data = (): CanIEmailData => load().data;
@@ -524,18 +529,15 @@ function latest(versions: Readonly<Record<string, string>>): { version: string; 
   return { version, value: versions[version] as string };
 }
 
-/** localeCompare's order (the default locale's), from one collator instead of one per comparison. */
-const collate = new Intl.Collator().compare;
-
 export function checkHtml(html: string, clients?: readonly string[]): HtmlCheckReport {
-  const { data: d, bySlug, support: supportOf, clients: allClients, names, everyClient } = load();
+  const { data: d, bySlug, support: supportOf, clients: allClients, names, everyClient, slugRank, clientRank } = load();
   const wanted = clients === undefined ? null : new Set(clients);
   const f = findFeatures(html);
   const features: FoundFeature[] = [];
   /** Per client of allClients: how many of the features it supports (y), partly (a), not (n), unknown (u). */
   const tally = allClients.map(() => ({ y: 0, a: 0, n: 0, u: 0 }));
   const index = new Map(allClients.map((c, k) => [c, k]));
-  for (const [slug, where] of [...f.found].sort(([a], [b]) => collate(a, b))) {
+  for (const [slug, where] of [...f.found].sort(([a], [b]) => (slugRank.get(a) ?? 0) - (slugRank.get(b) ?? 0))) {
     const feature = bySlug.get(slug) as CanIEmailFeature;
     let support: Readonly<Record<string, FeatureSupport>>;
     if (wanted === null) support = everyClient.get(slug) ?? {};
@@ -557,7 +559,7 @@ export function checkHtml(html: string, clients?: readonly string[]): HtmlCheckR
       score: known === 0 ? 1 : (t.y + t.a / 2) / known, supported: t.y, partial: t.a, unsupported: t.n, unknown: t.u,
     });
   });
-  clientsOut.sort((a, b) => collate(a.client, b.client));
+  clientsOut.sort((a, b) => (clientRank.get(a.client) ?? 0) - (clientRank.get(b.client) ?? 0));
   const score = clientsOut.length === 0 ? 1 : clientsOut.reduce((s, c) => s + c.score, 0) / clientsOut.length;
   return { dataDate: d.last_update_date, features, clients: clientsOut, score, remote: [...f.remote] };
 }
