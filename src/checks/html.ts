@@ -25,9 +25,16 @@ type CanIEmailData = Readonly<{ last_update_date: string; nicenames: { family: R
 type Loaded = Readonly<{
   data: CanIEmailData;
   slugs: ReadonlySet<string>;
+  /** Each slug's and each client id's place in localeCompare's order (sorting by it is that order, without ICU per pair). */
+  slugRank: ReadonlyMap<string, number>;
+  clientRank: ReadonlyMap<string, number>;
   clients: readonly string[];
   bySlug: ReadonlyMap<string, CanIEmailFeature>;
   support: ReadonlyMap<string, ReadonlyMap<string, FeatureSupport>>;
+  /** Per client id in `clients`' order, its name (`Gmail (Android)`). */
+  names: readonly string[];
+  /** Per feature, its support in every client, as a report gives it (shared by the reports: they are read-only). */
+  everyClient: ReadonlyMap<string, Readonly<Record<string, FeatureSupport>>>;
 }>;
 let loaded: Loaded | null = null;
 function load(): Loaded {
@@ -51,7 +58,15 @@ function load(): Loaded {
     }
     support.set(feature.slug, per);
   }
-  loaded = { data: d, slugs: new Set(d.data.map((f) => f.slug)), clients: [...clients].sort(), bySlug: new Map(d.data.map((f) => [f.slug, f])), support };
+  const ids = [...clients].sort();
+  const names = ids.map((client) => {
+    const [family, platform] = client.split('.') as [string, string];
+    return `${d.nicenames.family[family] ?? family} (${d.nicenames.platform[platform] ?? platform})`;
+  });
+  const everyClient = new Map([...support].map(([slug, per]) => [slug, Object.freeze(Object.fromEntries(per))]));
+  const collate = new Intl.Collator().compare; // localeCompare's order, from one collator
+  const ranks = (xs: readonly string[]): Map<string, number> => new Map([...xs].sort(collate).map((x, n) => [x, n]));
+  loaded = { data: d, slugs: new Set(d.data.map((f) => f.slug)), slugRank: ranks(d.data.map((f) => f.slug)), clientRank: ranks(ids), clients: ids, names, bySlug: new Map(d.data.map((f) => [f.slug, f])), support, everyClient };
   return loaded;
 }
 const data = (): CanIEmailData => load().data;
@@ -105,6 +120,43 @@ export function selectClients(patterns: string): string[] {
 
 // ---- finding the features ------------------------------------------------------------------------------------------
 
+/**
+ * What a short name (an element's, a CSS property's, a unit's) stands for, found without slicing it out: the names seen before
+ * are kept by length and first character, and compared where they lie. A name not seen is sliced once and `make` says
+ * what it stands for; at most 1000 names are remembered (past that, each new one is made anew), none over 40 long.
+ */
+class SpanCache<V> {
+  readonly #byShape: Array<Array<{ key: string; value: V }> | undefined> = Array.from({ length: 41 * 128 }, () => undefined);
+  #size = 0;
+  constructor(private readonly make: (key: string) => V) {}
+
+  get(s: string, from: number, to: number): V {
+    const length = to - from;
+    const shape = length <= 40 ? length * 128 + (lowerAscii(s.charCodeAt(from)) & 127) : -1;
+    const seen = shape === -1 ? undefined : this.#byShape[shape];
+    if (seen !== undefined) {
+      for (let k = 0; k < seen.length; k++) {
+        const e = seen[k] as { key: string; value: V };
+        if (sameLower(s, from, e.key)) return e.value;
+      }
+    }
+    const key = s.slice(from, to).toLowerCase();
+    const value = this.make(key);
+    if (shape !== -1 && this.#size < 1000) {
+      this.#size++;
+      if (seen === undefined) this.#byShape[shape] = [{ key, value }];
+      else seen.push({ key, value });
+    }
+    return value;
+  }
+}
+const lowerAscii = (c: number): number => (c >= 0x41 && c <= 0x5a ? c + 0x20 : c);
+/** s[at, at + key.length), ASCII-lowercased, is `key` (a lowercased string: non-ASCII letters in it never match). */
+function sameLower(s: string, at: number, key: string): boolean {
+  for (let i = 0; i < key.length; i++) if (lowerAscii(s.charCodeAt(at + i)) !== key.charCodeAt(i)) return false;
+  return true;
+}
+
 /** Elements named by their own slug (`html-<name>`). */
 const ELEMENT_SLUG: Readonly<Record<string, string>> = {
   h1: 'html-h1-h6', h2: 'html-h1-h6', h3: 'html-h1-h6', h4: 'html-h1-h6', h5: 'html-h1-h6', h6: 'html-h1-h6',
@@ -155,9 +207,9 @@ class Finder {
   }
 
   add(slug: string, at: number): void {
-    if (!this.#known.has(slug)) return;
     let entry = this.found.get(slug);
     if (entry === undefined) {
+      if (!this.#known.has(slug)) return;
       entry = { places: [], occurrences: 0 };
       this.found.set(slug, entry);
     }
@@ -177,23 +229,73 @@ class Finder {
   }
 }
 
-/** Per element name, its slug (`html-<name>` or ELEMENT_SLUG's): tag names repeat, so each is made once. */
-const elementSlugs = new Map<string, string>();
-const elementSlug = (name: string): string => {
-  let slug = elementSlugs.get(name);
-  if (slug === undefined) {
-    slug = ELEMENT_SLUG[name] ?? `html-${name}`;
-    if (elementSlugs.size < 1000) elementSlugs.set(name, slug);
-  }
-  return slug;
-};
+/**
+ * Per element name, its slug (`html-<name>` or ELEMENT_SLUG's), or null when caniemail has none: tag names repeat, so
+ * each is made and looked up once, and found again where it lies in the HTML (no hashing of a new string per tag).
+ */
+const elementSlugs = new SpanCache<string | null>((name) => {
+  const own = ELEMENT_SLUG[name] ?? `html-${name}`;
+  return load().slugs.has(own) ? own : null;
+});
 
-const isRemote = (url: string): boolean => /^\s*(https?:)?\/\//i.test(url);
+/** The attribute names onTag reads or reports, by shape: ATTRIBUTES_BY_SHAPE[length * 128 + first character]. */
+type KnownAttribute = Readonly<{ name: string; slug: string | undefined }>;
+const READ_ATTRIBUTES = ['style', 'type', 'href', 'name', 'rel', 'src'] as const;
+const MAX_ATTRIBUTE = 20;
+const ATTRIBUTES_BY_SHAPE: Array<KnownAttribute[] | undefined> = Array.from({ length: (MAX_ATTRIBUTE + 1) * 128 }, () => undefined);
+for (const name of [...Object.keys(ATTRIBUTE_SLUG), ...READ_ATTRIBUTES]) {
+  const shape = name.length * 128 + name.charCodeAt(0);
+  (ATTRIBUTES_BY_SHAPE[shape] ??= []).push({ name, slug: ATTRIBUTE_SLUG[name] });
+}
+/** Attribute k among those above (matched in any case, without slicing its name out), or null. */
+function knownAttribute(html: string, attrs: HtmlTag['attributes'], k: number): KnownAttribute | null {
+  const length = attrs.nameLength(k);
+  if (length > MAX_ATTRIBUTE) return null;
+  const candidates = ATTRIBUTES_BY_SHAPE[length * 128 + (lowerAscii(html.charCodeAt(attrs.start(k))) & 127)];
+  if (candidates === undefined) return null;
+  for (const a of candidates) if (sameLower(html, attrs.start(k), a.name)) return a;
+  return null;
+}
+
+/** s[from, to), blanks first left out, loads from the network: `http://`, `https://` or `//` (any case). */
+function isRemoteAt(s: string, from: number, to: number): boolean {
+  let i = from;
+  while (i < to && isBlank(s.charCodeAt(i))) i++;
+  if (i + 2 <= to && s.charCodeAt(i) === 0x2f && s.charCodeAt(i + 1) === 0x2f) return true;
+  return (i + 7 <= to && sameLower(s, i, 'http://')) || (i + 8 <= to && sameLower(s, i, 'https://'));
+}
+const isRemote = (url: string): boolean => isRemoteAt(url, 0, url.length);
+const isQuote = (c: number): boolean => c === 0x22 || c === 0x27;
+
+/**
+ * The image format a URL names: a `data:image/<type>` URI's type, else the extension (2 to 5 letters or digits, the
+ * first one in the last 200 characters that a `?`, a `#` or the end follows), lowercased; undefined when none.
+ */
+function imageFormat(url: string): string | undefined {
+  let i = 0;
+  while (i < url.length && isBlank(url.charCodeAt(i))) i++;
+  if (sameLower(url, i, 'data:image/')) {
+    let j = i + 11;
+    while (j < url.length && j < i + 31 && isMimeSubtype(url.charCodeAt(j))) j++;
+    return j === i + 11 ? undefined : url.slice(i + 11, j).toLowerCase().replace('svg+xml', 'svg');
+  }
+  for (let dot = url.indexOf('.', Math.max(0, url.length - 200)); dot !== -1; dot = url.indexOf('.', dot + 1)) {
+    let j = dot + 1;
+    while (j < url.length && j <= dot + 6 && isAlnum(url.charCodeAt(j))) j++;
+    const after = url.charCodeAt(j);
+    if (j - dot - 1 >= 2 && j - dot - 1 <= 5 && (j === url.length || after === 0x3f || after === 0x23)) return url.slice(dot + 1, j).toLowerCase();
+  }
+  return undefined;
+}
+/** A letter of a data: URI's image type (`png`, `svg+xml`): a-z in any case, `+`, `.`, `-`. */
+const isMimeSubtype = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x2b || c === 0x2e || c === 0x2d;
+const isAlnum = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39);
 
 function onTag(f: Finder, tag: HtmlTag): void {
   if (tag.closing) return;
   const name = tag.name;
-  f.add(elementSlug(name), tag.start);
+  const own = elementSlugs.get(f.html, tag.start + 1, tag.start + 1 + name.length);
+  if (own !== null) f.add(own, tag.start);
   const attrs = tag.attributes;
   // The values onTag reads, the first of each name (as a browser takes it).
   let type: string | null = null;
@@ -203,14 +305,10 @@ function onTag(f: Finder, tag: HtmlTag): void {
   let src: string | null = null;
   let background: string | null = null;
   for (let k = 0; k < attrs.length; k++) {
-    const length = attrs.nameLength(k);
-    if (length > 20) continue;
-    const start = attrs.start(k);
-    const raw = f.html.slice(start, start + length);
-    const an = ATTRIBUTE_SLUG[raw] !== undefined || raw === raw.toLowerCase() ? raw : raw.toLowerCase();
-    const slug = ATTRIBUTE_SLUG[an];
-    if (slug !== undefined) f.add(slug, start);
-    switch (an) {
+    const known = knownAttribute(f.html, attrs, k);
+    if (known === null) continue;
+    if (known.slug !== undefined) f.add(known.slug, attrs.start(k));
+    switch (known.name) {
       case 'style': if (attrs.valueStart(k) !== -1) scanCss(f, f.html, attrs.valueStart(k), attrs.valueEnd(k), true); break;
       case 'type': type ??= attrs.value(k); break;
       case 'href': href ??= attrs.value(k); break;
@@ -225,9 +323,11 @@ function onTag(f: Finder, tag: HtmlTag): void {
     f.add(`html-${name}-${(type ?? (name === 'button' ? 'submit' : 'text')).toLowerCase()}`, tag.start);
   }
   if (name === 'a') {
-    const link = (href ?? '').trim().toLowerCase();
-    if (link.startsWith('#')) f.add('html-anchor-links', tag.start);
-    if (link.startsWith('mailto:')) f.add('html-mailto-links', tag.start);
+    const link = href ?? '';
+    let at = 0;
+    while (at < link.length && isBlank(link.charCodeAt(at))) at++;
+    if (link.charCodeAt(at) === 0x23) f.add('html-anchor-links', tag.start);
+    else if (sameLower(link, at, 'mailto:')) f.add('html-mailto-links', tag.start);
   }
   if (name === 'meta' && (metaName ?? '').toLowerCase() === 'color-scheme') f.add('html-meta-color-scheme', tag.start);
   if (name === 'link' && /stylesheet/i.test(rel ?? '') && href !== null && isRemote(href)) f.remote.add(href.trim());
@@ -235,9 +335,8 @@ function onTag(f: Finder, tag: HtmlTag): void {
     const url = (src ?? '').trim();
     if (url !== '') {
       if (isRemote(url)) f.remote.add(url);
-      const dataImage = /^data:image\/([a-z+.-]{1,20})/i.exec(url.slice(0, 40));
-      if (dataImage !== null) f.add('image-base64', tag.start);
-      const ext = dataImage?.[1]?.toLowerCase().replace('svg+xml', 'svg') ?? /\.([a-z0-9]{2,5})(?:[?#]|$)/i.exec(url.slice(-200))?.[1]?.toLowerCase();
+      if (sameLower(url, 0, 'data:image/') && isMimeSubtype(url.charCodeAt(11))) f.add('image-base64', tag.start);
+      const ext = imageFormat(url);
       const slug = ext === undefined ? undefined : IMAGE_EXT[ext];
       if (slug !== undefined) f.add(slug, tag.start);
     }
@@ -246,27 +345,38 @@ function onTag(f: Finder, tag: HtmlTag): void {
 }
 
 /** `css-<property>`, or for a longhand caniemail does not list (`margin-top`), its shorthand's (`css-margin`). */
-function propertySlug(f: Finder, property: string): string {
+function propertySlug(property: string): string {
   const own = `css-${property.replace(/^-(webkit|moz|ms|o)-/, '')}`;
-  if (f.has(own)) return own;
+  if (load().slugs.has(own)) return own;
   if (['left', 'right', 'top', 'bottom'].includes(property)) return 'css-left-right-top-bottom';
   const dash = property.indexOf('-');
   return dash === -1 ? own : `css-${property.slice(0, dash)}`;
 }
 
+/** Per property name, its slug; per unit, its slug or undefined. */
+const properties = new SpanCache(propertySlug);
+const units = new SpanCache<string | undefined>((unit) => UNIT_SLUG[unit]);
+const functions = new SpanCache((name) => name);
+
 const isIdent = (c: number): boolean =>
   (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x5f;
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+const isBlank = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d;
+
+/** Where the CSS scanner is: in a selector (a stylesheet, before `{`), or in a declaration's name or value. */
+const SELECTOR = 0;
+const NAME = 1;
+const VALUE = 2;
 
 /**
  * One forward pass over CSS in html[start, end): comments, at-rules, selectors (in a stylesheet), declarations with
  * their values (units, functions, !important, display values, url()s). `inline`: a style attribute (declarations only).
+ * Nothing is sliced out but what is looked up: a property name, a function name, a unit, a `display` value.
  */
 function scanCss(f: Finder, s: string, start: number, end: number, inline: boolean): void {
   let i = start;
-  /** Where we are: in a selector (stylesheet, before `{`), or in a declaration block's name or value. */
-  let where: 'selector' | 'name' | 'value' = inline ? 'name' : 'selector';
-  let depth = 0;
-  let property = '';
+  let where = inline ? NAME : SELECTOR;
+  let display = false;
   let tokenStart = i;
   while (i < end) {
     const c = s.charCodeAt(i);
@@ -276,7 +386,7 @@ function scanCss(f: Finder, s: string, start: number, end: number, inline: boole
       i = close === -1 || close >= end ? end : close + 2;
       continue;
     }
-    if (c === 0x40 && where !== 'value') { // @rule
+    if (c === 0x40 && where !== VALUE) { // @rule
       let j = i + 1;
       while (j < end && isIdent(s.charCodeAt(j))) j++;
       const rule = s.slice(i + 1, j).toLowerCase();
@@ -299,21 +409,13 @@ function scanCss(f: Finder, s: string, start: number, end: number, inline: boole
       i = j;
       continue;
     }
-    if (c === 0x7b) { // {
-      depth++;
-      where = 'name';
+    if (c === 0x7b || c === 0x7d) { // { or }
+      where = c === 0x7b || inline ? NAME : SELECTOR;
       tokenStart = i + 1;
       i++;
       continue;
     }
-    if (c === 0x7d) { // }
-      depth = Math.max(0, depth - 1);
-      where = inline ? 'name' : 'selector';
-      tokenStart = i + 1;
-      i++;
-      continue;
-    }
-    if (where === 'selector') {
+    if (where === SELECTOR) {
       if (c === 0x3a) { // :pseudo or ::pseudo
         const element = s.charCodeAt(i + 1) === 0x3a;
         let j = i + (element ? 2 : 1);
@@ -336,12 +438,22 @@ function scanCss(f: Finder, s: string, start: number, end: number, inline: boole
       i++;
       continue;
     }
-    if (where === 'name') {
+    if (where === NAME) {
       if (c === 0x3a) {
-        property = s.slice(tokenStart, i).trim().toLowerCase();
-        if (property.startsWith('--')) f.add('css-variables', tokenStart);
-        else if (property !== '') f.add(propertySlug(f, property), tokenStart);
-        where = 'value';
+        let from = tokenStart;
+        let to = i;
+        while (from < to && isBlank(s.charCodeAt(from))) from++;
+        while (to > from && isBlank(s.charCodeAt(to - 1))) to--;
+        display = false;
+        if (to > from) {
+          if (s.charCodeAt(from) === 0x2d && s.charCodeAt(from + 1) === 0x2d) f.add('css-variables', tokenStart);
+          else {
+            const slug = properties.get(s, from, to);
+            display = slug === 'css-display';
+            f.add(slug, tokenStart);
+          }
+        }
+        where = VALUE;
         tokenStart = i + 1;
       } else if (c === 0x3b) tokenStart = i + 1;
       i++;
@@ -349,7 +461,7 @@ function scanCss(f: Finder, s: string, start: number, end: number, inline: boole
     }
     // In a value: up to `;` or `}` (handled above).
     if (c === 0x3b) {
-      where = 'name';
+      where = NAME;
       tokenStart = i + 1;
       i++;
       continue;
@@ -360,34 +472,41 @@ function scanCss(f: Finder, s: string, start: number, end: number, inline: boole
       continue;
     }
     if (isIdent(c)) {
-      let j = i;
+      let j = i + 1;
       while (j < end && isIdent(s.charCodeAt(j))) j++;
-      const word = s.slice(i, j).toLowerCase();
       if (s.charCodeAt(j) === 0x28) { // a function
+        const word = functions.get(s, i, j);
         const slug = FUNCTION_SLUG[word];
         if (slug !== undefined) f.add(slug, i);
         if (word === 'url') {
           const close = s.indexOf(')', j);
-          const inner = s.slice(j + 1, close === -1 || close > end ? Math.min(end, j + 2049) : close).trim().replace(/^['"]|['"]$/g, '');
-          if (isRemote(inner)) f.remote.add(inner);
+          // Its argument, blanks and one quote at each end left out.
+          let from = j + 1;
+          let to = close === -1 || close > end ? Math.min(end, j + 2049) : close;
+          while (from < to && isBlank(s.charCodeAt(from))) from++;
+          while (to > from && isBlank(s.charCodeAt(to - 1))) to--;
+          if (from < to && isQuote(s.charCodeAt(from))) from++;
+          if (to > from && isQuote(s.charCodeAt(to - 1))) to--;
+          if (isRemoteAt(s, from, to)) f.remote.add(s.slice(from, to));
           i = close === -1 || close > end ? end : close + 1;
           continue;
         }
-      } else if (property === 'display' && ['flex', 'inline-flex', 'grid', 'inline-grid', 'none'].includes(word)) {
-        f.add(`css-display-${word.replace('inline-', '')}`, i);
-      } else if (c >= 0x30 && c <= 0x39) { // a number, then its unit
-        let k = i;
-        while (k < j && ((s.charCodeAt(k) >= 0x30 && s.charCodeAt(k) <= 0x39) || s.charCodeAt(k) === 0x2e)) k++;
-        const unit = UNIT_SLUG[s.slice(k, j).toLowerCase()];
-        if (unit !== undefined) f.add(unit, i);
-        else if (s.charCodeAt(j) === 0x25) f.add('css-unit-percent', i);
+      } else if (display) {
+        const word = s.slice(i, j).toLowerCase();
+        if (['flex', 'inline-flex', 'grid', 'inline-grid', 'none'].includes(word)) f.add(`css-display-${word.replace('inline-', '')}`, i);
+      } else if (isDigit(c)) { // a number, then its unit
+        let k = i + 1;
+        while (k < j && (isDigit(s.charCodeAt(k)) || s.charCodeAt(k) === 0x2e)) k++;
+        if (k < j) {
+          const unit = units.get(s, k, j);
+          if (unit !== undefined) f.add(unit, i);
+        } else if (s.charCodeAt(j) === 0x25) f.add('css-unit-percent', i);
       }
       i = j;
       continue;
     }
     i++;
   }
-  void depth;
 }
 
 /** The features of `html`, found in one pass over it (and one over each stylesheet). */
@@ -411,30 +530,36 @@ function latest(versions: Readonly<Record<string, string>>): { version: string; 
 }
 
 export function checkHtml(html: string, clients?: readonly string[]): HtmlCheckReport {
-  const { data: d, bySlug, support: supportOf } = load();
-  const wanted = new Set(clients ?? load().clients);
+  const { data: d, bySlug, support: supportOf, clients: allClients, names, everyClient, slugRank, clientRank } = load();
+  const wanted = clients === undefined ? null : new Set(clients);
   const f = findFeatures(html);
   const features: FoundFeature[] = [];
-  const tally = new Map<string, { y: number; a: number; n: number; u: number }>([...wanted].map((c) => [c, { y: 0, a: 0, n: 0, u: 0 }]));
-  for (const [slug, where] of [...f.found].sort(([a], [b]) => a.localeCompare(b))) {
+  /** Per client of allClients: how many of the features it supports (y), partly (a), not (n), unknown (u). */
+  const tally = allClients.map(() => ({ y: 0, a: 0, n: 0, u: 0 }));
+  const index = new Map(allClients.map((c, k) => [c, k]));
+  for (const [slug, where] of [...f.found].sort(([a], [b]) => (slugRank.get(a) ?? 0) - (slugRank.get(b) ?? 0))) {
     const feature = bySlug.get(slug) as CanIEmailFeature;
-    const support: Record<string, FeatureSupport> = {};
-    for (const [id, s] of supportOf.get(slug) ?? []) {
-      if (!wanted.has(id)) continue;
-      support[id] = s;
-      const t = tally.get(id);
-      if (t !== undefined) t[s.support]++;
+    let support: Readonly<Record<string, FeatureSupport>>;
+    if (wanted === null) support = everyClient.get(slug) ?? {};
+    else {
+      const chosen: Record<string, FeatureSupport> = {};
+      for (const [id, s] of supportOf.get(slug) ?? []) if (wanted.has(id)) chosen[id] = s;
+      support = chosen;
     }
+    for (const [id, s] of supportOf.get(slug) ?? []) (tally[index.get(id) as number] as { y: number; a: number; n: number; u: number })[s.support]++;
     features.push({ slug, title: feature.title, category: feature.category, url: feature.url, places: where.places, occurrences: where.occurrences, support });
   }
-  const clientsOut: ClientScore[] = [...tally].map(([client, t]) => {
+  const clientsOut: ClientScore[] = [];
+  allClients.forEach((client, k) => {
+    if (wanted !== null && !wanted.has(client)) return;
+    const t = tally[k] as { y: number; a: number; n: number; u: number };
     const known = t.y + t.a + t.n;
-    const [family, platform] = client.split('.') as [string, string];
-    return {
-      client, name: `${d.nicenames.family[family] ?? family} (${d.nicenames.platform[platform] ?? platform})`,
+    clientsOut.push({
+      client, name: names[k] as string,
       score: known === 0 ? 1 : (t.y + t.a / 2) / known, supported: t.y, partial: t.a, unsupported: t.n, unknown: t.u,
-    };
-  }).sort((a, b) => a.client.localeCompare(b.client));
+    });
+  });
+  clientsOut.sort((a, b) => (clientRank.get(a.client) ?? 0) - (clientRank.get(b.client) ?? 0));
   const score = clientsOut.length === 0 ? 1 : clientsOut.reduce((s, c) => s + c.score, 0) / clientsOut.length;
   return { dataDate: d.last_update_date, features, clients: clientsOut, score, remote: [...f.remote] };
 }

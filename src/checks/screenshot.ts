@@ -6,6 +6,14 @@
  */
 import { existsSync } from 'node:fs';
 import type { OutboundGuard } from '../net/outbound-guard.js';
+import { withHeadStart } from '../store/html.js';
+
+/**
+ * Without remote content, the page itself forbids every load but data: URIs, so that Chromium refuses them where
+ * they start (a mail's own policy can only narrow it: every policy given must pass), instead of asking the route
+ * handler below once per image; the browser context is offline as well, and the route handler stays as the last word.
+ */
+const LOCAL_ONLY = `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline' data:; font-src data:; media-src data:">`;
 
 export type ScreenshotFormat = 'png' | 'jpeg';
 export type ScreenshotOptions = Readonly<{ width: number; format: ScreenshotFormat; full: boolean; remote: boolean }>;
@@ -75,7 +83,9 @@ export class Screenshotter {
 
   async #render(html: string, options: ScreenshotOptions): Promise<Buffer> {
     const browser = await this.#browserReady();
-    const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: options.width, height: Math.round(options.width * 1.6) } });
+    const context = await browser.newContext({
+      javaScriptEnabled: false, offline: !options.remote, viewport: { width: options.width, height: Math.round(options.width * 1.6) },
+    });
     const timeout = this.config.timeoutMs ?? 15_000;
     context.setDefaultTimeout(timeout);
     try {
@@ -94,7 +104,7 @@ export class Screenshotter {
         return route.abort('blockedbyclient');
       });
       const page = await context.newPage();
-      await page.setContent(html, { waitUntil: options.remote ? 'load' : 'domcontentloaded', timeout });
+      await page.setContent(options.remote ? html : withHeadStart(html, LOCAL_ONLY), { waitUntil: options.remote ? 'load' : 'domcontentloaded', timeout });
       return await page.screenshot({ type: options.format, fullPage: options.full, timeout });
     } finally {
       await context.close().catch(() => undefined);

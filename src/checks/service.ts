@@ -9,7 +9,8 @@ import { scanHtml } from '../store/html.js';
 import { extractLinks } from '../store/extract.js';
 import type { MessageStore } from '../store/types.js';
 import { checkHeaders, type HeaderReport } from './headers.js';
-import { checkHtml, selectClients, type HtmlCheckReport } from './html.js';
+import { selectClients, type HtmlCheckReport } from './html.js';
+import { HtmlCheckBusy, HtmlCheckThread } from './html-thread.js';
 import { LinkChecker, type LinkKind, type LinkReport } from './links.js';
 import { ScreenshotUnavailable, Screenshotter, type ScreenshotOptions } from './screenshot.js';
 import { rspamdChecker, spamdChecker, type SpamChecker, type SpamReport } from './spam.js';
@@ -32,7 +33,7 @@ export type CheckName = 'html' | 'links' | 'spam' | 'headers';
 
 /** A check that cannot run as asked: `status` is the API's (400, 404, 501), the message says why and what to do. */
 export class CheckError extends Error {
-  constructor(readonly status: 400 | 404 | 501 | 502, message: string) {
+  constructor(readonly status: 400 | 404 | 501 | 502 | 503, message: string) {
     super(message);
   }
 }
@@ -59,6 +60,9 @@ export class MessageChecks {
   readonly #spam: SpamChecker | null;
   readonly #screens: Screenshotter;
   readonly #html = new Recent<HtmlCheckReport>(200);
+  /** HTML checks in progress, by cache key: a second request for the same waits for the first. */
+  readonly #htmlRunning = new Map<string, Promise<HtmlCheckReport>>();
+  readonly #htmlThread = new HtmlCheckThread();
   readonly #headers = new Recent<HeaderReport>(200);
 
   constructor(private readonly store: MessageStore, config: ChecksConfig = {}) {
@@ -91,11 +95,26 @@ export class MessageChecks {
     const key = `${id}\n${wanted?.join(',') ?? '*'}`;
     const hit = this.#html.get(key);
     if (hit !== undefined) return hit;
-    const m = await this.#message(id);
-    if (m.html === '') throw new CheckError(404, 'the message has no HTML part');
-    const report = checkHtml(m.html, wanted);
-    this.#html.set(key, report);
-    return report;
+    const running = this.#htmlRunning.get(key);
+    if (running !== undefined) return running;
+    const work = (async (): Promise<HtmlCheckReport> => {
+      const m = await this.#message(id);
+      if (m.html === '') throw new CheckError(404, 'the message has no HTML part');
+      try {
+        const report = await this.#htmlThread.check(m.html, wanted);
+        this.#html.set(key, report);
+        return report;
+      } catch (e) {
+        if (e instanceof HtmlCheckBusy) throw new CheckError(503, e.message);
+        throw e;
+      }
+    })();
+    this.#htmlRunning.set(key, work);
+    try {
+      return await work;
+    } finally {
+      this.#htmlRunning.delete(key);
+    }
   }
 
   async headers(id: string): Promise<HeaderReport> {
@@ -159,8 +178,8 @@ export class MessageChecks {
     return out + html.slice(from);
   }
 
-  close(): Promise<void> {
-    return this.#screens.close();
+  async close(): Promise<void> {
+    await Promise.all([this.#screens.close(), this.#htmlThread.close()]);
   }
 }
 

@@ -443,12 +443,16 @@ export function withoutScripts(html: string): string {
   return out.join('');
 }
 
-/**
- * Links open in a new tab: a `<base target="_blank">` right after the `<head>` start tag, else after `<html>`, else
- * after a leading doctype (a tag before the doctype would switch the page to quirks mode), else first.
- */
+/** Links open in a new tab: a `<base target="_blank">` at the head's start (withHeadStart). */
 export function withBaseTarget(html: string): string {
-  const tag = '<base target="_blank">';
+  return withHeadStart(html, '<base target="_blank">');
+}
+
+/**
+ * `tag` right after the `<head>` start tag, else after `<html>`, else after a leading doctype (a tag before the
+ * doctype would switch the page to quirks mode), else first: where the head's first element goes.
+ */
+export function withHeadStart(html: string, tag: string): string {
   let head = -1;
   let root = -1;
   let doctype = -1;

@@ -12,6 +12,7 @@ import { htmlToText, parseForIndex, withoutAttachmentBodies } from '../../src/st
 import { withBaseTarget, withoutScripts, previewHtml } from '../../src/web/html-rewrite.js';
 import { extractCodes, extractLinks } from '../../src/store/extract.js';
 import { htmlAsText } from '../../src/mcp/tools.js';
+import { checkHtml } from '../../src/checks/html.js';
 
 const MIN_MS = 20;
 const MAX_RATIO = 8;
@@ -45,6 +46,10 @@ const HTML_INPUTS: Readonly<Record<string, (n: number) => string>> = {
   'src= runs': (n) => rep('src= ', n),
   'a URL and dots': (n) => `http://a.test/${rep('.', n)}x`,
   'digits': (n) => rep('1234567890', n),
+  'css rules': (n) => `<style>${rep('a.b > c:hover, d{e:1px 2em;f:url(x) !important;--g:h(1) }', n)}`,
+  'a style attribute without end': (n) => `<p style="${rep('b:1px c ', n)}`,
+  '@media runs': (n) => `<style>${rep('@media (a', n)}{`,
+  'img src with dots': (n) => `<img src="data:image/${rep('.', n)}">`,
 };
 
 /** The families every function is tried on; htmlToText (the index's) is tried on all of them. */
@@ -61,11 +66,14 @@ const htmlFunctions: Readonly<Record<string, (html: string) => unknown>> = {
   previewHtml: (h) => previewHtml(h, [{ index: 0, filename: 'a', contentType: 'image/png', size: 1, contentId: '<a@b>', disposition: 'inline' }], 'u/'),
   extractLinks: (h) => extractLinks(h, h),
   extractCodes: (h) => extractCodes('', h, h),
+  checkHtml: (h) => checkHtml(h),
 };
 /** Inputs aimed at one function's own patterns. */
 const EXTRA: readonly [fn: string, input: string][] = [
   ['withBaseTarget', 'unclosed <head'], ['withBaseTarget', 'unclosed <html'], ['extractLinks', 'href= without end'],
   ['extractLinks', 'a URL and dots'], ['extractCodes', 'digits'], ['previewHtml', 'src= runs'],
+  ['checkHtml', 'unclosed <style'], ['checkHtml', 'url( runs'], ['checkHtml', 'css rules'], ['checkHtml', 'a style attribute without end'],
+  ['checkHtml', '@media runs'], ['checkHtml', 'img src with dots'],
 ];
 
 /** MIME messages of about n bytes: many parts, parts without a blank line, many sibling multiparts never closed. */

@@ -18,7 +18,7 @@ async function answer<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (e) {
     if (e instanceof CheckError) {
-      const code = { 400: 'bad_request', 404: 'not_found', 501: 'not_implemented', 502: 'bad_gateway' }[e.status];
+      const code = { 400: 'bad_request', 404: 'not_found', 501: 'not_implemented', 502: 'bad_gateway', 503: 'unavailable' }[e.status];
       throw new HttpError(e.status, code, e.message);
     }
     throw e;

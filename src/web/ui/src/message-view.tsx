@@ -4,8 +4,9 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, attachmentUrl, errorText, htmlUrl, rawUrl, type MessageDetail } from './api.js';
 import { exactTime, linkify, mailboxFull, size } from './format.js';
 import { Icon } from './icons.js';
+import { ChecksTab } from './checks-tab.js';
 
-export type Tab = 'html' | 'text' | 'headers' | 'raw' | 'envelope' | 'attachments';
+export type Tab = 'html' | 'text' | 'headers' | 'raw' | 'envelope' | 'attachments' | 'checks';
 type Width = 'phone' | 'tablet' | 'desktop';
 const WIDTHS: Record<Width, string> = { phone: '375px', tablet: '768px', desktop: '100%' };
 
@@ -24,7 +25,7 @@ export function MessageView({ message: m, tab, onTab, onBack, onDelete, onToggle
   const active = tab ?? defaultTab(m);
   const tabs: [Tab, string][] = [
     ['html', 'HTML'], ['text', 'Text'], ['headers', 'Headers'], ['raw', 'Raw'], ['envelope', 'Envelope'],
-    ['attachments', `Attachments${m.attachments.length ? ` (${m.attachments.length})` : ''}`],
+    ['attachments', `Attachments${m.attachments.length ? ` (${m.attachments.length})` : ''}`], ['checks', 'Checks'],
   ];
   const fileBase = (m.subject || 'message').replace(/[^\w .-]+/g, '_').slice(0, 80).trim() || 'message';
 
@@ -69,6 +70,7 @@ export function MessageView({ message: m, tab, onTab, onBack, onDelete, onToggle
         {active === 'raw' && <RawTab m={m} fileBase={fileBase} />}
         {active === 'envelope' && <EnvelopeTab m={m} />}
         {active === 'attachments' && <AttachmentsTab m={m} />}
+        {active === 'checks' && <ChecksTab id={m.id} hasHtml={m.html !== ''} />}
       </div>
     </article>
   );

@@ -3,7 +3,7 @@
  * so the tests run it under Node. A hash is whatever a link said: one that is not valid percent-encoding (#/m/%E0)
  * is taken as written, never thrown on (a throw here blanked the whole page).
  */
-export const TABS = ['html', 'text', 'headers', 'raw', 'envelope', 'attachments'] as const;
+export const TABS = ['html', 'text', 'headers', 'raw', 'envelope', 'attachments', 'checks'] as const;
 export type RouteTab = (typeof TABS)[number];
 export type Route = { view: 'inbox'; id: string | null; tab: RouteTab | null } | { view: 'sessions'; id: string | null } | { view: 'faults' };
 
