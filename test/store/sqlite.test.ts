@@ -1,7 +1,7 @@
 /** What only the SQLite store has: a schema history, a writer thread with group commit, and a file that outlives it. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
@@ -9,7 +9,7 @@ import { openStore } from '../../src/store/open.js';
 import { migrate, SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
 import { searchSelection } from '../../src/store/sqlite/search.js';
 import { parseQuery } from '../../src/store/query.js';
-import { SQLITE_FILE_NAME } from '../../src/store/sqlite/store.js';
+import { SEGMENTS_DIR_NAME, SQLITE_FILE_NAME } from '../../src/store/sqlite/store.js';
 import { StoreFullError, StoreUnavailableError, StoreWriteError } from '../../src/store/errors.js';
 import type { WriterReply } from '../../src/store/sqlite/protocol.js';
 import type { Worker } from 'node:worker_threads';
@@ -44,8 +44,12 @@ describe('sqlite store', () => {
       assert.deepEqual(await s2.getRaw(id), MULTIPART);
       assert.equal((await s2.getMessage(id))?.subject, 'Quarterly report');
       await s2.close();
-      // Closed cleanly, after reads: everything is in the database file, no write-ahead log is left beside it.
-      assert.deepEqual(readdirSync(dir), [SQLITE_FILE_NAME]);
+      // Closed cleanly, after reads: the metadata is in the database file, no write-ahead log is left beside it; the
+      // bytes are in the segment log, once.
+      assert.deepEqual(readdirSync(dir).sort(), [SQLITE_FILE_NAME, SEGMENTS_DIR_NAME]);
+      assert.deepEqual(readdirSync(join(dir, SEGMENTS_DIR_NAME)), ['000001.log']);
+      assert.ok(readFileSync(join(dir, SEGMENTS_DIR_NAME, '000001.log')).includes(MULTIPART));
+      assert.ok(!readFileSync(join(dir, SQLITE_FILE_NAME)).includes(MULTIPART.subarray(0, 200)), 'no message bytes in SQLite');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -75,11 +79,11 @@ describe('sqlite store', () => {
     // A busy timeout like the store's own: the writer may hold the lock for a moment when this connection changes the schema.
     const side = new Database(join(dir, SQLITE_FILE_NAME), { timeout: 5000 });
     try {
-      // Fails after the `messages` row went in, in the middle of the message's writes.
-      side.exec(`CREATE TRIGGER fail_boom BEFORE INSERT ON message_raw WHEN CAST(NEW.raw AS TEXT) LIKE '%boom%'
-                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
       const good = crlf(['Subject: fine', '', 'all good']);
       const bad = crlf(['Subject: doomed', '', 'boom']);
+      // Fails after the pending row went in, in the middle of the message's writes (its size tells it from the others).
+      side.exec(`CREATE TRIGGER fail_boom BEFORE INSERT ON message_segment WHEN (SELECT size FROM message_pending WHERE seq = NEW.seq) = ${bad.byteLength}
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
       const results = await Promise.allSettled([store.save(incoming(good)), store.save(incoming(bad)), store.save(incoming(good))]);
       assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
       const reason = (results[1] as PromiseRejectedResult).reason as unknown;
@@ -90,7 +94,8 @@ describe('sqlite store', () => {
       await untilIndexed(store);
       assert.deepEqual(side.prepare('SELECT count(*) AS n FROM messages').get(), { n: 2 });
       assert.deepEqual(side.prepare('SELECT count(*) AS n FROM message_pending').get(), { n: 0 });
-      assert.deepEqual(side.prepare('SELECT count(*) AS n FROM message_raw').get(), { n: 2 });
+      assert.deepEqual(side.prepare('SELECT count(*) AS n FROM message_segment').get(), { n: 2 });
+      assert.deepEqual(side.prepare('SELECT count(*) AS n FROM message_raw').get(), { n: 0 });
       assert.deepEqual(side.prepare("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'doomed OR boom'").all(), []);
 
       // Every write failing: every save rejects, nothing is stored, and the store carries on once the fault is gone.
@@ -250,8 +255,9 @@ describe('sqlite store', () => {
       const id = await store.save(incoming(MULTIPART));
       const first = await store.getMessage(id);
       assert.equal(first?.subject, 'Quarterly report');
-      // Behind the store's back (stored bytes never change, so only a parse kept from the first read still says this):
-      side.prepare('UPDATE message_raw SET raw = ?').run(crlf(['Subject: changed on disk', '', 'x']));
+      // Behind the store's back, the record is made unreadable (stored bytes never change, so only a parse kept from
+      // the first read still answers):
+      writeFileSync(join(dir, SEGMENTS_DIR_NAME, '000001.log'), Buffer.alloc(statSync(join(dir, SEGMENTS_DIR_NAME, '000001.log')).size));
       assert.deepEqual(await store.getMessage(id), first);
       assert.equal(await store.deleteMessage(id), true);
       assert.equal(await store.getMessage(id), null);
@@ -262,7 +268,7 @@ describe('sqlite store', () => {
     }
   });
 
-  it('answers a save only after a commit made with synchronous=FULL in WAL mode (the fsync that makes the 250 true)', async () => {
+  it('answers a save only after its record was fdatasync\'d in the segment log, the metadata committed in WAL with synchronous=NORMAL', async () => {
     const dir = tempDir();
     const commits: unknown[] = [];
     const store = await openStore({
@@ -272,10 +278,10 @@ describe('sqlite store', () => {
     try {
       await store.save(incoming(SIMPLE));
       await Promise.all([store.save(incoming(MULTIPART)), store.save(incoming(SIMPLE))]);
-      assert.deepEqual(commits, [{ journalMode: 'wal', synchronous: 'full' }, { journalMode: 'wal', synchronous: 'full' }]);
-      // Sessions are diagnostics: their commits have no fsync of their own.
+      assert.deepEqual(commits, [{ journalMode: 'wal', synchronous: 'normal', logSynced: true }, { journalMode: 'wal', synchronous: 'normal', logSynced: true }]);
+      // Sessions are diagnostics: nothing goes to the log.
       await store.saveSession({ connection: CONN, startedAt: new Date(), endedAt: new Date(), end: 'quit', messageIds: [], transcript: [], truncated: false });
-      assert.deepEqual(commits[2], { journalMode: 'wal', synchronous: 'normal' });
+      assert.deepEqual(commits[2], { journalMode: 'wal', synchronous: 'normal', logSynced: false });
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
@@ -369,7 +375,8 @@ describe('sqlite store', () => {
 
   it('refuses a message that finds no room with StoreFullError, keeps what it had, and takes mail again once there is room', async () => {
     const dir = tempDir();
-    const store = await openStore({ kind: 'sqlite', dataDir: dir, testing: { maxPageCount: 120 } });
+    // Two 20 KB messages per segment; a log of at most 300 KB.
+    const store = await openStore({ kind: 'sqlite', dataDir: dir, segmentSize: 45_000, testing: { maxLogBytes: 300_000 } });
     try {
       const acknowledged: [string, Buffer][] = [];
       let refusal: unknown = null;
@@ -386,7 +393,10 @@ describe('sqlite store', () => {
       assert.equal(store.health().ok, false);
       assert.match(store.health().reason ?? '', /no room/);
       for (const [id, raw] of acknowledged) assert.deepEqual(await store.getRaw(id), raw);
-      assert.equal(await store.deleteMessage(acknowledged[0]?.[0] ?? ''), true); // frees pages
+      // Its first segment all dead, unlinked: room again.
+      assert.equal(await store.deleteMessage(acknowledged[0]?.[0] ?? ''), true);
+      assert.equal(await store.deleteMessage(acknowledged[1]?.[0] ?? ''), true);
+      assert.ok(!existsSync(join(dir, SEGMENTS_DIR_NAME, '000001.log')));
       const small = crlf(['Subject: fits', '', 'x']);
       assert.deepEqual(await store.getRaw(await store.save(incoming(small))), small);
       assert.equal(store.health().ok, true);

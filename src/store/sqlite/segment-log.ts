@@ -115,8 +115,8 @@ export function decodeRecord(bytes: Uint8Array): { ok: true; body: Uint8Array; m
   return { ok: true, body: r.record.body, meta: r.record.meta };
 }
 
-/** Reads the record at `loc` from `dir` and checks its CRC; a missing segment or a bad record says why. */
-export function readRecord(dir: string, loc: RecordLocation): { ok: true; body: Uint8Array } | { ok: false; reason: string } {
+/** Reads the record at `loc` from `dir` and checks its CRC (and that it is message `id`'s); else says why not. */
+export function readRecord(dir: string, loc: RecordLocation, id?: string): { ok: true; body: Uint8Array } | { ok: false; reason: string } {
   let fd: number;
   try {
     fd = openSync(join(dir, segmentName(loc.segment)), 'r');
@@ -134,6 +134,7 @@ export function readRecord(dir: string, loc: RecordLocation): { ok: true; body: 
     }
     if (got < loc.length) return { ok: false, reason: `segment ends ${loc.length - got} bytes short of the record` };
     const r = decodeRecord(bytes);
+    if (r.ok && id !== undefined && r.meta.id !== id) return { ok: false, reason: `the record there is message ${r.meta.id}'s` };
     return r.ok ? { ok: true, body: r.body } : r;
   } finally {
     closeSync(fd);
@@ -180,15 +181,12 @@ export class SegmentLog {
   #active: number;
   #fd: number;
   #size: number;
-  /** Bytes in the segments before the active one (for the test hook's limit). */
-  #sealedBytes = 0;
 
   constructor(dir: string, options: SegmentLogOptions) {
     this.dir = dir;
     this.#options = options;
     if (mkdirSync(dir, { recursive: true }) !== undefined) fsyncDir(dirname(dir)); // the new folder's name, durable
     const segments = this.segments();
-    for (const n of segments.slice(0, -1)) this.#sealedBytes += this.#sizeOf(n);
     this.#active = segments[segments.length - 1] ?? 1;
     // Not O_APPEND: Linux's pwrite would ignore the offset. Appends go at #size, which a failed batch cut back to.
     this.#fd = openSync(join(dir, segmentName(this.#active)), constants.O_RDWR | constants.O_CREAT, 0o644);
@@ -265,8 +263,9 @@ export class SegmentLog {
     const start = this.#size;
     try {
       const max = this.#options.maxBytes;
-      if (max !== undefined && this.#sealedBytes + start + total > max) {
-        const room = Math.max(0, max - this.#sealedBytes - start);
+      const sealed = max === undefined ? 0 : this.segments().reduce((sum, n) => sum + (n === this.#active ? 0 : this.#sizeOf(n)), 0);
+      if (max !== undefined && sealed + start + total > max) {
+        const room = Math.max(0, max - sealed - start);
         if (room > 0) writeAll(this.#fd, [Buffer.concat(buffers).subarray(0, room)], start);
         throw Object.assign(new Error('ENOSPC: no space left on device, write (test limit)'), { code: 'ENOSPC' });
       }
@@ -290,9 +289,17 @@ export class SegmentLog {
     return out;
   }
 
+  /**
+   * At start: if the metadata knows records past this log's end (its segment was deleted or cut short by hand), appends
+   * go to a new segment, so that no location the metadata holds is ever written again.
+   */
+  followMark(mark: Readonly<{ segment: number; offset: number }>): void {
+    if (mark.segment > this.#active || (mark.segment === this.#active && mark.offset > this.#size)) this.#rotate(Math.max(mark.segment, this.#active) + 1);
+  }
+
   /** Seals the active segment and opens the next one, its name made durable (directory fsync) before any record in it. */
-  #rotate(): void {
-    const next = this.#active + 1;
+  #rotate(to = this.#active + 1): void {
+    const next = to;
     const fd = openSync(join(this.dir, segmentName(next)), 'wx+');
     try {
       fsyncDir(this.dir);
@@ -301,7 +308,6 @@ export class SegmentLog {
       throw e;
     }
     closeSync(this.#fd);
-    this.#sealedBytes += this.#size;
     this.#fd = fd;
     this.#active = next;
     this.#size = 0;
