@@ -1,8 +1,9 @@
 /** What only the SQLite store has: a schema history, a writer thread with group commit, and a file that outlives it. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { openStore } from '../../src/store/open.js';
@@ -154,7 +155,7 @@ describe('sqlite store', () => {
     }
   });
 
-  it('migrates a file made by schema v2: the bytes move to message_raw, bodies and attachments are then read from them', async () => {
+  it('migrates a file made by schema v2: the bytes move to message_raw and then to the segment log, bodies and attachments are then read from them', async () => {
     const dir = tempDir();
     try {
       const db = new Database(join(dir, SQLITE_FILE_NAME));
@@ -172,8 +173,10 @@ describe('sqlite store', () => {
         const check = new Database(join(dir, SQLITE_FILE_NAME), { readonly: true });
         assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION);
         assert.deepEqual(check.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'message_body'").get(), { n: 0 });
-        assert.deepEqual(check.prepare('SELECT raw FROM message_raw').get(), { raw: MULTIPART });
+        assert.deepEqual(check.prepare('SELECT count(*) AS n FROM message_raw').get(), { n: 0 });
+        assert.deepEqual(check.prepare('SELECT count(*) AS n FROM message_segment').get(), { n: 1 });
         check.close();
+        assert.deepEqual(await store.getRaw('legacy-2'), MULTIPART);
         const m = await store.getMessage('legacy-2');
         assert.equal(m?.text, 'See the report: https://example.test/r?id=7 and confirm with 5531.\n');
         assert.match(m?.html ?? '', /<a href="https:\/\/example.test\/r\?id=7">the report<\/a>/);
@@ -402,6 +405,51 @@ describe('sqlite store', () => {
       assert.equal(store.health().ok, true);
     } finally {
       await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('migrates a data directory made by 49110ac (bytes in SQLite): order, read flags and inbox membership kept, the bytes moved into the log', async () => {
+    const dir = tempDir();
+    try {
+      cpSync(new URL('../../../test/fixtures/sqlite-49110ac', import.meta.url), dir, { recursive: true });
+      type Expected = {
+        listed: { id: string; read: boolean; subject: string; to: string[] }[]; inboxes: unknown[]; inboxA: string[]; inboxB: string[];
+        sha256: Record<string, string>;
+      };
+      const expected = JSON.parse(readFileSync(new URL('../../../test/fixtures/sqlite-49110ac.expected.json', import.meta.url), 'utf8')) as Expected;
+      const before = new Database(join(dir, SQLITE_FILE_NAME), { readonly: true });
+      assert.equal(before.pragma('user_version', { simple: true }), 6);
+      assert.deepEqual(before.prepare('SELECT count(*) AS n FROM message_pending').get(), { n: 3 }); // left unindexed by that run
+      before.close();
+      const store = await openStore({ kind: 'sqlite', dataDir: dir, maxMessages: 0 });
+      try {
+        const listed = (await store.listMessages({ limit: 200 })).items.map((m) => ({ id: m.id, read: m.read, subject: m.subject, to: m.envelope.to }));
+        assert.deepEqual(listed, expected.listed);
+        assert.deepEqual((await store.listInboxes({ limit: 200 })).items, expected.inboxes);
+        assert.deepEqual((await store.listMessages({ query: 'inbox:a@x.test', limit: 200 })).items.map((m) => m.id), expected.inboxA);
+        assert.deepEqual((await store.listMessages({ query: 'inbox:b@x.test', limit: 200 })).items.map((m) => m.id), expected.inboxB);
+        for (const m of listed) {
+          const raw = await store.getRaw(m.id);
+          assert.equal(createHash('sha256').update(raw ?? '').digest('hex'), expected.sha256[m.id], m.id);
+        }
+        const check = new Database(join(dir, SQLITE_FILE_NAME), { readonly: true });
+        assert.deepEqual(check.prepare('SELECT count(*) AS n FROM message_raw').get(), { n: 0 });
+        assert.deepEqual(check.prepare('SELECT count(*) AS n FROM message_segment').get(), { n: listed.length });
+        check.close();
+        // Cursors go on from the old seqs: a new message comes first.
+        const id = await saveIndexed(store, incoming(SIMPLE));
+        assert.deepEqual((await store.listMessages({ limit: 2 })).items.map((m) => m.id), [id, expected.listed[0]!.id]);
+      } finally {
+        await store.close();
+      }
+      const again = await openStore({ kind: 'sqlite', dataDir: dir, maxMessages: 0 });
+      try {
+        assert.equal((await again.listMessages({ limit: 200 })).items.length, expected.listed.length + 1);
+      } finally {
+        await again.close();
+      }
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
