@@ -1,7 +1,7 @@
 /** What only the SQLite store has: a schema history, a writer thread with group commit, and a file that outlives it. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -15,6 +15,7 @@ import { StoreFullError, StoreUnavailableError, StoreWriteError } from '../../sr
 import type { WriterReply } from '../../src/store/sqlite/protocol.js';
 import type { Worker } from 'node:worker_threads';
 import { parseMessage, readAttachment } from '../../src/store/parse.js';
+import { waitFor } from '../helpers/wait.js';
 import { CONN, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, crlf, incoming, saveIndexed, tempDir, untilIndexed } from '../helpers/mail.js';
 
 /** The longest the event loop stood still while `work` ran, in ms (a loop that never ticked stood still all along). */
@@ -448,6 +449,90 @@ describe('sqlite store', () => {
         assert.equal((await again.listMessages({ limit: 200 })).items.length, expected.listed.length + 1);
       } finally {
         await again.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a segment deleted by hand: its messages answer 404 with a log line naming it, the rest are read as before, and saves go on in a new segment', async () => {
+    const dir = tempDir();
+    const lines: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      lines.push(String(chunk));
+      return write(chunk, ...rest);
+    }) as typeof process.stderr.write;
+    try {
+      const bodies = [1, 2, 3].map((i) => crlf([`Subject: segment ${i}`, '', `word${i} `.repeat(400)]));
+      const first = await openStore({ kind: 'sqlite', dataDir: dir, segmentSize: 4096 });
+      const ids: string[] = [];
+      for (const b of bodies) ids.push(await saveIndexed(first, incoming(b))); // one segment each
+      await first.close();
+      const segments = join(dir, SEGMENTS_DIR_NAME);
+      assert.deepEqual(readdirSync(segments).sort(), ['000001.log', '000002.log', '000003.log']);
+      rmSync(join(segments, '000002.log'));
+      rmSync(join(segments, '000003.log')); // the one appends went to
+      const store = await openStore({ kind: 'sqlite', dataDir: dir, segmentSize: 4096 });
+      try {
+        assert.deepEqual(await store.getRaw(ids[0]!), bodies[0]);
+        assert.equal(await store.getRaw(ids[1]!), null);
+        assert.equal(await store.getMessage(ids[2]!), null);
+        await waitFor('the log lines', () => lines.some((l) => l.includes(`message ${ids[1]}: segment 000002.log, offset 0: segment file missing; answered as not found`)) &&
+          lines.some((l) => l.includes(`message ${ids[2]}: segment 000003.log, offset 0: segment file missing`)));
+        const next = await saveIndexed(store, incoming(bodies[1]!));
+        assert.deepEqual(await store.getRaw(next), bodies[1]);
+        assert.ok(existsSync(join(segments, '000004.log')), 'no location the database holds is written again');
+        assert.equal((await store.listMessages()).items.length, 4); // still listed: the index is not the log
+      } finally {
+        await store.close();
+      }
+    } finally {
+      process.stderr.write = write;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('restores from the log what the database lost (a power loss with synchronous=NORMAL), and cuts a torn tail with a log line', async () => {
+    const dir = tempDir();
+    try {
+      const bodies = [1, 2, 3].map((i) => crlf([`Subject: kept ${i}`, '', `body${i}`]));
+      const first = await openStore({ kind: 'sqlite', dataDir: dir });
+      const ids: string[] = [];
+      for (const b of bodies) ids.push(await saveIndexed(first, incoming(b)));
+      assert.equal(await first.setRead(ids[0]!, true), true);
+      await first.close();
+      // The last two commits never reached the database file: their rows are gone, and the log's end it knows is
+      // the end of the first record.
+      const side = new Database(join(dir, SQLITE_FILE_NAME));
+      const end = side.prepare('SELECT offset + length AS n FROM message_segment ORDER BY seq LIMIT 1').pluck().get() as number;
+      const later = side.prepare('SELECT seq FROM messages WHERE id IN (?, ?)').pluck().all(ids[1], ids[2]) as number[];
+      for (const seq of later) {
+        side.prepare('DELETE FROM messages WHERE seq = ?').run(seq);
+        side.prepare('DELETE FROM messages_fts WHERE rowid = ?').run(seq);
+        side.prepare('DELETE FROM message_segment WHERE seq = ?').run(seq);
+      }
+      side.prepare('UPDATE log_state SET segment = 1, offset = ?').run(end);
+      side.close();
+      // And a record torn by the crash after them: a header whose body never came.
+      const torn = Buffer.alloc(40);
+      torn.writeUInt32LE(0x314c574d, 0);
+      torn.writeUInt32LE(10, 4);
+      torn.writeUInt32LE(5000, 8);
+      const segment = join(dir, SEGMENTS_DIR_NAME, '000001.log');
+      const size = statSync(segment).size;
+      appendFileSync(segment, torn);
+
+      const store = await openStore({ kind: 'sqlite', dataDir: dir });
+      try {
+        assert.equal(store.recovered?.messages, 2);
+        assert.deepEqual((await store.listMessages()).items.map((m) => [m.id, m.read]), [[ids[2], false], [ids[1], false], [ids[0], true]]);
+        for (const [i, id] of ids.entries()) assert.deepEqual(await store.getRaw(id), bodies[i]);
+        assert.equal(statSync(segment).size, size); // the torn tail is cut off
+        const next = await store.save(incoming(bodies[0]!));
+        assert.deepEqual(await store.getRaw(next), bodies[0]);
+      } finally {
+        await store.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
