@@ -600,7 +600,6 @@ function commit(): void {
       if (group.length === 0) return;
     }
   }
-  let bytes = 0;
   try {
     let delta: Delta = { messages: 0, sessions: 0 };
     let results: OpResult[];
@@ -616,7 +615,6 @@ function commit(): void {
     counts.sessions += delta.sessions;
     if (committing.length > 0) lastGroupMessages = committing.length;
     for (const q of committing) {
-      bytes += q.raw?.byteLength ?? 0;
       enqueue(q);
     }
     committing = [];
@@ -638,7 +636,7 @@ function commit(): void {
   }
   appended = new Map();
   if (overLimit()) schedulePrune();
-  wroteToWal(bytes);
+  wroteToWal(0); // the WAL holds metadata only now: checkpoints by commit count and idleness
 }
 
 // ---- the work loop: commits first, then a slice of indexing --------------------------------------------------------
