@@ -26,7 +26,8 @@ describe('segment log', () => {
       log.close();
       assert.deepEqual(readdirSync(dir).sort(), [segmentName(1), segmentName(2)]);
       for (const [i, loc] of [[1, a[0]!], [2, a[1]!], [3, b[0]!]] as const) {
-        assert.deepEqual(readRecord(dir, loc), { ok: true, body: i === 3 ? body(3, 900) : body(i) });
+        const r = readRecord(dir, loc);
+        assert.deepEqual(r.ok ? [r.body, r.meta] : r, [i === 3 ? body(3, 900) : body(i), meta(i)]);
       }
       // A flipped bit is found on read.
       const file = join(dir, segmentName(1));

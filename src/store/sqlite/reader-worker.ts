@@ -79,7 +79,7 @@ type RawRow = { raw: Buffer | null; segment: number | null; offset: number; leng
  * for a row written before v7. A record that cannot be read (its segment deleted, damaged) is logged and the message
  * answered as not found.
  */
-function rawOf(id: string): Uint8Array | undefined {
+function rawOf(id: string, again = true): Uint8Array | undefined {
   const row = stmt(`SELECT r.raw, s.segment, s.offset, s.length FROM (SELECT coalesce((SELECT seq FROM messages WHERE id = ?),
     (SELECT seq FROM message_pending WHERE id = ?)) AS seq) x LEFT JOIN message_raw r ON r.seq = x.seq LEFT JOIN message_segment s ON s.seq = x.seq
     WHERE x.seq IS NOT NULL`).get(id, id) as RawRow | undefined;
@@ -87,6 +87,8 @@ function rawOf(id: string): Uint8Array | undefined {
   if (row.segment === null) return row.raw ?? undefined;
   const r = readRecord(segmentsDir, { segment: row.segment, offset: row.offset, length: row.length }, id);
   if (r.ok) return r.body;
+  // Compaction may have moved the record and unlinked its segment since the row was read: look it up once more.
+  if (again) return rawOf(id, false);
   logWarning(`mailwire sqlite store: message ${id}: segment ${segmentName(row.segment)}, offset ${row.offset}: ${r.reason}; answered as not found`);
   return undefined;
 }

@@ -116,7 +116,7 @@ export function decodeRecord(bytes: Uint8Array): { ok: true; body: Uint8Array; m
 }
 
 /** Reads the record at `loc` from `dir` and checks its CRC (and that it is message `id`'s); else says why not. */
-export function readRecord(dir: string, loc: RecordLocation, id?: string): { ok: true; body: Uint8Array } | { ok: false; reason: string } {
+export function readRecord(dir: string, loc: RecordLocation, id?: string): { ok: true; body: Uint8Array; meta: RecordMeta } | { ok: false; reason: string } {
   let fd: number;
   try {
     fd = openSync(join(dir, segmentName(loc.segment)), 'r');
@@ -135,7 +135,7 @@ export function readRecord(dir: string, loc: RecordLocation, id?: string): { ok:
     if (got < loc.length) return { ok: false, reason: `segment ends ${loc.length - got} bytes short of the record` };
     const r = decodeRecord(bytes);
     if (r.ok && id !== undefined && r.meta.id !== id) return { ok: false, reason: `the record there is message ${r.meta.id}'s` };
-    return r.ok ? { ok: true, body: r.body } : r;
+    return r;
   } finally {
     closeSync(fd);
   }
@@ -210,7 +210,7 @@ export class SegmentLog {
     return this.#size;
   }
 
-  #sizeOf(n: number): number {
+  sizeOf(n: number): number {
     const fd = openSync(join(this.dir, segmentName(n)), 'r');
     try {
       return fstatSync(fd).size;
@@ -263,7 +263,7 @@ export class SegmentLog {
     const start = this.#size;
     try {
       const max = this.#options.maxBytes;
-      const sealed = max === undefined ? 0 : this.segments().reduce((sum, n) => sum + (n === this.#active ? 0 : this.#sizeOf(n)), 0);
+      const sealed = max === undefined ? 0 : this.segments().reduce((sum, n) => sum + (n === this.#active ? 0 : this.sizeOf(n)), 0);
       if (max !== undefined && sealed + start + total > max) {
         const room = Math.max(0, max - sealed - start);
         if (room > 0) writeAll(this.#fd, [Buffer.concat(buffers).subarray(0, room)], start);

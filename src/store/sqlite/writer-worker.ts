@@ -39,8 +39,7 @@ import { IndexThread } from '../index-thread.js';
 import { insertIndexed, insertPending, migrate } from './schema.js';
 import { SegmentLog, isNoSpace, readRecord, type RecordLocation } from './segment-log.js';
 import { moveRawToLog, recoverLog } from './log-recovery.js';
-import { join } from 'node:path';
-import { rmSync } from 'node:fs';
+import { Compactor } from './compaction.js';
 import { assertNever } from '../../assert-never.js';
 import { searchCondition } from './search.js';
 import { WRITER_CHANNEL, type IndexState, type OpResult, type WriteOp, type WriterCall, type WriterConfig, type WriterReply } from './protocol.js';
@@ -348,15 +347,25 @@ function deadRecord(seq: number): void {
  * answer 404, with a log line, as for a segment deleted by hand.
  */
 function unlinkDead(): void {
-  for (const segment of touchedSegments) {
-    if (segment === log.active || sql.segmentLive.get(segment) !== undefined) continue;
-    try {
-      rmSync(join(log.dir, `${String(segment).padStart(6, '0')}.log`), { force: true });
-    } catch (e) {
-      logWarning(`mailwire sqlite store: cannot unlink segment ${segment}: ${message(e)}`);
-    }
-  }
+  compactor.consider(touchedSegments);
   touchedSegments.clear();
+  if (compactor.pending) scheduleCompaction();
+}
+
+/** Compaction (./compaction.ts), one slice per turn of the event loop, so that saves arriving meanwhile go first. */
+const compactor = new Compactor(db, log);
+compactor.unlinkAllDead();
+let compactionScheduled = false;
+function scheduleCompaction(): void {
+  if (compactionScheduled || closed) return;
+  compactionScheduled = true;
+  setImmediate(() => {
+    compactionScheduled = false;
+    if (closed) return;
+    if (ready.length > 0) commit();
+    compactor.step();
+    if (compactor.pending) scheduleCompaction();
+  });
 }
 
 /** Messages committed by the transaction in progress; they join the index queue only once it has committed. */
