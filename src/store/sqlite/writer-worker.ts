@@ -301,7 +301,7 @@ async function indexSlice(maxMessages: number, budgetMs: number, flush = false):
     schedulePrune();
   }
   if (summaries.length > 0) post({ type: 'indexed', summaries: JSON.stringify(summaries), count: summaries.length, index: indexState() });
-  wroteToWal(0);
+  wroteToWal();
   return took + batch.length;
 }
 let indexFailing = false;
@@ -585,7 +585,7 @@ function commit(): void {
   }
   appended = new Map();
   if (overLimit()) schedulePrune();
-  wroteToWal(0); // the WAL holds metadata only now: checkpoints by commit count and idleness
+  wroteToWal();
 }
 
 // ---- the work loop: commits first, then a slice of indexing --------------------------------------------------------
@@ -628,25 +628,22 @@ function work(): void {
 /**
  * A checkpoint copies the WAL's pages into the database file (and fsyncs it); done by us, never inside a commit that
  * senders wait on. Each page is copied once however often it changed since the last checkpoint, so rare checkpoints
- * cost less per message: one after CHECKPOINT_COMMITS commits or CHECKPOINT_BYTES of message bytes, whichever comes
- * first, and one once writes have paused for CHECKPOINT_IDLE_MS, so that reads (mapped, see sqlite-reader.ts) find
+ * cost less per message: one after CHECKPOINT_COMMITS commits (the WAL holds metadata only: the bytes are in the
+ * segment log), and one once writes have paused for CHECKPOINT_IDLE_MS, so that reads (mapped, see sqlite-reader.ts) find
  * the pages in the database file rather than in the WAL. (A checkpoint after every index batch, as before, was a fifth
  * of the writer's time at 20 connections × 1 KB.)
  */
 const CHECKPOINT_COMMITS = 100;
-const CHECKPOINT_BYTES = 16 * 1024 * 1024;
 const CHECKPOINT_IDLE_MS = 100;
 let walCommits = 0;
-let walBytes = 0;
 let lastWriteAt = 0;
 let idleTimer: NodeJS.Timeout | null = null;
 
-/** After every commit: `bytes` of messages went into the WAL. */
-function wroteToWal(bytes: number): void {
+/** After every commit. */
+function wroteToWal(): void {
   walCommits++;
-  walBytes += bytes;
   lastWriteAt = performance.now();
-  if (walCommits >= CHECKPOINT_COMMITS || walBytes >= CHECKPOINT_BYTES) checkpointSoon();
+  if (walCommits >= CHECKPOINT_COMMITS) checkpointSoon();
   else if (idleTimer === null) idleTimer = setTimeout(checkpointWhenIdle, CHECKPOINT_IDLE_MS).unref();
 }
 
@@ -666,7 +663,6 @@ function checkpointSoon(): void {
     checkpointScheduled = false;
     if (closed) return;
     walCommits = 0;
-    walBytes = 0;
     db.pragma('wal_checkpoint(PASSIVE)');
   });
 }
