@@ -67,6 +67,7 @@ type ServerFlags = {
   maxMessagesPerInbox: number;
   maxAge: number;
   storeTimeout: number;
+  segmentSize: number;
   /** Hidden, for tests: the indexer stays idle, so messages are durable but not searchable until the next start. */
   testPauseIndexer?: boolean;
   http: boolean;
@@ -176,6 +177,7 @@ export function registerServerCommand(program: Command): void {
     .addOption(new Option('--max-messages-per-inbox <n>', 'an inbox (envelope recipient) keeps at most this many messages, its oldest leaving it (deleted once in no inbox); 0 = unlimited').argParser(parseCount).default(0))
     .addOption(new Option('--max-age <duration>', 'prune messages older than this, e.g. 7d; 0 = keep forever').argParser(parseDuration).default(DEFAULT_MAX_AGE_MS, '0 (forever)'))
     .addOption(new Option('--store-timeout <duration>', 'longest a message waits for the store; past it the client gets 451 and may try again').argParser(parseDuration).default(DEFAULT_STORE_TIMEOUT_MS, '30s'))
+    .addOption(new Option('--segment-size <size>', 'sqlite store: start a new segment of the message log past this size, e.g. 64MiB').argParser(parseByteSize).default(64 * 1024 * 1024, '64MiB'))
     .addOption(new Option('--test-pause-indexer').hideHelp())
     .option('--http-host <address>', 'address of the HTTP API', DEFAULT_HOST)
     .addOption(new Option('--http-port <port>', 'port of the HTTP API; 0 picks a free one').argParser(parsePort).default(DEFAULT_HTTP_PORT))
@@ -267,6 +269,7 @@ export function registerServerCommand(program: Command): void {
         },
         store: {
           kind: flags.store, dataDir: flags.dataDir, maxMessages: flags.maxMessages, maxMessagesPerInbox: flags.maxMessagesPerInbox, maxAgeMs: flags.maxAge, storeTimeoutMs: flags.storeTimeout,
+          segmentSize: flags.segmentSize,
           ...databaseUrlFor(flags),
           ...(flags.testPauseIndexer === true ? { testing: { pauseIndexer: true } } : {}),
         },

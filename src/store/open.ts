@@ -21,10 +21,14 @@ export async function openStore(options: OpenOptions): Promise<MessageStore | Me
   }
   if (!Number.isFinite(maxAgeMs) || maxAgeMs < 0) throw new RangeError(`maxAgeMs must be ≥ 0, not ${maxAgeMs}`);
   const storeTimeoutMs = storeTimeoutOf(options);
+  if (options.segmentSize !== undefined && (!Number.isSafeInteger(options.segmentSize) || options.segmentSize < 4096)) {
+    throw new RangeError(`segmentSize must be at least 4096 bytes (e.g. --segment-size 64MiB), not ${options.segmentSize}`);
+  }
   switch (options.kind) {
     case 'sqlite':
       return openSqliteStore({
         dataDir: options.dataDir ?? DEFAULT_DATA_DIR, maxMessages, maxMessagesPerInbox, maxAgeMs, storeTimeoutMs,
+        ...(options.segmentSize === undefined ? {} : { segmentSize: options.segmentSize }),
         ...(options.testing === undefined ? {} : { testing: options.testing }),
       });
     case 'memory':

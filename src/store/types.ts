@@ -302,6 +302,8 @@ export type StoreOptions = Readonly<{
   databaseUrl?: string;
   /** How long a save may wait (and a read, and a PostgreSQL query); default DEFAULT_STORE_TIMEOUT_MS (CLI --store-timeout). */
   storeTimeoutMs?: number;
+  /** For sqlite: a new segment of the message log is started past this many bytes; default 64 MiB (CLI --segment-size). */
+  segmentSize?: number;
 }>;
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -171,7 +171,7 @@ describe('catcher over real SMTP and real HTTP', () => {
 describe('durability', () => {
   // What this shows: the commit happened before the 250, so a crash of the process loses nothing acknowledged. That
   // the commit was fsync'd (a crash of the machine too) is shown where it is made: test/store/sqlite.test.ts checks that
-  // every commit answering a save runs with synchronous=FULL in WAL mode. The crash between the commit and the index
+  // every save is answered after its record was fdatasync'd in the segment log. The crash between the commit and the index
   // is test/e2e/ingest.test.ts.
   it('a message acknowledged with 250 survives SIGKILL of the server right after', async () => {
     const dir = tempDir();

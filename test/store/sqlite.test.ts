@@ -1,8 +1,9 @@
 /** What only the SQLite store has: a schema history, a writer thread with group commit, and a file that outlives it. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { openStore } from '../../src/store/open.js';
@@ -10,11 +11,12 @@ import { migrate, SCHEMA_VERSION } from '../../src/store/sqlite/schema.js';
 import { OUTBOX_FILE_NAME } from '../../src/store/sqlite/outbox.js';
 import { searchSelection } from '../../src/store/sqlite/search.js';
 import { parseQuery } from '../../src/store/query.js';
-import { SQLITE_FILE_NAME } from '../../src/store/sqlite/store.js';
+import { SEGMENTS_DIR_NAME, SQLITE_FILE_NAME } from '../../src/store/sqlite/store.js';
 import { StoreFullError, StoreUnavailableError, StoreWriteError } from '../../src/store/errors.js';
 import type { WriterReply } from '../../src/store/sqlite/protocol.js';
 import type { Worker } from 'node:worker_threads';
 import { parseMessage, readAttachment } from '../../src/store/parse.js';
+import { waitFor } from '../helpers/wait.js';
 import { CONN, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, crlf, incoming, saveIndexed, tempDir, untilIndexed } from '../helpers/mail.js';
 
 /** The longest the event loop stood still while `work` ran, in ms (a loop that never ticked stood still all along). */
@@ -45,9 +47,12 @@ describe('sqlite store', () => {
       assert.deepEqual(await s2.getRaw(id), MULTIPART);
       assert.equal((await s2.getMessage(id))?.subject, 'Quarterly report');
       await s2.close();
-      // Closed cleanly, after reads: everything is in the database files (the messages, the webhook outbox), no
-      // write-ahead log is left beside them.
-      assert.deepEqual(readdirSync(dir).sort(), [SQLITE_FILE_NAME, OUTBOX_FILE_NAME]);
+      // Closed cleanly, after reads: the metadata is in the database files (the messages' rows, the webhook outbox), no
+      // write-ahead log is left beside them; the bytes are in the segment log, once.
+      assert.deepEqual(readdirSync(dir).sort(), [SQLITE_FILE_NAME, OUTBOX_FILE_NAME, SEGMENTS_DIR_NAME].sort());
+      assert.deepEqual(readdirSync(join(dir, SEGMENTS_DIR_NAME)), ['000001.log']);
+      assert.ok(readFileSync(join(dir, SEGMENTS_DIR_NAME, '000001.log')).includes(MULTIPART));
+      assert.ok(!readFileSync(join(dir, SQLITE_FILE_NAME)).includes(MULTIPART.subarray(0, 200)), 'no message bytes in SQLite');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -77,11 +82,11 @@ describe('sqlite store', () => {
     // A busy timeout like the store's own: the writer may hold the lock for a moment when this connection changes the schema.
     const side = new Database(join(dir, SQLITE_FILE_NAME), { timeout: 5000 });
     try {
-      // Fails after the `messages` row went in, in the middle of the message's writes.
-      side.exec(`CREATE TRIGGER fail_boom BEFORE INSERT ON message_raw WHEN CAST(NEW.raw AS TEXT) LIKE '%boom%'
-                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
       const good = crlf(['Subject: fine', '', 'all good']);
       const bad = crlf(['Subject: doomed', '', 'boom']);
+      // Fails after the pending row went in, in the middle of the message's writes (its size tells it from the others).
+      side.exec(`CREATE TRIGGER fail_boom BEFORE INSERT ON message_segment WHEN (SELECT size FROM message_pending WHERE seq = NEW.seq) = ${bad.byteLength}
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
       const results = await Promise.allSettled([store.save(incoming(good)), store.save(incoming(bad)), store.save(incoming(good))]);
       assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
       const reason = (results[1] as PromiseRejectedResult).reason as unknown;
@@ -92,7 +97,8 @@ describe('sqlite store', () => {
       await untilIndexed(store);
       assert.deepEqual(side.prepare('SELECT count(*) AS n FROM messages').get(), { n: 2 });
       assert.deepEqual(side.prepare('SELECT count(*) AS n FROM message_pending').get(), { n: 0 });
-      assert.deepEqual(side.prepare('SELECT count(*) AS n FROM message_raw').get(), { n: 2 });
+      assert.deepEqual(side.prepare('SELECT count(*) AS n FROM message_segment').get(), { n: 2 });
+      assert.deepEqual(side.prepare('SELECT count(*) AS n FROM message_raw').get(), { n: 0 });
       assert.deepEqual(side.prepare("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'doomed OR boom'").all(), []);
 
       // Every write failing: every save rejects, nothing is stored, and the store carries on once the fault is gone.
@@ -151,7 +157,7 @@ describe('sqlite store', () => {
     }
   });
 
-  it('migrates a file made by schema v2: the bytes move to message_raw, bodies and attachments are then read from them', async () => {
+  it('migrates a file made by schema v2: the bytes move to message_raw and then to the segment log, bodies and attachments are then read from them', async () => {
     const dir = tempDir();
     try {
       const db = new Database(join(dir, SQLITE_FILE_NAME));
@@ -169,8 +175,10 @@ describe('sqlite store', () => {
         const check = new Database(join(dir, SQLITE_FILE_NAME), { readonly: true });
         assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION);
         assert.deepEqual(check.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'message_body'").get(), { n: 0 });
-        assert.deepEqual(check.prepare('SELECT raw FROM message_raw').get(), { raw: MULTIPART });
+        assert.deepEqual(check.prepare('SELECT count(*) AS n FROM message_raw').get(), { n: 0 });
+        assert.deepEqual(check.prepare('SELECT count(*) AS n FROM message_segment').get(), { n: 1 });
         check.close();
+        assert.deepEqual(await store.getRaw('legacy-2'), MULTIPART);
         const m = await store.getMessage('legacy-2');
         assert.equal(m?.text, 'See the report: https://example.test/r?id=7 and confirm with 5531.\n');
         assert.match(m?.html ?? '', /<a href="https:\/\/example.test\/r\?id=7">the report<\/a>/);
@@ -252,8 +260,9 @@ describe('sqlite store', () => {
       const id = await store.save(incoming(MULTIPART));
       const first = await store.getMessage(id);
       assert.equal(first?.subject, 'Quarterly report');
-      // Behind the store's back (stored bytes never change, so only a parse kept from the first read still says this):
-      side.prepare('UPDATE message_raw SET raw = ?').run(crlf(['Subject: changed on disk', '', 'x']));
+      // Behind the store's back, the record is made unreadable (stored bytes never change, so only a parse kept from
+      // the first read still answers):
+      writeFileSync(join(dir, SEGMENTS_DIR_NAME, '000001.log'), Buffer.alloc(statSync(join(dir, SEGMENTS_DIR_NAME, '000001.log')).size));
       assert.deepEqual(await store.getMessage(id), first);
       assert.equal(await store.deleteMessage(id), true);
       assert.equal(await store.getMessage(id), null);
@@ -264,7 +273,7 @@ describe('sqlite store', () => {
     }
   });
 
-  it('answers a save only after a commit made with synchronous=FULL in WAL mode (the fsync that makes the 250 true)', async () => {
+  it('answers a save only after its record was fdatasync\'d in the segment log, the metadata committed in WAL with synchronous=NORMAL', async () => {
     const dir = tempDir();
     const commits: unknown[] = [];
     const store = await openStore({
@@ -274,10 +283,10 @@ describe('sqlite store', () => {
     try {
       await store.save(incoming(SIMPLE));
       await Promise.all([store.save(incoming(MULTIPART)), store.save(incoming(SIMPLE))]);
-      assert.deepEqual(commits, [{ journalMode: 'wal', synchronous: 'full' }, { journalMode: 'wal', synchronous: 'full' }]);
-      // Sessions are diagnostics: their commits have no fsync of their own.
+      assert.deepEqual(commits, [{ journalMode: 'wal', synchronous: 'normal', logSynced: true }, { journalMode: 'wal', synchronous: 'normal', logSynced: true }]);
+      // Sessions are diagnostics: nothing goes to the log.
       await store.saveSession({ connection: CONN, startedAt: new Date(), endedAt: new Date(), end: 'quit', messageIds: [], transcript: [], truncated: false });
-      assert.deepEqual(commits[2], { journalMode: 'wal', synchronous: 'normal' });
+      assert.deepEqual(commits[2], { journalMode: 'wal', synchronous: 'normal', logSynced: false });
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
@@ -371,7 +380,8 @@ describe('sqlite store', () => {
 
   it('refuses a message that finds no room with StoreFullError, keeps what it had, and takes mail again once there is room', async () => {
     const dir = tempDir();
-    const store = await openStore({ kind: 'sqlite', dataDir: dir, testing: { maxPageCount: 120 } });
+    // Two 20 KB messages per segment; a log of at most 300 KB.
+    const store = await openStore({ kind: 'sqlite', dataDir: dir, segmentSize: 45_000, testing: { maxLogBytes: 300_000 } });
     try {
       const acknowledged: [string, Buffer][] = [];
       let refusal: unknown = null;
@@ -388,12 +398,178 @@ describe('sqlite store', () => {
       assert.equal(store.health().ok, false);
       assert.match(store.health().reason ?? '', /no room/);
       for (const [id, raw] of acknowledged) assert.deepEqual(await store.getRaw(id), raw);
-      assert.equal(await store.deleteMessage(acknowledged[0]?.[0] ?? ''), true); // frees pages
+      // Its first segment all dead, unlinked: room again.
+      assert.equal(await store.deleteMessage(acknowledged[0]?.[0] ?? ''), true);
+      assert.equal(await store.deleteMessage(acknowledged[1]?.[0] ?? ''), true);
+      assert.ok(!existsSync(join(dir, SEGMENTS_DIR_NAME, '000001.log')));
       const small = crlf(['Subject: fits', '', 'x']);
       assert.deepEqual(await store.getRaw(await store.save(incoming(small))), small);
       assert.equal(store.health().ok, true);
     } finally {
       await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('migrates a data directory made by 49110ac (bytes in SQLite): order, read flags and inbox membership kept, the bytes moved into the log', async () => {
+    const dir = tempDir();
+    try {
+      cpSync(new URL('../../../test/fixtures/sqlite-49110ac', import.meta.url), dir, { recursive: true });
+      type Expected = {
+        listed: { id: string; read: boolean; subject: string; to: string[] }[]; inboxes: unknown[]; inboxA: string[]; inboxB: string[];
+        sha256: Record<string, string>;
+      };
+      const expected = JSON.parse(readFileSync(new URL('../../../test/fixtures/sqlite-49110ac.expected.json', import.meta.url), 'utf8')) as Expected;
+      const before = new Database(join(dir, SQLITE_FILE_NAME), { readonly: true });
+      assert.equal(before.pragma('user_version', { simple: true }), 6);
+      assert.deepEqual(before.prepare('SELECT count(*) AS n FROM message_pending').get(), { n: 3 }); // left unindexed by that run
+      before.close();
+      const store = await openStore({ kind: 'sqlite', dataDir: dir, maxMessages: 0 });
+      try {
+        const listed = (await store.listMessages({ limit: 200 })).items.map((m) => ({ id: m.id, read: m.read, subject: m.subject, to: m.envelope.to }));
+        assert.deepEqual(listed, expected.listed);
+        assert.deepEqual((await store.listInboxes({ limit: 200 })).items, expected.inboxes);
+        assert.deepEqual((await store.listMessages({ query: 'inbox:a@x.test', limit: 200 })).items.map((m) => m.id), expected.inboxA);
+        assert.deepEqual((await store.listMessages({ query: 'inbox:b@x.test', limit: 200 })).items.map((m) => m.id), expected.inboxB);
+        for (const m of listed) {
+          const raw = await store.getRaw(m.id);
+          assert.equal(createHash('sha256').update(raw ?? '').digest('hex'), expected.sha256[m.id], m.id);
+        }
+        const check = new Database(join(dir, SQLITE_FILE_NAME), { readonly: true });
+        assert.deepEqual(check.prepare('SELECT count(*) AS n FROM message_raw').get(), { n: 0 });
+        assert.deepEqual(check.prepare('SELECT count(*) AS n FROM message_segment').get(), { n: listed.length });
+        check.close();
+        // Cursors go on from the old seqs: a new message comes first.
+        const id = await saveIndexed(store, incoming(SIMPLE));
+        assert.deepEqual((await store.listMessages({ limit: 2 })).items.map((m) => m.id), [id, expected.listed[0]!.id]);
+      } finally {
+        await store.close();
+      }
+      const again = await openStore({ kind: 'sqlite', dataDir: dir, maxMessages: 0 });
+      try {
+        assert.equal((await again.listMessages({ limit: 200 })).items.length, expected.listed.length + 1);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a segment deleted by hand: its messages answer 404 with a log line naming it, the rest are read as before, and saves go on in a new segment', async () => {
+    const dir = tempDir();
+    const lines: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      lines.push(String(chunk));
+      return write(chunk, ...rest);
+    }) as typeof process.stderr.write;
+    try {
+      const bodies = [1, 2, 3].map((i) => crlf([`Subject: segment ${i}`, '', `word${i} `.repeat(400)]));
+      const first = await openStore({ kind: 'sqlite', dataDir: dir, segmentSize: 4096 });
+      const ids: string[] = [];
+      for (const b of bodies) ids.push(await saveIndexed(first, incoming(b))); // one segment each
+      await first.close();
+      const segments = join(dir, SEGMENTS_DIR_NAME);
+      assert.deepEqual(readdirSync(segments).sort(), ['000001.log', '000002.log', '000003.log']);
+      rmSync(join(segments, '000002.log'));
+      rmSync(join(segments, '000003.log')); // the one appends went to
+      const store = await openStore({ kind: 'sqlite', dataDir: dir, segmentSize: 4096 });
+      try {
+        assert.deepEqual(await store.getRaw(ids[0]!), bodies[0]);
+        assert.equal(await store.getRaw(ids[1]!), null);
+        assert.equal(await store.getMessage(ids[2]!), null);
+        await waitFor('the log lines', () => lines.some((l) => l.includes(`message ${ids[1]}: segment 000002.log, offset 0: segment file missing; answered as not found`)) &&
+          lines.some((l) => l.includes(`message ${ids[2]}: segment 000003.log, offset 0: segment file missing`)));
+        const next = await saveIndexed(store, incoming(bodies[1]!));
+        assert.deepEqual(await store.getRaw(next), bodies[1]);
+        assert.ok(existsSync(join(segments, '000004.log')), 'no location the database holds is written again');
+        assert.equal((await store.listMessages()).items.length, 4); // still listed: the index is not the log
+      } finally {
+        await store.close();
+      }
+    } finally {
+      process.stderr.write = write;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('restores from the log what the database lost (a power loss with synchronous=NORMAL), and cuts a torn tail with a log line', async () => {
+    const dir = tempDir();
+    try {
+      const bodies = [1, 2, 3].map((i) => crlf([`Subject: kept ${i}`, '', `body${i}`]));
+      const first = await openStore({ kind: 'sqlite', dataDir: dir });
+      const ids: string[] = [];
+      for (const b of bodies) ids.push(await saveIndexed(first, incoming(b)));
+      assert.equal(await first.setRead(ids[0]!, true), true);
+      await first.close();
+      // The last two commits never reached the database file: their rows are gone, and the log's end it knows is
+      // the end of the first record.
+      const side = new Database(join(dir, SQLITE_FILE_NAME));
+      const end = side.prepare('SELECT offset + length AS n FROM message_segment ORDER BY seq LIMIT 1').pluck().get() as number;
+      const later = side.prepare('SELECT seq FROM messages WHERE id IN (?, ?)').pluck().all(ids[1], ids[2]) as number[];
+      for (const seq of later) {
+        side.prepare('DELETE FROM messages WHERE seq = ?').run(seq);
+        side.prepare('DELETE FROM messages_fts WHERE rowid = ?').run(seq);
+        side.prepare('DELETE FROM message_segment WHERE seq = ?').run(seq);
+      }
+      side.prepare('UPDATE log_state SET segment = 1, offset = ?').run(end);
+      side.close();
+      // And a record torn by the crash after them: a header whose body never came.
+      const torn = Buffer.alloc(40);
+      torn.writeUInt32LE(0x314c574d, 0);
+      torn.writeUInt32LE(10, 4);
+      torn.writeUInt32LE(5000, 8);
+      const segment = join(dir, SEGMENTS_DIR_NAME, '000001.log');
+      const size = statSync(segment).size;
+      appendFileSync(segment, torn);
+
+      const store = await openStore({ kind: 'sqlite', dataDir: dir });
+      try {
+        assert.equal(store.recovered?.messages, 2);
+        assert.deepEqual((await store.listMessages()).items.map((m) => [m.id, m.read]), [[ids[2], false], [ids[1], false], [ids[0], true]]);
+        for (const [i, id] of ids.entries()) assert.deepEqual(await store.getRaw(id), bodies[i]);
+        assert.equal(statSync(segment).size, size); // the torn tail is cut off
+        const next = await store.save(incoming(bodies[0]!));
+        assert.deepEqual(await store.getRaw(next), bodies[0]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('compacts a sealed segment less than half live: its live records copied forward (same order, same bytes), the segment unlinked', async () => {
+    const dir = tempDir();
+    try {
+      const bodies = Array.from({ length: 8 }, (_, i) => crlf([`Subject: compact ${i}`, '', `body${i} `.repeat(150)]));
+      const store = await openStore({ kind: 'sqlite', dataDir: dir, segmentSize: 8192, maxMessages: 0 });
+      const ids: string[] = [];
+      try {
+        for (const b of bodies) ids.push(await saveIndexed(store, incoming(b)));
+        const segments = join(dir, SEGMENTS_DIR_NAME);
+        const side = new Database(join(dir, SQLITE_FILE_NAME), { readonly: true });
+        const inFirst = side.prepare('SELECT count(*) FROM message_segment WHERE segment = 1').pluck().get() as number;
+        side.close();
+        assert.ok(inFirst >= 4, `${inFirst} records in segment 1`);
+        // Delete all but one of segment 1's records: below half live.
+        for (const id of ids.slice(1, inFirst)) assert.equal(await store.deleteMessage(id), true);
+        await waitFor('segment 1 compacted away', () => !existsSync(join(segments, '000001.log')));
+        const kept = [ids[0]!, ...ids.slice(inFirst)];
+        assert.deepEqual((await store.listMessages({ limit: 50 })).items.map((m) => m.id), [...kept].reverse());
+        for (const id of kept) assert.deepEqual(await store.getRaw(id), bodies[ids.indexOf(id)]);
+      } finally {
+        await store.close();
+      }
+      const again = await openStore({ kind: 'sqlite', dataDir: dir, segmentSize: 8192, maxMessages: 0 });
+      try {
+        assert.deepEqual(await again.getRaw(ids[0]!), bodies[0]);
+        assert.equal(again.recovered?.messages, 0); // the copies are known: nothing restored twice
+      } finally {
+        await again.close();
+      }
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -40,12 +40,19 @@ export type WriterTesting = Readonly<{
   stallCommitsMs?: number;
   /** PRAGMA max_page_count on the writer's connection: a small disk. */
   maxPageCount?: number;
+  /** Appends that would take the segment log past this many bytes fail as on a full disk (ENOSPC). */
+  maxLogBytes?: number;
 }>;
 
-export type WriterConfig = Readonly<{ file: string; maxMessages: number; maxMessagesPerInbox: number; maxAgeMs: number; testing: WriterTesting }>;
+export type WriterConfig = Readonly<{
+  file: string; segmentsDir: string; segmentSize: number; maxMessages: number; maxMessagesPerInbox: number; maxAgeMs: number; testing: WriterTesting;
+}>;
 
-/** How a commit was made, read back from the writer's connection: what a test of the fsync checks. */
-export type Durability = Readonly<{ journalMode: string; synchronous: 'off' | 'normal' | 'full' | 'extra' }>;
+/**
+ * How a commit was made, read back from the writer's connection: what a test of the fsync checks. `logSynced`: the
+ * commit held message records, and their segment was fdatasync'd before it (the fsync behind the 250).
+ */
+export type Durability = Readonly<{ journalMode: string; synchronous: 'off' | 'normal' | 'full' | 'extra'; logSynced: boolean }>;
 
 /** Where the index stands: messages durable but not yet searchable, and since when the oldest of them waits. */
 export type IndexState = Readonly<{ backlog: number; oldestPendingAt: number | null }>;

@@ -13,11 +13,13 @@ const CLOSE_WAIT_MS = 5000;
 
 export class ReaderThread {
   readonly #file: string;
+  readonly #segmentsDir: string;
   #worker: Worker | null = null;
   readonly #channel: RequestChannel<ReadRequest, ReadAnswers>;
 
-  constructor(file: string, deadlineMs: number) {
+  constructor(file: string, segmentsDir: string, deadlineMs: number) {
     this.#file = file;
+    this.#segmentsDir = segmentsDir;
     this.#channel = new RequestChannel<ReadRequest, ReadAnswers>({
       channel: READER_CHANNEL, name: 'store reader thread', refWhileBusy: true, deadlineMs,
       open: () => threadEndpoint(this.#thread()),
@@ -43,7 +45,7 @@ export class ReaderThread {
   }
 
   #thread(): Worker {
-    const w = new Worker(new URL('./reader-worker.js', import.meta.url), { workerData: { file: this.#file } });
+    const w = new Worker(new URL('./reader-worker.js', import.meta.url), { workerData: { file: this.#file, segmentsDir: this.#segmentsDir } });
     w.on('exit', () => {
       if (this.#worker === w) this.#worker = null;
     });

@@ -19,10 +19,15 @@
  * search scans it instead of the wide rows (see searchSelection).
  * v7 adds the `workspace` columns (issue 26) of messages, pending messages and sessions: generated from the connection
  * JSON (which carries the workspace, see ../workspace.ts), so no write changes; indexed with seq for a workspace's pages.
+ * v8 moves new messages' bytes out of SQLite into the segment log (issue 31, ./segment-log.ts): `message_segment` says
+ * where each message's record is, `log_state` where the log ended at the last commit that added records (recovery
+ * reads the log from there) and the next seq. Rows from earlier versions keep their bytes in `message_raw`, read as
+ * before; new messages never write there.
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { ConnectionInfo } from '../types.js';
 import type { Envelope } from '../../smtp/core/types.js';
+import type { RecordLocation } from './segment-log.js';
 import { EMPTY_PARSE, searchFields, snippetOf, type IndexEntry, type ParsedMessage } from '../parse.js';
 
 export type Migration = (db: Database) => void;
@@ -158,7 +163,26 @@ const v7: Migration = (db) => {
   `);
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6, v7];
+const v8: Migration = (db) => {
+  db.exec(`
+    CREATE TABLE message_segment (
+      seq INTEGER PRIMARY KEY,
+      segment INTEGER NOT NULL,
+      offset INTEGER NOT NULL,
+      length INTEGER NOT NULL
+    );
+    CREATE INDEX message_segment_segment ON message_segment(segment);
+    CREATE TABLE log_state (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      segment INTEGER NOT NULL,
+      offset INTEGER NOT NULL,
+      next_seq INTEGER NOT NULL
+    );
+    INSERT INTO log_state (id, segment, offset, next_seq) VALUES (1, 1, 0, 1);
+  `);
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6, v7, v8];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Brings `db` to `target` (default: the latest), one transaction per step. Refuses a file from a newer release. */
@@ -189,12 +213,15 @@ export type MessageRow = Readonly<{
   raw: Uint8Array;
 }>;
 
-/** The durable half of a message (the commit before its 250): the pending row and the raw bytes, under `seq`. */
-export function insertPending(db: Database, seq: number, m: MessageRow, committedAt: number): void {
+/**
+ * The metadata of a message whose record is in the segment log (the commit after its fdatasync, before its 250): the
+ * pending row and where its record is, under `seq`.
+ */
+export function insertPending(db: Database, seq: number, m: Omit<MessageRow, 'raw'>, at: RecordLocation, committedAt: number): void {
   prepared(db, `INSERT INTO message_pending (seq, id, received_at, size, read, envelope, connection, committed_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
     .run(seq, m.id, m.receivedAt, m.size, m.read ? 1 : 0, JSON.stringify(m.envelope), JSON.stringify(m.connection), committedAt);
-  prepared(db, 'INSERT INTO message_raw (seq, raw) VALUES (?, ?)').run(seq, m.raw);
+  prepared(db, 'INSERT INTO message_segment (seq, segment, offset, length) VALUES (?, ?, ?, ?)').run(seq, at.segment, at.offset, at.length);
 }
 
 /**

@@ -23,6 +23,7 @@ import { StoreClosedError, StoreFullError, StoreUnavailableError, StoreWriteErro
 import { ListenerSet } from '../listeners.js';
 import { ReaderThread } from './reader-thread.js';
 import { SqliteOutbox } from './outbox.js';
+import { DEFAULT_SEGMENT_SIZE } from './segment-log.js';
 import { WRITER_CHANNEL, type IndexState, type WriteOp, type WriterAnswers, type WriterCall, type WriterConfig, type WriterReply, type WriterRequest, type WriterTesting } from './protocol.js';
 import { storeTimeoutOf } from '../../config.js';
 import { RequestChannel, threadEndpoint, type CallDeadline } from '../../request-channel.js';
@@ -36,6 +37,8 @@ import type { WorkspaceRegistry } from '../workspace.js';
 import { SqliteWorkspaceRegistry } from './workspaces.js';
 
 export const SQLITE_FILE_NAME = 'mailwire.sqlite';
+/** The segment log's folder in the data directory (./segment-log.ts). */
+export const SEGMENTS_DIR_NAME = 'segments';
 /** A writer that keeps dying is started again after 0.1 s, then 0.2, 0.4 … up to this. */
 const MAX_RESTART_DELAY_MS = 30_000;
 
@@ -51,6 +54,8 @@ export type SqliteStoreOptions = Readonly<{
   maxMessagesPerInbox?: number;
   maxAgeMs: number;
   storeTimeoutMs?: number;
+  /** A new segment of the log is started past this many bytes (default 64 MiB). */
+  segmentSize?: number;
   /** Test hooks only (see WriterTesting). */
   testing?: SqliteTesting;
 }>;
@@ -104,11 +109,11 @@ class SqliteStore implements MessageStore {
     this.#workspaces = new SqliteWorkspaceRegistry(options.dataDir);
     const { onWriter: _onWriter, ...writerTesting } = options.testing ?? {};
     this.#config = {
-      file, maxMessages: options.maxMessages, maxMessagesPerInbox: options.maxMessagesPerInbox ?? 0, maxAgeMs: options.maxAgeMs, testing: writerTesting,
+      file, segmentsDir: join(options.dataDir, SEGMENTS_DIR_NAME), segmentSize: options.segmentSize ?? DEFAULT_SEGMENT_SIZE, maxMessages: options.maxMessages, maxMessagesPerInbox: options.maxMessagesPerInbox ?? 0, maxAgeMs: options.maxAgeMs, testing: writerTesting,
     };
     this.#testing = options.testing ?? {};
     this.#timeoutMs = storeTimeoutOf(options);
-    this.#reader = new ReaderThread(file, this.#timeoutMs);
+    this.#reader = new ReaderThread(file, this.#config.segmentsDir, this.#timeoutMs);
     this.outbox = new SqliteOutbox(options.dataDir);
     this.#writes = new RequestChannel<WriterCall, WriterAnswers>({
       channel: WRITER_CHANNEL, name: 'store writer', batch: true, waitForReady: true,

@@ -3,11 +3,12 @@
  *
  * Durable first. The main thread forwards every write op as it comes (the saves of one tick in one message, their
  * bytes transferred, not copied). Ops wait in `ready` until their group is due (see commitDue: a full group, 1 ms, or
- * an indexer with nothing to do), then every op that arrived goes into ONE transaction: group commit. A batch holding a message
- * commits with synchronous=FULL (the WAL is fsync'd: a resolved save survives power loss); a batch of sessions,
- * read flags and deletes commits with synchronous=NORMAL, no fsync of its own (the next durable commit carries it).
- * A message's durable half is its `message_pending` row (envelope, connection) and its `message_raw` bytes, no MIME
- * parse; the writer answers once the commit returns, and the server sends its 250.
+ * an indexer with nothing to do), then every op that arrived is committed together: group commit (issue 31). The
+ * group's messages become records of the segment log (./segment-log.ts: one writev, one fdatasync, the bytes written
+ * once); then ONE SQLite transaction writes their metadata (`message_pending`: envelope, connection; `message_segment`:
+ * where the record is; `log_state`: where the log now ends) with the group's other ops, in WAL with synchronous=NORMAL
+ * (no fsync of its own: the log is the truth, and recovery restores from it any row a power loss took). The writer
+ * answers once that commit returns, and the server sends its 250.
  *
  * Searchable after. Every committed message joins the index queue (its bytes kept in memory up to a bound, else read
  * back). The indexer hands a slice of them to the index thread (index-thread.ts: headers and text parts, attachment
@@ -17,13 +18,16 @@
  * or after 20 ms: each transaction writes a full-text segment), in one synchronous=NORMAL transaction: each `messages`
  * row and full-text entry, and its pending row deleted; then the main thread is told which messages became searchable.
  *
- * Recovery. At open, every pending row left by an earlier run (a crash between a commit and its index) is indexed
- * before 'ready' is posted, so the store's open() resolves only with everything acknowledged searchable.
+ * Recovery. At open, the log is read past the end `log_state` records: each record the database lacks gets its rows
+ * back (a torn tail is cut off, a damaged record dropped, each with a log line). Then every pending row (a crash
+ * between a commit and its index) is indexed before 'ready' is posted, so open() resolves with everything
+ * acknowledged searchable.
  *
  * Failures. Ops run without savepoints first; if one fails, the transaction is rolled back and replayed with a SAVEPOINT
- * per op, so one bad op fails alone and leaves nothing. If the commit itself fails, every op in it fails; SQLITE_FULL is
- * reported as such (the server answers 452 and the session goes on). Retention runs after answering, in small
- * transactions of its own.
+ * per op, so one bad op fails alone and leaves nothing. If the commit itself fails, every op in it fails and the log is
+ * cut back to where the group began; a full disk (ENOSPC while appending, SQLITE_FULL) is reported as such (the server
+ * answers 452 and the session goes on). Retention runs after answering, in small transactions of its own; a segment
+ * none of whose records is live any more is unlinked.
  */
 import { performance } from 'node:perf_hooks';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
@@ -33,6 +37,9 @@ import { useMemoryBlob } from '../memory/blob.js';
 import type { IndexEntry } from '../parse.js';
 import { IndexThread } from '../index-thread.js';
 import { insertIndexed, insertPending, migrate } from './schema.js';
+import { SegmentLog, isNoSpace, readRecord, type RecordLocation } from './segment-log.js';
+import { moveRawToLog, recoverLog } from './log-recovery.js';
+import { Compactor } from './compaction.js';
 import { assertNever } from '../../assert-never.js';
 import { searchCondition } from './search.js';
 import { WRITER_CHANNEL, type IndexState, type OpResult, type WriteOp, type WriterCall, type WriterConfig, type WriterReply } from './protocol.js';
@@ -61,20 +68,23 @@ const indexer = new IndexThread();
 const post = (m: WriterReply): void => port.postMessage(m);
 const answer = (answers: Answer[]): void => port.postMessage({ channel: WRITER_CHANNEL, answers } satisfies AnswerMessage);
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-/** SQLITE_FULL: the disk is full or max_page_count is reached. */
-const isFull = (e: unknown): boolean => e instanceof Error && (e as { code?: unknown }).code === 'SQLITE_FULL';
+/** SQLITE_FULL (the disk is full or max_page_count is reached), or no space to append to the log. */
+const isFull = (e: unknown): boolean => (e instanceof Error && (e as { code?: unknown }).code === 'SQLITE_FULL') || isNoSpace(e);
 
 let db: Database.Database;
+let log: SegmentLog;
 try {
   db = new Database(cfg.file);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL'); // fsync the WAL at every commit: a resolved save survives power loss
+  // No fsync per commit: the bytes and envelope behind a 250 are fdatasync'd in the segment log first (see recoverLog).
+  db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   // Checkpoints move WAL pages into the database file; done by us after answering (see checkpointSoon), never
   // inside a commit that senders are waiting on.
   db.pragma('wal_autocheckpoint = 0');
   if (cfg.testing.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.trunc(cfg.testing.maxPageCount)}`);
   migrate(db);
+  log = new SegmentLog(cfg.segmentsDir, { segmentSize: cfg.segmentSize, ...(cfg.testing.maxLogBytes === undefined ? {} : { maxBytes: cfg.testing.maxLogBytes }) });
 } catch (e) {
   post({ type: 'open-failed', error: message(e) });
   throw e;
@@ -83,23 +93,24 @@ try {
 const journalMode = db.pragma('journal_mode', { simple: true }) as string;
 const SYNCHRONOUS = ['off', 'normal', 'full', 'extra'] as const;
 
-/** synchronous=FULL for commits that promise a message, NORMAL for the rest; switched only when it changes. */
-let syncFull = true;
-/** Read back for each commit's report; setting it cannot be a prepared statement (SQLite applies it when compiling). */
+/** Read back for each commit's report. */
 const readSync = db.prepare('PRAGMA synchronous').pluck();
-function durability(full: boolean): void {
-  if (full === syncFull) return;
-  db.exec(full ? 'PRAGMA synchronous = FULL' : 'PRAGMA synchronous = NORMAL');
-  syncFull = full;
-}
 
 const counts = {
   messages: (db.prepare('SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM message_pending) AS n').get() as { n: number }).n,
   sessions: (db.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n,
 };
-/** The writer picks every message's seq (one counter over indexed and pending messages), so the indexer keeps it. */
-let nextSeq = 1 + (db.prepare(`SELECT max((SELECT coalesce(max(seq), 0) FROM messages), (SELECT coalesce(max(seq), 0) FROM message_pending),
-  (SELECT coalesce(max(seq), 0) FROM message_raw)) AS n`).get() as { n: number }).n;
+try {
+  recoverLog(db, log);
+  moveRawToLog(db, log);
+} catch (e) {
+  post({ type: 'open-failed', error: `segment log recovery: ${message(e)}` });
+  throw e;
+}
+
+/** The writer picks every message's seq (one counter over indexed and pending messages, never reused), so the indexer keeps it. */
+let nextSeq = Math.max((db.prepare('SELECT next_seq FROM log_state').pluck().get() as number), 1 + (db.prepare(`SELECT max((SELECT coalesce(max(seq), 0) FROM messages),
+  (SELECT coalesce(max(seq), 0) FROM message_pending), (SELECT coalesce(max(seq), 0) FROM message_raw), (SELECT coalesce(max(seq), 0) FROM message_segment)) AS n`).get() as { n: number }).n);
 
 const sql = {
   session: db.prepare(`INSERT INTO sessions (id, started_at, ended_at, end_reason, connection, message_ids, truncated, transcript)
@@ -110,9 +121,14 @@ const sql = {
   delPendingById: db.prepare('DELETE FROM message_pending WHERE id = ? RETURNING seq').pluck(),
   pendingIds: db.prepare('SELECT id FROM message_pending ORDER BY seq').pluck(),
   pendingRows: db.prepare('SELECT seq, committed_at FROM message_pending ORDER BY seq'),
-  pendingBytes: db.prepare('SELECT p.envelope, r.raw FROM message_pending p JOIN message_raw r ON r.seq = p.seq WHERE p.seq = ?'),
+  pendingBytes: db.prepare(`SELECT p.id, p.envelope, r.raw, s.segment, s.offset, s.length FROM message_pending p
+    LEFT JOIN message_raw r ON r.seq = p.seq LEFT JOIN message_segment s ON s.seq = p.seq WHERE p.seq = ?`),
   delMessage: db.prepare('DELETE FROM messages WHERE seq = ?'),
   delRaw: db.prepare('DELETE FROM message_raw WHERE seq = ?'),
+  /** The record of a message deleted: dead in its segment (the segment, for the unlink of segments all dead). */
+  delSegment: db.prepare('DELETE FROM message_segment WHERE seq = ? RETURNING segment').pluck(),
+  segmentLive: db.prepare('SELECT 1 FROM message_segment WHERE segment = ? LIMIT 1').pluck(),
+  mark: db.prepare('UPDATE log_state SET segment = ?, offset = ?, next_seq = ?'),
   delFts: db.prepare('DELETE FROM messages_fts WHERE rowid = ?'),
   delLeft: db.prepare('DELETE FROM message_inbox_left WHERE message_seq = ?'),
   leave: db.prepare('INSERT OR IGNORE INTO message_inbox_left (message_seq, address) VALUES (?, ?)'),
@@ -172,6 +188,16 @@ for (const row of sql.pendingRows.all() as { seq: number; committed_at: number }
 }
 
 type Parsed = { seq: number; entry: IndexEntry; queued: Queued; bytes: number };
+type PendingBytes = { id: string; envelope: string; raw: Buffer | null; segment: number | null; offset: number; length: number };
+
+/** A pending message's bytes: from its record in the log (CRC checked), or from message_raw for a row older than v8. */
+function rawOf(row: PendingBytes): Uint8Array | null {
+  if (row.segment === null) return row.raw;
+  const r = readRecord(log.dir, { segment: row.segment, offset: row.offset, length: row.length }, row.id);
+  if (r.ok) return r.body;
+  logWarning(`mailwire sqlite store: message ${row.id} (segment ${row.segment}, offset ${row.offset}): ${r.reason}; not indexed`);
+  return null;
+}
 
 /** The index transaction: each parsed message becomes searchable, in seq order; returns their summaries. */
 const writeIndex = db.transaction((batch: readonly Parsed[]): MessageSummary[] => {
@@ -227,9 +253,10 @@ async function indexSlice(maxMessages: number, budgetMs: number, flush = false):
     let raw = q.raw;
     let envelope = q.envelope;
     if (raw === null || envelope === null) {
-      const row = sql.pendingBytes.get(q.seq) as { envelope: string; raw: Buffer } | undefined;
+      const row = sql.pendingBytes.get(q.seq) as PendingBytes | undefined;
       if (row === undefined) continue; // deleted while it waited
-      raw = row.raw;
+      raw = rawOf(row);
+      if (raw === null) continue; // its segment is gone (logged): nothing to index
       envelope = JSON.parse(row.envelope) as Envelope;
     }
     const bytes = raw.byteLength;
@@ -257,7 +284,6 @@ async function indexSlice(maxMessages: number, budgetMs: number, flush = false):
   const batch = parsed;
   parsed = [];
   parsedBytes = 0;
-  durability(false);
   let summaries: MessageSummary[];
   try {
     summaries = writeIndex(batch);
@@ -275,7 +301,7 @@ async function indexSlice(maxMessages: number, budgetMs: number, flush = false):
     schedulePrune();
   }
   if (summaries.length > 0) post({ type: 'indexed', summaries: JSON.stringify(summaries), count: summaries.length, index: indexState() });
-  wroteToWal(0);
+  wroteToWal();
   return took + batch.length;
 }
 let indexFailing = false;
@@ -284,11 +310,15 @@ let indexFailing = false;
 
 type Delta = { messages: number; sessions: number };
 
+/** Segments that lost a record since the last commit: unlinked after it if none of theirs is live (see unlinkDead). */
+const touchedSegments = new Set<number>();
+
 function deleteSeqs(seqs: readonly number[]): number {
   let n = 0;
   for (const seq of seqs) {
     n += sql.delMessage.run(seq).changes;
     sql.delRaw.run(seq);
+    deadRecord(seq);
     sql.delFts.run(seq);
     sql.delLeft.run(seq);
   }
@@ -306,16 +336,51 @@ function leaveInbox(address: string, rows: readonly { seq: number; id: string }[
   return gone.map((r) => r.id);
 }
 
+function deadRecord(seq: number): void {
+  const segment = sql.delSegment.get(seq) as number | undefined;
+  if (segment !== undefined) touchedSegments.add(segment);
+}
+
+/**
+ * After a commit that deleted: each segment (but the one appended to) that no live message has a record in any more
+ * is unlinked. A power loss can undo the deletions of the last commits (synchronous=NORMAL): those messages then
+ * answer 404, with a log line, as for a segment deleted by hand.
+ */
+function unlinkDead(): void {
+  compactor.consider(touchedSegments);
+  touchedSegments.clear();
+  if (compactor.pending) scheduleCompaction();
+}
+
+/** Compaction (./compaction.ts), one slice per turn of the event loop, so that saves arriving meanwhile go first. */
+const compactor = new Compactor(db, log);
+compactor.unlinkAllDead();
+let compactionScheduled = false;
+function scheduleCompaction(): void {
+  if (compactionScheduled || closed) return;
+  compactionScheduled = true;
+  setImmediate(() => {
+    compactionScheduled = false;
+    if (closed) return;
+    if (ready.length > 0) commit();
+    compactor.step();
+    if (compactor.pending) scheduleCompaction();
+  });
+}
+
 /** Messages committed by the transaction in progress; they join the index queue only once it has committed. */
 let committing: Queued[] = [];
+/** The group's messages appended to the log: each one's seq and record, by id. */
+let appended = new Map<string, { seq: number; loc: RecordLocation }>();
 
 function applyOp(op: WriteOp, delta: Delta, now: number): Omit<OpResult & { ok: true }, 'ok'> {
   switch (op.op) {
     case 'message': {
-      const seq = nextSeq++;
+      const at = appended.get(op.id);
+      if (at === undefined) throw new Error('no record in the log for this message');
       const raw = Buffer.from(op.raw.buffer, op.raw.byteOffset, op.raw.byteLength);
-      insertPending(db, seq, { id: op.id, receivedAt: op.receivedAt, size: raw.byteLength, read: false, envelope: op.envelope, connection: op.connection, raw }, now);
-      committing.push({ seq, committedAt: now, raw, envelope: op.envelope });
+      insertPending(db, at.seq, { id: op.id, receivedAt: op.receivedAt, size: raw.byteLength, read: false, envelope: op.envelope, connection: op.connection }, at.loc, now);
+      committing.push({ seq: at.seq, committedAt: now, raw, envelope: op.envelope });
       delta.messages++;
       return { count: 1, ids: [] };
     }
@@ -332,7 +397,11 @@ function applyOp(op: WriteOp, delta: Delta, now: number): Omit<OpResult & { ok: 
       let n = seq === undefined ? 0 : deleteSeqs([seq]);
       if (n === 0) {
         const pending = sql.delPendingById.get(op.id) as number | undefined;
-        if (pending !== undefined) n = sql.delRaw.run(pending).changes;
+        if (pending !== undefined) {
+          n = 1;
+          sql.delRaw.run(pending);
+          deadRecord(pending);
+        }
       }
       delta.messages -= n;
       return { count: n, ids: n > 0 ? [op.id] : [] };
@@ -344,7 +413,8 @@ function applyOp(op: WriteOp, delta: Delta, now: number): Omit<OpResult & { ok: 
       if (op.query.clauses.length === 0) {
         // Everything, the messages not yet indexed included (an empty query matches every message).
         ids.push(...(sql.pendingIds.all() as string[]));
-        db.exec("DELETE FROM messages; DELETE FROM message_pending; DELETE FROM message_raw; DELETE FROM message_inbox_left; INSERT INTO messages_fts(messages_fts) VALUES('delete-all');");
+        for (const seg of db.prepare('SELECT DISTINCT segment FROM message_segment').pluck().all() as number[]) touchedSegments.add(seg);
+        db.exec("DELETE FROM messages; DELETE FROM message_pending; DELETE FROM message_raw; DELETE FROM message_segment; DELETE FROM message_inbox_left; INSERT INTO messages_fts(messages_fts) VALUES('delete-all');");
       } else deleteSeqs(rows.map((r) => r.seq));
       delta.messages -= ids.length;
       return { count: ids.length, ids };
@@ -365,13 +435,21 @@ const applyOne = db.transaction(applyOp); // nested inside a batch: a SAVEPOINT 
 
 type Ready = { n: number; op: WriteOp };
 
+/** Where the log ends, and the next seq, in the transaction that holds the group's records (recovery reads on from it). */
+function markLogEnd(): void {
+  if (appended.size > 0) sql.mark.run(log.active, log.size, nextSeq);
+}
+
 /** The fast path: every op straight into one transaction; any failure throws and rolls it all back. */
-const applyAll = db.transaction((ops: readonly Ready[], delta: Delta, now: number): OpResult[] =>
-  ops.map(({ op }): OpResult => ({ ok: true, ...applyOp(op, delta, now) })));
+const applyAll = db.transaction((ops: readonly Ready[], delta: Delta, now: number): OpResult[] => {
+  const out = ops.map(({ op }): OpResult => ({ ok: true, ...applyOp(op, delta, now) }));
+  markLogEnd();
+  return out;
+});
 
 /** The careful path, after a failure: each op in its own savepoint, so only the bad ones fail. */
-const applyEach = db.transaction((ops: readonly Ready[], delta: Delta, now: number): OpResult[] =>
-  ops.map(({ op }): OpResult => {
+const applyEach = db.transaction((ops: readonly Ready[], delta: Delta, now: number): OpResult[] => {
+  const out = ops.map(({ op }): OpResult => {
     const opDelta: Delta = { messages: 0, sessions: 0 };
     const before = committing.length;
     try {
@@ -384,8 +462,10 @@ const applyEach = db.transaction((ops: readonly Ready[], delta: Delta, now: numb
       if (!db.inTransaction) throw e; // SQLite rolled the whole transaction back (disk full, I/O): fail the batch
       return { ok: false, error: message(e), full: isFull(e) };
     }
-  }),
-);
+  });
+  markLogEnd();
+  return out;
+});
 
 let ready: Ready[] = [];
 /** When the oldest op in `ready` arrived. */
@@ -446,8 +526,29 @@ function commit(): void {
   });
   if (expired.length > 0) answer(expired);
   if (group.length === 0) return;
-  durability(promises);
-  let bytes = 0;
+  // The messages' records, in one append and one fdatasync; if that fails, they fail (452 when the disk is full)
+  // and the group's other ops go on.
+  const before = { segment: log.active, size: log.size };
+  appended = new Map();
+  const messages = group.flatMap(({ op }) => (op.op === 'message' ? [op] : []));
+  if (messages.length > 0) {
+    const seqs = messages.map(() => nextSeq++);
+    try {
+      const locs = log.append(messages.map((op, i) => ({
+        meta: { id: op.id, seq: seqs[i]!, receivedAt: op.receivedAt, envelope: op.envelope, connection: op.connection }, body: op.raw,
+      })));
+      messages.forEach((op, i) => appended.set(op.id, { seq: seqs[i]!, loc: locs[i]! }));
+    } catch (e) {
+      const failed: Answer[] = [];
+      group = group.filter(({ n, op }) => {
+        if (op.op !== 'message') return true;
+        failed.push({ n, ok: false, error: `cannot append to the segment log: ${message(e)}`, ...(isFull(e) ? { code: 'full' } : {}) });
+        return false;
+      });
+      answer(failed);
+      if (group.length === 0) return;
+    }
+  }
   try {
     let delta: Delta = { messages: 0, sessions: 0 };
     let results: OpResult[];
@@ -463,18 +564,28 @@ function commit(): void {
     counts.sessions += delta.sessions;
     if (committing.length > 0) lastGroupMessages = committing.length;
     for (const q of committing) {
-      bytes += q.raw?.byteLength ?? 0;
       enqueue(q);
     }
     committing = [];
-    post({ type: 'committed', index: indexState(), durability: { journalMode, synchronous: SYNCHRONOUS[readSync.get() as number] ?? 'off' } });
+    if (touchedSegments.size > 0) unlinkDead(); // before the answers: a deletion answered has let go of its segment
+    post({ type: 'committed', index: indexState(), durability: { journalMode, synchronous: SYNCHRONOUS[readSync.get() as number] ?? 'off', logSynced: appended.size > 0 } });
     answer(group.map(({ n }, i) => answerOf(n, results[i])));
   } catch (e) {
     committing = [];
+    touchedSegments.clear();
+    // Nothing of the group is committed: its records go too, so that recovery never restores a message refused.
+    if (appended.size > 0) {
+      try {
+        log.truncate(log.active === before.segment ? before.size : 0);
+      } catch (t) {
+        logError('mailwire sqlite writer: cannot cut the log back after a failed commit:', t);
+      }
+    }
     answer(group.map(({ n }) => ({ n, ok: false, error: `commit failed: ${message(e)}`, ...(isFull(e) ? { code: 'full' } : {}) })));
   }
+  appended = new Map();
   if (overLimit()) schedulePrune();
-  wroteToWal(bytes);
+  wroteToWal();
 }
 
 // ---- the work loop: commits first, then a slice of indexing --------------------------------------------------------
@@ -517,25 +628,22 @@ function work(): void {
 /**
  * A checkpoint copies the WAL's pages into the database file (and fsyncs it); done by us, never inside a commit that
  * senders wait on. Each page is copied once however often it changed since the last checkpoint, so rare checkpoints
- * cost less per message: one after CHECKPOINT_COMMITS commits or CHECKPOINT_BYTES of message bytes, whichever comes
- * first, and one once writes have paused for CHECKPOINT_IDLE_MS, so that reads (mapped, see sqlite-reader.ts) find
+ * cost less per message: one after CHECKPOINT_COMMITS commits (the WAL holds metadata only: the bytes are in the
+ * segment log), and one once writes have paused for CHECKPOINT_IDLE_MS, so that reads (mapped, see sqlite-reader.ts) find
  * the pages in the database file rather than in the WAL. (A checkpoint after every index batch, as before, was a fifth
  * of the writer's time at 20 connections × 1 KB.)
  */
 const CHECKPOINT_COMMITS = 100;
-const CHECKPOINT_BYTES = 16 * 1024 * 1024;
 const CHECKPOINT_IDLE_MS = 100;
 let walCommits = 0;
-let walBytes = 0;
 let lastWriteAt = 0;
 let idleTimer: NodeJS.Timeout | null = null;
 
-/** After every commit: `bytes` of messages went into the WAL. */
-function wroteToWal(bytes: number): void {
+/** After every commit. */
+function wroteToWal(): void {
   walCommits++;
-  walBytes += bytes;
   lastWriteAt = performance.now();
-  if (walCommits >= CHECKPOINT_COMMITS || walBytes >= CHECKPOINT_BYTES) checkpointSoon();
+  if (walCommits >= CHECKPOINT_COMMITS) checkpointSoon();
   else if (idleTimer === null) idleTimer = setTimeout(checkpointWhenIdle, CHECKPOINT_IDLE_MS).unref();
 }
 
@@ -555,7 +663,6 @@ function checkpointSoon(): void {
     checkpointScheduled = false;
     if (closed) return;
     walCommits = 0;
-    walBytes = 0;
     db.pragma('wal_checkpoint(PASSIVE)');
   });
 }
@@ -594,8 +701,8 @@ const inboxesToPrune = new Set<string>(cfg.maxMessagesPerInbox > 0
   : []);
 
 function pruneOnce(): Delta {
-  durability(false);
   const d = pruneStep(Date.now());
+  if (touchedSegments.size > 0) unlinkDead();
   counts.messages -= d.messages;
   counts.sessions -= d.sessions;
   return d;
@@ -701,6 +808,7 @@ async function closeWriter(): Promise<void> {
   if (indexWriteTimer !== null) clearTimeout(indexWriteTimer);
   await indexer.close();
   db.close();
+  log.close();
   post({ type: 'closed' });
   port.close();
 }
