@@ -31,7 +31,20 @@ export type WaitOptions = MessageFilter &
   Readonly<{
     /** How long to wait, in milliseconds. Default 30,000. */
     timeout?: number;
+    /**
+     * Only mail received at or after this instant: a Date, or 'now' (the server's clock as the wait starts), which
+     * ignores what was there before the call.
+     */
+    receivedAfter?: Date | 'now';
+    /** Wait for this many matching messages (1 to 1000) and resolve with them, oldest first, as an array. */
+    count?: number;
   }>;
+
+/** waitForMessage: one message, or with `count` that many (oldest first). */
+export type WaitForMessage = {
+  (options: WaitOptions & Readonly<{ count: number }>): Promise<CaughtMessage[]>;
+  (options?: WaitOptions & Readonly<{ count?: undefined }>): Promise<CaughtMessage>;
+};
 
 export function caughtMessage(m: MessageDetail): CaughtMessage {
   return { ...m, links: extractLinks(m.text, m.html), codes: extractCodes(m.subject, m.text, m.html) };
