@@ -105,8 +105,8 @@ export class MailwireClient {
       // 'now' is the server's instant of the first poll: the polls after it wait from that same instant.
       if (typeof answer.receivedAfter === 'string') since = answer.receivedAfter;
       if (r.status === 200) {
-        if (count !== undefined) return (answer.messages ?? []).map(caughtMessage);
-        if (answer.message !== undefined) return caughtMessage(answer.message);
+        if (count !== undefined) return (answer.messages ?? []).map((m) => caughtMessage(m, this));
+        if (answer.message !== undefined) return caughtMessage(answer.message, this);
       }
       if (Date.now() >= deadline) break;
     }
@@ -144,7 +144,7 @@ export class MailwireClient {
   /** One message by id; null when there is no such message. */
   async message(id: string): Promise<CaughtMessage | null> {
     const r = await this.#found(`/api/v1/messages/${encodeURIComponent(id)}`);
-    return r === null ? null : caughtMessage((await r.json()) as MessageDetail);
+    return r === null ? null : caughtMessage((await r.json()) as MessageDetail, this);
   }
 
   /** The message exactly as received; null when there is no such message. */
@@ -231,6 +231,11 @@ export class MailwireClient {
     await (await this.#request('DELETE', '/api/v1/faults')).body?.cancel();
   }
 
+  /** What the server is and where it listens (GET /api/v1/server): its version, and SMTP's host and port. */
+  async serverInfo(): Promise<ServerInfo> {
+    return (await (await this.#request('GET', '/api/v1/server')).json()) as ServerInfo;
+  }
+
   /** Ends every request still in flight (a pending waitForMessage rejects); the client can be used again after. */
   async close(): Promise<void> {
     this.#requests.abort(new MailwireError('ERR_CLIENT_CLOSED', 'MailwireClient closed'));
@@ -269,6 +274,9 @@ export class MailwireClient {
     throw new MailwireApiError(r.status, code, `${method} ${path}: ${message}`);
   }
 }
+
+/** The part of GET /api/v1/server a test needs. */
+export type ServerInfo = Readonly<{ version: string; smtp: Readonly<{ host: string; port: number; dialect: string }> }>;
 
 export type CheckKind = 'html' | 'links' | 'spam' | 'headers';
 export type CheckReports = { html: HtmlCheckReport; links: LinkReport; spam: SpamReport; headers: HeaderReport };

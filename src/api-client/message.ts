@@ -46,8 +46,16 @@ export type WaitForMessage = {
   (options?: WaitOptions & Readonly<{ count?: undefined }>): Promise<CaughtMessage>;
 };
 
-export function caughtMessage(m: MessageDetail): CaughtMessage {
-  return { ...m, links: extractLinks(m.text, m.html), codes: extractCodes(m.subject, m.text, m.html) };
+/**
+ * The client a CaughtMessage came through, as a hidden (non-enumerable) property: the matchers' toPassHtmlCheck asks
+ * that server for the check. Equality, JSON and spreading do not see it.
+ */
+export const SOURCE_CLIENT: unique symbol = Symbol('mailwire.sourceClient');
+
+export function caughtMessage(m: MessageDetail, source?: object): CaughtMessage {
+  const out: CaughtMessage = { ...m, links: extractLinks(m.text, m.html), codes: extractCodes(m.subject, m.text, m.html) };
+  if (source !== undefined) Object.defineProperty(out, SOURCE_CLIENT, { value: source, enumerable: false });
+  return out;
 }
 
 /** The filter as one search query (`to:"bob@x.test" subject:"Welcome" …`); a string is taken as a query already. */
