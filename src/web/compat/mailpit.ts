@@ -111,7 +111,7 @@ export function mailpitApi(options: CompatOptions): Hono {
     const l = Number.parseInt(c.req.query('limit') ?? '', 10);
     return { start: s > 0 ? s : 0, limit: l > -1 ? Math.min(l, 10_000) : 50 };
   };
-  const mailbox = async (): Promise<{ total: number; unread: number }> => walkMessages(store, '', () => true, 0, 0);
+  const mailbox = (): Promise<{ total: number; unread: number }> => store.countMessages('');
   /** The message id of the path, `latest` (optionally with ?query=) resolved; a MailpitError when there is none. */
   const idOf = async (c: Context): Promise<string> => {
     const id = c.req.param('id') ?? '';
@@ -178,7 +178,7 @@ export function mailpitApi(options: CompatOptions): Hono {
 
   const listing = async (c: Context, s: MailpitSearch | null): Promise<Response> => {
     const { start, limit } = startLimit(c);
-    const found = await walkMessages(store, s?.query ?? '', s?.matches ?? (() => true), start, limit);
+    const found = await walkMessages(store, s?.query ?? '', s?.matches ?? null, start, limit);
     const box = s === null ? found : await mailbox();
     return c.json({
       total: box.total,
