@@ -27,6 +27,7 @@ import { SearchTermError, bccOf, translateMailpitSearch, type MailpitSearch } fr
 import { composeMailpitSend, SendError } from './mailpit-send.js';
 import { BLANK_THUMBNAIL } from './thumbnail.js';
 import { matchingIds, newest, walkMessages } from './walk.js';
+import { acceptWebSocket, isWebSocketUpgrade } from '../websocket.js';
 
 export type CompatOptions = Readonly<{
   store: MessageStore;
@@ -153,6 +154,23 @@ export function mailpitApi(options: CompatOptions): Hono {
         SMTPIgnored: 0,
         Uptime: Math.floor((Date.now() - startedAt) / 1000),
       },
+    });
+  });
+
+  // Mailpit's websocket: `new` with the message's summary once it is searchable, `delete` with its ID, as
+  // {"Type","Data"} text messages. A page of another origin is refused (its script would read the events).
+  app.get('/api/events', (c) => {
+    if (!isWebSocketUpgrade(c.req.raw)) return c.text('Bad Request: /api/events is a WebSocket (send Upgrade: websocket)', 400);
+    const origin = c.req.header('origin');
+    if (origin !== undefined && origin !== new URL(c.req.url).origin) return c.text('Forbidden: a WebSocket from a page of another origin', 403);
+    const { events } = options;
+    return acceptWebSocket(c.req.raw, (ws) => {
+      const offNew = store.onIndexed((m) => ws.send(JSON.stringify({ Type: 'new', Data: mailpitSummary(m) })));
+      const offDelete = events.on('message-deleted', ({ id }) => ws.send(JSON.stringify({ Type: 'delete', Data: { ID: id } })));
+      ws.onClose(() => {
+        offNew();
+        offDelete();
+      });
     });
   });
 
