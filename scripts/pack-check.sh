@@ -4,7 +4,8 @@
 #   npx mailwire server               (node_modules/.bin/mailwire, with the default SQLite store, so the native module
 #                                     too) serves SMTP (a message sent with `npx mailwire send`), the API (that message
 #                                     listed), the web UI (its page and script) and MCP at /mcp, on free ports;
-#   import 'mailwire', 'mailwire/client'   runs under node, and type-checks with tsc (strict, NodeNext).
+#   import 'mailwire', 'mailwire/client'   runs under node, and type-checks with tsc (strict, NodeNext);
+#   import 'mailwire', 'mailwire/expect'   works without the optional peer dependencies (@playwright/test, vitest, jest).
 # It needs the npm registry (the package's dependencies, typescript and @types/node for the type check), so .ci/run
 # runs it beside README's test command rather than inside it. Leaves nothing behind: the folder and the server go.
 set -euo pipefail
@@ -95,4 +96,17 @@ JSON
 step "tsc: import { … } from 'mailwire' and 'mailwire/client' type-check (strict, skipLibCheck off)"
 npx --no-install tsc -p tsconfig.json || fail "the entry points do not type-check"
 node out/use.js || fail "the compiled use of the library did not run"
+# The test runners are optional peer dependencies: none of them was installed above, and the package works without
+# them; only the entry point of a runner asks for that runner.
+for peer in @playwright/test vitest jest; do
+  [ ! -e "node_modules/$peer" ] || fail "npm installed the optional peer dependency $peer with mailwire"
+done
+node --input-type=module -e '
+  const { startMailwire } = await import("mailwire");
+  const { mailwireMatchers } = await import("mailwire/expect");
+  if (typeof startMailwire !== "function" || typeof mailwireMatchers.toHaveLink !== "function") throw new Error("mailwire or mailwire/expect lacks its exports");
+  try { await import("mailwire/playwright"); throw new Error("mailwire/playwright loaded without @playwright/test"); }
+  catch (e) { if (e.code !== "ERR_MODULE_NOT_FOUND" || !String(e.message).includes("@playwright/test")) throw e; }
+  console.log("pack-check: import \"mailwire\" and \"mailwire/expect\" work without @playwright/test, vitest and jest; mailwire/playwright asks for @playwright/test");
+' || fail "the package needs a test runner that is only an optional peer dependency"
 step "ok ($tarball)"

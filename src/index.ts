@@ -6,7 +6,7 @@ export { startMailwire, type Mailwire, type StartMailwireOptions } from './testi
 export {
   MailwireApiError, MailwireClient, MailwireTimeoutError, type ClientAuth, type Inbox, type MailwireClientOptions,
 } from './api-client/client.js';
-export type { CaughtMessage, MessageFilter, WaitOptions } from './api-client/message.js';
+export type { CaughtMessage, MessageFilter, WaitForMessage, WaitOptions } from './api-client/message.js';
 export type { AttachmentInfo, ConnectionInfo, Mailbox, MessageDetail, MessageSummary } from './store/index.js';
 export { MailwireError } from './errors.js';
 export type { FaultView } from './faults/controller.js';

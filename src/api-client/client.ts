@@ -53,7 +53,7 @@ export class MailwireTimeoutError extends MailwireError {
 /** An envelope recipient address and how many messages it holds. */
 export type Inbox = Readonly<{ address: string; total: number; unread: number }>;
 
-type WaitAnswer = { message: MessageDetail; cursor: string };
+type WaitAnswer = { message?: MessageDetail; messages?: MessageDetail[]; cursor?: string; receivedAfter?: string };
 type ListAnswer = { messages: MessageSummary[]; nextCursor: string | null };
 
 export class MailwireClient {
@@ -80,20 +80,37 @@ export class MailwireClient {
 
   /**
    * The newest message matching the filter, as soon as there is one: at once when one is already there, else when
-   * it arrives. Rejects with MailwireTimeoutError after `timeout` ms.
+   * it arrives. Rejects with MailwireTimeoutError after `timeout` ms. With `receivedAfter`, only mail received from
+   * then on counts; with `count`, it waits for that many matches and resolves with them, oldest first.
    */
-  async waitForMessage(options: WaitOptions = {}): Promise<CaughtMessage> {
-    const { timeout = DEFAULT_WAIT_TIMEOUT_MS, ...filter } = options;
+  waitForMessage(options: WaitOptions & Readonly<{ count: number }>): Promise<CaughtMessage[]>;
+  waitForMessage(options?: WaitOptions & Readonly<{ count?: undefined }>): Promise<CaughtMessage>;
+  async waitForMessage(options: WaitOptions = {}): Promise<CaughtMessage | CaughtMessage[]> {
+    const { timeout = DEFAULT_WAIT_TIMEOUT_MS, receivedAfter, count, ...filter } = options;
     if (!Number.isFinite(timeout) || timeout < 0) throw new RangeError(`timeout must be a number of milliseconds ≥ 0, not ${timeout}`);
+    if (count !== undefined && !(Number.isInteger(count) && count >= 1 && count <= 1000)) throw new RangeError(`count must be a whole number from 1 to 1000, not ${count}`);
+    let since: string | null = null;
+    if (receivedAfter instanceof Date) {
+      if (Number.isNaN(receivedAfter.getTime())) throw new RangeError('receivedAfter is an invalid Date');
+      since = receivedAfter.toISOString();
+    } else if (receivedAfter === 'now') since = 'now';
+    else if (receivedAfter !== undefined) throw new TypeError(`receivedAfter must be a Date or 'now', not ${String(receivedAfter)}`);
     const query = filterQuery(filter);
     const deadline = Date.now() + timeout;
     // Bounded by the deadline: each pass is one long-poll of at most LONG_POLL_MS.
     for (let pass = 0; pass <= Math.ceil(timeout / LONG_POLL_MS); pass++) {
       const left = Math.max(0, Math.min(deadline - Date.now(), LONG_POLL_MS));
       const params = new URLSearchParams({ query, timeout: (left / 1000).toFixed(3) });
+      if (since !== null) params.set('receivedAfter', since);
+      if (count !== undefined) params.set('count', String(count));
       const r = await this.#request('GET', `/api/v1/messages/wait?${params}`, [408]);
-      if (r.status === 200) return caughtMessage(((await r.json()) as WaitAnswer).message);
-      await r.body?.cancel();
+      const answer = (await r.json()) as WaitAnswer;
+      // 'now' is the server's instant of the first poll: the polls after it wait from that same instant.
+      if (typeof answer.receivedAfter === 'string') since = answer.receivedAfter;
+      if (r.status === 200) {
+        if (count !== undefined) return (answer.messages ?? []).map((m) => caughtMessage(m, this));
+        if (answer.message !== undefined) return caughtMessage(answer.message, this);
+      }
       if (Date.now() >= deadline) break;
     }
     throw new MailwireTimeoutError(query, timeout);
@@ -130,7 +147,7 @@ export class MailwireClient {
   /** One message by id; null when there is no such message. */
   async message(id: string): Promise<CaughtMessage | null> {
     const r = await this.#found(`/api/v1/messages/${encodeURIComponent(id)}`);
-    return r === null ? null : caughtMessage((await r.json()) as MessageDetail);
+    return r === null ? null : caughtMessage((await r.json()) as MessageDetail, this);
   }
 
   /** The message exactly as received; null when there is no such message. */
@@ -217,6 +234,11 @@ export class MailwireClient {
     await (await this.#request('DELETE', '/api/v1/faults')).body?.cancel();
   }
 
+  /** What the server is and where it listens (GET /api/v1/server): its version, and SMTP's host and port. */
+  async serverInfo(): Promise<ServerInfo> {
+    return (await (await this.#request('GET', '/api/v1/server')).json()) as ServerInfo;
+  }
+
   /** Ends every request still in flight (a pending waitForMessage rejects); the client can be used again after. */
   async close(): Promise<void> {
     this.#requests.abort(new MailwireError('ERR_CLIENT_CLOSED', 'MailwireClient closed'));
@@ -255,6 +277,9 @@ export class MailwireClient {
     throw new MailwireApiError(r.status, code, `${method} ${path}: ${message}`);
   }
 }
+
+/** The part of GET /api/v1/server a test needs. */
+export type ServerInfo = Readonly<{ version: string; smtp: Readonly<{ host: string; port: number; dialect: string }> }>;
 
 export type CheckKind = 'html' | 'links' | 'spam' | 'headers';
 export type CheckReports = { html: HtmlCheckReport; links: LinkReport; spam: SpamReport; headers: HeaderReport };

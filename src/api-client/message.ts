@@ -31,10 +31,31 @@ export type WaitOptions = MessageFilter &
   Readonly<{
     /** How long to wait, in milliseconds. Default 30,000. */
     timeout?: number;
+    /**
+     * Only mail received at or after this instant: a Date, or 'now' (the server's clock as the wait starts), which
+     * ignores what was there before the call.
+     */
+    receivedAfter?: Date | 'now';
+    /** Wait for this many matching messages (1 to 1000) and resolve with them, oldest first, as an array. */
+    count?: number;
   }>;
 
-export function caughtMessage(m: MessageDetail): CaughtMessage {
-  return { ...m, links: extractLinks(m.text, m.html), codes: extractCodes(m.subject, m.text, m.html) };
+/** waitForMessage: one message, or with `count` that many (oldest first). */
+export type WaitForMessage = {
+  (options: WaitOptions & Readonly<{ count: number }>): Promise<CaughtMessage[]>;
+  (options?: WaitOptions & Readonly<{ count?: undefined }>): Promise<CaughtMessage>;
+};
+
+/**
+ * The client a CaughtMessage came through, as a hidden (non-enumerable) property: the matchers' toPassHtmlCheck asks
+ * that server for the check. Equality, JSON and spreading do not see it.
+ */
+export const SOURCE_CLIENT: unique symbol = Symbol('mailwire.sourceClient');
+
+export function caughtMessage(m: MessageDetail, source?: object): CaughtMessage {
+  const out: CaughtMessage = { ...m, links: extractLinks(m.text, m.html), codes: extractCodes(m.subject, m.text, m.html) };
+  if (source !== undefined) Object.defineProperty(out, SOURCE_CLIENT, { value: source, enumerable: false });
+  return out;
 }
 
 /** The filter as one search query (`to:"bob@x.test" subject:"Welcome" …`); a string is taken as a query already. */

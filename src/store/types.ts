@@ -156,6 +156,8 @@ export type SessionSummary = Readonly<{
 export type SessionDetail = SessionSummary & Readonly<{ transcript: readonly TranscriptLine[] }>;
 
 /** One page, newest first; `nextCursor` is opaque and null on the last page. */
+export type MessageCount = Readonly<{ total: number; unread: number }>;
+
 export type Page<T> = Readonly<{ items: readonly T[]; nextCursor: string | null }>;
 
 /** A Page with its items as the text of their JSON array, exactly `JSON.stringify(page.items)`. */
@@ -233,6 +235,8 @@ export interface MessageStore extends MessageSink {
    * message stored after it. `cursor` names the returned message's position, to pass as the next `after`.
    */
   nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null>;
+  /** How many searchable messages the query matches (all of them for an empty query), and how many of those are unread: one count, no summaries read. */
+  countMessages(query?: string): Promise<MessageCount>;
   /** Newest first; the filter narrows them (failed only, one client, an address in MAIL FROM or RCPT TO). */
   listSessions(options?: SessionListOptions): Promise<Page<SessionSummary>>;
   /**

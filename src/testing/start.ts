@@ -15,7 +15,7 @@ import { hostPort } from '../net/peer-address.js';
 import { startService } from '../service.js';
 import { parseWorkspacesDocument } from '../workspaces/document.js';
 import { MailwireClient } from '../api-client/client.js';
-import type { CaughtMessage, MessageFilter, WaitOptions } from '../api-client/message.js';
+import type { CaughtMessage, MessageFilter, WaitForMessage } from '../api-client/message.js';
 import type { FaultView } from '../faults/controller.js';
 
 export type StartMailwireOptions = Readonly<{
@@ -60,7 +60,7 @@ export type Mailwire = Readonly<{
   dataDir: string | null;
   /** A client of this server's API, for the calls below and more (raw, attachment). */
   client: MailwireClient;
-  waitForMessage(options?: WaitOptions): Promise<CaughtMessage>;
+  waitForMessage: WaitForMessage;
   messages(filter?: MessageFilter | string, options?: Readonly<{ limit?: number }>): Promise<CaughtMessage[]>;
   clear(filter?: MessageFilter | string): Promise<number>;
   /** Fault injection: replace the rules in force, read them with their counters, or clear them (see MailwireClient). */
@@ -117,7 +117,7 @@ export async function startMailwire(options: StartMailwireOptions = {}): Promise
     url,
     dataDir: kind === 'sqlite' ? options.dataDir ?? tempDir : null,
     client,
-    waitForMessage: (o) => client.waitForMessage(o),
+    waitForMessage: client.waitForMessage.bind(client) as WaitForMessage,
     messages: (f, o) => client.messages(f, o),
     clear: (f) => client.clear(f),
     setFaults: (d) => client.setFaults(d),

@@ -37,11 +37,16 @@ export const OPENAPI = {
           'On timeout answers 408 with error code "timeout".',
         parameters: [queryParam,
           { name: 'timeout', in: 'query', schema: { type: 'number', minimum: 0, maximum: MAX_WAIT_SECONDS, default: DEFAULT_WAIT_SECONDS }, description: 'Seconds' },
-          { name: 'after', in: 'query', schema: { type: 'string' }, description: 'A cursor from a previous wait' }],
+          { name: 'after', in: 'query', schema: { type: 'string' }, description: 'A cursor from a previous wait' },
+          { name: 'receivedAfter', in: 'query', schema: { type: 'string' }, description: '"now" (this server\'s clock) or an ISO time: only mail received from then on; every answer names the instant as `receivedAfter`' },
+          { name: 'count', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 }, description: 'Wait for this many matches; the answer is `messages`, oldest first (not with `after`)' }],
         responses: {
-          200: { description: 'The message, with links and numeric one-time codes (4-8 digits) found in its subject, text and HTML', ...json({
-            type: 'object', required: ['message', 'cursor', 'links', 'codes'],
-            properties: { message: ref('MessageDetail'), cursor: { type: 'string' }, links: { type: 'array', items: { type: 'string' } }, codes: { type: 'array', items: { type: 'string' } } },
+          200: { description: 'The message, with links and numeric one-time codes (4-8 digits) found in its subject, text and HTML; with `count`, `messages`, each with its links and codes', ...json({
+            type: 'object',
+            properties: {
+              message: ref('MessageDetail'), cursor: { type: 'string' }, links: { type: 'array', items: { type: 'string' } }, codes: { type: 'array', items: { type: 'string' } },
+              messages: { type: 'array', items: ref('MessageDetail') }, receivedAfter: { type: 'string', format: 'date-time' },
+            },
           }) },
           400: error, 408: { description: 'No matching message in time', ...json(ref('Error')) },
         },

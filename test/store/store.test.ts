@@ -181,11 +181,14 @@ for (const backend of BACKENDS) {
       it(`finds ${JSON.stringify(want)} for ${JSON.stringify(query)}`, async () => {
         const page = await o.store.listMessages({ query });
         assert.deepEqual(page.items.map((m) => Object.entries(ids).find(([, v]) => v === m.id)?.[0]), want);
+        // countMessages counts what the listing lists (ids.simple is the one read message).
+        assert.deepEqual(await o.store.countMessages(query), { total: want.length, unread: want.filter((k) => k !== 'simple').length });
       });
     }
 
     it('rejects a malformed query with a StoreInputError', async () => {
       await assert.rejects(o.store.listMessages({ query: 'from:"x' }), (e: unknown) => e instanceof StoreInputError && e.code === 'ERR_BAD_QUERY');
+      await assert.rejects(o.store.countMessages('from:"x'), (e: unknown) => e instanceof StoreInputError && e.code === 'ERR_BAD_QUERY');
       await assert.rejects(o.store.deleteMessages('is:maybe'), StoreInputError);
       await assert.rejects(o.store.listMessages({ cursor: 'garbage!' }), (e: unknown) => e instanceof StoreInputError && e.code === 'ERR_BAD_CURSOR');
     });

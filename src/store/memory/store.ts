@@ -17,6 +17,7 @@ import type {
   AttachmentContent, InboxDeletion, InboxListOptions, SessionListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from '../types.js';
+import type { MessageCount } from '../types.js';
 import { sessionMatches } from '../session-filter.js';
 import { jsonPage } from '../json-page.js';
 import { MemoryWorkspaceRegistry, workspaceOf, type WorkspaceRegistry } from '../workspace.js';
@@ -131,6 +132,18 @@ class MemoryStore implements MessageStore {
 
   async listMessagesJson(options: ListOptions = {}): Promise<JsonPage> {
     return jsonPage(await this.listMessages(options));
+  }
+
+  async countMessages(query = ''): Promise<MessageCount> {
+    const q = parseQuery(query);
+    let total = 0;
+    let unread = 0;
+    for (const m of this.#messages) {
+      if (!m || !matches(q, m)) continue;
+      total++;
+      if (!m.read) unread++;
+    }
+    return { total, unread };
   }
 
   async nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null> {

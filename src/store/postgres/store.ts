@@ -45,6 +45,7 @@ import type {
   AttachmentContent, ConnectionInfo, InboxDeletion, InboxListOptions, SessionListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page,
   PruneResult, SessionDetail, SessionEnd, SessionRecord, SessionSummary, StoreHealth, StoreStats, TranscriptLine,
 } from '../types.js';
+import type { MessageCount } from '../types.js';
 import { sessionFilterSql } from '../session-filter.js';
 import type { Workspace, WorkspaceRegistry } from '../workspace.js';
 import { jsonPage } from '../json-page.js';
@@ -732,6 +733,17 @@ class PostgresStore implements MessageStore {
 
   async listMessagesJson(options: ListOptions = {}): Promise<JsonPage> {
     return jsonPage(await this.listMessages(options));
+  }
+
+  async countMessages(query = ''): Promise<MessageCount> {
+    const cond = pgSearchCondition(parseQuery(query));
+    const params = [...cond.params];
+    const candidates = await this.#fullTextCandidates(cond, params);
+    const r = await this.#query<{ total: number; unread: number }>(
+      `SELECT count(*)::int AS total, (count(*) FILTER (WHERE NOT m.read))::int AS unread
+       FROM message_index i JOIN messages m ON m.seq = i.seq WHERE ${cond.sql}${candidates}`, params);
+    const row = r.rows[0];
+    return { total: row?.total ?? 0, unread: row?.unread ?? 0 };
   }
 
   async nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null> {

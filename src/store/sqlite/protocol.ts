@@ -5,7 +5,7 @@
 import type { Envelope } from '../../smtp/core/types.js';
 import type { SearchQuery } from '../query.js';
 import type {
-  InboxSummary, AttachmentInfo, ConnectionInfo, JsonPage, MessageDetail, MessageSummary, Page, SessionDetail, SessionEnd, SessionSummary,
+  InboxSummary, AttachmentInfo, ConnectionInfo, JsonPage, MessageCount, MessageDetail, MessageSummary, Page, SessionDetail, SessionEnd, SessionSummary,
 } from '../types.js';
 import type { SessionFilter } from '../session-filter.js';
 
@@ -90,6 +90,7 @@ export type ReadRequest =
   | Readonly<{ kind: 'list'; query: SearchQuery; before: number | null; limit: number }>
   | Readonly<{ kind: 'list-json'; query: SearchQuery; before: number | null; limit: number }>
   | Readonly<{ kind: 'next-match'; query: SearchQuery; after: number | null }>
+  | Readonly<{ kind: 'count'; query: SearchQuery }>
   | Readonly<{ kind: 'message'; id: string }>
   | Readonly<{ kind: 'raw'; id: string }>
   | Readonly<{ kind: 'attachment'; id: string; index: number }>
@@ -103,6 +104,7 @@ export type ReadAnswers = {
   list: Page<MessageSummary>;
   'list-json': JsonPage;
   'next-match': { message: MessageSummary; cursor: string } | null;
+  count: MessageCount;
   message: MessageDetail | null;
   raw: Uint8Array | null;
   attachment: Readonly<{ info: AttachmentInfo; content: Uint8Array }> | null;

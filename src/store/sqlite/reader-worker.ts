@@ -117,6 +117,12 @@ async function answer(r: ReadRequest): Promise<ReadAnswers[keyof ReadAnswers]> {
       ).get(...sel.params, ...(r.after === null ? [] : [r.after])) as SummaryRow | undefined;
       return row ? { message: toSummary(row), cursor: encodeCursor('m', row.seq) } : null;
     }
+    case 'count': {
+      const sel = searchSelection(r.query);
+      const row = stmt(`SELECT count(*) AS total, coalesce(sum(m.read = 0), 0) AS unread FROM ${sel.from} WHERE ${sel.where}`)
+        .get(...sel.params) as { total: number; unread: number };
+      return { total: row.total, unread: row.unread };
+    }
     case 'message':
       return messageDetail(r.id);
     case 'raw':

@@ -32,6 +32,7 @@ import type {
   AttachmentContent, InboxDeletion, InboxListOptions, SessionListOptions, InboxSummary, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page, PruneResult,
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from '../types.js';
+import type { MessageCount } from '../types.js';
 import { logError } from '../../log.js';
 import type { WorkspaceRegistry } from '../workspace.js';
 import { SqliteWorkspaceRegistry } from './workspaces.js';
@@ -356,6 +357,10 @@ class SqliteStore implements MessageStore {
 
   async nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null> {
     return this.#reader.ask({ kind: 'next-match', query: parseQuery(query), after: decodeCursor('m', after) });
+  }
+
+  async countMessages(query = ''): Promise<MessageCount> {
+    return this.#reader.ask({ kind: 'count', query: parseQuery(query) });
   }
 
   async getMessage(id: string): Promise<MessageDetail | null> {

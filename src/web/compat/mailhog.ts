@@ -66,7 +66,7 @@ export function mailhogApi(options: CompatOptions): Hono {
 
   app.get('/api/v2/messages', async (c) => {
     const { start, limit } = startLimit(c);
-    const found = await walkMessages(store, '', () => true, start, limit);
+    const found = await walkMessages(store, '', null, start, limit);
     const items = await messagesOf(found.window);
     return json(c, { total: found.total, count: items.length, start, items }, 'text/json');
   });
@@ -139,7 +139,7 @@ export function mailhogApi(options: CompatOptions): Hono {
   // ---- v1 ------------------------------------------------------------------------------------------------------
 
   app.get('/api/v1/messages', async (c) => {
-    const found = await walkMessages(store, '', () => true, 0, 1000);
+    const found = await walkMessages(store, '', null, 0, 1000);
     return json(c, await messagesOf(found.window), 'text/json');
   });
 

@@ -27,6 +27,7 @@ import { SearchTermError, bccOf, translateMailpitSearch, type MailpitSearch } fr
 import { composeMailpitSend, SendError } from './mailpit-send.js';
 import { BLANK_THUMBNAIL } from './thumbnail.js';
 import { matchingIds, newest, walkMessages } from './walk.js';
+import { acceptWebSocket, isWebSocketUpgrade } from '../websocket.js';
 
 export type CompatOptions = Readonly<{
   store: MessageStore;
@@ -111,7 +112,7 @@ export function mailpitApi(options: CompatOptions): Hono {
     const l = Number.parseInt(c.req.query('limit') ?? '', 10);
     return { start: s > 0 ? s : 0, limit: l > -1 ? Math.min(l, 10_000) : 50 };
   };
-  const mailbox = async (): Promise<{ total: number; unread: number }> => walkMessages(store, '', () => true, 0, 0);
+  const mailbox = (): Promise<{ total: number; unread: number }> => store.countMessages('');
   /** The message id of the path, `latest` (optionally with ?query=) resolved; a MailpitError when there is none. */
   const idOf = async (c: Context): Promise<string> => {
     const id = c.req.param('id') ?? '';
@@ -156,6 +157,23 @@ export function mailpitApi(options: CompatOptions): Hono {
     });
   });
 
+  // Mailpit's websocket: `new` with the message's summary once it is searchable, `delete` with its ID, as
+  // {"Type","Data"} text messages. A page of another origin is refused (its script would read the events).
+  app.get('/api/events', (c) => {
+    if (!isWebSocketUpgrade(c.req.raw)) return c.text('Bad Request: /api/events is a WebSocket (send Upgrade: websocket)', 400);
+    const origin = c.req.header('origin');
+    if (origin !== undefined && origin !== new URL(c.req.url).origin) return c.text('Forbidden: a WebSocket from a page of another origin', 403);
+    const { events } = options;
+    return acceptWebSocket(c.req.raw, (ws) => {
+      const offNew = store.onIndexed((m) => ws.send(JSON.stringify({ Type: 'new', Data: mailpitSummary(m) })));
+      const offDelete = events.on('message-deleted', ({ id }) => ws.send(JSON.stringify({ Type: 'delete', Data: { ID: id } })));
+      ws.onClose(() => {
+        offNew();
+        offDelete();
+      });
+    });
+  });
+
   app.get('/api/v1/webui', (c) => c.json({
     Label: 'mailwire',
     MessageRelay: {
@@ -178,7 +196,7 @@ export function mailpitApi(options: CompatOptions): Hono {
 
   const listing = async (c: Context, s: MailpitSearch | null): Promise<Response> => {
     const { start, limit } = startLimit(c);
-    const found = await walkMessages(store, s?.query ?? '', s?.matches ?? (() => true), start, limit);
+    const found = await walkMessages(store, s?.query ?? '', s?.matches ?? null, start, limit);
     const box = s === null ? found : await mailbox();
     return c.json({
       total: box.total,

@@ -29,12 +29,19 @@ export function mountMessageRoutes(app: Hono, ctx: WebContext): void {
 
   // Before /messages/:id, which would otherwise take "wait" for an id.
   app.get('/api/v1/messages/wait', async (c) => {
-    const query = c.req.query('query') ?? '';
-    const parsed = parseQuery(query); // a malformed query is a 400 now, not after the wait
     const after = c.req.query('after') ?? null;
+    const count = countParam(c.req.query('count'));
+    if (count !== null && after !== null) throw badRequest('count and after cannot be used together: count waits for the newest matches');
+    // receivedAfter=now is this server's clock as the request arrives (the test's machine may differ); the answer
+    // names the instant taken, so that a client asking again waits from the same one.
+    const receivedAfter = receivedAfterParam(c.req.query('receivedAfter'));
+    const given = c.req.query('query') ?? '';
+    const query = receivedAfter === null ? given : `${given} after:${receivedAfter}`.trim();
+    const parsed = parseQuery(query); // a malformed query is a 400 now, not after the wait
     const timeout = timeoutParam(c.req.query('timeout'), ctx.maxWaitSeconds);
     const deadline = Date.now() + timeout * 1000;
     const signal = c.req.raw.signal;
+    const echo = receivedAfter === null ? {} : { receivedAfter };
 
     // Each newly indexed message is matched here, in memory; only one that may be the answer costs a store query.
     let dirty = false;
@@ -48,15 +55,20 @@ export function mountMessageRoutes(app: Hono, ctx: WebContext): void {
       // Bounded: each pass ends with a store check, and waits are cut by the deadline or the client leaving.
       for (let pass = 0; pass < 1_000_000; pass++) {
         dirty = false;
-        const hit = await store.nextMatch(query, after);
-        if (hit) {
-          const m = await store.getMessage(hit.message.id);
-          if (m) {
-            return c.json({
-              message: m, cursor: hit.cursor, links: extractLinks(m.text, m.html), codes: extractCodes(m.subject, m.text, m.html),
-            });
+        if (count !== null) {
+          const found = await newestMatches(query, count);
+          if (found !== null) return c.json({ messages: found, ...echo });
+        } else {
+          const hit = await store.nextMatch(query, after);
+          if (hit) {
+            const m = await store.getMessage(hit.message.id);
+            if (m) {
+              return c.json({
+                message: m, cursor: hit.cursor, links: extractLinks(m.text, m.html), codes: extractCodes(m.subject, m.text, m.html), ...echo,
+              });
+            }
+            continue; // deleted between the two reads: look again
           }
-          continue; // deleted between the two reads: look again
         }
         const remaining = deadline - Date.now();
         if (remaining <= 0 || signal.aborted) break;
@@ -76,8 +88,22 @@ export function mountMessageRoutes(app: Hono, ctx: WebContext): void {
     } finally {
       off();
     }
-    return jsonError(c, 408, 'timeout', `no matching message within ${timeout} s`);
+    const wanted = count === null ? 'matching message' : `${count} matching messages`;
+    return c.json({ error: { code: 'timeout', message: `no ${wanted} within ${timeout} s` }, ...echo }, 408);
   });
+
+  /** The `count` newest matches, oldest first, each with its links and codes; null while fewer are there. */
+  async function newestMatches(query: string, count: number): Promise<unknown[] | null> {
+    const page = await store.listMessages({ query, limit: count });
+    if (page.items.length < count) return null;
+    const out: unknown[] = [];
+    for (const s of page.items.toReversed()) {
+      const m = await store.getMessage(s.id);
+      if (!m) return null; // deleted between the two reads: look again on the next pass
+      out.push({ ...m, links: extractLinks(m.text, m.html), codes: extractCodes(m.subject, m.text, m.html) });
+    }
+    return out;
+  }
 
   app.get('/api/v1/messages/:id', async (c) => {
     const m = await store.getMessage(c.req.param('id'));
@@ -197,6 +223,24 @@ export function mountMessageRoutes(app: Hono, ctx: WebContext): void {
     });
   });
 }
+
+/** `?count=`: absent means one message (the answer's `message`); else 1 to MAX_WAIT_COUNT (the answer's `messages`). */
+function countParam(v: string | undefined): number | null {
+  if (v === undefined || v === '') return null;
+  if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > MAX_WAIT_COUNT) throw badRequest(`count must be a whole number from 1 to ${MAX_WAIT_COUNT}`);
+  return Number(v);
+}
+
+/** `?receivedAfter=`: `now` (this server's clock) or an ISO time; the exact instant in ISO form, or null. */
+function receivedAfterParam(v: string | undefined): string | null {
+  if (v === undefined || v === '') return null;
+  const ms = v === 'now' ? Date.now() : /^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2})$/.test(v) ? Date.parse(v) : NaN;
+  if (Number.isNaN(ms)) throw badRequest(`receivedAfter must be "now" or an ISO time like 2026-01-31T12:00:00.000Z, not "${v.slice(0, 40)}"`);
+  return new Date(ms).toISOString();
+}
+
+/** The most messages one wait with `count` answers with. */
+const MAX_WAIT_COUNT = 1000;
 
 function timeoutParam(v: string | undefined, max: number): number {
   if (v === undefined || v === '') return Math.min(DEFAULT_WAIT_SECONDS, max);
