@@ -12,7 +12,7 @@
  *  - counts of the whole store (stats) read as zero, and retention and workspaces are not its to run.
  */
 import type {
-  AttachmentContent, InboxDeletion, InboxListOptions, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page,
+  AttachmentContent, InboxDeletion, MessageCount, InboxListOptions, IncomingMessage, JsonPage, ListOptions, MessageDetail, MessageStore, MessageSummary, Page,
   PruneResult, SessionDetail, SessionListOptions, SessionRecord, SessionSummary, StoreHealth, StoreStats, InboxSummary,
 } from './types.js';
 import type { Workspace, WorkspaceRegistry } from './workspace.js';
@@ -99,6 +99,10 @@ class WorkspaceStore implements MessageStore {
 
   deleteInboxMessages(address: string, query?: string): Promise<InboxDeletion> {
     return this.#store.deleteInboxMessages(address, this.#q(query));
+  }
+
+  countMessages(query?: string): Promise<MessageCount> {
+    return this.#read(() => this.#store.countMessages(this.#q(query)));
   }
 
   nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null> {
