@@ -145,6 +145,10 @@ export type SessionSummary = Readonly<{
   connection: ConnectionInfo;
   messageIds: readonly string[];
   truncated: boolean;
+  /** What the client said (./session-said.ts): the HELO/EHLO name, the first MAIL FROM, the RCPT TOs; null/[] when none. */
+  helo: string | null;
+  mailFrom: string | null;
+  rcptTo: readonly string[];
 }>;
 
 export type SessionDetail = SessionSummary & Readonly<{ transcript: readonly TranscriptLine[] }>;

@@ -222,7 +222,10 @@ export const OPENAPI = {
           },
         }],
       },
-      SessionSummary: { type: 'object', properties: { id: { type: 'string' }, startedAt: { type: 'string' }, endedAt: { type: 'string' }, end: { type: 'string' }, connection: { type: 'object' }, messageIds: { type: 'array', items: { type: 'string' } }, truncated: { type: 'boolean' } } },
+      SessionSummary: { type: 'object', properties: { id: { type: 'string' }, startedAt: { type: 'string' }, endedAt: { type: 'string' }, end: { type: 'string' }, connection: { type: 'object' }, messageIds: { type: 'array', items: { type: 'string' } }, truncated: { type: 'boolean' },
+        helo: { type: ['string', 'null'], description: 'The name in the first HELO/EHLO; null when none' },
+        mailFrom: { type: ['string', 'null'], description: "The first MAIL FROM's address ('' for <>); null when none" },
+        rcptTo: { type: 'array', items: { type: 'string' }, description: 'The RCPT TO addresses in the order sent, each once, accepted or not' } } },
       FaultRule: {
         type: 'object', required: ['on'], additionalProperties: false,
         properties: {

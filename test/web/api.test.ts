@@ -288,7 +288,7 @@ describe('web API over a temp SQLite store', () => {
       connection: CONN, startedAt: new Date('2024-05-01T10:00:00Z'), endedAt: new Date('2024-05-01T10:00:02Z'), end: 'quit',
       messageIds: [ids.simple], transcript: [{ at: 1714557600000, dir: 'client', text: 'QUIT' }], truncated: false,
     });
-    const summary = { id, startedAt: '2024-05-01T10:00:00.000Z', endedAt: '2024-05-01T10:00:02.000Z', end: 'quit', connection: CONN, messageIds: [ids.simple], truncated: false };
+    const summary = { id, startedAt: '2024-05-01T10:00:00.000Z', endedAt: '2024-05-01T10:00:02.000Z', end: 'quit', connection: CONN, messageIds: [ids.simple], truncated: false, helo: null, mailFrom: null, rcptTo: [] };
     assert.deepEqual(await json('/api/v1/sessions'), [200, { sessions: [summary], nextCursor: null }]);
     assert.deepEqual(await json(`/api/v1/sessions/${id}`), [200, { ...summary, transcript: [{ at: 1714557600000, dir: 'client', text: 'QUIT' }] }]);
   }));

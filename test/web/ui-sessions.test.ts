@@ -54,6 +54,17 @@ describe('the session list in headless Chromium', () => {
     await service?.close(1000);
   });
 
+  it('shows on each row what the client said: HELO name, MAIL FROM, first RCPT TO (none for the HTTP client)', async () => {
+    await page.locator('.srow').nth(2).waitFor();
+    const said = async (i: number): Promise<string | null> => {
+      const row = page.locator('.srow').nth(i).locator('.row-said');
+      return (await row.count()) === 0 ? null : (await row.innerText()).replace(/\s+/g, ' ').trim();
+    };
+    // Newest first: the hello-only session, the HTTP client, the delivered message.
+    assert.deepEqual([await said(0), await said(1), await said(2)], ['HELO x.test', null, 'HELO ui.test FROM ann@a.test TO bob@b.test']);
+    await page.screenshot({ path: join(resultsDir(), 'ui-sessions-said.png') });
+  });
+
   it('filters failed only, by address and by client, and links "queued as ID" to the message', async () => {
     const rows = page.locator('.srow');
     await page.locator('.srow').nth(2).waitFor();

@@ -17,6 +17,7 @@ import type {
   SessionDetail, SessionRecord, SessionSummary, StoreHealth, StoreStats,
 } from '../types.js';
 import { sessionMatches } from '../session-filter.js';
+import { sessionSaid } from '../session-said.js';
 import { jsonPage } from '../json-page.js';
 
 type Stored = {
@@ -99,7 +100,7 @@ class MemoryStore implements MessageStore {
       seq: ++this.#seq,
       detail: {
         id, startedAt: s.startedAt.toISOString(), endedAt: s.endedAt.toISOString(), end: s.end, connection: s.connection,
-        messageIds: [...s.messageIds], truncated: s.truncated, transcript: [...s.transcript],
+        messageIds: [...s.messageIds], truncated: s.truncated, ...sessionSaid(s.transcript), transcript: [...s.transcript],
       },
     });
     this.#pruneNow();

@@ -86,7 +86,10 @@ const v2 = `
   );
 `;
 
-export const MIGRATIONS: readonly string[] = [v1, v2];
+/** v3 (issue 32): what the session's client said (HELO name, MAIL FROM, RCPT TOs), so the list reads no transcript. */
+const v3 = `ALTER TABLE ${SCHEMA}.sessions ADD COLUMN said json;`;
+
+export const MIGRATIONS: readonly string[] = [v1, v2, v3];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**

@@ -18,6 +18,8 @@ export type WriteOp =
       op: 'session'; id: string; startedAt: number; endedAt: number; end: SessionEnd;
       /** JSON, made on the SMTP thread: a string crosses to the writer far cheaper than the object graph. */
       connection: string; messageIds: string; transcript: string; truncated: boolean;
+      /** What the client said (../session-said.ts), as JSON. */
+      said: string;
     }>
   | Readonly<{ op: 'set-read'; id: string; read: boolean }>
   | Readonly<{ op: 'delete'; id: string }>

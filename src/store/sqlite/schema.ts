@@ -17,6 +17,8 @@
  * by deleting an inbox's messages. The message stays in its other inboxes; `inbox:` and the inbox listing skip these.
  * v6 adds `messages_fields`, an index of the columns `from:`, `to:` and `subject:` test, in seq order: a substring
  * search scans it instead of the wide rows (see searchSelection).
+ * v7 adds `sessions.said` (issue 32): what the client said (HELO name, MAIL FROM, RCPT TOs) as JSON, so the session list
+ * shows it without reading transcripts. Sessions from before it have none (null: the list shows them without).
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { ConnectionInfo } from '../types.js';
@@ -146,7 +148,11 @@ const v6: Migration = (db) => {
   db.exec('CREATE INDEX messages_fields ON messages(seq, from_lc, to_lc, subject_lc)');
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6];
+const v7: Migration = (db) => {
+  db.exec('ALTER TABLE sessions ADD COLUMN said TEXT');
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6, v7];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Brings `db` to `target` (default: the latest), one transaction per step. Refuses a file from a newer release. */

@@ -21,6 +21,7 @@ import { parseQuery } from '../query.js';
 import { clampLimit, decodeCursor, decodeInboxCursor } from '../cursor.js';
 import { StoreClosedError, StoreFullError, StoreUnavailableError, StoreWriteError } from '../errors.js';
 import { ListenerSet } from '../listeners.js';
+import { sessionSaid } from '../session-said.js';
 import { ReaderThread } from './reader-thread.js';
 import { WRITER_CHANNEL, type IndexState, type WriteOp, type WriterAnswers, type WriterCall, type WriterConfig, type WriterReply, type WriterRequest, type WriterTesting } from './protocol.js';
 import { storeTimeoutOf } from '../../config.js';
@@ -257,7 +258,7 @@ class SqliteStore implements MessageStore {
     await this.#write({
       op: 'session', id, startedAt: s.startedAt.getTime(), endedAt: s.endedAt.getTime(), end: s.end,
       connection: JSON.stringify(s.connection), messageIds: JSON.stringify(s.messageIds), transcript: JSON.stringify(s.transcript),
-      truncated: s.truncated,
+      truncated: s.truncated, said: JSON.stringify(sessionSaid(s.transcript)),
     });
     return id;
   }

@@ -102,8 +102,8 @@ let nextSeq = 1 + (db.prepare(`SELECT max((SELECT coalesce(max(seq), 0) FROM mes
   (SELECT coalesce(max(seq), 0) FROM message_raw)) AS n`).get() as { n: number }).n;
 
 const sql = {
-  session: db.prepare(`INSERT INTO sessions (id, started_at, ended_at, end_reason, connection, message_ids, truncated, transcript)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+  session: db.prepare(`INSERT INTO sessions (id, started_at, ended_at, end_reason, connection, message_ids, truncated, transcript, said)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
   setRead: db.prepare('UPDATE messages SET read = ? WHERE id = ?'),
   setReadPending: db.prepare('UPDATE message_pending SET read = ? WHERE id = ?'),
   seqOf: db.prepare('SELECT seq FROM messages WHERE id = ?').pluck(),
@@ -320,7 +320,7 @@ function applyOp(op: WriteOp, delta: Delta, now: number): Omit<OpResult & { ok: 
       return { count: 1, ids: [] };
     }
     case 'session':
-      sql.session.run(op.id, op.startedAt, op.endedAt, op.end, op.connection, op.messageIds, op.truncated ? 1 : 0, op.transcript);
+      sql.session.run(op.id, op.startedAt, op.endedAt, op.end, op.connection, op.messageIds, op.truncated ? 1 : 0, op.transcript, op.said);
       delta.sessions++;
       return { count: 1, ids: [] };
     case 'set-read': {

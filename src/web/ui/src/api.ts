@@ -38,6 +38,8 @@ export type TranscriptLine = { at: number; dir: 'client' | 'server' | 'info'; te
 export type SessionEnd = 'quit' | 'client-closed' | 'timeout' | 'shutdown' | 'error' | 'refused' | 'fault';
 export type SessionSummary = {
   id: string; startedAt: string; endedAt: string; end: SessionEnd; connection: ConnectionInfo; messageIds: string[]; truncated: boolean;
+  /** What the client said: HELO/EHLO name, first MAIL FROM ('' for <>), the RCPT TOs; null/[] when it said none. */
+  helo: string | null; mailFrom: string | null; rcptTo: string[];
 };
 export type SessionDetail = SessionSummary & { transcript: TranscriptLine[] };
 /** GET /api/v1/sessions's filters: failed only, one client address, an address in MAIL FROM or RCPT TO. */
