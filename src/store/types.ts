@@ -214,6 +214,13 @@ export interface MessageStore extends MessageSink {
   getAttachment(id: string, index: number): Promise<AttachmentContent | null>;
   /** False when no such message. */
   setRead(id: string, read: boolean): Promise<boolean>;
+  /**
+   * How many searchable messages the query matches (every one for an empty query): the exact total of the pages
+   * listMessages gives for it. A count, not a listing: one pass over an index (see README for its cost).
+   */
+  countMessages(query?: string): Promise<number>;
+  /** Sets the read flag of every searchable message the query matches ("mark all read"); resolves with how many changed. */
+  setReadMatching(query: string, read: boolean): Promise<number>;
   deleteMessage(id: string): Promise<boolean>;
   /** Deletes every message the query matches (all of them for an empty query); resolves with their ids. */
   deleteMessages(query?: string): Promise<string[]>;

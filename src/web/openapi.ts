@@ -27,6 +27,17 @@ export const OPENAPI = {
         summary: 'Delete every message the query matches (all without a query)', parameters: [queryParam],
         responses: { 200: { description: 'Deleted', ...json({ type: 'object', properties: { deleted: { type: 'integer' }, ids: { type: 'array', items: { type: 'string' } } } }) }, 400: error },
       },
+      patch: {
+        summary: 'Mark every message the query matches read or unread (all without a query)', parameters: [queryParam],
+        requestBody: { required: true, ...json({ type: 'object', required: ['read'], properties: { read: { type: 'boolean' } } }) },
+        responses: { 200: { description: 'How many changed', ...json({ type: 'object', properties: { updated: { type: 'integer' }, read: { type: 'boolean' } } }) }, 400: error },
+      },
+    },
+    '/api/v1/messages/count': {
+      get: {
+        summary: 'The exact number of messages the query matches (all without a query)', parameters: [queryParam],
+        responses: { 200: { description: 'The count', ...json({ type: 'object', required: ['total'], properties: { total: { type: 'integer' } } }) }, 400: error },
+      },
     },
     '/api/v1/messages/wait': {
       get: {

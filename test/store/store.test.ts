@@ -362,6 +362,36 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('counts the messages a query matches exactly, and marks every match read or unread (mark all read)', async () => {
+      const o = await backend.open();
+      try {
+        assert.equal(await o.store.countMessages(), 0);
+        const a = await saveIndexed(o.store, incoming(SIMPLE, { to: ['qa@x.test'] }));
+        const b = await saveIndexed(o.store, incoming(MULTIPART, { to: ['qa@x.test', 'ops@x.test'] }));
+        const c = await saveIndexed(o.store, incoming(UTF8_TEXT, { to: ['ops@x.test'] }));
+        const d = await saveIndexed(o.store, incoming(ENCODED_SUBJECT, { to: ['qa@x.test'] }));
+        const count = (q?: string): Promise<number> => o.store.countMessages(q);
+        assert.deepEqual([await count(), await count(''), await count('has:attachment'), await count('inbox:qa@x.test'), await count('köln'),
+          await count('subject:lunch'), await count('nothing-matches-this')], [4, 4, 1, 3, 1, 1, 0]);
+        await assert.rejects(count('before:someday'), StoreInputError);
+        await assert.rejects(o.store.setReadMatching('before:someday', true), StoreInputError);
+        const read = async (): Promise<string[]> => (await o.store.listMessages({ query: 'is:read' })).items.map((m) => m.id);
+
+        assert.equal(await o.store.setRead(a, true), true);
+        assert.equal(await o.store.setReadMatching('inbox:qa@x.test', true), 2, 'a was read already');
+        assert.deepEqual(await read(), [d, b, a]);
+        assert.equal(await count('is:unread'), 1);
+        assert.equal(await o.store.setReadMatching('inbox:qa@x.test', true), 0);
+        assert.equal(await o.store.setReadMatching('', true), 1);
+        assert.deepEqual(await read(), [d, c, b, a]);
+        assert.equal(await o.store.setReadMatching('has:attachment', false), 1);
+        assert.equal((await o.store.getMessage(b))?.read, false);
+        assert.deepEqual([await count('is:read'), await count('is:unread')], [3, 1]);
+      } finally {
+        await o.cleanup();
+      }
+    });
+
     it('deletes one message, and many by query, and all with no query', async () => {
       const o = await backend.open();
       try {

@@ -165,6 +165,25 @@ class MemoryStore implements MessageStore {
     return m !== undefined;
   }
 
+  async countMessages(query = ''): Promise<number> {
+    const q = parseQuery(query);
+    let n = 0;
+    for (const m of this.#messages) if (matches(q, m)) n++;
+    return n;
+  }
+
+  async setReadMatching(query: string, read: boolean): Promise<number> {
+    const q = parseQuery(query);
+    let n = 0;
+    for (const m of this.#messages) {
+      if (m.read !== read && matches(q, m)) {
+        m.read = read;
+        n++;
+      }
+    }
+    return n;
+  }
+
   async deleteMessage(id: string): Promise<boolean> {
     const before = this.#messages.length;
     this.#messages = this.#messages.filter((m) => m.id !== id);

@@ -465,6 +465,24 @@ class PostgresStore implements MessageStore {
     return ((await this.#query('DELETE FROM messages WHERE id = $1', [id])).rowCount ?? 0) > 0;
   }
 
+  async countMessages(query = ''): Promise<number> {
+    const cond = pgSearchCondition(parseQuery(query));
+    const params = [...cond.params];
+    const candidates = await this.#fullTextCandidates(cond, params);
+    const r = await this.#query<{ n: string }>(
+      `SELECT count(*) AS n FROM message_index i JOIN messages m ON m.seq = i.seq WHERE ${cond.sql}${candidates}`, params);
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  async setReadMatching(query: string, read: boolean): Promise<number> {
+    const cond = pgSearchCondition(parseQuery(query));
+    const params = [...cond.params];
+    const flag = `$${params.push(read)}`;
+    const r = await this.#query(
+      `UPDATE messages m SET read = ${flag} FROM message_index i WHERE i.seq = m.seq AND m.read <> ${flag} AND ${cond.sql}`, params);
+    return r.rowCount ?? 0;
+  }
+
   async deleteMessages(query = ''): Promise<string[]> {
     const q = parseQuery(query);
     // No query: every message, indexed or not. A query can only match indexed ones.

@@ -24,6 +24,8 @@ export type WriteOp =
   | Readonly<{ op: 'set-read'; id: string; read: boolean }>
   | Readonly<{ op: 'delete'; id: string }>
   | Readonly<{ op: 'delete-query'; query: SearchQuery }>
+  /** Sets the read flag of the indexed messages `query` finds; `count` is how many changed. */
+  | Readonly<{ op: 'set-read-query'; query: SearchQuery; read: boolean }>
   /** Takes the messages of inbox `address` that `query` (holding that inbox: clause) finds out of it; see deleteInboxMessages. */
   | Readonly<{ op: 'delete-inbox'; address: string; query: SearchQuery }>;
 
@@ -90,7 +92,8 @@ export type ReadRequest =
   | Readonly<{ kind: 'attachment'; id: string; index: number }>
   | Readonly<{ kind: 'sessions'; before: number | null; limit: number; filter: SessionFilter }>
   | Readonly<{ kind: 'session'; id: string }>
-  | Readonly<{ kind: 'inboxes'; prefix: string; after: string | null; limit: number }>;
+  | Readonly<{ kind: 'inboxes'; prefix: string; after: string | null; limit: number }>
+  | Readonly<{ kind: 'count'; query: SearchQuery }>;
 
 /** The answer to each kind of ReadRequest. */
 export type ReadAnswers = {
@@ -103,6 +106,7 @@ export type ReadAnswers = {
   sessions: Page<SessionSummary>;
   session: SessionDetail | null;
   inboxes: Page<InboxSummary>;
+  count: number;
 };
 
 /** The reads travel on a RequestChannel (../../request-channel.ts) of this name; this asks the thread to close. */

@@ -128,6 +128,10 @@ async function answer(r: ReadRequest): Promise<ReadAnswers[keyof ReadAnswers]> {
       const last = items[items.length - 1];
       return { items, nextCursor: rows.length > r.limit && last ? encodeInboxCursor(last.address) : null };
     }
+    case 'count': {
+      const sel = searchSelection(r.query);
+      return stmt(`SELECT count(*) FROM ${sel.from} WHERE ${sel.where}`).pluck().get(...sel.params) as number;
+    }
     case 'session': {
       const row = stmt('SELECT * FROM sessions WHERE id = ?').get(r.id) as SessionRow | undefined;
       return row ? { ...toSession(row), transcript: JSON.parse(row.transcript ?? '[]') as TranscriptLine[] } : null;

@@ -268,6 +268,14 @@ class SqliteStore implements MessageStore {
     return (await this.#write({ op: 'set-read', id, read })).count > 0;
   }
 
+  async countMessages(query = ''): Promise<number> {
+    return this.#reader.ask({ kind: 'count', query: parseQuery(query) });
+  }
+
+  async setReadMatching(query: string, read: boolean): Promise<number> {
+    return (await this.#write({ op: 'set-read-query', query: parseQuery(query), read })).count;
+  }
+
   async deleteMessage(id: string): Promise<boolean> {
     if (!validId(id)) return false;
     return (await this.#write({ op: 'delete', id })).count > 0;

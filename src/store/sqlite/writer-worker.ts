@@ -349,6 +349,13 @@ function applyOp(op: WriteOp, delta: Delta, now: number): Omit<OpResult & { ok: 
       delta.messages -= ids.length;
       return { count: ids.length, ids };
     }
+    case 'set-read-query': {
+      const cond = searchCondition(op.query);
+      const flag = op.read ? 1 : 0;
+      const n = db.prepare(`UPDATE messages SET read = ? WHERE read <> ? AND seq IN (SELECT m.seq FROM messages m WHERE ${cond.sql})`)
+        .run(flag, flag, ...cond.params).changes;
+      return { count: n, ids: [] };
+    }
     case 'delete-inbox': {
       const cond = searchCondition(op.query);
       const rows = db.prepare(`SELECT m.seq, m.id FROM messages m WHERE ${cond.sql} ORDER BY m.seq`).all(...cond.params) as { seq: number; id: string }[];

@@ -117,6 +117,11 @@ export const api = {
   deleteMessageOnLeave(id: string): void {
     void fetch(`/api/v1/messages/${enc(id)}`, { method: 'DELETE', keepalive: true }).catch(() => { /* the page is gone */ });
   },
+  async countMessages(query: string, signal?: AbortSignal): Promise<number> {
+    return (await json<{ total: number }>('GET', `/api/v1/messages/count${qs({ query })}`, undefined, signal)).total;
+  },
+  /** "Mark all read": every message the query matches (all for ''). */
+  setReadMatching: (query: string, read: boolean): Promise<{ updated: number; read: boolean }> => json('PATCH', `/api/v1/messages${qs({ query })}`, { read }),
   deleteMatching: (query: string): Promise<{ deleted: number; ids: string[] }> => json('DELETE', `/api/v1/messages${qs({ query })}`),
   async raw(id: string, signal?: AbortSignal): Promise<string> {
     return (await call('GET', rawUrl(id), undefined, signal)).text();
