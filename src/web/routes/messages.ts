@@ -182,8 +182,11 @@ export function mountMessageRoutes(app: Hono, ctx: WebContext): void {
     const a = await store.getAttachment(c.req.param('id'), Number(n));
     if (!a) throw notFound('attachment');
     const type = /^[\w.+-]+\/[\w.+-]+$/.test(a.info.contentType) ? a.info.contentType.toLowerCase() : 'application/octet-stream';
-    // Images may show inline; SVG can carry script, so it downloads like everything else.
-    const inline = type.startsWith('image/') && type !== 'image/svg+xml';
+    // Images may show inline; SVG can carry script, so it downloads like everything else. A PDF shows inline too, in the
+    // browser's own viewer (the UI opens it in a new tab, issue 32 item 4); like everything from a mail it stays under
+    // CSP sandbox, which Chromium's viewer renders under (test/web/ui-pdf.test.ts).
+    const pdf = type === 'application/pdf';
+    const inline = pdf || (type.startsWith('image/') && type !== 'image/svg+xml');
     const name = a.info.filename || `attachment-${n}`;
     return new Response(new Uint8Array(a.content), {
       status: 200,
@@ -193,6 +196,7 @@ export function mountMessageRoutes(app: Hono, ctx: WebContext): void {
         'Content-Disposition': `${inline ? 'inline' : 'attachment'}; ${dispositionFilename(name)}`,
         'X-Content-Type-Options': 'nosniff',
         'Content-Security-Policy': 'sandbox',
+        ...(pdf ? { 'Cross-Origin-Resource-Policy': 'same-origin' } : {}),
       },
     });
   });
