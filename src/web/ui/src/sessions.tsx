@@ -4,6 +4,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { api, errorText, type SessionDetail, type SessionEnd, type SessionFilter, type SessionSummary } from './api.js';
 import { clock, duration, exactTime, relativeTime } from './format.js';
 import { Icon } from './icons.js';
+import { Waterfall } from './waterfall.js';
 
 const FAILED: ReadonlySet<SessionEnd> = new Set(['error', 'timeout', 'refused', 'fault']);
 const END_LABEL: Record<SessionEnd, string> = {
@@ -210,6 +211,7 @@ function Transcript({ id, onBack, onError }: { id: string; onBack(): void; onErr
         </dl>
       </header>
       <div class="view-body">
+        <Waterfall transcript={s.transcript} />
         <table class="transcript">
           <thead><tr><th>Time</th><th class="num">+ms</th><th /><th>Line</th><th class="num">Response</th></tr></thead>
           <tbody>
