@@ -151,6 +151,10 @@ export type SessionSummary = Readonly<{
   connection: ConnectionInfo;
   messageIds: readonly string[];
   truncated: boolean;
+  /** What the client said (./session-said.ts): the HELO/EHLO name, the first MAIL FROM, the RCPT TOs; null/[] when none. */
+  helo: string | null;
+  mailFrom: string | null;
+  rcptTo: readonly string[];
 }>;
 
 export type SessionDetail = SessionSummary & Readonly<{ transcript: readonly TranscriptLine[] }>;
@@ -220,6 +224,8 @@ export interface MessageStore extends MessageSink {
   getAttachment(id: string, index: number): Promise<AttachmentContent | null>;
   /** False when no such message. */
   setRead(id: string, read: boolean): Promise<boolean>;
+  /** Sets the read flag of every searchable message the query matches ("mark all read"); resolves with how many changed. */
+  setReadMatching(query: string, read: boolean): Promise<number>;
   deleteMessage(id: string): Promise<boolean>;
   /** Deletes every message the query matches (all of them for an empty query); resolves with their ids. */
   deleteMessages(query?: string): Promise<string[]>;
@@ -235,7 +241,11 @@ export interface MessageStore extends MessageSink {
    * message stored after it. `cursor` names the returned message's position, to pass as the next `after`.
    */
   nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null>;
-  /** How many searchable messages the query matches (all of them for an empty query), and how many of those are unread: one count, no summaries read. */
+  /**
+   * How many searchable messages the query matches (all of them for an empty query), and how many of those are unread:
+   * the exact total of the pages listMessages gives for it. A count, not a listing: one pass over an index, no summary
+   * read (see README for its cost).
+   */
   countMessages(query?: string): Promise<MessageCount>;
   /** Newest first; the filter narrows them (failed only, one client, an address in MAIL FROM or RCPT TO). */
   listSessions(options?: SessionListOptions): Promise<Page<SessionSummary>>;

@@ -101,6 +101,10 @@ class WorkspaceStore implements MessageStore {
     return this.#store.deleteInboxMessages(address, this.#q(query));
   }
 
+  setReadMatching(query: string, read: boolean): Promise<number> {
+    return this.#store.setReadMatching(this.#q(query), read);
+  }
+
   countMessages(query?: string): Promise<MessageCount> {
     return this.#read(() => this.#store.countMessages(this.#q(query)));
   }

@@ -28,6 +28,17 @@ export const OPENAPI = {
         summary: 'Delete every message the query matches (all without a query)', parameters: [queryParam],
         responses: { 200: { description: 'Deleted', ...json({ type: 'object', properties: { deleted: { type: 'integer' }, ids: { type: 'array', items: { type: 'string' } } } }) }, 400: error },
       },
+      patch: {
+        summary: 'Mark every message the query matches read or unread (all without a query)', parameters: [queryParam],
+        requestBody: { required: true, ...json({ type: 'object', required: ['read'], properties: { read: { type: 'boolean' } } }) },
+        responses: { 200: { description: 'How many changed', ...json({ type: 'object', properties: { updated: { type: 'integer' }, read: { type: 'boolean' } } }) }, 400: error },
+      },
+    },
+    '/api/v1/messages/count': {
+      get: {
+        summary: 'The exact number of messages the query matches (all without a query), and how many of them are unread', parameters: [queryParam],
+        responses: { 200: { description: 'The count', ...json({ type: 'object', required: ['total', 'unread'], properties: { total: { type: 'integer' }, unread: { type: 'integer' } } }) }, 400: error },
+      },
     },
     '/api/v1/messages/wait': {
       get: {
@@ -316,7 +327,10 @@ export const OPENAPI = {
           },
         }],
       },
-      SessionSummary: { type: 'object', properties: { id: { type: 'string' }, startedAt: { type: 'string' }, endedAt: { type: 'string' }, end: { type: 'string' }, connection: { type: 'object' }, messageIds: { type: 'array', items: { type: 'string' } }, truncated: { type: 'boolean' } } },
+      SessionSummary: { type: 'object', properties: { id: { type: 'string' }, startedAt: { type: 'string' }, endedAt: { type: 'string' }, end: { type: 'string' }, connection: { type: 'object' }, messageIds: { type: 'array', items: { type: 'string' } }, truncated: { type: 'boolean' },
+        helo: { type: ['string', 'null'], description: 'The name in the first HELO/EHLO; null when none' },
+        mailFrom: { type: ['string', 'null'], description: "The first MAIL FROM's address ('' for <>); null when none" },
+        rcptTo: { type: 'array', items: { type: 'string' }, description: 'The RCPT TO addresses in the order sent, each once, accepted or not' } } },
       FaultRule: {
         type: 'object', required: ['on'], additionalProperties: false,
         properties: {

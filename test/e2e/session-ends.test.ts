@@ -10,7 +10,7 @@ import { resolveLimits } from '../../src/smtp/core/limits.js';
 import { quietDisplay } from '../../src/smtp/server/display.js';
 import { SocketLines } from '../helpers/socket-driver.js';
 
-type Summary = { id: string; end: string };
+type Summary = { id: string; end: string; helo: string | null; mailFrom: string | null; rcptTo: string[] };
 type Detail = Summary & { transcript: { dir: string; text: string }[] };
 
 describe('session ends and the session filters', () => {
@@ -57,7 +57,9 @@ describe('session ends and the session filters', () => {
     await quit.next();
     quit.write('QUIT\r\n');
     assert.match((await quit.next()) ?? '', /^221 /);
-    assert.equal((await recorded(2))[0]?.end, 'quit');
+    const [quitted] = await recorded(2);
+    assert.deepEqual([quitted?.end, quitted?.helo, quitted?.mailFrom, quitted?.rcptTo], ['quit', 'a.test', null, []]);
+    assert.deepEqual([refused?.helo, refused?.mailFrom, refused?.rcptTo], [null, null, []]);
 
     for (const [i, leave] of [['fin', (c: SocketLines) => c.socket.end()], ['reset', (c: SocketLines) => c.socket.resetAndDestroy()]] as const) {
       const c = await SocketLines.open(service.smtp.port);
@@ -69,6 +71,7 @@ describe('session ends and the session filters', () => {
       const newest = (await recorded(i === 'fin' ? 3 : 4))[0];
       assert.ok(newest);
       assert.equal(newest.end, 'error', i);
+      assert.deepEqual([newest.helo, newest.mailFrom, newest.rcptTo], ['a.test', 'ann@a.test', ['Bob@B.test']], i);
       const t = await detail(newest.id);
       assert.equal(t.transcript.at(-1)?.text, 'the client went away during the message: nothing stored', i);
     }

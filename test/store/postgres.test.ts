@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { openStore } from '../../src/store/open.js';
+import { SCHEMA_VERSION } from '../../src/store/postgres/schema.js';
 import { openPostgresStore } from '../../src/store/postgres/store.js';
 import type { MessageStore, MessageSummary } from '../../src/store/types.js';
 import { crlf, incoming, saveIndexed } from '../helpers/mail.js';
@@ -66,7 +67,7 @@ describe('postgres store, several instances on one database', () => {
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();
     try {
-      assert.deepEqual((await c.query('SELECT version FROM mailwire.schema_version')).rows, [{ version: 4 }]); // v3: workspaces (issue 26), v4: the webhook outbox (issue 30)
+      assert.deepEqual((await c.query('SELECT version FROM mailwire.schema_version')).rows, [{ version: SCHEMA_VERSION }]);
     } finally {
       await c.end();
     }

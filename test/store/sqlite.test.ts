@@ -157,6 +157,31 @@ describe('sqlite store', () => {
     }
   });
 
+  it('migrates a file made by schema v6: its sessions list without what their clients said (v9 adds it for new ones)', async () => {
+    const dir = tempDir();
+    try {
+      const db = new Database(join(dir, SQLITE_FILE_NAME));
+      assert.equal(migrate(db, 6), 6);
+      db.prepare(`INSERT INTO sessions (id, started_at, ended_at, end_reason, connection, message_ids, truncated, transcript) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run('old-session', Date.UTC(2024, 4, 1, 10), Date.UTC(2024, 4, 1, 10), 'quit', JSON.stringify(CONN), '[]', 0,
+          JSON.stringify([{ at: 0, dir: 'client', text: 'HELO old.test' }]));
+      db.close();
+      const store = await openStore({ kind: 'sqlite', dataDir: dir });
+      try {
+        const id = await store.saveSession({
+          connection: CONN, startedAt: new Date(), endedAt: new Date(), end: 'quit', messageIds: [], truncated: false,
+          transcript: [{ at: 0, dir: 'client', text: 'HELO new.test' }],
+        });
+        const listed = (await store.listSessions()).items.map((x) => [x.id, x.helo, x.mailFrom, x.rcptTo]);
+        assert.deepEqual(listed, [[id, 'new.test', null, []], ['old-session', null, null, []]]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('migrates a file made by schema v2: the bytes move to message_raw and then to the segment log, bodies and attachments are then read from them', async () => {
     const dir = tempDir();
     try {

@@ -365,6 +365,37 @@ for (const backend of BACKENDS) {
       }
     });
 
+    it('counts the messages a query matches exactly, and marks every match read or unread (mark all read)', async () => {
+      const o = await backend.open();
+      try {
+        assert.deepEqual(await o.store.countMessages(), { total: 0, unread: 0 });
+        const a = await saveIndexed(o.store, incoming(SIMPLE, { to: ['qa@x.test'] }));
+        const b = await saveIndexed(o.store, incoming(MULTIPART, { to: ['qa@x.test', 'ops@x.test'] }));
+        const c = await saveIndexed(o.store, incoming(UTF8_TEXT, { to: ['ops@x.test'] }));
+        const d = await saveIndexed(o.store, incoming(ENCODED_SUBJECT, { to: ['qa@x.test'] }));
+        const count = async (q?: string): Promise<number> => (await o.store.countMessages(q)).total;
+        assert.deepEqual([await count(), await count(''), await count('has:attachment'), await count('inbox:qa@x.test'), await count('köln'),
+          await count('subject:lunch'), await count('nothing-matches-this')], [4, 4, 1, 3, 1, 1, 0]);
+        await assert.rejects(count('before:someday'), StoreInputError);
+        await assert.rejects(o.store.setReadMatching('before:someday', true), StoreInputError);
+        const read = async (): Promise<string[]> => (await o.store.listMessages({ query: 'is:read' })).items.map((m) => m.id);
+
+        assert.equal(await o.store.setRead(a, true), true);
+        assert.equal(await o.store.setReadMatching('inbox:qa@x.test', true), 2, 'a was read already');
+        assert.deepEqual(await read(), [d, b, a]);
+        assert.equal(await count('is:unread'), 1);
+        assert.equal(await o.store.setReadMatching('inbox:qa@x.test', true), 0);
+        assert.equal(await o.store.setReadMatching('', true), 1);
+        assert.deepEqual(await read(), [d, c, b, a]);
+        assert.equal(await o.store.setReadMatching('has:attachment', false), 1);
+        assert.equal((await o.store.getMessage(b))?.read, false);
+        assert.deepEqual([await count('is:read'), await count('is:unread')], [3, 1]);
+        assert.deepEqual(await o.store.countMessages(''), { total: 4, unread: 1 });
+      } finally {
+        await o.cleanup();
+      }
+    });
+
     it('deletes one message, and many by query, and all with no query', async () => {
       const o = await backend.open();
       try {
@@ -456,14 +487,14 @@ for (const backend of BACKENDS) {
         const p1 = await o.store.listSessions({ limit: 1 });
         assert.deepEqual(p1.items, [{
           id: s2, startedAt: '2024-05-01T10:00:00.000Z', endedAt: '2024-05-01T10:00:01.000Z', end: 'timeout', connection: CONN,
-          messageIds: [], truncated: false,
+          messageIds: [], truncated: false, helo: null, mailFrom: null, rcptTo: [],
         }]);
         const p2 = await o.store.listSessions({ limit: 1, cursor: p1.nextCursor });
         assert.deepEqual(p2.items.map((s) => s.id), [s1]);
         assert.equal(p2.nextCursor, null);
         assert.deepEqual(await o.store.getSession(s1), {
           id: s1, startedAt: '2024-05-01T10:00:00.000Z', endedAt: '2024-05-01T10:00:01.000Z', end: 'quit', connection: CONN,
-          messageIds: ['m1'], truncated: false, transcript,
+          messageIds: ['m1'], truncated: false, helo: 'client.test', mailFrom: null, rcptTo: [], transcript,
         });
       } finally {
         await o.cleanup();
@@ -493,6 +524,41 @@ for (const backend of BACKENDS) {
         const p1 = await o.store.listSessions({ failed: true, limit: 3 });
         assert.deepEqual(p1.items.map((x) => x.id), [ids.fault, ids.slow, ids.gone]);
         assert.deepEqual(await list({ failed: true, limit: 3, cursor: p1.nextCursor }), [ids.http]);
+      } finally {
+        await o.cleanup();
+      }
+    });
+
+    it('keeps what each session\'s client said: the HELO/EHLO name, the first MAIL FROM, every RCPT TO once, refused or not', async () => {
+      const o = await backend.open();
+      try {
+        const base = { connection: CONN, startedAt: new Date('2024-05-01T10:00:00Z'), endedAt: new Date('2024-05-01T10:00:01Z'), truncated: false, messageIds: [] };
+        const at = 1714557600000;
+        const c = (text: string) => ({ at, dir: 'client' as const, text });
+        const s = (text: string) => ({ at, dir: 'server' as const, text });
+        const full = await o.store.saveSession({
+          ...base, end: 'quit', transcript: [
+            s('220 mailwire ESMTP'), c('ehlo  Client.Test'), s('250 mailwire'), c('HELO again.test'),
+            c('MAIL FROM:<Ann@A.test> SIZE=120'), s('250 2.1.0 OK'), c('RCPT TO:<bob@b.test>'), s('250 2.1.5 OK'),
+            c('RCPT TO:<nobody@b.test> NOTIFY=NEVER'), s('550 5.1.1 no such user'), c('rcpt to: BOB@B.test'), c('RCPT TO:<carol@c.test>'),
+            { at, dir: 'info' as const, text: 'MAIL FROM:<not-a-client@x.test>' }, c('MAIL FROM:<second@a.test>'), c('QUIT'),
+          ],
+        });
+        const bounce = await o.store.saveSession({ ...base, end: 'error', transcript: [c('HELO mx.test'), c('MAIL FROM:<>'), c('RCPT TO:<postmaster@b.test>')] });
+        const http = await o.store.saveSession({ ...base, end: 'error', transcript: [c('GET / HTTP/1.1'), s('421 4.7.0 HTTP is not spoken here')] });
+        const said = (x: { helo: string | null; mailFrom: string | null; rcptTo: readonly string[] }) => ({ helo: x.helo, mailFrom: x.mailFrom, rcptTo: x.rcptTo });
+        const want = {
+          [full]: { helo: 'Client.Test', mailFrom: 'Ann@A.test', rcptTo: ['bob@b.test', 'nobody@b.test', 'carol@c.test'] },
+          [bounce]: { helo: 'mx.test', mailFrom: '', rcptTo: ['postmaster@b.test'] },
+          [http]: { helo: null, mailFrom: null, rcptTo: [] },
+        };
+        const listed = (await o.store.listSessions()).items;
+        assert.deepEqual(Object.fromEntries(listed.map((x) => [x.id, said(x)])), want);
+        for (const id of [full, bounce, http]) {
+          const d = await o.store.getSession(id);
+          assert.ok(d);
+          assert.deepEqual(said(d), want[id]);
+        }
       } finally {
         await o.cleanup();
       }

@@ -144,18 +144,42 @@ describe('web API over a temp SQLite store', () => {
     assert.deepEqual(Buffer.from(await r.arrayBuffer()), MULTIPART);
   });
 
-  it('downloads attachments with nosniff; images inline, the rest as attachment', async () => {
+  it('serves attachments with nosniff and sandboxed; images and PDFs inline, the rest as attachment', async () => {
     const pdf = await call(`/api/v1/messages/${ids.multi}/attachments/0`);
     assert.equal(pdf.status, 200);
     assert.equal(pdf.headers.get('content-type'), 'application/pdf');
-    assert.equal(pdf.headers.get('content-disposition'), `attachment; filename="report.pdf"; filename*=UTF-8''report.pdf`);
+    assert.equal(pdf.headers.get('content-disposition'), `inline; filename="report.pdf"; filename*=UTF-8''report.pdf`);
     assert.equal(pdf.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(pdf.headers.get('content-security-policy'), 'sandbox');
+    assert.equal(pdf.headers.get('cross-origin-resource-policy'), 'same-origin');
     assert.deepEqual(Buffer.from(await pdf.arrayBuffer()), PDF_BYTES);
     const png = await call(`/api/v1/messages/${ids.multi}/attachments/1`);
     assert.equal(png.headers.get('content-disposition'), `inline; filename="logo.png"; filename*=UTF-8''logo.png`);
     assert.equal(png.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(png.headers.get('content-security-policy'), 'sandbox');
     assert.deepEqual(Buffer.from(await png.arrayBuffer()), PNG_BYTES);
   });
+
+  it('keeps every other type a sandboxed download: SVG, HTML, a PDF named otherwise', () => withOwnFixture(async ({ call, deliver }) => {
+    const part = (type: string, name: string, body: string): string[] => [
+      '--b', `Content-Type: ${type}`, `Content-Disposition: attachment; filename="${name}"`, 'Content-Transfer-Encoding: base64', '',
+      Buffer.from(body).toString('base64'),
+    ];
+    const id = await deliver(crlf([
+      'From: a@a.test', 'To: b@b.test', 'Subject: types', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b"', '',
+      '--b', 'Content-Type: text/plain', '', 'see attached',
+      ...part('image/svg+xml', 'x.svg', '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
+      ...part('text/html', 'x.html', '<script>alert(1)</script>'),
+      ...part('application/x-pdf', 'x.pdf', '%PDF-1.4'),
+      ...part('application/octet-stream', 'y.pdf', '%PDF-1.4'), '--b--',
+    ]));
+    for (const [n, type, name] of [[0, 'image/svg+xml', 'x.svg'], [1, 'text/html', 'x.html'], [2, 'application/x-pdf', 'x.pdf'], [3, 'application/octet-stream', 'y.pdf']] as const) {
+      const r = await call(`/api/v1/messages/${id}/attachments/${n}`);
+      assert.equal(r.headers.get('content-type'), type);
+      assert.equal(r.headers.get('content-disposition'), `attachment; filename="${name}"; filename*=UTF-8''${name}`, type);
+      assert.equal(r.headers.get('content-security-policy'), 'sandbox', type);
+    }
+  }));
 
   it('serves HTML sandboxed and without scripts', async () => {
     const r = await call(`/api/v1/messages/${ids.multi}/html`);
@@ -288,7 +312,7 @@ describe('web API over a temp SQLite store', () => {
       connection: CONN, startedAt: new Date('2024-05-01T10:00:00Z'), endedAt: new Date('2024-05-01T10:00:02Z'), end: 'quit',
       messageIds: [ids.simple], transcript: [{ at: 1714557600000, dir: 'client', text: 'QUIT' }], truncated: false,
     });
-    const summary = { id, startedAt: '2024-05-01T10:00:00.000Z', endedAt: '2024-05-01T10:00:02.000Z', end: 'quit', connection: CONN, messageIds: [ids.simple], truncated: false };
+    const summary = { id, startedAt: '2024-05-01T10:00:00.000Z', endedAt: '2024-05-01T10:00:02.000Z', end: 'quit', connection: CONN, messageIds: [ids.simple], truncated: false, helo: null, mailFrom: null, rcptTo: [] };
     assert.deepEqual(await json('/api/v1/sessions'), [200, { sessions: [summary], nextCursor: null }]);
     assert.deepEqual(await json(`/api/v1/sessions/${id}`), [200, { ...summary, transcript: [{ at: 1714557600000, dir: 'client', text: 'QUIT' }] }]);
   }));
@@ -315,7 +339,7 @@ describe('web API over a temp SQLite store', () => {
     assert.equal(status, 200);
     assert.equal(doc.openapi, '3.1.0');
     assert.deepEqual(Object.keys(doc.paths).sort(), [
-      '/api/v1/events', '/api/v1/faults', '/api/v1/inboxes', '/api/v1/inboxes/{address}/messages', '/api/v1/inboxes/{address}/wait', '/api/v1/messages', '/api/v1/messages/wait', '/api/v1/messages/{id}', '/api/v1/messages/{id}/attachments/{n}',
+      '/api/v1/events', '/api/v1/faults', '/api/v1/inboxes', '/api/v1/inboxes/{address}/messages', '/api/v1/inboxes/{address}/wait', '/api/v1/messages', '/api/v1/messages/count', '/api/v1/messages/wait', '/api/v1/messages/{id}', '/api/v1/messages/{id}/attachments/{n}',
       '/api/v1/messages/{id}/checks/headers', '/api/v1/messages/{id}/checks/html', '/api/v1/messages/{id}/checks/links', '/api/v1/messages/{id}/checks/spam',
       '/api/v1/messages/{id}/html', '/api/v1/messages/{id}/raw', '/api/v1/messages/{id}/release', '/api/v1/messages/{id}/screenshot', '/api/v1/server', '/api/v1/sessions', '/api/v1/sessions/{id}',
       '/api/v1/webhooks', '/api/v1/webhooks/{id}', '/api/v1/webhooks/{id}/deliveries', '/api/v1/webhooks/{id}/deliveries/{did}/retry',

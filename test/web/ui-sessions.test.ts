@@ -54,6 +54,36 @@ describe('the session list in headless Chromium', () => {
     await service?.close(1000);
   });
 
+  it('shows on each row what the client said: HELO name, MAIL FROM, first RCPT TO (none for the HTTP client)', async () => {
+    await page.locator('.srow').nth(2).waitFor();
+    const said = async (i: number): Promise<string | null> => {
+      const row = page.locator('.srow').nth(i).locator('.row-said');
+      return (await row.count()) === 0 ? null : (await row.innerText()).replace(/\s+/g, ' ').trim();
+    };
+    // Newest first: the hello-only session, the HTTP client, the delivered message.
+    assert.deepEqual([await said(0), await said(1), await said(2)], ['HELO x.test', null, 'HELO ui.test FROM ann@a.test TO bob@b.test']);
+    await page.screenshot({ path: join(resultsDir(), 'ui-sessions-said.png') });
+  });
+
+  it('draws a session\'s per-command response times as a waterfall, one bar per timed reply', async () => {
+    const row = page.locator('.srow').nth(2);
+    const id = await row.getAttribute('data-id');
+    const detail = (await (await fetch(`http://127.0.0.1:${service.http.port}/api/v1/sessions/${id}`)).json()) as {
+      transcript: { dir: string; text: string; responseMs?: number }[];
+    };
+    const timed = detail.transcript.filter((l) => l.dir === 'server' && l.responseMs !== undefined);
+    await row.click();
+    const bars = page.locator('.waterfall rect.bar');
+    await bars.first().waitFor();
+    assert.equal(await bars.count(), timed.length);
+    const labels = await page.locator('.waterfall text.wf-label').allTextContents();
+    assert.deepEqual(labels, ['(greeting)', 'EHLO ui.test', 'MAIL FROM:<ann@a.test>', 'RCPT TO:<bob@b.test>', 'DATA', '(message)', 'QUIT']);
+    assert.match((await bars.nth(2).locator('title').textContent()) ?? '', /^MAIL FROM:<ann@a\.test>: .+, from \+\d+ ms$/);
+    await page.screenshot({ path: join(resultsDir(), 'ui-sessions-waterfall.png') });
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => location.hash === '#/sessions');
+  });
+
   it('filters failed only, by address and by client, and links "queued as ID" to the message', async () => {
     const rows = page.locator('.srow');
     await page.locator('.srow').nth(2).waitFor();

@@ -19,6 +19,7 @@ import type {
 } from '../types.js';
 import type { MessageCount } from '../types.js';
 import { sessionMatches } from '../session-filter.js';
+import { sessionSaid } from '../session-said.js';
 import { jsonPage } from '../json-page.js';
 import { MemoryWorkspaceRegistry, workspaceOf, type WorkspaceRegistry } from '../workspace.js';
 
@@ -104,7 +105,7 @@ class MemoryStore implements MessageStore {
       seq: ++this.#seq,
       detail: {
         id, startedAt: s.startedAt.toISOString(), endedAt: s.endedAt.toISOString(), end: s.end, connection: s.connection,
-        messageIds: [...s.messageIds], truncated: s.truncated, transcript: [...s.transcript],
+        messageIds: [...s.messageIds], truncated: s.truncated, ...sessionSaid(s.transcript), transcript: [...s.transcript],
       },
     });
     this.#pruneNow();
@@ -184,6 +185,18 @@ class MemoryStore implements MessageStore {
     const m = this.#find(id);
     if (m) m.read = read;
     return m !== undefined;
+  }
+
+  async setReadMatching(query: string, read: boolean): Promise<number> {
+    const q = parseQuery(query);
+    let n = 0;
+    for (const m of this.#messages) {
+      if (m.read !== read && matches(q, m)) {
+        m.read = read;
+        n++;
+      }
+    }
+    return n;
   }
 
   async deleteMessage(id: string): Promise<boolean> {

@@ -125,7 +125,10 @@ const v4 = `
   CREATE INDEX webhook_deliveries_hook ON ${SCHEMA}.webhook_deliveries (webhook_id, state, seq);
 `;
 
-export const MIGRATIONS: readonly string[] = [v1, v2, v3, v4];
+/** v5 (issue 32): what the session's client said (HELO name, MAIL FROM, RCPT TOs), so the list reads no transcript. */
+const v5 = `ALTER TABLE ${SCHEMA}.sessions ADD COLUMN said json;`;
+
+export const MIGRATIONS: readonly string[] = [v1, v2, v3, v4, v5];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**

@@ -48,6 +48,7 @@ import type {
 import type { MessageCount } from '../types.js';
 import { sessionFilterSql } from '../session-filter.js';
 import type { Workspace, WorkspaceRegistry } from '../workspace.js';
+import { NO_SAID, sessionSaid, type SessionSaid } from '../session-said.js';
 import { jsonPage } from '../json-page.js';
 import { logError, logWarning } from '../../log.js';
 
@@ -88,7 +89,7 @@ type SaveJob = { id: string; message: IncomingMessage; deadline: SaveDeadline; r
 type SessionJob = { id: string; session: SessionRecord; resolve: (id: string) => void; reject: (e: Error) => void };
 type SessionRow = {
   seq: number; id: string; started_at: number; ended_at: number; end_reason: string; connection: ConnectionInfo;
-  message_ids: string[]; truncated: boolean; transcript?: TranscriptLine[];
+  message_ids: string[]; truncated: boolean; transcript?: TranscriptLine[]; said: SessionSaid | null;
 };
 
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<MessageStore> {
@@ -480,13 +481,13 @@ class PostgresStore implements MessageStore {
         await this.#tx(async (c) => {
           const seqs = await nextValuesHolding(c, LOCKS.sessionOrder, 'session_seq', batch.length);
           await c.query(
-            `INSERT INTO sessions (seq, id, started_at, ended_at, end_reason, connection, message_ids, truncated, transcript)
-             SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::json[], $7::json[], $8::bool[], $9::json[])
+            `INSERT INTO sessions (seq, id, started_at, ended_at, end_reason, connection, message_ids, truncated, transcript, said)
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::json[], $7::json[], $8::bool[], $9::json[], $10::json[])
              ON CONFLICT (id) DO NOTHING`,
             [seqs, batch.map((j) => noNul(j.id)), batch.map((j) => j.session.startedAt.getTime()), batch.map((j) => j.session.endedAt.getTime()),
               batch.map((j) => j.session.end), batch.map((j) => JSON.stringify(j.session.connection)),
               batch.map((j) => JSON.stringify(j.session.messageIds)), batch.map((j) => j.session.truncated),
-              batch.map((j) => JSON.stringify(j.session.transcript))]);
+              batch.map((j) => JSON.stringify(j.session.transcript)), batch.map((j) => JSON.stringify(sessionSaid(j.session.transcript)))]);
         }, BEGIN_ASYNC);
         for (const j of batch) j.resolve(j.id);
       } catch (e) {
@@ -504,6 +505,15 @@ class PostgresStore implements MessageStore {
   async deleteMessage(id: string): Promise<boolean> {
     if (!validId(id)) return false;
     return ((await this.#query('DELETE FROM messages WHERE id = $1', [id])).rowCount ?? 0) > 0;
+  }
+
+  async setReadMatching(query: string, read: boolean): Promise<number> {
+    const cond = pgSearchCondition(parseQuery(query));
+    const params = [...cond.params];
+    const flag = `$${params.push(read)}`;
+    const r = await this.#query(
+      `UPDATE messages m SET read = ${flag} FROM message_index i WHERE i.seq = m.seq AND m.read <> ${flag} AND ${cond.sql}`, params);
+    return r.rowCount ?? 0;
   }
 
   async deleteMessages(query = ''): Promise<string[]> {
@@ -822,7 +832,7 @@ class PostgresStore implements MessageStore {
     const f = sessionFilterSql(options, 'postgres', before === null ? 2 : 3);
     const where = [...(before === null ? [] : ['seq < $2']), ...f.where];
     const r = await this.#query<SessionRow>(
-      `SELECT seq, id, started_at, ended_at, end_reason, connection, message_ids, truncated FROM sessions
+      `SELECT seq, id, started_at, ended_at, end_reason, connection, message_ids, truncated, said FROM sessions
        ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY seq DESC LIMIT $1`, [limit + 1, ...(before === null ? [] : [before]), ...f.params]);
     const items = r.rows.slice(0, limit);
     const last = items[items.length - 1];
@@ -877,6 +887,6 @@ function toSummary(r: SummaryRow): MessageSummary {
 function toSession(r: SessionRow): SessionSummary {
   return {
     id: r.id, startedAt: new Date(r.started_at).toISOString(), endedAt: new Date(r.ended_at).toISOString(),
-    end: r.end_reason as SessionEnd, connection: r.connection, messageIds: r.message_ids, truncated: r.truncated,
+    end: r.end_reason as SessionEnd, connection: r.connection, messageIds: r.message_ids, truncated: r.truncated, ...(r.said ?? NO_SAID),
   };
 }

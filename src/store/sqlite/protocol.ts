@@ -18,10 +18,14 @@ export type WriteOp =
       op: 'session'; id: string; startedAt: number; endedAt: number; end: SessionEnd;
       /** JSON, made on the SMTP thread: a string crosses to the writer far cheaper than the object graph. */
       connection: string; messageIds: string; transcript: string; truncated: boolean;
+      /** What the client said (../session-said.ts), as JSON. */
+      said: string;
     }>
   | Readonly<{ op: 'set-read'; id: string; read: boolean }>
   | Readonly<{ op: 'delete'; id: string }>
   | Readonly<{ op: 'delete-query'; query: SearchQuery }>
+  /** Sets the read flag of the indexed messages `query` finds; `count` is how many changed. */
+  | Readonly<{ op: 'set-read-query'; query: SearchQuery; read: boolean }>
   /** Takes the messages of inbox `address` that `query` (holding that inbox: clause) finds out of it; see deleteInboxMessages. */
   | Readonly<{ op: 'delete-inbox'; address: string; query: SearchQuery }>;
 

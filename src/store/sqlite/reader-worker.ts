@@ -22,6 +22,7 @@ import { serveCalls } from '../../request-channel.js';
 import type { SearchQuery } from '../query.js';
 import type { ConnectionInfo, MessageDetail, MessageSummary, SessionEnd, SessionSummary, TranscriptLine } from '../types.js';
 import { sessionFilterSql } from '../session-filter.js';
+import { parseSaid } from '../session-said.js';
 
 const READ_MMAP_BYTES = 1024 * 1024 * 1024;
 
@@ -68,7 +69,7 @@ type SummaryRow = { seq: number; id: string; received_at: number; size: number; 
 type PendingRow = { seq: number; id: string; received_at: number; size: number; read: number; envelope: string; connection: string };
 type SessionRow = {
   seq: number; id: string; started_at: number; ended_at: number; end_reason: string; connection: string;
-  message_ids: string; truncated: number; transcript?: string;
+  message_ids: string; truncated: number; transcript?: string; said: string | null;
 };
 const SUMMARY_COLUMNS = 'm.seq, m.id, m.received_at, m.size, m.read, m.envelope, m.summary';
 
@@ -134,7 +135,7 @@ async function answer(r: ReadRequest): Promise<ReadAnswers[keyof ReadAnswers]> {
     case 'sessions': {
       const f = sessionFilterSql(r.filter, 'sqlite');
       const where = [...(r.before === null ? [] : ['seq < ?']), ...f.where];
-      const rows = stmt(`SELECT seq, id, started_at, ended_at, end_reason, connection, message_ids, truncated FROM sessions
+      const rows = stmt(`SELECT seq, id, started_at, ended_at, end_reason, connection, message_ids, truncated, said FROM sessions
          ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY seq DESC LIMIT ?`).all(...(r.before === null ? [] : [r.before]), ...f.params, r.limit + 1) as SessionRow[];
       const items = rows.slice(0, r.limit);
       const last = items[items.length - 1];
@@ -211,7 +212,7 @@ function toSession(r: SessionRow): SessionSummary {
   return {
     id: r.id, startedAt: new Date(r.started_at).toISOString(), endedAt: new Date(r.ended_at).toISOString(),
     end: r.end_reason as SessionEnd, connection: JSON.parse(r.connection) as ConnectionInfo,
-    messageIds: JSON.parse(r.message_ids) as string[], truncated: r.truncated === 1,
+    messageIds: JSON.parse(r.message_ids) as string[], truncated: r.truncated === 1, ...parseSaid(r.said),
   };
 }
 

@@ -23,6 +23,8 @@
  * where each message's record is, `log_state` where the log ended at the last commit that added records (recovery
  * reads the log from there) and the next seq. Rows from earlier versions keep their bytes in `message_raw`, read as
  * before; new messages never write there.
+ * v9 adds `sessions.said` (issue 32): what the client said (HELO name, MAIL FROM, RCPT TOs) as JSON, so the session list
+ * shows it without reading transcripts. Sessions from before it have none (null: the list shows them without).
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { ConnectionInfo } from '../types.js';
@@ -182,7 +184,11 @@ const v8: Migration = (db) => {
   `);
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6, v7, v8];
+const v9: Migration = (db) => {
+  db.exec('ALTER TABLE sessions ADD COLUMN said TEXT');
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1, v2, v3, v4, v5, v6, v7, v8, v9];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Brings `db` to `target` (default: the latest), one transaction per step. Refuses a file from a newer release. */

@@ -21,6 +21,7 @@ import { parseQuery } from '../query.js';
 import { clampLimit, decodeCursor, decodeInboxCursor } from '../cursor.js';
 import { StoreClosedError, StoreFullError, StoreUnavailableError, StoreWriteError } from '../errors.js';
 import { ListenerSet } from '../listeners.js';
+import { sessionSaid } from '../session-said.js';
 import { ReaderThread } from './reader-thread.js';
 import { SqliteOutbox } from './outbox.js';
 import { DEFAULT_SEGMENT_SIZE } from './segment-log.js';
@@ -270,7 +271,7 @@ class SqliteStore implements MessageStore {
     await this.#write({
       op: 'session', id, startedAt: s.startedAt.getTime(), endedAt: s.endedAt.getTime(), end: s.end,
       connection: JSON.stringify(s.connection), messageIds: JSON.stringify(s.messageIds), transcript: JSON.stringify(s.transcript),
-      truncated: s.truncated,
+      truncated: s.truncated, said: JSON.stringify(sessionSaid(s.transcript)),
     });
     return id;
   }
@@ -278,6 +279,10 @@ class SqliteStore implements MessageStore {
   async setRead(id: string, read: boolean): Promise<boolean> {
     if (!validId(id)) return false;
     return (await this.#write({ op: 'set-read', id, read })).count > 0;
+  }
+
+  async setReadMatching(query: string, read: boolean): Promise<number> {
+    return (await this.#write({ op: 'set-read-query', query: parseQuery(query), read })).count;
   }
 
   async deleteMessage(id: string): Promise<boolean> {

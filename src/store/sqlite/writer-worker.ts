@@ -113,8 +113,8 @@ let nextSeq = Math.max((db.prepare('SELECT next_seq FROM log_state').pluck().get
   (SELECT coalesce(max(seq), 0) FROM message_pending), (SELECT coalesce(max(seq), 0) FROM message_raw), (SELECT coalesce(max(seq), 0) FROM message_segment)) AS n`).get() as { n: number }).n);
 
 const sql = {
-  session: db.prepare(`INSERT INTO sessions (id, started_at, ended_at, end_reason, connection, message_ids, truncated, transcript)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+  session: db.prepare(`INSERT INTO sessions (id, started_at, ended_at, end_reason, connection, message_ids, truncated, transcript, said)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
   setRead: db.prepare('UPDATE messages SET read = ? WHERE id = ?'),
   setReadPending: db.prepare('UPDATE message_pending SET read = ? WHERE id = ?'),
   seqOf: db.prepare('SELECT seq FROM messages WHERE id = ?').pluck(),
@@ -385,7 +385,7 @@ function applyOp(op: WriteOp, delta: Delta, now: number): Omit<OpResult & { ok: 
       return { count: 1, ids: [] };
     }
     case 'session':
-      sql.session.run(op.id, op.startedAt, op.endedAt, op.end, op.connection, op.messageIds, op.truncated ? 1 : 0, op.transcript);
+      sql.session.run(op.id, op.startedAt, op.endedAt, op.end, op.connection, op.messageIds, op.truncated ? 1 : 0, op.transcript, op.said);
       delta.sessions++;
       return { count: 1, ids: [] };
     case 'set-read': {
@@ -418,6 +418,13 @@ function applyOp(op: WriteOp, delta: Delta, now: number): Omit<OpResult & { ok: 
       } else deleteSeqs(rows.map((r) => r.seq));
       delta.messages -= ids.length;
       return { count: ids.length, ids };
+    }
+    case 'set-read-query': {
+      const cond = searchCondition(op.query);
+      const flag = op.read ? 1 : 0;
+      const n = db.prepare(`UPDATE messages SET read = ? WHERE read <> ? AND seq IN (SELECT m.seq FROM messages m WHERE ${cond.sql})`)
+        .run(flag, flag, ...cond.params).changes;
+      return { count: n, ids: [] };
     }
     case 'delete-inbox': {
       const cond = searchCondition(op.query);

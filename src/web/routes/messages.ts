@@ -27,6 +27,15 @@ export function mountMessageRoutes(app: Hono, ctx: WebContext): void {
     return c.json({ deleted: ids.length, ids });
   });
 
+  // "Mark all read": the read flag of every message the query matches (all of them for none).
+  app.patch('/api/v1/messages', async (c) => {
+    const read = await readFlagBody(c.req.raw);
+    return c.json({ updated: await store.setReadMatching(c.req.query('query') ?? '', read), read });
+  });
+
+  // The exact number of messages the query matches, beside the pages of the listing. Before /messages/:id.
+  app.get('/api/v1/messages/count', async (c) => c.json(await store.countMessages(c.req.query('query') ?? '')));
+
   // Before /messages/:id, which would otherwise take "wait" for an id.
   app.get('/api/v1/messages/wait', async (c) => {
     const after = c.req.query('after') ?? null;
@@ -112,16 +121,7 @@ export function mountMessageRoutes(app: Hono, ctx: WebContext): void {
   });
 
   app.patch('/api/v1/messages/:id', async (c) => {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      throw badRequest('body must be JSON: {"read": true|false}');
-    }
-    if (typeof body !== 'object' || body === null || typeof (body as { read?: unknown }).read !== 'boolean') {
-      throw badRequest('body must be {"read": true|false}');
-    }
-    const read = (body as { read: boolean }).read;
+    const read = await readFlagBody(c.req.raw);
     const id = c.req.param('id');
     if (!(await store.setRead(id, read))) throw notFound('message');
     return c.json({ id, read });
@@ -208,8 +208,11 @@ export function mountMessageRoutes(app: Hono, ctx: WebContext): void {
     const a = await store.getAttachment(c.req.param('id'), Number(n));
     if (!a) throw notFound('attachment');
     const type = /^[\w.+-]+\/[\w.+-]+$/.test(a.info.contentType) ? a.info.contentType.toLowerCase() : 'application/octet-stream';
-    // Images may show inline; SVG can carry script, so it downloads like everything else.
-    const inline = type.startsWith('image/') && type !== 'image/svg+xml';
+    // Images may show inline; SVG can carry script, so it downloads like everything else. A PDF shows inline too, in the
+    // browser's own viewer (the UI opens it in a new tab, issue 32 item 4); like everything from a mail it stays under
+    // CSP sandbox, which Chromium's viewer renders under (test/web/ui-pdf.test.ts).
+    const pdf = type === 'application/pdf';
+    const inline = pdf || (type.startsWith('image/') && type !== 'image/svg+xml');
     const name = a.info.filename || `attachment-${n}`;
     return new Response(new Uint8Array(a.content), {
       status: 200,
@@ -219,6 +222,7 @@ export function mountMessageRoutes(app: Hono, ctx: WebContext): void {
         'Content-Disposition': `${inline ? 'inline' : 'attachment'}; ${dispositionFilename(name)}`,
         'X-Content-Type-Options': 'nosniff',
         'Content-Security-Policy': 'sandbox',
+        ...(pdf ? { 'Cross-Origin-Resource-Policy': 'same-origin' } : {}),
       },
     });
   });
@@ -247,4 +251,18 @@ function timeoutParam(v: string | undefined, max: number): number {
   const n = /^\d{1,6}(\.\d{1,3})?$/.test(v) ? Number(v) : NaN;
   if (!(n >= 0 && n <= max)) throw badRequest(`timeout must be a number of seconds from 0 to ${max}`);
   return n;
+}
+
+/** The body of a PATCH that sets the read flag, of one message or of many: `{"read": true|false}`. */
+async function readFlagBody(req: Request): Promise<boolean> {
+  let body: unknown;
+  try {
+    body = await req.json();
+  } catch {
+    throw badRequest('body must be JSON: {"read": true|false}');
+  }
+  if (typeof body !== 'object' || body === null || typeof (body as { read?: unknown }).read !== 'boolean') {
+    throw badRequest('body must be {"read": true|false}');
+  }
+  return (body as { read: boolean }).read;
 }

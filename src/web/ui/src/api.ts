@@ -38,6 +38,8 @@ export type TranscriptLine = { at: number; dir: 'client' | 'server' | 'info'; te
 export type SessionEnd = 'quit' | 'client-closed' | 'timeout' | 'shutdown' | 'error' | 'refused' | 'fault';
 export type SessionSummary = {
   id: string; startedAt: string; endedAt: string; end: SessionEnd; connection: ConnectionInfo; messageIds: string[]; truncated: boolean;
+  /** What the client said: HELO/EHLO name, first MAIL FROM ('' for <>), the RCPT TOs; null/[] when it said none. */
+  helo: string | null; mailFrom: string | null; rcptTo: string[];
 };
 export type SessionDetail = SessionSummary & { transcript: TranscriptLine[] };
 /** GET /api/v1/sessions's filters: failed only, one client address, an address in MAIL FROM or RCPT TO. */
@@ -115,6 +117,11 @@ export const api = {
   deleteMessageOnLeave(id: string): void {
     void fetch(`/api/v1/messages/${enc(id)}`, { method: 'DELETE', keepalive: true }).catch(() => { /* the page is gone */ });
   },
+  /** The exact total of a view and how many of those are unread, in one count. */
+  countMessages: (query: string, signal?: AbortSignal): Promise<{ total: number; unread: number }> =>
+    json('GET', `/api/v1/messages/count${qs({ query })}`, undefined, signal),
+  /** "Mark all read": every message the query matches (all for ''). */
+  setReadMatching: (query: string, read: boolean): Promise<{ updated: number; read: boolean }> => json('PATCH', `/api/v1/messages${qs({ query })}`, { read }),
   deleteMatching: (query: string): Promise<{ deleted: number; ids: string[] }> => json('DELETE', `/api/v1/messages${qs({ query })}`),
   async raw(id: string, signal?: AbortSignal): Promise<string> {
     return (await call('GET', rawUrl(id), undefined, signal)).text();

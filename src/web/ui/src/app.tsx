@@ -15,6 +15,7 @@ import { MessageView } from './message-view.js';
 import { SessionsView } from './sessions.js';
 import { parseHash, routeHash, type Route } from './route.js';
 import { FaultsView } from './faults.js';
+import { countText, useListCounts } from './list-counts.js';
 
 const PAGE = 100;
 const SEARCH_DEBOUNCE_MS = 250;
@@ -308,6 +309,21 @@ function Shell(): JSX.Element {
     }
   }, [message]);
 
+  // The exact total and unread count of the list's query, and "mark all read" over all of it (not only what is loaded).
+  const counts = useListCounts(listQuery, list.items, queryError !== null);
+  const markAllRead = useCallback(async () => {
+    try {
+      const r = await api.setReadMatching(listQuery, true);
+      setList((cur) => ({ ...cur, items: cur.items.map((m) => (m.read ? m : { ...m, read: true })) }));
+      setMessage((cur) => (cur === null || cur.read ? cur : { ...cur, read: true }));
+      setArrived(new Set());
+      void refreshInboxes();
+      setToast(`${r.updated.toLocaleString('en-US')} message${r.updated === 1 ? '' : 's'} marked read`);
+    } catch (e) {
+      setBanner(`Could not mark the messages read: ${errorText(e)}`);
+    }
+  }, [listQuery, refreshInboxes]);
+
   const [confirm, setConfirm] = useState<Confirm | null>(null);
   const askDeleteMatching = (): void => {
     const q = listQuery;
@@ -443,9 +459,14 @@ function Shell(): JSX.Element {
           <section class="list-pane" aria-label="Message list">
             <div class="list-toolbar">
               <span class="muted count">
-                {queryError ? 'Search error' : list.loaded ? `${list.items.length}${list.next ? '+' : ''} ${query ? 'result' : 'message'}${list.items.length === 1 && !list.next ? '' : 's'}` : 'Loading…'}
+                {queryError ? 'Search error' : list.loaded ? countText(counts, list.items.length, list.next !== null, query !== '') : 'Loading…'}
+                {counts !== null && counts.unread > 0 && !queryError && <span class="unread-count"> · {counts.unread.toLocaleString('en-US')} unread</span>}
               </span>
               <div class="spacer" />
+              <button class="btn ghost small mark-read" disabled={queryError !== null || counts === null || counts.unread === 0} onClick={() => void markAllRead()}
+                title={`Mark ${counts === null ? 'every' : `the ${counts.unread.toLocaleString('en-US')} unread`} message${counts?.unread === 1 ? '' : 's'} ${listQuery ? 'of this view' : ''} read`.replace('  ', ' ')}>
+                <Icon name="mailOpen" /> <span class="lbl">Mark all read</span>
+              </button>
               <button class="btn ghost small danger" disabled={list.items.length === 0 || queryError !== null} onClick={askDeleteMatching}>
                 <Icon name="trash" /> {listQuery ? 'Delete results' : 'Delete all'}
               </button>

@@ -230,6 +230,9 @@ function AttachmentsTab({ m }: { m: MessageDetail }): JSX.Element {
               <div class="att-name" title={name}>{name}</div>
               <div class="muted">{a.contentType} · {size(a.size)}{a.disposition === 'inline' ? ' · inline' : ''}{a.contentId ? ` · cid:${a.contentId.replace(/^<|>$/g, '')}` : ''}</div>
             </div>
+            {a.contentType.toLowerCase() === 'application/pdf' && (
+              <a class="btn small att-open" href={url} target="_blank" rel="noopener noreferrer" title={`Open ${name} in a new tab`}><Icon name="file" /> Open</a>
+            )}
             <a class="btn small" href={url} download={name}><Icon name="download" /> Download</a>
           </li>
         );

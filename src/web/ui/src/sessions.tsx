@@ -4,6 +4,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { api, errorText, type SessionDetail, type SessionEnd, type SessionFilter, type SessionSummary } from './api.js';
 import { clock, duration, exactTime, relativeTime } from './format.js';
 import { Icon } from './icons.js';
+import { Waterfall } from './waterfall.js';
 
 const FAILED: ReadonlySet<SessionEnd> = new Set(['error', 'timeout', 'refused', 'fault']);
 const END_LABEL: Record<SessionEnd, string> = {
@@ -154,6 +155,23 @@ function SessionRow({ s, now, open, selected, onOpen }: { s: SessionSummary; now
         )}
         {s.connection.authUser && <span>· AUTH {s.connection.authUser}</span>}
       </div>
+      <SaidLine s={s} />
+    </div>
+  );
+}
+
+/** What the client said, as the row's last line: HELO name, MAIL FROM, the first RCPT TO and how many more. */
+function SaidLine({ s }: { s: SessionSummary }): JSX.Element | null {
+  // Older servers (and sessions recorded before the fields) have none.
+  const rcpt = s.rcptTo ?? [];
+  if ((s.helo ?? null) === null && (s.mailFrom ?? null) === null && rcpt.length === 0) return null;
+  return (
+    <div class="row-line row-said" dir="auto">
+      {s.helo !== null && <span class="said-helo" title="HELO/EHLO name"><b>HELO</b> {s.helo}</span>}
+      {s.mailFrom !== null && <span class="said-from" title="MAIL FROM"><b>from</b> {s.mailFrom === '' ? '<>' : s.mailFrom}</span>}
+      {rcpt.length > 0 && (
+        <span class="said-to" title={rcpt.join(', ')}><b>to</b> {rcpt[0]}{rcpt.length > 1 ? ` +${rcpt.length - 1}` : ''}</span>
+      )}
     </div>
   );
 }
@@ -185,11 +203,15 @@ function Transcript({ id, onBack, onError }: { id: string; onBack(): void; onErr
         <dl class="view-meta">
           <dt>Started</dt><dd>{exactTime(s.startedAt)}</dd>
           <dt>Lasted</dt><dd>{duration(Date.parse(s.endedAt) - Date.parse(s.startedAt))}, ended by {END_LABEL[s.end]}</dd>
+          {s.helo !== null && <><dt>HELO</dt><dd dir="auto">{s.helo}</dd></>}
+          {s.mailFrom !== null && <><dt>MAIL FROM</dt><dd dir="auto">{s.mailFrom === '' ? '<>' : s.mailFrom}</dd></>}
+          {s.rcptTo.length > 0 && <><dt>RCPT TO</dt><dd dir="auto">{s.rcptTo.join(', ')}</dd></>}
           <dt>Server</dt><dd>{c.serverAddress}:{c.serverPort} · {c.dialect === 'simplified' ? 'simplified SMTP' : 'SMTP'}{c.tls ? ' · TLS' : ''}{c.authUser ? ` · AUTH ${c.authUser}` : ''}</dd>
           <dt>Replies</dt><dd>{replies.length} timed, mean {duration(avg)}{errors > 0 ? <span class="bad-text"> · {errors} error repl{errors === 1 ? 'y' : 'ies'}</span> : ''} · {s.messageIds.length} message{s.messageIds.length === 1 ? '' : 's'} stored</dd>
         </dl>
       </header>
       <div class="view-body">
+        <Waterfall transcript={s.transcript} />
         <table class="transcript">
           <thead><tr><th>Time</th><th class="num">+ms</th><th /><th>Line</th><th class="num">Response</th></tr></thead>
           <tbody>
