@@ -14,6 +14,7 @@
 import type { MailwireEvents } from '../events.js';
 import type { MessageStore, MessageSummary } from '../store/index.js';
 import { decodeCursor, encodeCursor } from '../store/cursor.js';
+import type { MailboxAccess } from './access.js';
 
 export type InboxMessage = Readonly<{ uid: number; id: string; size: number; read: boolean; summary: MessageSummary }>;
 
@@ -33,9 +34,17 @@ export function inboxQuery(address: string, extra = ''): string {
 /** A bound on how many messages one walk reads, so a refresh is bounded in count (the store keeps 10,000 by default). */
 export const MAX_INBOX_MESSAGES = 1_000_000;
 
-/** The messages of `address` whose UID is above `afterUid`, oldest first. */
-export async function messagesAfter(store: MessageStore, address: string, afterUid: number): Promise<InboxMessage[]> {
-  const query = inboxQuery(address);
+/** The store query for what `access` sees: one inbox, or everything (the empty query). */
+export function accessQuery(access: MailboxAccess): string {
+  switch (access.kind) {
+    case 'inbox': return inboxQuery(access.address);
+    case 'all': return '';
+  }
+}
+
+/** The messages `access` sees whose UID is above `afterUid`, oldest first. */
+export async function messagesAfter(store: MessageStore, access: MailboxAccess, afterUid: number): Promise<InboxMessage[]> {
+  const query = accessQuery(access);
   const out: InboxMessage[] = [];
   let cursor = encodeCursor('m', afterUid);
   for (let i = 0; i < MAX_INBOX_MESSAGES; i++) {
@@ -50,20 +59,30 @@ export async function messagesAfter(store: MessageStore, address: string, afterU
   return out;
 }
 
+/** A message to take out of an inbox: its id and when it was received (milliseconds). */
+export type Removal = Readonly<{ id: string; receivedAt: number }>;
+
 /**
- * Takes `remove` out of the inbox `address` (whose current messages are `all`), as the API's inbox DELETE does, and
- * emits `message-deleted` for those deleted for good. Resolves with the ids it could not remove exactly (left alone).
+ * Takes `remove` out of what `access` sees, as the API's inbox DELETE does (for all mail: deletes them), and emits
+ * `message-deleted` for those deleted for good. `wholeInbox`: they are every message the client saw. Resolves with
+ * the ids it could not remove exactly (left alone).
  */
 export async function removeFromInbox(
-  store: MessageStore, events: MailwireEvents | null, address: string, all: readonly InboxMessage[], remove: readonly InboxMessage[],
+  store: MessageStore, events: MailwireEvents | null, access: MailboxAccess, remove: readonly Removal[], wholeInbox: boolean,
 ): Promise<string[]> {
   if (remove.length === 0) return [];
   const deleted: string[] = [];
   const failed: string[] = [];
+  if (access.kind === 'all') {
+    for (const m of remove) if (await store.deleteMessage(m.id)) deleted.push(m.id); // already gone is not a failure
+    for (const id of deleted) events?.emit('message-deleted', { id });
+    return failed;
+  }
+  const address = access.address;
   const wanted = new Set(remove.map((m) => m.id));
-  if (all.every((m) => wanted.has(m.id))) {
+  if (wholeInbox) {
     // The whole inbox as the client saw it; a message arrived since stays (it is checked below like the rest).
-    const latest = await messagesAfter(store, address, 0);
+    const latest = await messagesAfter(store, access, 0);
     if (latest.every((m) => wanted.has(m.id))) {
       const r = await store.deleteInboxMessages(address, '');
       deleted.push(...r.deleted);
@@ -74,7 +93,7 @@ export async function removeFromInbox(
   const done = new Set<string>();
   for (const m of remove) {
     if (done.has(m.id)) continue;
-    const at = Date.parse(m.summary.receivedAt);
+    const at = m.receivedAt;
     const narrow = `after:${new Date(at).toISOString()} before:${new Date(at + 1).toISOString()}`;
     const page = await store.listMessages({ query: inboxQuery(address, narrow), limit: 100 });
     if (page.nextCursor === null && page.items.every((x) => wanted.has(x.id))) {

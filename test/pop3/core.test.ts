@@ -29,7 +29,7 @@ function converse(pieces: readonly Buffer[], cfg: Pop3Config = CFG, password = '
     for (const a of actions) {
       if (a.type === 'reply') out += `${a.text}\r\n`;
       else if (a.type === 'send') out += a.bytes.toString('latin1');
-      else if (a.type === 'login') apply(session.feed(a.password === password ? { type: 'logged-in', messages: [{ uid: 7, size: 28 }, { uid: 9, size: 22 }] } : { type: 'login-failed', reason: 'wrong user name or password' }));
+      else if (a.type === 'login') apply(session.feed(a.password === password ? { type: 'logged-in', messages: [{ uid: 7, size: 28 }, { uid: 9, size: 22 }] } : { type: 'login-failed', code: 'AUTH', reason: 'wrong user name or password' }));
       else if (a.type === 'fetch') {
         const raw = RAW.get(a.uid);
         apply(session.feed(raw ? { type: 'content', raw } : { type: 'content-missing' }));

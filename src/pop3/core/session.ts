@@ -32,7 +32,8 @@ export type Pop3Config = Readonly<{
 export type Input =
   | Readonly<{ type: 'line'; line: string; overflow: boolean }>
   | Readonly<{ type: 'logged-in'; messages: readonly DropMessage[] }>
-  | Readonly<{ type: 'login-failed'; reason: string }>
+  /** AUTH: a wrong user or password; SYS/TEMP: refused unchecked (too many failures from that address, or the store failed). */
+  | Readonly<{ type: 'login-failed'; code: 'AUTH' | 'SYS/TEMP'; reason: string }>
   | Readonly<{ type: 'content'; raw: Buffer }>
   | Readonly<{ type: 'content-missing' }>
   | Readonly<{ type: 'updated'; failed: number }>
@@ -204,7 +205,7 @@ export class Pop3Session {
       case 'login-failed':
         if (p.kind !== 'authenticating') return misuse(p, input);
         this.#errors++;
-        return { phase: { kind: 'authorization', user: null }, actions: [err(`[AUTH] ${input.reason}`)] };
+        return { phase: { kind: 'authorization', user: null }, actions: [err(`[${input.code}] ${input.reason}`)] };
       case 'content': {
         if (p.kind !== 'fetching') return misuse(p, input);
         const body = p.top === null ? input.raw : topOf(input.raw, p.top);
