@@ -161,7 +161,11 @@ export async function startBackend(
       httpError = error instanceof Error ? error : new Error(String(error));
     }
   }
-  const started = await startReaders(config.readers ?? {}, queryable, events);
+  const started = await startReaders(config.readers ?? {}, queryable, events, {
+    command: (protocol, verb) => metrics.readerCommand(protocol, verb),
+    login: (protocol, outcome) => metrics.readerLogin(protocol, outcome),
+    bytesSent: (protocol, n) => metrics.readerBytes(protocol, n),
+  });
   readers = started;
   return {
     store, queryable, storeTimeoutMs, saves, events, metrics, faults, http, httpError, compat, readers: started,

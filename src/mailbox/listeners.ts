@@ -35,8 +35,13 @@ export type ReadersConfig = Readonly<{
   loginLimiter?: LoginLimiter;
   /** Serve off loopback without credentials (--imap-insecure). */
   insecure?: boolean;
-  /** Refused logins, counted (metrics). */
-  onLoginRefused?: (protocol: 'imap' | 'pop3', kind: 'wrong' | 'throttled') => void;
+}>;
+
+/** What the listeners report (the service hands them its metrics). */
+export type ReaderObserver = Readonly<{
+  command(protocol: 'imap' | 'pop3', verb: string): void;
+  login(protocol: 'imap' | 'pop3', outcome: 'ok' | 'wrong' | 'throttled'): void;
+  bytesSent(protocol: 'imap' | 'pop3', bytes: number): void;
 }>;
 
 export type RunningReaders = Readonly<{
@@ -64,19 +69,23 @@ export function readerExposureProblem(config: ReadersConfig): string | null {
   return null;
 }
 
-export async function startReaders(config: ReadersConfig, store: MessageStore | null, events: MailwireEvents): Promise<RunningReaders> {
+export async function startReaders(config: ReadersConfig, store: MessageStore | null, events: MailwireEvents, observer?: ReaderObserver): Promise<RunningReaders> {
   const problem = readerExposureProblem(config);
-  if (problem !== null) throw new Error(`mailwire: ${problem}`);
-  const login: MailLogin = createMailLogin({
-    credentials: config.credentials ?? [],
-    ...(config.loginLimiter ? { limiter: config.loginLimiter } : {}),
-    ...(config.onLoginRefused ? { onRefused: config.onLoginRefused } : {}),
-  });
+  if (problem !== null) { // the CLI refuses to start before this; a program calling startService gets the same refusal as an error
+    const error = new Error(problem);
+    return { pop3: null, pop3Error: config.pop3 ? error : null, imap: null, imapError: config.imap ? error : null, close: async () => {} };
+  }
+  const decide = createMailLogin({ credentials: config.credentials ?? [], ...(config.loginLimiter ? { limiter: config.loginLimiter } : {}) });
+  const login: MailLogin = async (user, password, client, protocol) => {
+    const r = await decide(user, password, client, protocol);
+    observer?.login(protocol, r.ok ? 'ok' : r.refusal.kind);
+    return r;
+  };
   let pop3: RunningPop3Server | null = null;
   let pop3Error: Error | null = null;
   if (config.pop3 && store) {
     try {
-      pop3 = await startPop3Server({ ...config.pop3, store, events, login });
+      pop3 = await startPop3Server({ ...config.pop3, store, events, login, ...(observer ? { observer } : {}) });
     } catch (e) {
       pop3Error = asError(e);
     }
@@ -85,7 +94,7 @@ export async function startReaders(config: ReadersConfig, store: MessageStore | 
   let imapError: Error | null = null;
   if (config.imap && store) {
     try {
-      imap = await startImapServer({ ...config.imap, store, events, login });
+      imap = await startImapServer({ ...config.imap, store, events, login, ...(observer ? { observer } : {}) });
     } catch (e) {
       imapError = asError(e);
     }

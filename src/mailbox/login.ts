@@ -20,18 +20,13 @@ export type MailLoginConfig = Readonly<{
   /** The configured users; empty: any password for an inbox address. */
   credentials: readonly Credential[];
   limiter?: LoginLimiter;
-  /** Counts a refusal (metrics); `kind` says whether the password was wrong or the attempt refused unchecked. */
-  onRefused?: (protocol: 'imap' | 'pop3', kind: 'wrong' | 'throttled') => void;
 }>;
 
 const NOT_AN_ADDRESS = 'the user name is an inbox address (an envelope recipient), e.g. qa@example.test';
 
 export function createMailLogin(config: MailLoginConfig): MailLogin {
   const limiter = config.limiter ?? new LoginLimiter();
-  const refuse = (protocol: 'imap' | 'pop3', kind: 'wrong' | 'throttled', reason: string): LoginOutcome => {
-    config.onRefused?.(protocol, kind);
-    return { ok: false, refusal: { kind, reason } };
-  };
+  const refuse = (_protocol: 'imap' | 'pop3', kind: 'wrong' | 'throttled', reason: string): LoginOutcome => ({ ok: false, refusal: { kind, reason } });
   if (config.credentials.length === 0) {
     return async (user, _password, _client, protocol) => {
       const address = user.trim().toLowerCase();

@@ -6,13 +6,14 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, TLSSocket, type SecureContext } from 'node:tls';
+import type { PemPair } from './tls.js';
 
 export type TcpListenerOptions = Readonly<{
   host: string;
   /** 0: a free port. */
   port: number;
-  /** Implicit TLS with this context: the connection is TLS from its first byte. */
-  implicitTls?: SecureContext;
+  /** Implicit TLS with this certificate: the connection is TLS from its first byte. */
+  implicitTls?: PemPair;
   /** Connections served at once; more get `busyLine` and are closed. */
   maxClients: number;
   /** What a connection past the bound is told, with its CRLF. */
@@ -42,7 +43,7 @@ export async function listenTcp(opts: TcpListenerOptions): Promise<RunningTcpLis
   };
   const server: Server = opts.implicitTls === undefined
     ? createServer(accept)
-    : createTlsServer({ secureContext: opts.implicitTls }, accept);
+    : createTlsServer({ cert: opts.implicitTls.cert, key: opts.implicitTls.key }, accept);
   if (opts.implicitTls !== undefined) server.on('tlsClientError', (_e: Error, s: Socket) => s.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

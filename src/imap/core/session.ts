@@ -83,6 +83,8 @@ export type Action =
   | Readonly<{ type: 'starttls' }>
   /** Tell the session of new mail from now on ('new-mail'); sent once, at the first SELECT or IDLE. */
   | Readonly<{ type: 'watch' }>
+  /** A command was read (for metrics and logs): its name, or 'unknown'. Never carries a password. */
+  | Readonly<{ type: 'command'; name: string }>
   | Readonly<{ type: 'close' }>;
 
 type Msg = { uid: number; id: string; size: number; internalDate: number; flags: Set<string>; from: string; to: string; cc: string; subject: string };
@@ -233,13 +235,14 @@ export class ImapSession {
     const parsed = parseCommand({ lines, literals });
     if (!parsed.ok) return [tagged(parsed.tag, 'BAD', parsed.reason)];
     const { tag, name, args } = parsed;
-    if (!isImapCommand(name)) return [tagged(tag, 'BAD', `unknown command ${JSON.stringify(name.slice(0, 30))}`)];
+    if (!isImapCommand(name)) return [{ type: 'command', name: 'unknown' }, tagged(tag, 'BAD', `unknown command ${JSON.stringify(name.slice(0, 30))}`)];
     const state = this.#state();
+    const seen: Action = { type: 'command', name };
     if (!allowedIn(name, state)) {
       const why = state === 'not-authenticated' ? 'log in first (LOGIN inbox@address password)' : state === 'authenticated' ? 'SELECT INBOX first' : 'not allowed now';
-      return [tagged(tag, 'BAD', `${name}: ${why}`)];
+      return [seen, tagged(tag, 'BAD', `${name}: ${why}`)];
     }
-    return this.#command(tag, name, args);
+    return [seen, ...this.#command(tag, name, args)];
   }
 
   #command(tag: string, name: ImapCommandName, args: readonly Token[]): Action[] {

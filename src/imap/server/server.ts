@@ -14,6 +14,7 @@ import type { MessageStore } from '../../store/index.js';
 import type { PemPair } from '../../net/tls.js';
 import { assertNever } from '../../assert-never.js';
 import { isLoopbackHost } from '../../web/guard.js';
+import type { ReaderObserver } from '../../mailbox/listeners.js';
 import { listenTcp, upgradeToTls, type RunningTcpListener } from '../../net/tcp-listener.js';
 import { messagesAfter, removeFromInbox, type InboxMessage } from '../../mailbox/inbox-view.js';
 import { describeAccess, type MailboxAccess, type MailLogin } from '../../mailbox/access.js';
@@ -31,6 +32,8 @@ export type ImapServerOptions = Readonly<{
   /** Decides a login and what it sees (src/mailbox/login.ts). */
   login: MailLogin;
   maxClients?: number;
+  /** Commands, logins and bytes, counted (the service's metrics). */
+  observer?: ReaderObserver;
   /** RFC 3501 §5.4: at least 30 minutes. */
   idleTimeoutMs?: number;
 }>;
@@ -49,11 +52,11 @@ export async function startImapServer(opts: ImapServerOptions): Promise<RunningI
   const plain = await listenTcp({ ...common, port: opts.port });
   let implicit: RunningTcpListener | null = null;
   if (opts.tlsPort !== undefined) {
-    if (secureContext === undefined) {
+    if (opts.tls === undefined) {
       await plain.close();
       throw new Error('--imap-tls-port needs a certificate (--tls-cert/--tls-key or --tls-self-signed)');
     }
-    implicit = await listenTcp({ ...common, port: opts.tlsPort, implicitTls: secureContext }).catch(async (e: unknown) => {
+    implicit = await listenTcp({ ...common, port: opts.tlsPort, implicitTls: opts.tls }).catch(async (e: unknown) => {
       await plain.close();
       throw e;
     });
@@ -94,7 +97,9 @@ function serveConnection(plain: Socket, implicitTls: boolean, opts: ImapServerOp
   let busy = false;
 
   const write = (data: string | Buffer): void => {
-    if (!closed && !socket.destroyed) socket.write(data);
+    if (closed || socket.destroyed) return;
+    opts.observer?.bytesSent('imap', typeof data === 'string' ? Buffer.byteLength(data, 'latin1') : data.length);
+    socket.write(data);
   };
   const feed = (input: Input): void => {
     inbox.push(input);
@@ -153,6 +158,7 @@ function serveConnection(plain: Socket, implicitTls: boolean, opts: ImapServerOp
         case 'watch':
           if (opts.events !== null && unsubscribe === null) unsubscribe = opts.events.on('message-stored', () => feed({ type: 'new-mail' }));
           break;
+        case 'command': opts.observer?.command('imap', a.name); break;
         case 'close': close(); break;
         default: assertNever(a);
       }

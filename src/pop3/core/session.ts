@@ -52,6 +52,8 @@ export type Action =
   | Readonly<{ type: 'update'; uids: readonly number[] }>
   /** The reply before it said "+OK Begin TLS": start TLS on the socket, then feed 'tls-started'. */
   | Readonly<{ type: 'starttls' }>
+  /** A command was read (for metrics and logs): its verb, or 'unknown'. Never carries a password. */
+  | Readonly<{ type: 'command'; verb: string }>
   | Readonly<{ type: 'close' }>;
 
 export type Command =
@@ -248,6 +250,11 @@ export class Pop3Session {
   }
 
   #command(p: Phase, c: Command): Step {
+    const r = this.#run(p, c);
+    return { phase: r.phase, actions: [{ type: 'command', verb: c.verb === 'INVALID' ? 'unknown' : c.verb }, ...r.actions] };
+  }
+
+  #run(p: Phase, c: Command): Step {
     if (c.verb === 'INVALID') return this.#bad(p, c.why);
     const state: StateName | null = p.kind === 'authorization' ? 'authorization' : p.kind === 'transaction' ? 'transaction' : null;
     if (state === null) return misuse(p, { type: 'line', line: c.verb, overflow: false });

@@ -15,6 +15,7 @@ import { assertNever } from '../../assert-never.js';
 import { isLoopbackHost } from '../../web/guard.js';
 import { messagesAfter, removeFromInbox, type InboxMessage } from '../../mailbox/inbox-view.js';
 import type { MailboxAccess, MailLogin } from '../../mailbox/access.js';
+import type { ReaderObserver } from '../../mailbox/listeners.js';
 import { listenTcp, upgradeToTls, type RunningTcpListener } from '../../net/tcp-listener.js';
 import { Pop3Session, type Action, type Input } from '../core/session.js';
 
@@ -36,6 +37,8 @@ export type Pop3ServerOptions = Readonly<{
   login: MailLogin;
   /** Connections served at once; more get -ERR and are closed. Default 10,000. */
   maxClients?: number;
+  /** Commands, logins and bytes, counted (the service's metrics). */
+  observer?: ReaderObserver;
   /** Close a connection silent this long (RFC 1939 §3: at least 10 minutes). Default 10 minutes. */
   idleTimeoutMs?: number;
   serverName?: string;
@@ -62,11 +65,11 @@ export async function startPop3Server(opts: Pop3ServerOptions): Promise<RunningP
   const plain = await listenTcp({ ...common, port: opts.port });
   let implicit: RunningTcpListener | null = null;
   if (opts.tlsPort !== undefined) {
-    if (secureContext === undefined) {
+    if (opts.tls === undefined) {
       await plain.close();
       throw new Error('--pop3-tls-port needs a certificate (--tls-cert/--tls-key or --tls-self-signed)');
     }
-    implicit = await listenTcp({ ...common, port: opts.tlsPort, implicitTls: secureContext }).catch(async (e: unknown) => {
+    implicit = await listenTcp({ ...common, port: opts.tlsPort, implicitTls: opts.tls }).catch(async (e: unknown) => {
       await plain.close();
       throw e;
     });
@@ -97,7 +100,9 @@ function serveConnection(plain: Socket, implicitTls: boolean, opts: Pop3ServerOp
   let drop: InboxMessage[] = [];
 
   const write = (data: string | Buffer): void => {
-    if (!closed && !socket.destroyed) socket.write(data);
+    if (closed || socket.destroyed) return;
+    opts.observer?.bytesSent('pop3', typeof data === 'string' ? Buffer.byteLength(data, 'latin1') : data.length);
+    socket.write(data);
   };
   const feed = (input: Input): void => {
     if (closed) return;
@@ -137,6 +142,7 @@ function serveConnection(plain: Socket, implicitTls: boolean, opts: Pop3ServerOp
           return { type: 'updated', failed: failed.length };
         }); break;
         case 'starttls': startTls(); break;
+        case 'command': opts.observer?.command('pop3', a.verb); break;
         case 'close': close(); break;
         default: assertNever(a);
       }
