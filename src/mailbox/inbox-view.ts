@@ -2,8 +2,8 @@
  * One inbox as a mail client (POP3, IMAP) sees it, over the store's public interface only: the messages that
  * `inbox:ADDRESS` finds (exactly those of `/api/v1/inboxes/ADDRESS/messages`), oldest first, each with a UID.
  *
- * The UID is the store's own increasing order of the message: the position nextMatch() names in its cursor (SQLite's
- * row order, PostgreSQL's indexed_seq, the memory store's counter). It is never reused, and walking nextMatch from the
+ * The UID is the store's own increasing order of the message: the position nextMatch() and matchesAfter() name in their cursors (SQLite's
+ * row order, PostgreSQL's indexed_seq, the memory store's counter). It is never reused, and reading matchesAfter from the
  * last UID seen gives exactly the messages that became searchable since, in increasing order, which is what a
  * session needs to announce new mail without ever showing a lower UID after a higher one.
  *
@@ -42,19 +42,24 @@ export function accessQuery(access: MailboxAccess): string {
   }
 }
 
-/** The messages `access` sees whose UID is above `afterUid`, oldest first. */
+/** Messages read per store call (MessageStore.matchesAfter's most). */
+const PAGE = 10_000;
+
+/** The messages `access` sees whose UID is above `afterUid`, oldest first: pages of the store's bulk read. */
 export async function messagesAfter(store: MessageStore, access: MailboxAccess, afterUid: number): Promise<InboxMessage[]> {
   const query = accessQuery(access);
   const out: InboxMessage[] = [];
   let cursor = encodeCursor('m', afterUid);
-  for (let i = 0; i < MAX_INBOX_MESSAGES; i++) {
-    const next = await store.nextMatch(query, cursor);
-    if (next === null) break;
-    const uid = decodeCursor('m', next.cursor) ?? 0;
-    if (uid <= afterUid) break; // cannot happen with a well-behaved store; never loop on it
-    out.push({ uid, id: next.message.id, size: next.message.size, read: next.message.read, summary: next.message });
-    afterUid = uid;
-    cursor = next.cursor;
+  for (let pages = 0; pages * PAGE < MAX_INBOX_MESSAGES; pages++) {
+    const page = await store.matchesAfter(query, cursor, PAGE);
+    for (const next of page) {
+      const uid = decodeCursor('m', next.cursor) ?? 0;
+      if (uid <= afterUid) return out; // cannot happen with a well-behaved store; never loop on it
+      out.push({ uid, id: next.message.id, size: next.message.size, read: next.message.read, summary: next.message });
+      afterUid = uid;
+      cursor = next.cursor;
+    }
+    if (page.length < PAGE) break;
   }
   return out;
 }

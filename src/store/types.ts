@@ -225,6 +225,12 @@ export interface MessageStore extends MessageSink {
    * message stored after it. `cursor` names the returned message's position, to pass as the next `after`.
    */
   nextMatch(query: string, after: string | null): Promise<{ message: MessageSummary; cursor: string } | null>;
+  /**
+   * Oldest first: up to `limit` (at most 10,000) messages matching `query` stored after cursor `after` (null: from the
+   * first), each with its cursor, as repeated nextMatch calls from `after` would give, in one read (an IMAP SELECT of
+   * a large inbox; src/mailbox/inbox-view.ts).
+   */
+  matchesAfter(query: string, after: string | null, limit: number): Promise<readonly { message: MessageSummary; cursor: string }[]>;
   /** Newest first; the filter narrows them (failed only, one client, an address in MAIL FROM or RCPT TO). */
   listSessions(options?: SessionListOptions): Promise<Page<SessionSummary>>;
   /**
