@@ -8,8 +8,7 @@
  * session needs to announce new mail without ever showing a lower UID after a higher one.
  *
  * Removing messages is the store's deleteInboxMessages (the API's `DELETE /api/v1/inboxes/ADDRESS/messages`), which
- * takes a search query, not ids: a whole inbox is removed with the empty query; one message with a query for the
- * millisecond it was received in, used only after checking that the query finds that message alone.
+ * takes a search query: a whole inbox is removed with the empty query, one message with `id:ID`.
  */
 import type { MailwireEvents } from '../events.js';
 import type { MessageStore, MessageSummary } from '../store/index.js';
@@ -64,27 +63,24 @@ export async function messagesAfter(store: MessageStore, access: MailboxAccess, 
   return out;
 }
 
-/** A message to take out of an inbox: its id and when it was received (milliseconds). */
-export type Removal = Readonly<{ id: string; receivedAt: number }>;
-
 /**
  * Takes `remove` out of what `access` sees, as the API's inbox DELETE does (for all mail: deletes them), and emits
  * `message-deleted` for those deleted for good. `wholeInbox`: they are every message the client saw. Resolves with
- * the ids it could not remove exactly (left alone).
+ * the ids it could not remove (none today: kept for a store that refuses).
  */
 export async function removeFromInbox(
-  store: MessageStore, events: MailwireEvents | null, access: MailboxAccess, remove: readonly Removal[], wholeInbox: boolean,
+  store: MessageStore, events: MailwireEvents | null, access: MailboxAccess, remove: readonly string[], wholeInbox: boolean,
 ): Promise<string[]> {
   if (remove.length === 0) return [];
   const deleted: string[] = [];
   const failed: string[] = [];
   if (access.kind === 'all') {
-    for (const m of remove) if (await store.deleteMessage(m.id)) deleted.push(m.id); // already gone is not a failure
+    for (const id of remove) if (await store.deleteMessage(id)) deleted.push(id); // already gone is not a failure
     for (const id of deleted) events?.emit('message-deleted', { id });
     return failed;
   }
   const address = access.address;
-  const wanted = new Set(remove.map((m) => m.id));
+  const wanted = new Set(remove);
   if (wholeInbox) {
     // The whole inbox as the client saw it; a message arrived since stays (it is checked below like the rest).
     const latest = await messagesAfter(store, access, 0);
@@ -95,19 +91,9 @@ export async function removeFromInbox(
       return failed;
     }
   }
-  const done = new Set<string>();
-  for (const m of remove) {
-    if (done.has(m.id)) continue;
-    const at = m.receivedAt;
-    const narrow = `after:${new Date(at).toISOString()} before:${new Date(at + 1).toISOString()}`;
-    const page = await store.listMessages({ query: inboxQuery(address, narrow), limit: 100 });
-    if (page.nextCursor === null && page.items.every((x) => wanted.has(x.id))) {
-      // Only messages to remove were received in that millisecond (usually m alone): the query names them exactly.
-      if (page.items.length > 0) deleted.push(...(await store.deleteInboxMessages(address, narrow)).deleted);
-      for (const x of page.items) done.add(x.id);
-    } else {
-      failed.push(m.id); // a message to keep shares the millisecond: no query tells them apart, so m stays
-    }
+  for (const id of remove) {
+    // Exactly this message, by its id (the query language's id: term); one already gone is not a failure.
+    deleted.push(...(await store.deleteInboxMessages(address, `id:"${id.replace(/["\\]/g, '')}"`)).deleted);
   }
   for (const id of deleted) events?.emit('message-deleted', { id });
   return failed;

@@ -7,6 +7,7 @@
  *   before:D after:D        received before / at-or-after D (YYYY-MM-DD is midnight UTC; a full ISO time is exact)
  *   has:attachment   is:read  is:unread
  *   inbox:x          an envelope recipient is exactly x (case-insensitive): the message is in that inbox
+ *   id:x             the message whose id is x (exactly one message: deleting one message from an inbox)
  *   -term            negates any of the above; values with spaces go in double quotes (\" and \\ inside)
  *
  * Anything that is not a known `key:` is a plain word, so `re:`, `a-b`, `x@y.z` and `http://…` just search text.
@@ -24,7 +25,9 @@ export type Clause =
   | Readonly<{ kind: 'has-attachment'; negate: boolean }>
   | Readonly<{ kind: 'read'; read: boolean }>
   /** An inbox: the message has this envelope recipient (the whole address, lowercased; plus-addresses as written). */
-  | Readonly<{ kind: 'inbox'; address: string; negate: boolean }>;
+  | Readonly<{ kind: 'inbox'; address: string; negate: boolean }>
+  /** One message, by its id. */
+  | Readonly<{ kind: 'id'; id: string; negate: boolean }>;
 
 export type SearchQuery = Readonly<{ clauses: readonly Clause[] }>;
 
@@ -34,7 +37,7 @@ export const MAX_CLAUSES = 32;
 /** Words looked up in the full-text index, over all text terms ("a.b.c" is three): each one is a posting-list walk. */
 export const MAX_QUERY_WORDS = 64;
 
-const KEYS = new Set(['from', 'to', 'subject', 'before', 'after', 'has', 'is', 'inbox']);
+const KEYS = new Set(['from', 'to', 'subject', 'before', 'after', 'has', 'is', 'inbox', 'id']);
 
 export function parseQuery(input: string): SearchQuery {
   if (input.length > MAX_QUERY_LENGTH) throw new QueryError(`query longer than ${MAX_QUERY_LENGTH} characters`, 0);
@@ -119,6 +122,8 @@ function keyed(key: string, value: string, negate: boolean, at: number): Clause 
       throw new QueryError(`has: knows only "attachment", not "${value}"`, at);
     case 'inbox':
       return { kind: 'inbox', address: value.toLowerCase(), negate };
+    case 'id':
+      return { kind: 'id', id: value, negate };
     case 'is':
       if (/^(read|unread)$/i.test(value)) return { kind: 'read', read: (value.toLowerCase() === 'read') !== negate };
       throw new QueryError(`is: knows only "read" and "unread", not "${value}"`, at);

@@ -84,6 +84,8 @@ function clauseMatch(c: Clause, m: MessageSummary): SummaryMatch {
       return yesNo(m.read === c.read);
     case 'inbox':
       return yesNo(m.envelope.to.some((a) => a.toLowerCase() === c.address) !== c.negate);
+    case 'id':
+      return yesNo((m.id === c.id) !== c.negate);
     default:
       return assertNever(c);
   }

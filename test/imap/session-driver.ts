@@ -52,8 +52,8 @@ export function converse(pieces: readonly Buffer[], opts: WorldOptions = {}): Ru
         case 'read': apply(session.feed({ type: 'raw', raw: RAWS.get(a.id) ?? null })); break;
         case 'flags': effects.push(`flags ${a.id} ${a.flags.join(',')}`); break;
         case 'remove': {
-          effects.push(`remove ${a.messages.map((m) => m.id).join(',')}${a.wholeInbox ? ' (all)' : ''}`);
-          const gone = new Set(a.messages.map((m) => m.id));
+          effects.push(`remove ${a.ids.join(',')}${a.wholeInbox ? ' (all)' : ''}`);
+          const gone = new Set(a.ids);
           inbox = inbox.filter((m) => !gone.has(m.id));
           apply(session.feed({ type: 'removed', failed: [] }));
           break;

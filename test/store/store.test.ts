@@ -351,6 +351,13 @@ for (const backend of BACKENDS) {
         const f = await saveIndexed(o.store, incoming(SIMPLE, { to: ['qa+1@x.test'] }));
         assert.deepEqual(await ids('inbox:qa+1@x.test'), [f]);
 
+        // id: names exactly one message, even beside one received in the same millisecond (IMAP EXPUNGE, POP3 QUIT).
+        const twin = await saveIndexed(o.store, incoming(SIMPLE, { to: ['qa+1@x.test'] }));
+        assert.deepEqual(await o.store.deleteInboxMessages('qa+1@x.test', `id:${twin}`), { removed: 1, deleted: [twin] });
+        assert.deepEqual(await ids('inbox:qa+1@x.test'), [f]);
+        assert.deepEqual(await ids(`id:${f}`), [f]);
+        assert.deepEqual(await ids(`inbox:qa+1@x.test -id:${f}`), []);
+
         // A query narrows which messages leave; a malformed one is refused and nothing changes.
         await assert.rejects(o.store.deleteInboxMessages('qa+2@x.test', 'is:maybe'), StoreInputError);
         assert.deepEqual(await o.store.deleteInboxMessages('qa+2@x.test', 'noon'), { removed: 1, deleted: [e] });

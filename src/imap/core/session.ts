@@ -78,7 +78,7 @@ export type Action =
   /** Keep these permanent flags for the message (an effect: nothing to feed back). */
   | Readonly<{ type: 'flags'; id: string; uid: number; flags: readonly string[]; before: readonly string[] }>
   /** Take these messages out of the login's inbox; `wholeInbox`: they are all it held when last loaded. Feed 'removed'. */
-  | Readonly<{ type: 'remove'; messages: readonly Readonly<{ id: string; internalDate: number }>[]; wholeInbox: boolean }>
+  | Readonly<{ type: 'remove'; ids: readonly string[]; wholeInbox: boolean }>
   /** "OK begin TLS" was sent: start TLS, then feed 'tls-started'. */
   | Readonly<{ type: 'starttls' }>
   /** Tell the session of new mail from now on ('new-mail'); sent once, at the first SELECT or IDLE. */
@@ -373,7 +373,7 @@ export class ImapSession {
     const doomed = box.messages.filter((m) => m.flags.has('\\Deleted') && (uids === null || inSet(uids, m.uid, box.lastUid)));
     if (doomed.length === 0) return null;
     this.#wait = { kind: 'expunge', tag, done, uids: new Set(doomed.map((m) => m.uid)), announce, thenClose };
-    return [{ type: 'remove', messages: doomed.map((m) => ({ id: m.id, internalDate: m.internalDate })), wholeInbox: doomed.length === box.messages.length }];
+    return [{ type: 'remove', ids: doomed.map((m) => m.id), wholeInbox: doomed.length === box.messages.length }];
   }
 
   /** The messages a sequence set (or UID set) names, with their sequence numbers. */

@@ -149,8 +149,7 @@ function serveConnection(plain: Socket, implicitTls: boolean, opts: ImapServerOp
           if (a.flags.includes('\\Seen') !== a.before.includes('\\Seen')) await opts.store.setRead(a.id, a.flags.includes('\\Seen'));
           break;
         case 'remove': {
-          const failed = access === null ? a.messages.map((m) => m.id)
-            : await removeFromInbox(opts.store, opts.events, access, a.messages.map((m) => ({ id: m.id, receivedAt: m.internalDate })), a.wholeInbox);
+          const failed = access === null ? [...a.ids] : await removeFromInbox(opts.store, opts.events, access, a.ids, a.wholeInbox);
           answer = { type: 'removed', failed };
           break;
         }

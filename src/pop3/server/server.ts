@@ -137,8 +137,8 @@ function serveConnection(plain: Socket, implicitTls: boolean, opts: Pop3ServerOp
         }); break;
         case 'update': later(async () => {
           const wanted = new Set(a.uids);
-          const doomed = drop.filter((m) => wanted.has(m.uid)).map((m) => ({ id: m.id, receivedAt: Date.parse(m.summary.receivedAt) }));
-          const failed = access === null ? doomed.map((m) => m.id) : await removeFromInbox(opts.store, opts.events, access, doomed, doomed.length === drop.length);
+          const doomed = drop.filter((m) => wanted.has(m.uid)).map((m) => m.id);
+          const failed = access === null ? doomed : await removeFromInbox(opts.store, opts.events, access, doomed, doomed.length === drop.length);
           return { type: 'updated', failed: failed.length };
         }); break;
         case 'starttls': startTls(); break;

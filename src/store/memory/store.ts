@@ -328,6 +328,8 @@ export function matches(q: SearchQuery, m: Stored): boolean {
         return m.read === c.read;
       case 'inbox':
         return inboxesOf(m).includes(c.address) !== c.negate;
+      case 'id':
+        return (m.id === c.id) !== c.negate;
       default:
         return assertNever(c);
     }
