@@ -62,9 +62,11 @@ check() {
   need procps command -v free
   need spamd command -v spamd
   need rspamd command -v rspamd
+  need isync command -v mbsync
+  need getmail6 command -v getmail
 }
 # Installed with --no-install-recommends: what they recommend is large and unused here.
-LEAN=' spamd rspamd '
+LEAN=' spamd rspamd isync getmail6 '
 check
 
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi

@@ -21,6 +21,10 @@ export type Metrics = Readonly<{
   faultInjected(rule: number): void;
   /** A connection closed by an internal error (answered 421). */
   internalError(): void;
+  /** IMAP / POP3: a command read (its verb), a login decided, bytes sent to a client (src/mailbox/listeners.ts). */
+  readerCommand(protocol: 'imap' | 'pop3', verb: string): void;
+  readerLogin(protocol: 'imap' | 'pop3', outcome: 'ok' | 'wrong' | 'throttled'): void;
+  readerBytes(protocol: 'imap' | 'pop3', bytes: number): void;
 }>;
 
 export type MetricsOptions = Readonly<{
@@ -50,6 +54,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   // Counted where the rules live (the primary, with --workers), so in `registry` whatever `traffic` says.
   const internalErrors = new Counter({ name: 'mailwire_internal_errors_total', help: 'Connections closed by an internal error (answered 421)', registers: traffic });
   const faults = new Counter({ name: 'mailwire_faults_injected_total', help: 'Faults injected, by rule number (from 1, in document order)', labelNames: ['rule'], registers: [registry] });
+  const readerCommands = new Counter({ name: 'mailwire_reader_commands_total', help: 'IMAP and POP3 commands read, by protocol and command', labelNames: ['protocol', 'command'], registers: [registry] });
+  const readerLogins = new Counter({ name: 'mailwire_reader_logins_total', help: 'IMAP and POP3 logins, by protocol and outcome (ok, wrong, throttled)', labelNames: ['protocol', 'outcome'], registers: [registry] });
+  const readerBytes = new Counter({ name: 'mailwire_reader_bytes_sent_total', help: 'Bytes sent to IMAP and POP3 clients, by protocol', labelNames: ['protocol'], registers: [registry] });
   const response = new VerbHistogram(
     'mailwire_command_response_seconds', 'Time from a command to its reply',
     [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
@@ -79,6 +86,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     commandResponse: (verb, seconds) => response.observe(verb.toUpperCase(), seconds),
     faultInjected: (rule) => faults.inc({ rule: String(rule) }),
     internalError: () => internalErrors.inc(),
+    readerCommand: (protocol, command) => readerCommands.inc({ protocol, command }),
+    readerLogin: (protocol, outcome) => readerLogins.inc({ protocol, outcome }),
+    readerBytes: (protocol, n) => readerBytes.inc({ protocol }, n),
   };
 }
 

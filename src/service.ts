@@ -200,7 +200,11 @@ export async function startBackend(
     }
   }
   // POP3 and IMAP log in by inbox address, which knows no workspace: with workspaces they stay off (not yet scoped).
-  const started = await startReaders(workspaces === null ? config.readers ?? {} : {}, queryable, events);
+  const started = await startReaders(workspaces === null ? config.readers ?? {} : {}, queryable, events, {
+    command: (protocol, verb) => metrics.readerCommand(protocol, verb),
+    login: (protocol, outcome) => metrics.readerLogin(protocol, outcome),
+    bytesSent: (protocol, n) => metrics.readerBytes(protocol, n),
+  });
   readers = started;
   return {
     store, queryable, storeTimeoutMs, saves, events, metrics, faults, http, httpError, compat, readers: started, workspaces, webhooks,

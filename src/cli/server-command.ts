@@ -18,6 +18,7 @@ import { startService, type HttpConfig, type ServiceConfig } from '../service.js
 import { createPasswordCheck, parseCredentialFile as parseLoginFile, type PasswordCheck } from '../credentials.js';
 import { allowedHosts, exposureProblem } from '../web/guard.js';
 import { LoginLimiter } from '../net/login-limiter.js';
+import { readerExposureProblem, type ReadersConfig } from '../mailbox/listeners.js';
 import { isClusterWorker, runClusterWorker, startClusterPrimary } from '../cluster.js';
 import type { TlsMode } from '../smtp/client/index.js';
 import { parseServerAddress } from '../net/host-port.js';
@@ -102,6 +103,9 @@ type ServerFlags = {
   imap: boolean;
   imapHost: string;
   imapPort: number;
+  imapTlsPort?: number;
+  pop3TlsPort?: number;
+  imapInsecure?: boolean;
   faults?: string;
   workspaces?: string;
   proxyProtocol?: boolean;
@@ -194,6 +198,9 @@ export function registerServerCommand(program: Command): void {
     .option('--imap-host <address>', 'address of the IMAP server for mail clients (login: an inbox address)', DEFAULT_HOST)
     .addOption(new Option('--imap-port <port>', 'port of the IMAP server; 0 picks a free one').argParser(parsePort).default(DEFAULT_IMAP_PORT))
     .option('--no-imap', 'no IMAP server')
+    .option('--imap-tls-port <port>', 'smtp: also serve IMAP with implicit TLS (port-993 style) on this port', parsePort)
+    .option('--pop3-tls-port <port>', 'smtp: also serve POP3 with implicit TLS (port-995 style) on this port', parsePort)
+    .option('--imap-insecure', 'allow IMAP and POP3 on a non-loopback address without logins (anyone who reaches them reads all mail)')
     .addOption(new Option('--workers <n>', 'SMTP worker processes (node:cluster) sharing the port, for more than one core; the store and HTTP API stay in one process').argParser(parsePositiveInt).default(1))
     .option('--faults <file>', 'fault injection: a JSON document of rules (see README, "Fault injection"); changed at run time through /api/v1/faults')
     .option('--workspaces <file>', 'workspaces: a JSON document of workspaces (SMTP users, API tokens, recipient globs, retention) created or updated at start; every API request then needs a token (see README, "Workspaces")')
@@ -288,11 +295,10 @@ export function registerServerCommand(program: Command): void {
           configured: flags.webhook, allowHosts: flags.webhookAllowHosts,
           ...(flags.webhookSecret === undefined ? {} : { secret: flags.webhookSecret }),
         },
-        readers: {
-          pop3: flags.pop3 && flags.store !== 'none' ? { host: flags.pop3Host, port: flags.pop3Port, ...(pem ? { tls: pem } : {}) } : null,
-          imap: flags.imap && flags.store !== 'none' ? { host: flags.imapHost, port: flags.imapPort, ...(pem ? { tls: pem } : {}) } : null,
-        },
+        readers: readersFor(flags, pem, credentials, logins),
       };
+      const readerProblem = readerExposureProblem(config.readers ?? {});
+      if (readerProblem !== null) throw new Error(`mailwire: ${readerProblem}`);
       if (isClusterWorker()) return runClusterWorker(config, flags.workers);
       const startContext = { port: flags.port, ...(flags.tlsPort === undefined ? {} : { tlsPort: flags.tlsPort }), ...(flags.http ? { httpPort: flags.httpPort } : {}), ...(flags.store === 'sqlite' ? { dataDir: flags.dataDir } : {}) };
       const service = await (flags.workers > 1 ? startClusterPrimary(config, flags.workers) : startService(config)).catch((error: unknown) => {
@@ -327,9 +333,13 @@ export function registerServerCommand(program: Command): void {
         if (service.httpError) say(`mailwire: warning: ${service.httpError.message}`);
       } else if (service.httpError) say(`mailwire: warning: no HTTP API, ${explainStartError(service.httpError, startContext) ?? service.httpError.message}; SMTP goes on`);
       const { pop3, pop3Error, imap, imapError } = service.readers;
-      if (pop3) say(`mailwire: POP3 on ${hostPort(pop3.host, pop3.port)} (user: an inbox address; any password)`);
+      const loginRule = (config.readers?.credentials?.length ?? 0) > 0
+        ? 'login: a configured user sees all mail, an inbox address with a configured password its inbox'
+        : 'user: an inbox address; any password';
+      const implicitTls = (p: number | null): string => (p === null ? '' : `, implicit TLS on ${p}`);
+      if (pop3) say(`mailwire: POP3 on ${hostPort(pop3.host, pop3.port)}${implicitTls(pop3.tlsPort)} (${loginRule})`);
       else if (pop3Error) say(`mailwire: warning: no POP3, ${pop3Error.message}; SMTP goes on`);
-      if (imap) say(`mailwire: IMAP on ${hostPort(imap.host, imap.port)} (user: an inbox address; any password)`);
+      if (imap) say(`mailwire: IMAP on ${hostPort(imap.host, imap.port)}${implicitTls(imap.tlsPort)} (${loginRule})`);
       else if (imapError) say(`mailwire: warning: no IMAP, ${imapError.message}; SMTP goes on`);
 
       let stopping = false;
@@ -351,6 +361,26 @@ export function registerServerCommand(program: Command): void {
 }
 
 const splitList = (value: string, previous: string[]): string[] => [...previous, ...value.split(',').map((v) => v.trim()).filter((v) => v !== '')];
+
+/**
+ * IMAP and POP3 from their flags: STARTTLS/STLS with the server's certificate, implicit-TLS ports, and the login
+ * rule's users (src/mailbox/login.ts): --http-auth-file's, and under --dialect smtp the SMTP --auth/--auth-file ones.
+ */
+function readersFor(flags: ServerFlags, pem: PemPair | undefined, smtpCredentials: readonly Credential[], logins: LoginLimiter): ReadersConfig {
+  if ((flags.imapTlsPort !== undefined || flags.pop3TlsPort !== undefined) && pem === undefined) {
+    throw new Error('--imap-tls-port and --pop3-tls-port need --dialect smtp with --tls-cert/--tls-key or --tls-self-signed');
+  }
+  const httpCredentials = flags.httpAuthFile === undefined ? [] : parseLoginFile(readFileSync(flags.httpAuthFile, 'utf8'), { bcryptOnly: true });
+  const tls = pem ? { tls: pem } : {};
+  const on = flags.store !== 'none';
+  return {
+    pop3: flags.pop3 && on ? { host: flags.pop3Host, port: flags.pop3Port, ...tls, ...(flags.pop3TlsPort === undefined ? {} : { tlsPort: flags.pop3TlsPort }) } : null,
+    imap: flags.imap && on ? { host: flags.imapHost, port: flags.imapPort, ...tls, ...(flags.imapTlsPort === undefined ? {} : { tlsPort: flags.imapTlsPort }) } : null,
+    credentials: [...smtpCredentials, ...httpCredentials],
+    loginLimiter: logins,
+    insecure: flags.imapInsecure === true,
+  };
+}
 
 /** The HTTP side from its flags; refuses (throws, so nothing starts) to expose the mail without a login. */
 async function httpFor(flags: ServerFlags): Promise<HttpConfig> {

@@ -1,21 +1,27 @@
 /**
  * The mail-client listeners (POP3, IMAP) beside the HTTP API, over the same store: started by the backend, in the
  * process that holds the store. A busy port is a warning, as for HTTP: catching mail matters more than reading it.
+ * Both share one login rule (./login.ts) and the process's login limiter.
  */
 import type { MailwireEvents } from '../events.js';
 import type { PemPair } from '../net/tls.js';
 import type { MessageStore } from '../store/index.js';
+import type { Credential } from '../credentials.js';
+import type { LoginLimiter } from '../net/login-limiter.js';
+import { isLoopbackHost } from '../web/guard.js';
 import { startPop3Server, type RunningPop3Server } from '../pop3/server/server.js';
 import { startImapServer, type RunningImapServer } from '../imap/server/server.js';
+import { createMailLogin } from './login.js';
+import type { MailLogin } from './access.js';
 
 export type ReaderConfig = Readonly<{
   host: string;
   /** 0: a free port. */
   port: number;
+  /** Implicit TLS on this port too (993/995 style); needs `tls`. */
+  tlsPort?: number;
   /** STLS / STARTTLS with this certificate (the server's --tls-cert or --tls-self-signed). */
   tls?: PemPair;
-  /** Password check for logins; absent: any password. */
-  checkPassword?: (user: string, password: string) => boolean | Promise<boolean>;
 }>;
 
 export type ReadersConfig = Readonly<{
@@ -23,6 +29,19 @@ export type ReadersConfig = Readonly<{
   pop3?: ReaderConfig | null;
   /** null or absent: no IMAP. */
   imap?: ReaderConfig | null;
+  /** The configured users (./login.ts); absent or empty: any password for an inbox address. */
+  credentials?: readonly Credential[];
+  /** The process's one limiter (SMTP AUTH, HTTP Basic, IMAP, POP3); absent: one of their own. */
+  loginLimiter?: LoginLimiter;
+  /** Serve off loopback without credentials (--imap-insecure). */
+  insecure?: boolean;
+}>;
+
+/** What the listeners report (the service hands them its metrics). */
+export type ReaderObserver = Readonly<{
+  command(protocol: 'imap' | 'pop3', verb: string): void;
+  login(protocol: 'imap' | 'pop3', outcome: 'ok' | 'wrong' | 'throttled'): void;
+  bytesSent(protocol: 'imap' | 'pop3', bytes: number): void;
 }>;
 
 export type RunningReaders = Readonly<{
@@ -35,12 +54,38 @@ export type RunningReaders = Readonly<{
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
-export async function startReaders(config: ReadersConfig, store: MessageStore | null, events: MailwireEvents): Promise<RunningReaders> {
+/**
+ * Why IMAP or POP3 must not start as configured, or null: off loopback without credentials (anyone who can reach the
+ * port would read all the caught mail) unless `insecure`. One line naming the fix.
+ */
+export function readerExposureProblem(config: ReadersConfig): string | null {
+  if (config.insecure === true || (config.credentials?.length ?? 0) > 0) return null;
+  for (const [name, r] of [['IMAP', config.imap], ['POP3', config.pop3]] as const) {
+    if (r && !isLoopbackHost(r.host)) {
+      return `${name} on ${r.host} would let anyone who reaches it read the mail with any password: give logins ` +
+        '(--http-auth-file, or --auth/--auth-file under --dialect smtp), listen on 127.0.0.1, or pass --imap-insecure';
+    }
+  }
+  return null;
+}
+
+export async function startReaders(config: ReadersConfig, store: MessageStore | null, events: MailwireEvents, observer?: ReaderObserver): Promise<RunningReaders> {
+  const problem = readerExposureProblem(config);
+  if (problem !== null) { // the CLI refuses to start before this; a program calling startService gets the same refusal as an error
+    const error = new Error(problem);
+    return { pop3: null, pop3Error: config.pop3 ? error : null, imap: null, imapError: config.imap ? error : null, close: async () => {} };
+  }
+  const decide = createMailLogin({ credentials: config.credentials ?? [], ...(config.loginLimiter ? { limiter: config.loginLimiter } : {}) });
+  const login: MailLogin = async (user, password, client, protocol) => {
+    const r = await decide(user, password, client, protocol);
+    observer?.login(protocol, r.ok ? 'ok' : r.refusal.kind);
+    return r;
+  };
   let pop3: RunningPop3Server | null = null;
   let pop3Error: Error | null = null;
   if (config.pop3 && store) {
     try {
-      pop3 = await startPop3Server({ ...config.pop3, store, events });
+      pop3 = await startPop3Server({ ...config.pop3, store, events, login, ...(observer ? { observer } : {}) });
     } catch (e) {
       pop3Error = asError(e);
     }
@@ -49,7 +94,7 @@ export async function startReaders(config: ReadersConfig, store: MessageStore | 
   let imapError: Error | null = null;
   if (config.imap && store) {
     try {
-      imap = await startImapServer({ ...config.imap, store, events });
+      imap = await startImapServer({ ...config.imap, store, events, login, ...(observer ? { observer } : {}) });
     } catch (e) {
       imapError = asError(e);
     }

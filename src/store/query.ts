@@ -9,6 +9,7 @@
  *   inbox:x          an envelope recipient is exactly x (case-insensitive): the message is in that inbox
  *   workspace:x      the message belongs to workspace x (see ./workspace-scope.ts, which adds this term to every search
  *                    of a workspace's handle: the terms are ANDed, so no other term can widen it)
+ *   id:x             the message whose id is x (exactly one message: deleting one message from an inbox)
  *   -term            negates any of the above; values with spaces go in double quotes (\" and \\ inside)
  *
  * Anything that is not a known `key:` is a plain word, so `re:`, `a-b`, `x@y.z` and `http://…` just search text.
@@ -28,7 +29,9 @@ export type Clause =
   /** An inbox: the message has this envelope recipient (the whole address, lowercased; plus-addresses as written). */
   | Readonly<{ kind: 'inbox'; address: string; negate: boolean }>
   /** The message's workspace is (or, negated, is not) `name` (lowercased). */
-  | Readonly<{ kind: 'workspace'; name: string; negate: boolean }>;
+  | Readonly<{ kind: 'workspace'; name: string; negate: boolean }>
+  /** One message, by its id. */
+  | Readonly<{ kind: 'id'; id: string; negate: boolean }>;
 
 export type SearchQuery = Readonly<{ clauses: readonly Clause[] }>;
 
@@ -38,7 +41,7 @@ export const MAX_CLAUSES = 32;
 /** Words looked up in the full-text index, over all text terms ("a.b.c" is three): each one is a posting-list walk. */
 export const MAX_QUERY_WORDS = 64;
 
-const KEYS = new Set(['from', 'to', 'subject', 'before', 'after', 'has', 'is', 'inbox', 'workspace']);
+const KEYS = new Set(['from', 'to', 'subject', 'before', 'after', 'has', 'is', 'inbox', 'workspace', 'id']);
 
 export function parseQuery(input: string): SearchQuery {
   if (input.length > MAX_QUERY_LENGTH) throw new QueryError(`query longer than ${MAX_QUERY_LENGTH} characters`, 0);
@@ -125,6 +128,8 @@ function keyed(key: string, value: string, negate: boolean, at: number): Clause 
       return { kind: 'inbox', address: value.toLowerCase(), negate };
     case 'workspace':
       return { kind: 'workspace', name: value.toLowerCase(), negate };
+    case 'id':
+      return { kind: 'id', id: value, negate };
     case 'is':
       if (/^(read|unread)$/i.test(value)) return { kind: 'read', read: (value.toLowerCase() === 'read') !== negate };
       throw new QueryError(`is: knows only "read" and "unread", not "${value}"`, at);

@@ -86,6 +86,8 @@ function clauseMatch(c: Clause, m: MessageSummary): SummaryMatch {
       return yesNo(m.envelope.to.some((a) => a.toLowerCase() === c.address) !== c.negate);
     case 'workspace':
       return 'maybe'; // a summary does not say its workspace: the store's own search answers
+    case 'id':
+      return yesNo((m.id === c.id) !== c.negate);
     default:
       return assertNever(c);
   }

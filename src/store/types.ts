@@ -247,6 +247,12 @@ export interface MessageStore extends MessageSink {
    * read (see README for its cost).
    */
   countMessages(query?: string): Promise<MessageCount>;
+  /**
+   * Oldest first: up to `limit` (at most 10,000) messages matching `query` stored after cursor `after` (null: from the
+   * first), each with its cursor, as repeated nextMatch calls from `after` would give, in one read (an IMAP SELECT of
+   * a large inbox; src/mailbox/inbox-view.ts).
+   */
+  matchesAfter(query: string, after: string | null, limit: number): Promise<readonly { message: MessageSummary; cursor: string }[]>;
   /** Newest first; the filter narrows them (failed only, one client, an address in MAIL FROM or RCPT TO). */
   listSessions(options?: SessionListOptions): Promise<Page<SessionSummary>>;
   /**

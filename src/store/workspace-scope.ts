@@ -105,6 +105,10 @@ class WorkspaceStore implements MessageStore {
     return this.#store.setReadMatching(this.#q(query), read);
   }
 
+  matchesAfter(query: string, after: string | null, limit: number): Promise<readonly { message: MessageSummary; cursor: string }[]> {
+    return this.#read(() => this.#store.matchesAfter(this.#q(query), after, limit));
+  }
+
   countMessages(query?: string): Promise<MessageCount> {
     return this.#read(() => this.#store.countMessages(this.#q(query)));
   }

@@ -147,3 +147,28 @@ M.logout()
     assert.deepEqual((await mw.messages('inbox:other@x.test')).map((m) => m.id), [ids[0]], 'and stays in its other inbox');
   });
 });
+
+describe('IMAP EXPUNGE of one message', () => {
+  it('takes out exactly the message marked, beside another of that inbox received in the same millisecond', async () => {
+    const { openStore } = await import('../../src/store/index.js');
+    const { startImapServer } = await import('../../src/imap/server/server.js');
+    const { createMailLogin } = await import('../../src/mailbox/login.js');
+    const store = await openStore({ kind: 'memory' });
+    const at = new Date('2026-01-01T00:00:00.000Z');
+    const conn = { clientAddress: '127.0.0.1', clientPort: 1, serverAddress: '127.0.0.1', serverPort: 2, dialect: 'smtp' as const, tls: false };
+    const save = (subject: string): Promise<string> => store.save({ envelope: { helo: 'h', from: 'a@x.test', to: ['qa@x.test'] }, connection: conn, receivedAt: at, raw: Buffer.from(`Subject: ${subject}\r\n\r\nx\r\n`) });
+    const first = await save('first');
+    const second = await save('second');
+    await waitFor('both indexed', async () => (await store.listMessages({ query: 'inbox:qa@x.test' })).items.length === 2);
+    const server = await startImapServer({ host: '127.0.0.1', port: 0, store, events: null, login: createMailLogin({ credentials: [] }) });
+    try {
+      const out = await dialogue(server.port, ['a LOGIN qa@x.test x', 'b SELECT INBOX', 'c STORE 1 +FLAGS (\\Deleted)', 'd EXPUNGE']);
+      assert.match(out, /\r\n\* 1 EXPUNGE\r\nd OK EXPUNGE completed\r\n$/);
+      assert.deepEqual((await store.listMessages({ query: 'inbox:qa@x.test' })).items.map((m) => m.id), [second]);
+      assert.equal(await store.getRaw(first), null, 'in no inbox any more: deleted');
+    } finally {
+      await server.close();
+      await store.close();
+    }
+  });
+});

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { startMailwire, type Mailwire } from '../../src/testing/start.js';
+import { createMailLogin } from '../../src/mailbox/login.js';
 import { startPop3Server } from '../../src/pop3/server/server.js';
 import { openStore } from '../../src/store/index.js';
 import { selfSignedPem } from '../../src/net/tls.js';
@@ -82,7 +83,7 @@ except poplib.error_proto as e:
 print('UIDL' in p.capa())
 p.quit()
 `);
-    assert.match(out, /^b'-ERR \[AUTH\] the user name is an inbox address \(an envelope recipient\), e\.g\. USER qa@example\.test'\nTrue\n$/);
+    assert.match(out, /^b'-ERR \[AUTH\] the user name is an inbox address \(an envelope recipient\), e\.g\. qa@example\.test'\nTrue\n$/);
   });
 
   it('DELE + QUIT takes the message out of that inbox only; RSET and a dropped connection delete nothing', async () => {
@@ -114,7 +115,7 @@ describe('POP3 STLS', () => {
   it('poplib upgrades with STLS and reads the inbox', async () => {
     const store = await openStore({ kind: 'memory' });
     const pem = await selfSignedPem(['localhost', '127.0.0.1']);
-    const server = await startPop3Server({ host: '127.0.0.1', port: 0, store, events: null, tls: pem });
+    const server = await startPop3Server({ host: '127.0.0.1', port: 0, store, events: null, tls: pem, login: createMailLogin({ credentials: [] }) });
     try {
       const out = await py(`
 import poplib, ssl

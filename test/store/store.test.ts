@@ -9,6 +9,7 @@ import {
   BACKENDS, CONN, ENCODED_SUBJECT, GARBAGE, MULTIPART, PDF_BYTES, PNG_BYTES, SIMPLE, UTF8_TEXT, crlf, incoming, saveIndexed, untilIndexed, type Opened,
 } from '../helpers/mail.js';
 import { StoreInputError } from '../../src/store/errors.js';
+import { encodeCursor } from '../../src/store/cursor.js';
 import type { ListOptions, MessageSummary, Page } from '../../src/store/types.js';
 
 for (const backend of BACKENDS) {
@@ -249,6 +250,25 @@ for (const backend of BACKENDS) {
       assert.equal(await o.store.nextMatch('', (await o.store.nextMatch('', null))?.cursor ?? ''), null);
       assert.equal(first.items.length, 4);
     });
+
+    it('reads in one call, oldest first, what repeated nextMatch calls give (matchesAfter), paged by its limit', async () => {
+      for (const query of ['', 'test', '-has:attachment', 'inbox:nobody@nowhere.test']) {
+        const walked: { id: string; cursor: string }[] = [];
+        let cursor = encodeCursor('m', 0);
+        for (let i = 0; i < 1000; i++) {
+          const hit = await o.store.nextMatch(query, cursor);
+          if (hit === null) break;
+          walked.push({ id: hit.message.id, cursor: hit.cursor });
+          cursor = hit.cursor;
+        }
+        const bulk = await o.store.matchesAfter(query, null, 10_000);
+        assert.deepEqual(bulk.map((m) => ({ id: m.message.id, cursor: m.cursor })), walked, `query ${JSON.stringify(query)}`);
+        const firstTwo = await o.store.matchesAfter(query, null, 2);
+        const rest = await o.store.matchesAfter(query, firstTwo[firstTwo.length - 1]?.cursor ?? null, 10_000);
+        assert.deepEqual([...firstTwo, ...(firstTwo.length < 2 ? [] : rest)].map((m) => m.message.id), walked.map((w) => w.id));
+      }
+      assert.ok((await o.store.matchesAfter('', null, 10_000)).length >= 4);
+    });
   });
 
   describe(`${backend.name} inboxes`, () => {
@@ -333,6 +353,13 @@ for (const backend of BACKENDS) {
         // A message arriving later is in the inbox again.
         const f = await saveIndexed(o.store, incoming(SIMPLE, { to: ['qa+1@x.test'] }));
         assert.deepEqual(await ids('inbox:qa+1@x.test'), [f]);
+
+        // id: names exactly one message, even beside one received in the same millisecond (IMAP EXPUNGE, POP3 QUIT).
+        const twin = await saveIndexed(o.store, incoming(SIMPLE, { to: ['qa+1@x.test'] }));
+        assert.deepEqual(await o.store.deleteInboxMessages('qa+1@x.test', `id:${twin}`), { removed: 1, deleted: [twin] });
+        assert.deepEqual(await ids('inbox:qa+1@x.test'), [f]);
+        assert.deepEqual(await ids(`id:${f}`), [f]);
+        assert.deepEqual(await ids(`inbox:qa+1@x.test -id:${f}`), []);
 
         // A query narrows which messages leave; a malformed one is refused and nothing changes.
         await assert.rejects(o.store.deleteInboxMessages('qa+2@x.test', 'is:maybe'), StoreInputError);

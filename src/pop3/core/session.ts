@@ -32,7 +32,8 @@ export type Pop3Config = Readonly<{
 export type Input =
   | Readonly<{ type: 'line'; line: string; overflow: boolean }>
   | Readonly<{ type: 'logged-in'; messages: readonly DropMessage[] }>
-  | Readonly<{ type: 'login-failed'; reason: string }>
+  /** AUTH: a wrong user or password; SYS/TEMP: refused unchecked (too many failures from that address, or the store failed). */
+  | Readonly<{ type: 'login-failed'; code: 'AUTH' | 'SYS/TEMP'; reason: string }>
   | Readonly<{ type: 'content'; raw: Buffer }>
   | Readonly<{ type: 'content-missing' }>
   | Readonly<{ type: 'updated'; failed: number }>
@@ -51,6 +52,8 @@ export type Action =
   | Readonly<{ type: 'update'; uids: readonly number[] }>
   /** The reply before it said "+OK Begin TLS": start TLS on the socket, then feed 'tls-started'. */
   | Readonly<{ type: 'starttls' }>
+  /** A command was read (for metrics and logs): its verb, or 'unknown'. Never carries a password. */
+  | Readonly<{ type: 'command'; verb: string }>
   | Readonly<{ type: 'close' }>;
 
 export type Command =
@@ -204,7 +207,7 @@ export class Pop3Session {
       case 'login-failed':
         if (p.kind !== 'authenticating') return misuse(p, input);
         this.#errors++;
-        return { phase: { kind: 'authorization', user: null }, actions: [err(`[AUTH] ${input.reason}`)] };
+        return { phase: { kind: 'authorization', user: null }, actions: [err(`[${input.code}] ${input.reason}`)] };
       case 'content': {
         if (p.kind !== 'fetching') return misuse(p, input);
         const body = p.top === null ? input.raw : topOf(input.raw, p.top);
@@ -247,6 +250,11 @@ export class Pop3Session {
   }
 
   #command(p: Phase, c: Command): Step {
+    const r = this.#run(p, c);
+    return { phase: r.phase, actions: [{ type: 'command', verb: c.verb === 'INVALID' ? 'unknown' : c.verb }, ...r.actions] };
+  }
+
+  #run(p: Phase, c: Command): Step {
     if (c.verb === 'INVALID') return this.#bad(p, c.why);
     const state: StateName | null = p.kind === 'authorization' ? 'authorization' : p.kind === 'transaction' ? 'transaction' : null;
     if (state === null) return misuse(p, { type: 'line', line: c.verb, overflow: false });

@@ -5,15 +5,18 @@
  * One outstanding action at a time: while a login, a fetch or the deletions run, no further line is taken from the
  * splitter, so the session's queue stays short and the socket's own back-pressure holds the rest.
  */
-import { createServer, type Server, type Socket } from 'node:net';
-import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
+import type { Socket } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import type { MailwireEvents } from '../../events.js';
 import type { MessageStore } from '../../store/index.js';
 import type { PemPair } from '../../net/tls.js';
 import { LineSplitter } from '../../smtp/core/line-splitter.js';
 import { assertNever } from '../../assert-never.js';
 import { isLoopbackHost } from '../../web/guard.js';
-import { isInboxAddress, messagesAfter, removeFromInbox, type InboxMessage } from '../../mailbox/inbox-view.js';
+import { messagesAfter, removeFromInbox, type InboxMessage } from '../../mailbox/inbox-view.js';
+import type { MailboxAccess, MailLogin } from '../../mailbox/access.js';
+import type { ReaderObserver } from '../../mailbox/listeners.js';
+import { listenTcp, upgradeToTls, type RunningTcpListener } from '../../net/tcp-listener.js';
 import { Pop3Session, type Action, type Input } from '../core/session.js';
 
 export type Pop3ServerOptions = Readonly<{
@@ -23,15 +26,19 @@ export type Pop3ServerOptions = Readonly<{
   store: MessageStore;
   /** Where `message-deleted` is announced when a QUIT deletes messages for good; null: nowhere. */
   events: MailwireEvents | null;
-  /** For STLS. */
+  /** For STLS; with `tlsPort`, implicit TLS too. */
   tls?: PemPair;
+  /** A second listener, TLS from the first byte (995 style); needs `tls`. 0: a free port. */
+  tlsPort?: number;
   /**
-   * Checks a login's password; absent: any password is accepted (a catcher on loopback). The user is always an inbox
-   * address. May be slow (bcrypt off the event loop): nothing else of that connection runs meanwhile.
+   * Decides a login and what it sees (src/mailbox/login.ts). May be slow (bcrypt off the event loop): nothing else of
+   * that connection runs meanwhile.
    */
-  checkPassword?: (user: string, password: string) => boolean | Promise<boolean>;
+  login: MailLogin;
   /** Connections served at once; more get -ERR and are closed. Default 10,000. */
   maxClients?: number;
+  /** Commands, logins and bytes, counted (the service's metrics). */
+  observer?: ReaderObserver;
   /** Close a connection silent this long (RFC 1939 §3: at least 10 minutes). Default 10 minutes. */
   idleTimeoutMs?: number;
   serverName?: string;
@@ -40,6 +47,7 @@ export type Pop3ServerOptions = Readonly<{
 export type RunningPop3Server = Readonly<{
   host: string;
   port: number;
+  tlsPort: number | null;
   connectionCount(): number;
   close(): Promise<void>;
 }>;
@@ -49,42 +57,37 @@ const MAX_ERRORS = 20;
 
 export async function startPop3Server(opts: Pop3ServerOptions): Promise<RunningPop3Server> {
   const secureContext = opts.tls ? createSecureContext({ cert: opts.tls.cert, key: opts.tls.key }) : undefined;
-  const sockets = new Set<Socket>();
-  const maxClients = opts.maxClients ?? 10_000;
-  const server: Server = createServer((socket) => {
-    if (sockets.size >= maxClients) {
-      socket.end('-ERR [SYS/TEMP] too many connections, try again later\r\n');
-      return;
+  // POP3 sessions hold nothing to finish at close: deletions only ever happen at QUIT.
+  const common = {
+    host: opts.host, maxClients: opts.maxClients ?? 10_000, busyLine: '-ERR [SYS/TEMP] too many connections, try again later\r\n',
+    onConnection: (socket: Socket, tls: boolean) => serveConnection(socket, tls, opts, secureContext),
+  };
+  const plain = await listenTcp({ ...common, port: opts.port });
+  let implicit: RunningTcpListener | null = null;
+  if (opts.tlsPort !== undefined) {
+    if (opts.tls === undefined) {
+      await plain.close();
+      throw new Error('--pop3-tls-port needs a certificate (--tls-cert/--tls-key or --tls-self-signed)');
     }
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    serveConnection(socket, opts, secureContext);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
+    implicit = await listenTcp({ ...common, port: opts.tlsPort, implicitTls: opts.tls }).catch(async (e: unknown) => {
+      await plain.close();
+      throw e;
     });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : opts.port;
+  }
   return {
-    host: opts.host,
-    port,
-    connectionCount: () => sockets.size,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      for (const s of sockets) s.destroy(); // POP3 sessions hold nothing to finish: deletions only ever happen at QUIT
-    }),
+    host: plain.host, port: plain.port, tlsPort: implicit?.port ?? null,
+    connectionCount: () => plain.connectionCount() + (implicit?.connectionCount() ?? 0),
+    close: async () => {
+      await Promise.all([plain.close(), implicit?.close()]);
+    },
   };
 }
 
-function serveConnection(plain: Socket, opts: Pop3ServerOptions, secureContext: SecureContext | undefined): void {
+function serveConnection(plain: Socket, implicitTls: boolean, opts: Pop3ServerOptions, secureContext: SecureContext | undefined): void {
   const session = new Pop3Session({
     serverName: opts.serverName ?? 'mailwire',
-    loginAllowed: isLoopbackHost(plain.localAddress ?? ''),
-    tlsAvailable: secureContext !== undefined,
+    loginAllowed: implicitTls || isLoopbackHost(plain.localAddress ?? ''),
+    tlsAvailable: secureContext !== undefined && !implicitTls,
     maxErrors: MAX_ERRORS,
     maxLineBytes: MAX_LINE_BYTES,
   });
@@ -92,11 +95,14 @@ function serveConnection(plain: Socket, opts: Pop3ServerOptions, secureContext: 
   let splitter = new LineSplitter();
   let busy = false;
   let closed = false;
-  let user = '';
+  let access: MailboxAccess | null = null;
+  const clientAddress = plain.remoteAddress ?? '';
   let drop: InboxMessage[] = [];
 
   const write = (data: string | Buffer): void => {
-    if (!closed && !socket.destroyed) socket.write(data);
+    if (closed || socket.destroyed) return;
+    opts.observer?.bytesSent('pop3', typeof data === 'string' ? Buffer.byteLength(data, 'latin1') : data.length);
+    socket.write(data);
   };
   const feed = (input: Input): void => {
     if (closed) return;
@@ -113,7 +119,7 @@ function serveConnection(plain: Socket, opts: Pop3ServerOptions, secureContext: 
   const failureOf = (e: unknown): Input => {
     const reason = e instanceof Error ? e.message : String(e);
     const phase = session.phase.kind;
-    if (phase === 'authenticating') return { type: 'login-failed', reason: `[SYS/TEMP] the store failed: ${reason}` };
+    if (phase === 'authenticating') return { type: 'login-failed', code: 'SYS/TEMP', reason: `the store failed: ${reason}` };
     if (phase === 'fetching') return { type: 'content-missing' };
     return { type: 'updated', failed: drop.length };
   };
@@ -131,10 +137,12 @@ function serveConnection(plain: Socket, opts: Pop3ServerOptions, secureContext: 
         }); break;
         case 'update': later(async () => {
           const wanted = new Set(a.uids);
-          const failed = await removeFromInbox(opts.store, opts.events, user, drop, drop.filter((m) => wanted.has(m.uid)));
+          const doomed = drop.filter((m) => wanted.has(m.uid)).map((m) => m.id);
+          const failed = access === null ? doomed : await removeFromInbox(opts.store, opts.events, access, doomed, doomed.length === drop.length);
           return { type: 'updated', failed: failed.length };
         }); break;
         case 'starttls': startTls(); break;
+        case 'command': opts.observer?.command('pop3', a.verb); break;
         case 'close': close(); break;
         default: assertNever(a);
       }
@@ -143,13 +151,10 @@ function serveConnection(plain: Socket, opts: Pop3ServerOptions, secureContext: 
 
   async function login(name: string, password: string): Promise<Input> {
     // Lines are latin1 (bytes 1:1); a login is UTF-8 text.
-    const address = Buffer.from(name, 'latin1').toString('utf8').trim().toLowerCase();
-    if (!isInboxAddress(address)) return { type: 'login-failed', reason: 'the user name is an inbox address (an envelope recipient), e.g. USER qa@example.test' };
-    const pass = Buffer.from(password, 'latin1').toString('utf8');
-    const ok = opts.checkPassword === undefined ? true : await opts.checkPassword(address, pass);
-    if (!ok) return { type: 'login-failed', reason: 'wrong user name or password' };
-    user = address;
-    drop = await messagesAfter(opts.store, address, 0);
+    const r = await opts.login(Buffer.from(name, 'latin1').toString('utf8'), Buffer.from(password, 'latin1').toString('utf8'), clientAddress, 'pop3');
+    if (!r.ok) return { type: 'login-failed', code: r.refusal.kind === 'throttled' ? 'SYS/TEMP' : 'AUTH', reason: r.refusal.reason };
+    access = r.access;
+    drop = await messagesAfter(opts.store, r.access, 0);
     return { type: 'logged-in', messages: drop.map((m) => ({ uid: m.uid, size: m.size })) };
   }
 
@@ -174,20 +179,14 @@ function serveConnection(plain: Socket, opts: Pop3ServerOptions, secureContext: 
   function startTls(): void {
     busy = true;
     splitter = new LineSplitter(); // RFC 2595 §3.1: nothing sent before the handshake counts
-    plain.pause();
-    plain.removeAllListeners('data');
-    plain.removeAllListeners('end');
     if (secureContext === undefined) return close();
-    plain.write('', () => {
-      if (closed) return;
-      const secure = new TLSSocket(plain, { isServer: true, secureContext });
+    upgradeToTls(plain, secureContext, () => closed, (secure) => {
       socket = secure;
       attach(secure);
-      secure.once('secure', () => {
-        busy = false;
-        feed({ type: 'tls-started' });
-        pump();
-      });
+    }, () => {
+      busy = false;
+      feed({ type: 'tls-started' });
+      pump();
     });
   }
 

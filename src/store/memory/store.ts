@@ -155,6 +155,26 @@ class MemoryStore implements MessageStore {
     return m ? { message: summary(m), cursor: encodeCursor('m', m.seq) } : null;
   }
 
+  async matchesAfter(query: string, after: string | null, limit: number): Promise<readonly { message: MessageSummary; cursor: string }[]> {
+    const q = parseQuery(query);
+    const from = decodeCursor('m', after) ?? 0;
+    const n = Number.isSafeInteger(limit) ? Math.min(10_000, Math.max(1, limit)) : 10_000;
+    const out: { message: MessageSummary; cursor: string }[] = [];
+    // Kept in seq order: start at the first one after `from` (binary search), not at the oldest.
+    let lo = 0;
+    let hi = this.#messages.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.#messages[mid]?.seq ?? 0) <= from) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < this.#messages.length && out.length < n; i++) {
+      const m = this.#messages[i];
+      if (m !== undefined && matches(q, m)) out.push({ message: summary(m), cursor: encodeCursor('m', m.seq) });
+    }
+    return out;
+  }
+
   #find(id: string): Stored | undefined {
     return typeof id === 'string' ? this.#messages.find((m) => m.id === id) : undefined;
   }
@@ -346,6 +366,8 @@ export function matches(q: SearchQuery, m: Stored): boolean {
         return inboxesOf(m).includes(c.address) !== c.negate;
       case 'workspace':
         return (workspaceOf(m.message.connection) === c.name) !== c.negate;
+      case 'id':
+        return (m.id === c.id) !== c.negate;
       default:
         return assertNever(c);
     }

@@ -74,6 +74,9 @@ export function pgSearchCondition(q: SearchQuery): PgCondition {
       case 'read':
         parts.push(`m.read = ${c.read ? 'TRUE' : 'FALSE'}`);
         break;
+      case 'id':
+        parts.push(`m.id ${c.negate ? '<>' : '='} ${param(noNul(c.id))}`);
+        break;
       case 'inbox':
       {
         // A recipient, unless the message was taken out of that inbox (message_inbox_left).

@@ -769,6 +769,19 @@ class PostgresStore implements MessageStore {
     return row ? { message: toSummary(row), cursor: encodeCursor('m', row.indexed_seq) } : null;
   }
 
+  async matchesAfter(query: string, after: string | null, limit: number): Promise<readonly { message: MessageSummary; cursor: string }[]> {
+    const cond = pgSearchCondition(parseQuery(query));
+    const params = [...cond.params];
+    const candidates = await this.#fullTextCandidates(cond, params);
+    const from = decodeCursor('m', after) ?? 0;
+    const n = Number.isSafeInteger(limit) ? Math.min(10_000, Math.max(1, limit)) : 10_000;
+    const r = await this.#query<IndexedRow>(
+      `SELECT i.indexed_seq, m.id, m.received_at, m.size, m.read, m.envelope, i.summary
+       FROM message_index i JOIN messages m ON m.seq = i.seq WHERE ${cond.sql}${candidates}
+       AND i.indexed_seq > $${params.push(from)} ORDER BY i.indexed_seq ASC LIMIT $${params.push(n)}`, params);
+    return r.rows.map((row) => ({ message: toSummary(row), cursor: encodeCursor('m', row.indexed_seq) }));
+  }
+
   async getMessage(id: string): Promise<MessageDetail | null> {
     if (!validId(id)) return null;
     const r = await this.#query<SummaryRow & { connection: ConnectionInfo; summary: SummaryFields | null }>(

@@ -95,6 +95,7 @@ export type ReadRequest =
   | Readonly<{ kind: 'list-json'; query: SearchQuery; before: number | null; limit: number }>
   | Readonly<{ kind: 'next-match'; query: SearchQuery; after: number | null }>
   | Readonly<{ kind: 'count'; query: SearchQuery }>
+  | Readonly<{ kind: 'matches-after'; query: SearchQuery; after: number; limit: number }>
   | Readonly<{ kind: 'message'; id: string }>
   | Readonly<{ kind: 'raw'; id: string }>
   | Readonly<{ kind: 'attachment'; id: string; index: number }>
@@ -109,6 +110,7 @@ export type ReadAnswers = {
   'list-json': JsonPage;
   'next-match': { message: MessageSummary; cursor: string } | null;
   count: MessageCount;
+  'matches-after': readonly { message: MessageSummary; cursor: string }[];
   message: MessageDetail | null;
   raw: Uint8Array | null;
   attachment: Readonly<{ info: AttachmentInfo; content: Uint8Array }> | null;

@@ -124,6 +124,12 @@ async function answer(r: ReadRequest): Promise<ReadAnswers[keyof ReadAnswers]> {
         .get(...sel.params) as { total: number; unread: number };
       return { total: row.total, unread: row.unread };
     }
+    case 'matches-after': {
+      const sel = searchSelection(r.query);
+      const rows = stmt(`SELECT ${SUMMARY_COLUMNS} FROM ${sel.from} WHERE ${sel.where} AND ${sel.seq} > ? ORDER BY ${sel.seq} ASC LIMIT ?`)
+        .all(...sel.params, r.after, r.limit) as SummaryRow[];
+      return rows.map((row) => ({ message: toSummary(row), cursor: encodeCursor('m', row.seq) }));
+    }
     case 'message':
       return messageDetail(r.id);
     case 'raw':

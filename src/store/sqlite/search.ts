@@ -83,6 +83,10 @@ function conditions(q: SearchQuery, fields: 'm' | 'f'): { parts: string[]; param
       case 'read':
         parts.push(`m.read = ${c.read ? 1 : 0}`);
         break;
+      case 'id':
+        parts.push(`m.id ${c.negate ? '<>' : '='} ?`);
+        params.push(c.id);
+        break;
       case 'inbox':
         // A recipient, unless the message was taken out of that inbox (message_inbox_left).
         parts.push(`${c.negate ? 'NOT ' : ''}(EXISTS (SELECT 1 FROM json_each(m.envelope, '$.to') r WHERE lower(r.value) = ?)

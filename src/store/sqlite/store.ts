@@ -77,6 +77,9 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Mess
 
 type Done = WriterAnswers['write'];
 
+/** matchesAfter's limit: 1 to 10,000. */
+const clampMatches = (n: number): number => (Number.isSafeInteger(n) ? Math.min(10_000, Math.max(1, n)) : 10_000);
+
 class SqliteStore implements MessageStore {
   readonly kind = 'sqlite' as const;
   readonly outbox: SqliteOutbox;
@@ -366,6 +369,10 @@ class SqliteStore implements MessageStore {
 
   async countMessages(query = ''): Promise<MessageCount> {
     return this.#reader.ask({ kind: 'count', query: parseQuery(query) });
+  }
+
+  async matchesAfter(query: string, after: string | null, limit: number): Promise<readonly { message: MessageSummary; cursor: string }[]> {
+    return this.#reader.ask({ kind: 'matches-after', query: parseQuery(query), after: decodeCursor('m', after) ?? 0, limit: clampMatches(limit) });
   }
 
   async getMessage(id: string): Promise<MessageDetail | null> {
