@@ -69,6 +69,37 @@ export async function listenTcp(opts: TcpListenerOptions): Promise<RunningTcpLis
  * was sent in plain text, RFC 3501 §6.2.1, RFC 2595 §3.1), waits for the last plain reply to be written, then runs
  * the handshake. `attach` gets the TLS socket at once (to hook its events); `onSecure` once the handshake is done.
  */
+export type RunningMailListener = Readonly<{ host: string; port: number; tlsPort: number | null; connectionCount(): number; close(): Promise<void> }>;
+
+/**
+ * A mail-reading protocol's listeners: the plain one (STARTTLS/STLS inside it) on `port`, and with `tlsPort` a second
+ * one with implicit TLS (993/995 style), which needs the certificate (`flag` names the option in the refusal). Either
+ * failing to listen closes the other.
+ */
+export async function listenPlainAndTls(
+  common: Omit<TcpListenerOptions, 'port' | 'implicitTls'>, port: number, tlsPort: number | undefined, tls: PemPair | undefined, flag: string,
+): Promise<RunningMailListener> {
+  const plain = await listenTcp({ ...common, port });
+  let implicit: RunningTcpListener | null = null;
+  if (tlsPort !== undefined) {
+    if (tls === undefined) {
+      await plain.close();
+      throw new Error(`${flag} needs a certificate (--tls-cert/--tls-key or --tls-self-signed)`);
+    }
+    implicit = await listenTcp({ ...common, port: tlsPort, implicitTls: tls }).catch(async (e: unknown) => {
+      await plain.close();
+      throw e;
+    });
+  }
+  return {
+    host: plain.host, port: plain.port, tlsPort: implicit?.port ?? null,
+    connectionCount: () => plain.connectionCount() + (implicit?.connectionCount() ?? 0),
+    close: async () => {
+      await Promise.all([plain.close(), implicit?.close()]);
+    },
+  };
+}
+
 export function upgradeToTls(plain: Socket, secureContext: SecureContext, isClosed: () => boolean, attach: (s: TLSSocket) => void, onSecure: () => void): void {
   plain.pause();
   plain.removeAllListeners('data');

@@ -15,7 +15,7 @@ import type { PemPair } from '../../net/tls.js';
 import { assertNever } from '../../assert-never.js';
 import { isLoopbackHost } from '../../web/guard.js';
 import type { ReaderObserver } from '../../mailbox/listeners.js';
-import { listenTcp, upgradeToTls, type RunningTcpListener } from '../../net/tcp-listener.js';
+import { listenPlainAndTls, upgradeToTls, type RunningMailListener } from '../../net/tcp-listener.js';
 import { messagesAfter, removeFromInbox, type InboxMessage } from '../../mailbox/inbox-view.js';
 import { describeAccess, type MailboxAccess, type MailLogin } from '../../mailbox/access.js';
 import { DEFAULT_LIMITS, ImapSession, type Action, type ImapMessage, type Input } from '../core/session.js';
@@ -38,7 +38,7 @@ export type ImapServerOptions = Readonly<{
   idleTimeoutMs?: number;
 }>;
 
-export type RunningImapServer = Readonly<{ host: string; port: number; tlsPort: number | null; connectionCount(): number; close(): Promise<void> }>;
+export type RunningImapServer = RunningMailListener;
 
 /** UIDVALIDITY: one value for the life of the process's store (see the README's IMAP section). */
 const UID_VALIDITY = Math.floor(Date.now() / 1000);
@@ -49,25 +49,7 @@ export async function startImapServer(opts: ImapServerOptions): Promise<RunningI
     host: opts.host, maxClients: opts.maxClients ?? 10_000, busyLine: '* BYE [UNAVAILABLE] too many connections, try again later\r\n',
     onConnection: (socket: Socket, tls: boolean) => serveConnection(socket, tls, opts, secureContext),
   };
-  const plain = await listenTcp({ ...common, port: opts.port });
-  let implicit: RunningTcpListener | null = null;
-  if (opts.tlsPort !== undefined) {
-    if (opts.tls === undefined) {
-      await plain.close();
-      throw new Error('--imap-tls-port needs a certificate (--tls-cert/--tls-key or --tls-self-signed)');
-    }
-    implicit = await listenTcp({ ...common, port: opts.tlsPort, implicitTls: opts.tls }).catch(async (e: unknown) => {
-      await plain.close();
-      throw e;
-    });
-  }
-  return {
-    host: plain.host, port: plain.port, tlsPort: implicit?.port ?? null,
-    connectionCount: () => plain.connectionCount() + (implicit?.connectionCount() ?? 0),
-    close: async () => {
-      await Promise.all([plain.close(), implicit?.close()]);
-    },
-  };
+  return listenPlainAndTls(common, opts.port, opts.tlsPort, opts.tls, '--imap-tls-port');
 }
 
 const toImap = (m: InboxMessage): ImapMessage => {

@@ -16,7 +16,7 @@ import { isLoopbackHost } from '../../web/guard.js';
 import { messagesAfter, removeFromInbox, type InboxMessage } from '../../mailbox/inbox-view.js';
 import type { MailboxAccess, MailLogin } from '../../mailbox/access.js';
 import type { ReaderObserver } from '../../mailbox/listeners.js';
-import { listenTcp, upgradeToTls, type RunningTcpListener } from '../../net/tcp-listener.js';
+import { listenPlainAndTls, upgradeToTls, type RunningMailListener } from '../../net/tcp-listener.js';
 import { Pop3Session, type Action, type Input } from '../core/session.js';
 
 export type Pop3ServerOptions = Readonly<{
@@ -44,13 +44,7 @@ export type Pop3ServerOptions = Readonly<{
   serverName?: string;
 }>;
 
-export type RunningPop3Server = Readonly<{
-  host: string;
-  port: number;
-  tlsPort: number | null;
-  connectionCount(): number;
-  close(): Promise<void>;
-}>;
+export type RunningPop3Server = RunningMailListener;
 
 const MAX_LINE_BYTES = 1024;
 const MAX_ERRORS = 20;
@@ -62,25 +56,7 @@ export async function startPop3Server(opts: Pop3ServerOptions): Promise<RunningP
     host: opts.host, maxClients: opts.maxClients ?? 10_000, busyLine: '-ERR [SYS/TEMP] too many connections, try again later\r\n',
     onConnection: (socket: Socket, tls: boolean) => serveConnection(socket, tls, opts, secureContext),
   };
-  const plain = await listenTcp({ ...common, port: opts.port });
-  let implicit: RunningTcpListener | null = null;
-  if (opts.tlsPort !== undefined) {
-    if (opts.tls === undefined) {
-      await plain.close();
-      throw new Error('--pop3-tls-port needs a certificate (--tls-cert/--tls-key or --tls-self-signed)');
-    }
-    implicit = await listenTcp({ ...common, port: opts.tlsPort, implicitTls: opts.tls }).catch(async (e: unknown) => {
-      await plain.close();
-      throw e;
-    });
-  }
-  return {
-    host: plain.host, port: plain.port, tlsPort: implicit?.port ?? null,
-    connectionCount: () => plain.connectionCount() + (implicit?.connectionCount() ?? 0),
-    close: async () => {
-      await Promise.all([plain.close(), implicit?.close()]);
-    },
-  };
+  return listenPlainAndTls(common, opts.port, opts.tlsPort, opts.tls, '--pop3-tls-port');
 }
 
 function serveConnection(plain: Socket, implicitTls: boolean, opts: Pop3ServerOptions, secureContext: SecureContext | undefined): void {
