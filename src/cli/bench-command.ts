@@ -16,7 +16,7 @@ import { checkDomain } from '../smtp/core/mailbox-syntax.js';
 import { runLoad, type Amount } from '../loadgen/load.js';
 import { benchMessage } from '../loadgen/message.js';
 import { BenchTally, type BenchReport } from '../loadgen/tally.js';
-import type { LatencySummary } from '../loadgen/histogram.js';
+import type { LatencyBin, LatencySummary } from '../loadgen/histogram.js';
 import { parseByteSize, parseDuration, parsePositiveInt } from './parse.js';
 import { UsageError } from '../errors.js';
 
@@ -205,5 +205,23 @@ export function formatReport(setup: { server: string; mode?: string; pipelining:
   const width = Math.max(13, ...rows.map(([k]) => k.length));
   out.push(`${'Latency (ms)'.padEnd(width + 2)}  ${'n'.padStart(9)}  ${['p50', 'p90', 'p99', 'max'].map((h) => h.padStart(9)).join('  ')}`);
   for (const [k, s] of rows) out.push(`  ${k.padEnd(width)}  ${String(s.count).padStart(9)}  ${[s.p50, s.p90, s.p99, s.max].map((v) => f2(v).padStart(9)).join('  ')}`);
+  if (r.latencyMs.messageBins.length > 0) out.push('', 'Whole-message latency (ms, log scale)', ...histogramLines(r.latencyMs.messageBins));
   return out;
+}
+
+const BAR_WIDTH = 40;
+const EIGHTHS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+
+/** One line a bar: its range, a bar in eighths of a character (scaled to the fullest bar), its count. */
+export function histogramLines(bins: readonly LatencyBin[]): string[] {
+  const most = Math.max(1, ...bins.map((b) => b.count));
+  const from = bins.map((b) => f2(b.fromMs));
+  const to = bins.map((b) => f2(b.toMs));
+  const wf = Math.max(...from.map((s) => s.length));
+  const wt = Math.max(...to.map((s) => s.length));
+  return bins.map((b, i) => {
+    const eighths = b.count === 0 ? 0 : Math.max(1, Math.round((b.count / most) * BAR_WIDTH * 8));
+    const bar = '█'.repeat(Math.floor(eighths / 8)) + (EIGHTHS[eighths % 8] ?? '');
+    return `  ${from[i]!.padStart(wf)} – ${to[i]!.padEnd(wt)} │${bar.padEnd(BAR_WIDTH)} ${b.count}`;
+  });
 }

@@ -22,6 +22,9 @@ function bucketLow(b: number): number {
   return sub * 2 ** (e - SUB_BITS);
 }
 
+/** One bar of a histogram: values from `fromMs` (inclusive) to `toMs` (exclusive; the last bar includes it). */
+export type LatencyBin = Readonly<{ fromMs: number; toMs: number; count: number }>;
+
 export type LatencySummary = Readonly<{ count: number; min: number; mean: number; p50: number; p90: number; p99: number; max: number }>;
 
 export class Histogram {
@@ -60,6 +63,32 @@ export class Histogram {
       if (seen >= rank) return Math.min(Math.max(bucketLow(b), this.#minUs), this.#maxUs) / 1000;
     }
     return this.#maxUs / 1000;
+  }
+
+  /**
+   * The values recorded, in `n` bars of equal width on a log scale from the smallest to the largest value (latencies
+   * spread over orders of magnitude; a linear scale puts them all in its first bar). Each bucket counts in the bar that
+   * holds its lowest value, clamped to the smallest recorded, so the counts add up to `count`. Empty: no bars; every
+   * value the same: one bar.
+   */
+  bins(n = 12): LatencyBin[] {
+    if (this.#count === 0) return [];
+    const lo = this.#minUs;
+    const hi = this.#maxUs;
+    if (hi === lo || n <= 1) return [{ fromMs: lo / 1000, toMs: hi / 1000, count: this.#count }];
+    // Log scale over [max(lo, 1 µs), hi]; a zero lands in the first bar.
+    const a = Math.log(Math.max(lo, 1));
+    const step = (Math.log(hi) - a) / n;
+    const edge = (i: number): number => (i === 0 ? lo : i === n ? hi : Math.exp(a + step * i));
+    const counts = new Array<number>(n).fill(0);
+    for (let b = 0; b < BUCKETS; b++) {
+      const c = this.#counts[b] ?? 0;
+      if (c === 0) continue;
+      const v = Math.max(bucketLow(b), lo, 1);
+      const i = Math.min(n - 1, Math.max(0, Math.floor((Math.log(v) - a) / step)));
+      counts[i]! += c;
+    }
+    return counts.map((count, i) => ({ fromMs: edge(i) / 1000, toMs: edge(i + 1) / 1000, count }));
   }
 
   summary(): LatencySummary {

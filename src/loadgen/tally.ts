@@ -2,7 +2,7 @@
  * The load generator's accounting (pure: no I/O, no clock): what happened to each message and how long each step
  * took. The engine (load.ts) feeds it; the report is a plain value for the text and JSON outputs.
  */
-import { Histogram, type LatencySummary } from './histogram.js';
+import { Histogram, type LatencyBin, type LatencySummary } from './histogram.js';
 
 export type BenchReport = Readonly<{
   /** Messages whose transaction was started (accepted + failed). */
@@ -20,6 +20,8 @@ export type BenchReport = Readonly<{
   latencyMs: Readonly<{
     /** An accepted message from its first command (its connect, with a new connection per message) to its 250. */
     message: LatencySummary;
+    /** The same, as a histogram (Histogram.bins): what `mailwire bench` draws at the end of its report. */
+    messageBins: readonly LatencyBin[];
     /** Each command's round trip, by verb: connect, greeting, EHLO, HELO, MAIL, RCPT, DATA, message, RSET, QUIT. */
     commands: Readonly<Record<string, LatencySummary>>;
   }>;
@@ -86,6 +88,7 @@ export class BenchTally {
       errors: Object.fromEntries([...this.#errors].sort(([a], [b]) => a.localeCompare(b))),
       latencyMs: {
         message: this.#message.summary(),
+        messageBins: this.#message.bins(),
         commands: Object.fromEntries([...this.#commands].map(([verb, h]) => [verb, h.summary()])),
       },
     };

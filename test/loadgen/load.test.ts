@@ -116,7 +116,7 @@ describe('mailwire bench --json against our own server', () => {
         const run = await bench(['--server', `127.0.0.1:${server.port}`, '--connections', '3', '--messages', '30', '--size', '2KB', '--json', '--timeout', '5s', ...extra]);
         assert.equal(run.code, 0, run.stderr);
         assert.equal(run.stderr, '', 'no progress bar when the outputs are not terminals');
-        const out = JSON.parse(run.stdout) as Record<string, unknown> & { latencyMs: { message: { count: number }; commands: Record<string, { count: number }> } };
+        const out = JSON.parse(run.stdout) as Record<string, unknown> & { latencyMs: { message: { count: number }; messageBins: { count: number }[]; commands: Record<string, { count: number }> } };
         const warm = extra.includes('--warmup') ? 5 : 0;
         assert.equal(out['accepted'], 30);
         assert.equal(out['failed'], 0);
@@ -134,6 +134,7 @@ describe('mailwire bench --json against our own server', () => {
           assert.equal(m.envelope.to.length, recipients);
         }
         assert.equal(out.latencyMs.message.count, 30);
+        assert.equal(out.latencyMs.messageBins.reduce((n, b) => n + b.count, 0), 30, 'the histogram holds every accepted message');
         assert.equal(out.latencyMs.commands['MAIL']?.count, 30);
         // Kept connections are opened by the first messages: by the warm-up ones when there is a warm-up.
         assert.equal(out['connectionsOpened'], extra.includes('--new-connection-per-message') ? 30 : warm > 0 ? 0 : 3);
@@ -142,6 +143,24 @@ describe('mailwire bench --json against our own server', () => {
       }
     });
   }
+
+  it('ends its text report with a histogram of whole-message latency whose bars hold every message', async () => {
+    const sink = createCaptureSink();
+    const { server } = await startTestServer({ sink, recordSessions: false });
+    try {
+      const run = await bench(['--server', `127.0.0.1:${server.port}`, '--connections', '2', '--messages', '40', '--size', '1KB', '--timeout', '5s']);
+      assert.equal(run.code, 0, run.stderr);
+      const lines = run.stdout.trimEnd().split('\n');
+      const at = lines.indexOf('Whole-message latency (ms, log scale)');
+      assert.ok(at > 0, run.stdout);
+      const bars = lines.slice(at + 1);
+      assert.ok(bars.length >= 1 && bars.length <= 12, run.stdout);
+      for (const bar of bars) assert.match(bar, /^ +\d+\.\d\d – \d+\.\d\d +│[█▏▎▍▌▋▊▉ ]{40} \d+$/);
+      assert.equal(bars.reduce((n, bar) => n + Number(/ (\d+)$/.exec(bar)?.[1]), 0), 40);
+    } finally {
+      await server.close(1000);
+    }
+  });
 
   it('refuses a usage error with exit code 2 and sends nothing', async () => {
     const run = await bench(['--server', '127.0.0.1:1', '--simplified', '--recipients', '2', '--json']);
