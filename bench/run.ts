@@ -14,7 +14,8 @@
  * rate in the same cell, and a kill deadline).
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { barChartSvg } from './svg-chart.js';
 import { createServer, type AddressInfo } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -286,9 +287,11 @@ async function main(): Promise<void> {
     }
   }
   const wallS = (performance.now() - started) / 1000;
-  const md = report(cells, scenarios, load0, loadavg(), wallS);
+  const full = ONLY === null && BASELINE_BIN === null;
+  const md = report(cells, scenarios, load0, loadavg(), wallS, full);
   console.log(`\n${md}`);
-  if (ONLY === null && BASELINE_BIN === null) {
+  if (full) {
+    writeCharts(cells);
     writeBenchmarks(md);
     console.log(`\nwritten to BENCHMARKS.md (${wallS.toFixed(0)} s)`);
   } else console.log(`\n--only or --baseline: BENCHMARKS.md left as it is (${wallS.toFixed(0)} s)`);
@@ -439,7 +442,20 @@ function safeRead(p: string): string {
   }
 }
 
-function report(cells: Map<string, Cell>, scenarios: Map<string, ScenarioResult>, load0: number[], load1: number[], wallS: number): string {
+/** Where the charts go (one SVG per workload), beside this file's source; BENCHMARKS.md links them. */
+const CHARTS_DIR = 'bench/charts';
+
+/** One chart per workload: each server's median msg/s with mailwire bench as the generator, ours in blue. */
+function writeCharts(cells: Map<string, Cell>): void {
+  mkdirSync(join(ROOT, CHARTS_DIR), { recursive: true });
+  const targets = TARGETS.filter((t) => [...cells.keys()].some((k) => k.startsWith(`${t.id}/`)));
+  for (const w of WORKLOADS) {
+    const bars = targets.map((t) => ({ label: t.label, value: median((cells.get(`${t.id}/${w.id}`)?.mailwire ?? []).map((s) => s.rate)), ours: t.id.startsWith('ours-') }));
+    writeFileSync(join(ROOT, CHARTS_DIR, `${w.id}.svg`), barChartSvg(w.label, 'msg/s, mailwire bench', bars));
+  }
+}
+
+function report(cells: Map<string, Cell>, scenarios: Map<string, ScenarioResult>, load0: number[], load1: number[], wallS: number, charts = false): string {
   const med = (t: string, w: string, g: 'mailwire' | 'source'): number => median((cells.get(`${t}/${w}`)?.[g] ?? []).map((s) => s.rate));
   const out: string[] = [];
   out.push(`Run on ${new Date().toISOString()}, ${REPS === 1 ? '1 run' : `median of ${REPS} runs`} per cell, each run ${DURATION_S} s ` +
@@ -467,6 +483,11 @@ function report(cells: Map<string, Cell>, scenarios: Map<string, ScenarioResult>
       out.push(`| ${w.label} | ${row.join(' | ')} | ${ratio(med('ours-none-smtp', w.id, g), theirs)} | ${ratio(med('ours-sqlite-smtp', w.id, g), theirs)} | ` +
         `${ratio(med('ours-sqlite-smtp', w.id, g), med('ours-none-smtp', w.id, g))} |`);
     }
+    out.push('');
+  }
+  if (charts && targets.length > 0) {
+    out.push('### Charts: messages/s per workload, generator: mailwire bench (drawn from the table above)', '');
+    for (const w of WORKLOADS) out.push(`![${w.label}](${CHARTS_DIR}/${w.id}.svg)`);
     out.push('');
   }
   if (SMTP_SOURCE !== null && targets.length > 0) {
