@@ -11,14 +11,14 @@ import { afterEach, describe, it } from 'node:test';
 import { runChild } from '../helpers/child.js';
 
 const SCRIPT = 'scripts/test-setup.sh';
-const ALL = ['chromium', 'fonts-noto-color-emoji', 'fonts-noto-cjk', 'swaks', 'libnet-ssleay-perl', 'haproxy', 'python3', 'curl', 'procps', 'spamd', 'rspamd'] as const;
+const ALL = ['chromium', 'fonts-noto-color-emoji', 'fonts-noto-cjk', 'swaks', 'libnet-ssleay-perl', 'haproxy', 'python3', 'curl', 'procps', 'spamd', 'rspamd', 'isync', 'getmail6'] as const;
 /**
  * The command by which the script recognises each package (libnet-ssleay-perl: perl can load Net::SSLeay), or for a
  * font the marker by which the fc-list stub lists its family.
  */
 const COMMAND: Record<(typeof ALL)[number], string> = {
   chromium: 'chromium', 'fonts-noto-color-emoji': 'font-emoji', 'fonts-noto-cjk': 'font-cjk', swaks: 'swaks', 'libnet-ssleay-perl': 'net-ssleay',
-  haproxy: 'haproxy', python3: 'python3', curl: 'curl', procps: 'free', spamd: 'spamd', rspamd: 'rspamd',
+  haproxy: 'haproxy', python3: 'python3', curl: 'curl', procps: 'free', spamd: 'spamd', rspamd: 'rspamd', isync: 'mbsync', getmail6: 'getmail',
 };
 
 let dirs: string[] = [];
@@ -63,7 +63,7 @@ describe('npm test\'s pretest (scripts/test-setup.sh)', () => {
   });
 
   it('as root with apt-get: updates, installs only the missing packages noninteractively, and passes', async () => {
-    const m = machine(['python3', 'curl', 'procps', 'spamd', 'rspamd'], { uid: 0, apt: true });
+    const m = machine(['python3', 'curl', 'procps', 'spamd', 'rspamd', 'isync', 'getmail6'], { uid: 0, apt: true });
     const r = await run(m.bin);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(readFileSync(m.log, 'utf8').split('\n'), [
@@ -74,13 +74,13 @@ describe('npm test\'s pretest (scripts/test-setup.sh)', () => {
     assert.equal(r.stdout, 'test set-up: installing chromium fonts-noto-color-emoji fonts-noto-cjk swaks libnet-ssleay-perl haproxy (Debian packages the tests drive)\ntest set-up: done\n');
   });
 
-  it('installs the spam checkers without their recommends, in a call of their own', async () => {
+  it('installs the spam checkers and the mail clients without their recommends, in a call of their own', async () => {
     const m = machine(['chromium', 'fonts-noto-color-emoji', 'fonts-noto-cjk', 'swaks', 'libnet-ssleay-perl', 'haproxy', 'python3', 'curl', 'procps'], { uid: 0, apt: true });
     const r = await run(m.bin);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(readFileSync(m.log, 'utf8').split('\n'), [
       'noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq',
-      'noninteractive apt-get -o DPkg::Lock::Timeout=600 install -qq -y --no-install-recommends spamd rspamd',
+      'noninteractive apt-get -o DPkg::Lock::Timeout=600 install -qq -y --no-install-recommends spamd rspamd isync getmail6',
       '',
     ]);
   });
@@ -94,7 +94,7 @@ describe('npm test\'s pretest (scripts/test-setup.sh)', () => {
   });
 
   it('not as root: stops at once with the exact command to run', async () => {
-    const m = machine(['chromium', 'fonts-noto-color-emoji', 'haproxy', 'python3', 'curl', 'procps', 'spamd', 'rspamd'], { uid: 1000, apt: true });
+    const m = machine(['chromium', 'fonts-noto-color-emoji', 'haproxy', 'python3', 'curl', 'procps', 'spamd', 'rspamd', 'isync', 'getmail6'], { uid: 1000, apt: true });
     const r = await run(m.bin);
     assert.equal(r.code, 1);
     assert.equal(existsSync(m.log), false, 'apt-get was not called');
