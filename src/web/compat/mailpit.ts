@@ -28,6 +28,7 @@ import { composeMailpitSend, SendError } from './mailpit-send.js';
 import { BLANK_THUMBNAIL } from './thumbnail.js';
 import { matchingIds, newest, walkMessages } from './walk.js';
 import { acceptWebSocket, isWebSocketUpgrade } from '../websocket.js';
+import { currentScope, eventAudience, runInScope } from '../scope.js';
 
 export type CompatOptions = Readonly<{
   store: MessageStore;
@@ -164,14 +165,22 @@ export function mailpitApi(options: CompatOptions): Hono {
     const origin = c.req.header('origin');
     if (origin !== undefined && origin !== new URL(c.req.url).origin) return c.text('Forbidden: a WebSocket from a page of another origin', 403);
     const { events } = options;
-    return acceptWebSocket(c.req.raw, (ws) => {
+    // The stream opens after this request has answered (the 101), outside its scope: it subscribes in the request's
+    // scope, so a workspace hears its own mail only (the store's handle filters `new`, the audience `delete`).
+    const scope = currentScope();
+    return acceptWebSocket(c.req.raw, (ws) => runInScope(scope, () => {
+      const audience = eventAudience(store);
       const offNew = store.onIndexed((m) => ws.send(JSON.stringify({ Type: 'new', Data: mailpitSummary(m) })));
-      const offDelete = events.on('message-deleted', ({ id }) => ws.send(JSON.stringify({ Type: 'delete', Data: { ID: id } })));
+      const offDelete = events.on('message-deleted', (payload) => {
+        void audience('message-deleted', payload).then((yes) => {
+          if (yes) ws.send(JSON.stringify({ Type: 'delete', Data: { ID: payload.id } }));
+        }, () => undefined);
+      });
       ws.onClose(() => {
         offNew();
         offDelete();
       });
-    });
+    }));
   });
 
   app.get('/api/v1/webui', (c) => c.json({
