@@ -315,6 +315,7 @@ describe('mailpit-api getAttachmentThumbnail of an image that must not be decode
         { filename: 'broken.png', content: BROKEN_PNG, contentType: 'image/png' },
         { filename: 'huge.png', content: HUGE_PNG, contentType: 'image/png' },
         { filename: 'fine.png', content: PNG, contentType: 'image/png' },
+        { filename: 'clear.png', content: await new Jimp({ width: 30, height: 20, color: 0x00000000 }).getBuffer('image/png'), contentType: 'image/png' },
       ],
     });
   });
@@ -323,7 +324,7 @@ describe('mailpit-api getAttachmentThumbnail of an image that must not be decode
     await service.close();
   });
 
-  it('an undecodable PNG and one declaring 100 megapixels are 400s naming why; the server goes on answering', async () => {
+  it('an undecodable PNG and one declaring 100 megapixels are 400s naming why; the server goes on answering; transparency is white', async () => {
     const deadline = Date.now() + 10_000;
     while ((await mailpit.listMessages()).total === 0) {
       if (Date.now() > deadline) throw new Error('waited 10 s for the message');
@@ -331,7 +332,7 @@ describe('mailpit-api getAttachmentThumbnail of an image that must not be decode
     }
     const id = (await mailpit.listMessages()).messages[0]!.ID;
     const parts = (await mailpit.getMessageSummary(id)).Attachments.map((a) => a.PartID);
-    assert.equal(parts.length, 3);
+    assert.equal(parts.length, 4);
     await assert.rejects(mailpit.getAttachmentThumbnail(id, parts[0]!), /400 .*the image cannot be decoded: /);
     await assert.rejects(mailpit.getAttachmentThumbnail(id, parts[1]!), /400 .*10000x10000 pixels, over the 40000000/);
     assert.equal((await mailpit.getInfo()).Messages, 1, 'still answering');
@@ -339,5 +340,8 @@ describe('mailpit-api getAttachmentThumbnail of an image that must not be decode
     assert.deepEqual([fine[0], fine[1]], [0xff, 0xd8], 'and still making thumbnails');
     assert.deepEqual(imageHeader(fine), { format: 'jpeg', width: 180, height: 120 }, 'a JPEG\'s size is read from its SOF, undecoded');
     assert.deepEqual(imageHeader(PNG), { format: 'png', width: 60, height: 30 });
+    const clear = await Jimp.read(Buffer.from(await (await mailpit.getAttachmentThumbnail(id, parts[3]!)).arrayBuffer()));
+    const centre = intToRGBA(clear.getPixelColor(90, 60));
+    assert.ok(centre.r > 245 && centre.g > 245 && centre.b > 245, `transparent shows white, not ${JSON.stringify(centre)}`);
   });
 });
