@@ -27,6 +27,7 @@ import { startHttpServer, type RunningHttpServer } from './web/server.js';
 import { mountMcp } from './mcp/http.js';
 import { MessageChecks, type ChecksConfig } from './checks/service.js';
 import { createCompatApp, type CompatKind } from './web/compat/index.js';
+import { ThumbnailThread } from './web/compat/thumbnail-thread.js';
 import { VERSION } from './version.js';
 import { startReaders, type ReadersConfig, type RunningReaders } from './mailbox/listeners.js';
 import { SaveWatch, withSaveHealth } from './store/deadline.js';
@@ -164,6 +165,7 @@ export async function startBackend(
   let http: RunningHttpServer | null = null;
   let httpError: Error | null = null;
   const checks = queryable === null ? null : new MessageChecks(queryable, config.checks ?? {});
+  const thumbnails = new ThumbnailThread(); // Mailpit's image thumbnails; its thread starts on the first one
   const compat: Partial<Record<CompatKind, RunningHttpServer>> = {};
   let smtpInfo: SmtpInfo | null = null;
   let httpInfo: HttpInfo | null = null;
@@ -180,7 +182,7 @@ export async function startBackend(
         ...(loginLimiter ? { limiter: loginLimiter } : {}), ...(trustedProxies ? { trustedProxies } : {}),
       };
       const app = createWebApp({
-        store: queryable, events, metrics, faults, access, serverInfo, ...relay, ...(trustedProxies ? { trustedProxies } : {}), maxMessageBytes, checks,
+        store: queryable, events, metrics, faults, access, serverInfo, ...relay, ...(trustedProxies ? { trustedProxies } : {}), maxMessageBytes, checks, thumbnails,
         ...(webhooks ? { webhooks } : {}),
         routes: [(web, ctx) => mountMcp(web, ctx.api, { version: VERSION })], // MCP for coding agents (src/mcp)
       });
@@ -188,7 +190,7 @@ export async function startBackend(
       httpInfo = { host, port: http.port, tls: tls !== undefined };
       for (const [kind, apiPort] of [['mailpit', config.http.mailpitApiPort], ['mailhog', config.http.mailhogApiPort]] as const) {
         if (apiPort === undefined) continue;
-        const compatApp = createCompatApp(kind, { store: queryable, events, faults, ...relay, maxMessageBytes: maxMessageBytes ?? 25 * 2 ** 20, version: VERSION, checks }, access);
+        const compatApp = createCompatApp(kind, { store: queryable, events, faults, ...relay, maxMessageBytes: maxMessageBytes ?? 25 * 2 ** 20, version: VERSION, checks, thumbnails }, access);
         try {
           compat[kind] = await startHttpServer({ app: compatApp, host, port: apiPort, ...(tls ? { tls } : {}) });
         } catch (error) { // a warning, as for the HTTP port: the API stays under /${kind} on the HTTP port
@@ -218,6 +220,7 @@ export async function startBackend(
       for (const s of Object.values(compat)) await s.close();
       await http?.close();
       await checks?.close();
+      await thumbnails.close();
       await webhooks?.close();
       await store.close();
       unsubscribe?.();

@@ -32,6 +32,7 @@ import { logError } from '../log.js';
 import { mountServerInfoRoutes, type ServerInfoSource } from './routes/server-info.js';
 import { checkRoutes } from './routes/checks.js';
 import type { MessageChecks } from '../checks/service.js';
+import type { ThumbnailThread } from './compat/thumbnail-thread.js';
 import type { WebhookService } from '../webhooks/service.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
@@ -64,6 +65,8 @@ export type WebAppOptions = Readonly<{
   serverInfo?: ServerInfoSource;
   /** The message checks (src/checks): their routes, and Mailpit's html-check, link-check and sa-check; absent: none. */
   checks?: MessageChecks;
+  /** The thread that makes Mailpit's image thumbnails (src/web/compat/thumbnail-thread.ts); absent: none are made. */
+  thumbnails?: ThumbnailThread;
   /** The webhooks (src/webhooks): /api/v1/webhooks; absent: none. */
   webhooks?: WebhookService;
 }>;
@@ -100,7 +103,7 @@ export function createWebApp(options: WebAppOptions): WebApp {
   });
   app.notFound((c) => fail(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   guardHttp(app, options.access ?? { hosts: 'any' }, compatGuard({ maxMessageBytes: options.maxMessageBytes }));
-  mountCompatApis(app, { store, events: ctx.events, relay: options.relay, faults: options.faults, maxMessageBytes: options.maxMessageBytes, version: VERSION, checks: options.checks }); // /mailpit, /mailhog
+  mountCompatApis(app, { store, events: ctx.events, relay: options.relay, faults: options.faults, maxMessageBytes: options.maxMessageBytes, version: VERSION, checks: options.checks, thumbnails: options.thumbnails }); // /mailpit, /mailhog
 
   mountHealthRoutes(app, ctx);
   if (options.access?.workspaces !== undefined) mountWorkspaceRoutes(app, ctx, options.access.workspaces, options.store);

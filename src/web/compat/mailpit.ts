@@ -4,8 +4,8 @@
  * `http://HOST:PORT/mailpit`, or to the root of `--mailpit-api-port`. Answers keep Mailpit's shapes and statuses: a
  * plain-text 400 with the reason for a bad request, "404 page not found" for an unknown id, a plain "ok" for release,
  * delete and read status. Reading a message marks it read where Mailpit does (GET /api/v1/message/{ID} and /view/…),
- * and nowhere else. Where mailwire lacks what is behind an endpoint (SpamAssassin, the HTML and link checks, tags,
- * image thumbnails) the answer says so, never a made-up success.
+ * and nowhere else. Where mailwire lacks what is behind an endpoint (SpamAssassin, the HTML and link checks, tags)
+ * the answer says so, never a made-up success.
  */
 import type { MessageChecks } from '../../checks/service.js';
 import { scanHtml } from '../../store/html.js';
@@ -25,7 +25,8 @@ import { goHeaderMap, headerValue } from './headers.js';
 import { goTime } from './mailhog-message.js';
 import { SearchTermError, bccOf, translateMailpitSearch, type MailpitSearch } from './mailpit-search.js';
 import { composeMailpitSend, SendError } from './mailpit-send.js';
-import { BLANK_THUMBNAIL } from './thumbnail.js';
+import { BLANK_THUMBNAIL, thumbnailRefusal } from './thumbnail.js';
+import type { ThumbnailThread } from './thumbnail-thread.js';
 import { matchingIds, newest, walkMessages } from './walk.js';
 import { acceptWebSocket, isWebSocketUpgrade } from '../websocket.js';
 import { currentScope, eventAudience, runInScope } from '../scope.js';
@@ -42,6 +43,8 @@ export type CompatOptions = Readonly<{
   version: string;
   /** mailwire's checks (src/checks), behind html-check, link-check and sa-check; absent: those say they are not here. */
   checks?: MessageChecks;
+  /** The thread that makes image thumbnails (./thumbnail-thread.ts); absent: /thumb of an image says it is not here. */
+  thumbnails?: ThumbnailThread;
 }>;
 
 /** A Mailpit answer that is not 200: its status and plain text. */
@@ -349,10 +352,18 @@ export function mailpitApi(options: CompatOptions): Hono {
     const a = await part(c).catch((e: unknown) => {
       throw e instanceof MailpitError ? bad('attachment not found') : e; // Mailpit answers 400 here, not 404
     });
+    let jpeg: Uint8Array = new Uint8Array(BLANK_THUMBNAIL);
     if (a.contentType.toLowerCase().startsWith('image/')) {
-      throw bad('mailwire makes no thumbnails of images (it has no image decoder); download the part itself instead');
+      if (options.thumbnails === undefined) throw bad('image thumbnails are not available in this mailwire; download the part itself instead');
+      const refusal = thumbnailRefusal(a.content);
+      if (refusal !== null) throw bad(refusal);
+      const made = await options.thumbnails.make(a.content).catch((e: unknown) => {
+        throw bad(`no thumbnail was made: ${e instanceof Error ? e.message : String(e)}`);
+      });
+      if (!made.ok) throw bad(made.error);
+      jpeg = made.jpeg;
     }
-    return new Response(new Uint8Array(BLANK_THUMBNAIL), {
+    return new Response(jpeg, {
       status: 200, headers: { 'Content-Type': 'image/jpeg', 'Content-Disposition': `filename="${encodeURIComponent(a.filename)}"` },
     });
   });

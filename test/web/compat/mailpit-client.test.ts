@@ -8,15 +8,25 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { MailpitClient } from 'mailpit-api';
+import { Jimp, intToRGBA } from 'jimp';
 import { startService, type RunningService } from '../../../src/service.js';
 import { smtpDialect } from '../../../src/smtp/core/dialects/smtp.js';
 import { resolveLimits } from '../../../src/smtp/core/limits.js';
 import { quietDisplay } from '../../../src/smtp/server/display.js';
 import type { MessageStore } from '../../../src/store/types.js';
+import { imageHeader } from '../../../src/web/compat/thumbnail.js';
 
 const smtp = { host: '127.0.0.1', port: 0, dialect: smtpDialect, limits: resolveLimits(), display: quietDisplay };
 const PDF = Buffer.from('%PDF-1.4 not really a pdf\n');
-const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
+/** 60x30: a red, a green and a blue third; filled to 180x120 its centre is green. */
+const PNG = await (() => {
+  const image = new Jimp({ width: 60, height: 30, color: 0xff0000ff });
+  image.scan(20, 0, 20, 30, (_x, _y, i) => image.bitmap.data.set([0, 200, 0, 255], i));
+  image.scan(40, 0, 20, 30, (_x, _y, i) => image.bitmap.data.set([0, 0, 255, 255], i));
+  return image.getBuffer('image/png');
+})();
+/** A PNG's signature and IHDR of a 1x1 image, and nothing more: it cannot be decoded. */
+const BROKEN_PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
 
 describe('mailpit-api (MailpitClient) against /mailpit', () => {
   let target: RunningService;
@@ -157,7 +167,15 @@ describe('mailpit-api (MailpitClient) against /mailpit', () => {
     assert.deepEqual([thumb[0], thumb[1]], [0xff, 0xd8], 'a JPEG');
     const sof = thumb.indexOf(Buffer.from([0xff, 0xc0]));
     assert.deepEqual([thumb.readUInt16BE(sof + 5), thumb.readUInt16BE(sof + 7)], [120, 180], '180 x 120');
-    await assert.rejects(mailpit.getAttachmentThumbnail(welcome, m.Inline[0]!.PartID), /400 .*no thumbnails of images/);
+    const image = Buffer.from(await (await mailpit.getAttachmentThumbnail(welcome, m.Inline[0]!.PartID)).arrayBuffer());
+    const imageSof = image.indexOf(Buffer.from([0xff, 0xc0]));
+    assert.deepEqual([image[0], image[1], image.readUInt16BE(imageSof + 5), image.readUInt16BE(imageSof + 7)], [0xff, 0xd8, 120, 180], 'a 180 x 120 JPEG');
+    const decoded = await Jimp.read(image);
+    const centre = intToRGBA(decoded.getPixelColor(90, 60));
+    const near = (a: number, b: number): boolean => Math.abs(a - b) <= 16;
+    assert.ok(near(centre.r, 0) && near(centre.g, 200) && near(centre.b, 0), `the centre is the source's green, not ${JSON.stringify(centre)}`);
+    const edge = intToRGBA(decoded.getPixelColor(2, 60));
+    assert.ok(near(edge.r, 255) && near(edge.g, 0), `filled and centre-cropped: the left edge is the source's red, not ${JSON.stringify(edge)}`);
   });
 
   it('renderMessageHTML and renderMessageText mark the message read; cid: images point at the part', async () => {
@@ -277,5 +295,53 @@ describe('mailpit-api (MailpitClient) against /mailpit', () => {
     assert.equal(await mailpit.deleteMessages(), 'ok');
     assert.equal((await mailpit.listMessages()).total, 0);
     assert.equal((await mailpit.getInfo()).Messages, 0);
+  });
+});
+
+describe('mailpit-api getAttachmentThumbnail of an image that must not be decoded', () => {
+  let service: RunningService;
+  let mailpit: MailpitClient;
+  let transport: Transporter;
+  /** A PNG header declaring 10000x10000 pixels (100 megapixels), and nothing after it. */
+  const HUGE_PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000027100000271008060000001f15c489', 'hex');
+
+  before(async () => {
+    service = await startService({ smtp, store: { kind: 'memory' }, http: { host: '127.0.0.1', port: 0 } });
+    mailpit = new MailpitClient(`http://127.0.0.1:${service.http?.port}/mailpit`);
+    transport = nodemailer.createTransport({ host: '127.0.0.1', port: service.smtp.port, secure: false });
+    await transport.sendMail({
+      from: 'ann@a.test', to: 'bob@b.test', subject: 'Pictures', text: 'See the pictures.',
+      attachments: [
+        { filename: 'broken.png', content: BROKEN_PNG, contentType: 'image/png' },
+        { filename: 'huge.png', content: HUGE_PNG, contentType: 'image/png' },
+        { filename: 'fine.png', content: PNG, contentType: 'image/png' },
+        { filename: 'clear.png', content: await new Jimp({ width: 30, height: 20, color: 0x00000000 }).getBuffer('image/png'), contentType: 'image/png' },
+      ],
+    });
+  });
+  after(async () => {
+    transport.close();
+    await service.close();
+  });
+
+  it('an undecodable PNG and one declaring 100 megapixels are 400s naming why; the server goes on answering; transparency is white', async () => {
+    const deadline = Date.now() + 10_000;
+    while ((await mailpit.listMessages()).total === 0) {
+      if (Date.now() > deadline) throw new Error('waited 10 s for the message');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const id = (await mailpit.listMessages()).messages[0]!.ID;
+    const parts = (await mailpit.getMessageSummary(id)).Attachments.map((a) => a.PartID);
+    assert.equal(parts.length, 4);
+    await assert.rejects(mailpit.getAttachmentThumbnail(id, parts[0]!), /400 .*the image cannot be decoded: /);
+    await assert.rejects(mailpit.getAttachmentThumbnail(id, parts[1]!), /400 .*10000x10000 pixels, over the 40000000/);
+    assert.equal((await mailpit.getInfo()).Messages, 1, 'still answering');
+    const fine = Buffer.from(await (await mailpit.getAttachmentThumbnail(id, parts[2]!)).arrayBuffer());
+    assert.deepEqual([fine[0], fine[1]], [0xff, 0xd8], 'and still making thumbnails');
+    assert.deepEqual(imageHeader(fine), { format: 'jpeg', width: 180, height: 120 }, 'a JPEG\'s size is read from its SOF, undecoded');
+    assert.deepEqual(imageHeader(PNG), { format: 'png', width: 60, height: 30 });
+    const clear = await Jimp.read(Buffer.from(await (await mailpit.getAttachmentThumbnail(id, parts[3]!)).arrayBuffer()));
+    const centre = intToRGBA(clear.getPixelColor(90, 60));
+    assert.ok(centre.r > 245 && centre.g > 245 && centre.b > 245, `transparent shows white, not ${JSON.stringify(centre)}`);
   });
 });
