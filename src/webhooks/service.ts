@@ -28,12 +28,16 @@ import { OutboundGuard, type Lookup } from '../net/outbound-guard.js';
 import { guardedFetch } from '../net/guarded-fetch.js';
 import { matchSummary, parseQuery } from '../store/index.js';
 import type {
-  DeliveryAttempt, MessageStore, MessageSummary, NewDelivery, WebhookDelivery, WebhookEventName, WebhookOutbox, WebhookRecord,
+  DeliveryAttempt, MessageStore, MessageSummary, NewDelivery, Page, WebhookDelivery, WebhookEventName, WebhookOutbox, WebhookRecord,
 } from '../store/index.js';
 import { logError } from '../log.js';
 import { checkWebhookFields, WEBHOOK_EVENTS, type Checked, type WebhookFields } from './document.js';
 import { generateSecret, parseSecret, signatureHeader } from './signature.js';
 import { nextAttemptAt, retryAfterMs, verdictOf } from './schedule.js';
+
+/** At start, the messages of this last stretch have their events recorded again (see #catchUp), at most this many pages of 1,000. */
+const CATCH_UP_MS = 60_000;
+const CATCH_UP_PAGES = 10;
 
 /** Pending deliveries kept per webhook while its receiver is down; past it the oldest are dropped (README says so). */
 export const DEFAULT_WEBHOOK_BOUND = 10_000;
@@ -149,7 +153,31 @@ export class WebhookService {
       if (!verdict.ok) throw new Error(`--webhook ${hook.url}: ${verdict.reason}`);
     }
     await this.#loaded;
+    await this.#catchUp();
     this.#poll();
+  }
+
+  /**
+   * A process killed between a message's index commit and the record of its events (one hop from the store's thread
+   * to this one) would lose them: at start, the messages received in the last CATCH_UP_MS are announced again.
+   * Recording is idempotent (a delivery already recorded, by webhook and event, is left as it is), so only the lost
+   * ones are added; the cost is that a webhook made less than that long before a restart can hear of a message stored
+   * just before it was made.
+   */
+  async #catchUp(): Promise<void> {
+    if (!this.#all().some((h) => h.events.includes('message-stored'))) return;
+    const query = `after:${new Date(this.#clock.now() - CATCH_UP_MS).toISOString()}`;
+    let cursor: string | null = null;
+    try {
+      for (let page = 0; page < CATCH_UP_PAGES; page++) {
+        const found: Page<MessageSummary> = await this.#store.listMessages({ query, limit: 1000, cursor });
+        for (const m of found.items) await this.#messageStored(m);
+        if (found.nextCursor === null) break;
+        cursor = found.nextCursor;
+      }
+    } catch (e) {
+      logError('mailwire webhooks: cannot read the last minute\'s messages to record their events again:', e);
+    }
   }
 
   async close(): Promise<void> {
