@@ -5,8 +5,8 @@
  */
 export type Bar = Readonly<{ label: string; value: number; ours: boolean }>;
 
-const WIDTH = 640;
-const LABEL_W = 220;
+const WIDTH = 760;
+const LABEL_W = 300;
 const VALUE_W = 80;
 const ROW_H = 22;
 const TOP = 34;
